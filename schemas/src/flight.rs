@@ -1,0 +1,200 @@
+//! How publications, acknowledgements and tickets travel over Arrow Flight.
+//!
+//! - **Publication** (`do_put`): the first `FlightData` carries a `FlightDescriptor` of type CMD
+//!   whose bytes are the JSON [`PublishCommand`] (`{"sdgx": "publish", "contract_version": "1",
+//!   "manifest": {...}}`); the batches follow in the wire schema.
+//! - **Acknowledgement**: one `PutResult` whose `app_metadata` is the JSON [`Ack`].
+//! - **Rejection**: gRPC `InvalidArgument` whose message is the report in words and whose
+//!   details are the JSON [`crate::ValidationReport`].
+//! - **Tickets** (`do_get`): JSON [`TicketRequest`].
+//!
+//! Every message names its contract version; a peer with another version gets
+//! [`Error::UnsupportedVersion`] rather than a misread.
+
+use arrow_flight::{FlightDescriptor, Ticket};
+use serde::{Deserialize, Serialize};
+
+use crate::contract::CONTRACT_VERSION;
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::report::ValidationReport;
+
+/// The descriptor command of a publication.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishCommand {
+    /// Always `publish`.
+    pub sdgx: String,
+    /// The contract version the agent speaks.
+    pub contract_version: String,
+    /// The dataset manifest.
+    pub manifest: Manifest,
+}
+
+/// The coordinator's acknowledgement of an accepted publication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    /// Contract version of the coordinator.
+    pub contract_version: String,
+    /// The publication id (new, or the existing one for a duplicate).
+    pub publication_id: String,
+    /// The store version holding the publication.
+    pub store_version: i64,
+    /// True when identical content was already current: no new version was created.
+    pub duplicate: bool,
+    /// Rows in the publication.
+    pub rows: u64,
+    /// `sha256:<hex>` content hash.
+    pub content_hash: String,
+}
+
+/// What a `do_get` ticket asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TicketRequest {
+    /// The observations of one dataset, current or at a store version.
+    Dataset {
+        /// Agency id.
+        agency: String,
+        /// Dataset id.
+        dataset: String,
+        /// Store version; `None` for the current state.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        as_of: Option<i64>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Versioned<T> {
+    contract_version: String,
+    #[serde(flatten)]
+    body: T,
+}
+
+fn check_version(v: Option<&serde_json::Value>) -> Result<()> {
+    match v.and_then(|v| v.as_str()) {
+        Some(CONTRACT_VERSION) => Ok(()),
+        Some(other) => Err(Error::UnsupportedVersion { got: other.into(), supported: CONTRACT_VERSION }),
+        None => Err(Error::Flight("no contract_version".into())),
+    }
+}
+
+fn parse(bytes: &[u8], what: &str) -> Result<serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::Flight(format!("{what} is not JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(Error::Flight(format!("{what} must be a JSON object")));
+    }
+    check_version(v.get("contract_version"))?;
+    Ok(v)
+}
+
+impl PublishCommand {
+    /// The descriptor an agent sends for `manifest`.
+    pub fn descriptor(manifest: &Manifest) -> FlightDescriptor {
+        let cmd = PublishCommand { sdgx: "publish".into(), contract_version: CONTRACT_VERSION.into(), manifest: manifest.clone() };
+        FlightDescriptor::new_cmd(serde_json::to_vec(&cmd).expect("serialisable"))
+    }
+
+    /// Decodes a publication descriptor: checks the version first, then the manifest.
+    pub fn decode(descriptor: Option<&FlightDescriptor>) -> Result<Manifest> {
+        let d = descriptor.ok_or_else(|| Error::Flight("the first message carries no flight descriptor".into()))?;
+        if d.r#type != arrow_flight::flight_descriptor::DescriptorType::Cmd as i32 {
+            return Err(Error::Flight("the publication descriptor must be of type CMD".into()));
+        }
+        let v = parse(&d.cmd, "the descriptor command")?;
+        if v.get("sdgx").and_then(|s| s.as_str()) != Some("publish") {
+            return Err(Error::Flight("the descriptor command must have \"sdgx\": \"publish\"".into()));
+        }
+        let m = v.get("manifest").ok_or_else(|| Error::Flight("the descriptor carries no manifest".into()))?;
+        serde_json::from_value(m.clone()).map_err(|e| Error::Manifest(e.to_string()))
+    }
+}
+
+impl Ack {
+    /// Encodes as `PutResult.app_metadata`.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("serialisable")
+    }
+
+    /// Decodes from `PutResult.app_metadata`.
+    pub fn decode(bytes: &[u8]) -> Result<Ack> {
+        let v = parse(bytes, "the acknowledgement")?;
+        serde_json::from_value(v).map_err(|e| Error::Flight(format!("bad acknowledgement: {e}")))
+    }
+}
+
+impl TicketRequest {
+    /// Encodes as a Flight ticket.
+    pub fn ticket(&self) -> Ticket {
+        let v = Versioned { contract_version: CONTRACT_VERSION.to_owned(), body: self.clone() };
+        Ticket::new(serde_json::to_vec(&v).expect("serialisable"))
+    }
+
+    /// Decodes a Flight ticket.
+    pub fn decode(ticket: &Ticket) -> Result<TicketRequest> {
+        let v = parse(&ticket.ticket, "the ticket")?;
+        let t: Versioned<TicketRequest> =
+            serde_json::from_value(v).map_err(|e| Error::Flight(format!("bad ticket: {e}")))?;
+        Ok(t.body)
+    }
+}
+
+/// Encodes a validation report as gRPC status details.
+pub fn encode_report(report: &ValidationReport) -> Vec<u8> {
+    serde_json::to_vec(report).expect("serialisable")
+}
+
+/// Decodes a validation report from gRPC status details.
+pub fn decode_report(bytes: &[u8]) -> Result<ValidationReport> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Flight(format!("bad validation report: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::{Metadata, ReferencePeriod};
+
+    fn manifest() -> Manifest {
+        Manifest {
+            agency: "sms".into(),
+            dataset: "asylum".into(),
+            title: "Asylum decisions".into(),
+            indicators: vec!["10.7.p2".into()],
+            reference_period: ReferencePeriod { start: "2019".into(), end: "2023".into() },
+            periodicity: "A".into(),
+            content_hash: None,
+            metadata: Metadata::default(),
+        }
+    }
+
+    #[test]
+    fn descriptor_roundtrip() {
+        let d = PublishCommand::descriptor(&manifest());
+        assert_eq!(PublishCommand::decode(Some(&d)).unwrap(), manifest());
+    }
+
+    #[test]
+    fn descriptor_errors() {
+        let old = FlightDescriptor::new_cmd(r#"{"sdgx":"publish","contract_version":"0","manifest":{}}"#);
+        assert!(matches!(PublishCommand::decode(Some(&old)), Err(Error::UnsupportedVersion { .. })));
+        let none = FlightDescriptor::new_cmd(r#"{"sdgx":"publish","contract_version":"1"}"#);
+        assert!(PublishCommand::decode(Some(&none)).unwrap_err().to_string().contains("no manifest"));
+        assert!(PublishCommand::decode(None).unwrap_err().to_string().contains("no flight descriptor"));
+        let path = FlightDescriptor::new_path(vec!["x".into()]);
+        assert!(PublishCommand::decode(Some(&path)).unwrap_err().to_string().contains("CMD"));
+        let junk = FlightDescriptor::new_cmd(vec![0xff, 0x00]);
+        assert!(PublishCommand::decode(Some(&junk)).unwrap_err().to_string().contains("not JSON"));
+        let bad = FlightDescriptor::new_cmd(r#"{"sdgx":"publish","contract_version":"1","manifest":{"agency":1}}"#);
+        assert!(matches!(PublishCommand::decode(Some(&bad)), Err(Error::Manifest(_))));
+    }
+
+    #[test]
+    fn ack_and_ticket_roundtrip() {
+        let a = Ack { contract_version: "1".into(), publication_id: "p".into(), store_version: 3, duplicate: true, rows: 9, content_hash: "sha256:x".into() };
+        assert_eq!(Ack::decode(&a.encode()).unwrap(), a);
+        let t = TicketRequest::Dataset { agency: "a".into(), dataset: "d".into(), as_of: Some(2) };
+        assert_eq!(TicketRequest::decode(&t.ticket()).unwrap(), t);
+        let future = Ticket::new(r#"{"contract_version":"9","kind":"dataset"}"#);
+        assert!(matches!(TicketRequest::decode(&future), Err(Error::UnsupportedVersion { .. })));
+    }
+}

@@ -1,0 +1,371 @@
+//! The indicator framework: which indicators exist, what they measure and how they should be
+//! disaggregated.
+//!
+//! The global framework (every indicator of the UN global indicator framework, with its SDMX
+//! series, whether migratory-status disaggregation is relevant, and the expected
+//! disaggregations) is compiled in from `schemas/data/indicators.csv` and
+//! `schemas/data/series.csv`. A national framework file (TOML) overrides and extends it: it
+//! adds proxy or national indicators, changes entries, and marks indicators out of scope.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::codelist::Codelists;
+use crate::error::{Error, Result};
+use crate::manifest::Metadata;
+use crate::observation::{self, Role};
+
+const INDICATORS: &str = include_str!("../data/indicators.csv");
+const SERIES: &str = include_str!("../data/series.csv");
+
+/// One indicator of the framework in force.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Indicator {
+    /// Indicator code: `10.7.1` for a global indicator, e.g. `10.7.p1` for a national proxy.
+    pub code: String,
+    /// Goal number, 1 to 17.
+    pub goal: u8,
+    /// Target code, e.g. `10.7` or `4.b`.
+    pub target: String,
+    /// English title.
+    pub title: String,
+    /// The SDMX SERIES codes that measure it (may be empty for national indicators).
+    pub series: Vec<String>,
+    /// Whether disaggregation by migratory status is relevant.
+    pub migration_relevant: bool,
+    /// Breakdown columns the indicator is expected to be disaggregated by.
+    pub expected_disaggregations: Vec<String>,
+    /// False when the national framework marks it out of scope (excluded from every figure).
+    pub in_scope: bool,
+    /// True for indicators added by the national framework (proxies and national indicators).
+    pub national: bool,
+    /// The unit of measure, when the indicator (rather than its series) fixes it.
+    pub unit_measure: Option<String>,
+    /// National metadata template, when the national framework gives one.
+    pub metadata: Option<Metadata>,
+}
+
+/// One SDMX series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// SERIES code, e.g. `SD_SDG_AVLB`.
+    pub code: String,
+    /// Indicators the series measures.
+    pub indicators: Vec<String>,
+    /// The series' unit of measure, when the global structure fixes one.
+    pub unit_measure: Option<String>,
+    /// English name.
+    pub name: String,
+}
+
+/// The indicator framework in force: global, optionally overridden by a national file.
+#[derive(Debug, Clone)]
+pub struct Framework {
+    /// Name of the framework (global, or the national file's `name`).
+    pub name: String,
+    /// Version string, e.g. `global-2025` or the national file's `version`.
+    pub version: String,
+    indicators: Vec<Indicator>,
+    by_code: FxHashMap<String, usize>,
+    series: FxHashMap<String, Series>,
+}
+
+/// The national framework file (TOML).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NationalFramework {
+    /// Name of the national framework.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// ISO 3166 alpha-2 code of the country.
+    pub country: Option<String>,
+    /// Indicator codes marked out of scope nationally.
+    #[serde(default)]
+    pub out_of_scope: Vec<String>,
+    /// Indicators added or overridden.
+    #[serde(default, rename = "indicator")]
+    pub indicators: Vec<NationalIndicator>,
+}
+
+/// An indicator entry of the national framework file. For an existing code, every field given
+/// replaces the global value; for a new code, `target` and `title` are required.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NationalIndicator {
+    /// Indicator code.
+    pub code: String,
+    /// Target code, e.g. `10.7`.
+    pub target: Option<String>,
+    /// Title.
+    pub title: Option<String>,
+    /// Series codes (national series are added to the series codelist).
+    pub series: Option<Vec<String>>,
+    /// Whether migratory-status disaggregation is relevant.
+    pub migration_relevant: Option<bool>,
+    /// Expected breakdown columns.
+    pub expected_disaggregations: Option<Vec<String>>,
+    /// Unit of measure (a `CL_UNIT_MEASURE` code).
+    pub unit_measure: Option<String>,
+    /// National metadata template.
+    pub metadata: Option<Metadata>,
+}
+
+fn err(file: &str, line: usize, message: impl Into<String>) -> Error {
+    Error::Catalogue { file: file.into(), line, message: message.into() }
+}
+
+fn split(s: &str) -> Vec<String> {
+    s.split(';').filter(|x| !x.is_empty()).map(str::to_owned).collect()
+}
+
+fn goal_of(code: &str) -> Option<u8> {
+    code.split('.').next()?.parse().ok().filter(|g| (1..=17).contains(g))
+}
+
+impl Framework {
+    /// The global framework compiled into this build.
+    pub fn global() -> Self {
+        let mut series = FxHashMap::default();
+        let mut r = csv::Reader::from_reader(SERIES.as_bytes());
+        for rec in r.records() {
+            let rec = rec.expect("embedded series.csv is well-formed");
+            let unit = Some(rec[2].to_owned()).filter(|u| !u.is_empty());
+            series.insert(
+                rec[0].to_owned(),
+                Series { code: rec[0].into(), indicators: split(&rec[1]), unit_measure: unit, name: rec[4].into() },
+            );
+        }
+        let mut indicators = Vec::new();
+        let mut r = csv::Reader::from_reader(INDICATORS.as_bytes());
+        for rec in r.records() {
+            let rec = rec.expect("embedded indicators.csv is well-formed");
+            indicators.push(Indicator {
+                code: rec[0].into(),
+                goal: rec[1].parse().expect("goal is a number"),
+                target: rec[2].into(),
+                title: rec[3].into(),
+                series: split(&rec[4]),
+                migration_relevant: &rec[5] == "true",
+                expected_disaggregations: split(&rec[6]),
+                in_scope: true,
+                national: false,
+                unit_measure: None,
+                metadata: None,
+            });
+        }
+        let by_code = indicators.iter().enumerate().map(|(i, x)| (x.code.clone(), i)).collect();
+        Framework {
+            name: "UN global indicator framework".into(),
+            version: "global".into(),
+            indicators,
+            by_code,
+            series,
+        }
+    }
+
+    /// Reads a national framework file and applies it (see [`Framework::apply`]).
+    pub fn apply_file(&mut self, path: &Path, codelists: &mut Codelists) -> Result<()> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::Io { path: path.to_owned(), source })?;
+        self.apply_str(&path.display().to_string(), &text, codelists)
+    }
+
+    /// Parses national framework TOML and applies it; `file` names it in errors.
+    pub fn apply_str(&mut self, file: &str, text: &str, codelists: &mut Codelists) -> Result<()> {
+        let national: NationalFramework = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            err(file, line, e.message().to_owned())
+        })?;
+        self.apply(file, national, codelists)
+    }
+
+    /// Applies a national framework. Checks everything first, so a failure changes nothing.
+    pub fn apply(&mut self, file: &str, n: NationalFramework, codelists: &mut Codelists) -> Result<()> {
+        let mut next = self.clone();
+        next.name = n.name;
+        next.version = n.version;
+        let breakdowns: BTreeSet<&str> =
+            observation::COLUMNS.iter().filter(|c| c.role == Role::Breakdown).map(|c| c.name).collect();
+        for ni in n.indicators {
+            let code = ni.code.trim().to_owned();
+            if code.is_empty() || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+                return Err(err(file, 0, format!("indicator code {code:?} must be letters, digits, '.', '_' or '-'")));
+            }
+            let goal = goal_of(&code)
+                .ok_or_else(|| err(file, 0, format!("indicator {code}: the code must start with a goal number 1-17")))?;
+            if let Some(d) = ni.expected_disaggregations.iter().flatten().find(|d| !breakdowns.contains(d.as_str())) {
+                return Err(err(file, 0, format!("indicator {code}: expected disaggregation {d:?} is not a breakdown column")));
+            }
+            if let Some(u) = &ni.unit_measure {
+                if !codelists.contains("CL_UNIT_MEASURE", u) {
+                    return Err(err(file, 0, format!("indicator {code}: unit_measure {u:?} is not in CL_UNIT_MEASURE")));
+                }
+            }
+            let i = match next.by_code.get(&code) {
+                Some(&i) => i,
+                None => {
+                    let (Some(target), Some(title)) = (ni.target.clone(), ni.title.clone()) else {
+                        return Err(err(file, 0, format!("new indicator {code} needs a target and a title")));
+                    };
+                    next.indicators.push(Indicator {
+                        code: code.clone(),
+                        goal,
+                        target,
+                        title,
+                        series: vec![],
+                        migration_relevant: false,
+                        expected_disaggregations: vec![],
+                        in_scope: true,
+                        national: true,
+                        unit_measure: None,
+                        metadata: None,
+                    });
+                    next.by_code.insert(code.clone(), next.indicators.len() - 1);
+                    next.indicators.len() - 1
+                }
+            };
+            let ind = &mut next.indicators[i];
+            if let Some(t) = ni.target { ind.target = t; }
+            if let Some(t) = ni.title { ind.title = t; }
+            if let Some(m) = ni.migration_relevant { ind.migration_relevant = m; }
+            if let Some(d) = ni.expected_disaggregations { ind.expected_disaggregations = d; }
+            if let Some(u) = ni.unit_measure { ind.unit_measure = Some(u); }
+            if let Some(m) = ni.metadata { ind.metadata = Some(m); }
+            if let Some(series) = ni.series {
+                for s in &series {
+                    next.series.entry(s.clone()).or_insert_with(|| Series {
+                        code: s.clone(),
+                        indicators: vec![code.clone()],
+                        unit_measure: ind.unit_measure.clone(),
+                        name: ind.title.clone(),
+                    });
+                }
+                ind.series = series;
+            }
+        }
+        for code in &n.out_of_scope {
+            let Some(&i) = next.by_code.get(code) else {
+                return Err(err(file, 0, format!("out_of_scope names unknown indicator {code}")));
+            };
+            next.indicators[i].in_scope = false;
+        }
+        for s in next.series.values() {
+            if !codelists.contains("CL_SERIES", &s.code) {
+                codelists.add("CL_SERIES", &s.code, &s.name);
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Every indicator, global first, then national additions.
+    pub fn indicators(&self) -> &[Indicator] {
+        &self.indicators
+    }
+
+    /// The indicator with this code.
+    pub fn indicator(&self, code: &str) -> Option<&Indicator> {
+        self.by_code.get(code).map(|&i| &self.indicators[i])
+    }
+
+    /// The series with this code.
+    pub fn series(&self, code: &str) -> Option<&Series> {
+        self.series.get(code)
+    }
+
+    /// The unit an observation of `indicator` (and optionally `series`) must carry, if fixed.
+    pub fn expected_unit<'a>(&'a self, indicator: &'a Indicator, series: Option<&str>) -> Option<&'a str> {
+        series
+            .and_then(|s| self.series.get(s))
+            .and_then(|s| s.unit_measure.as_deref())
+            .or(indicator.unit_measure.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_framework_is_complete() {
+        let f = Framework::global();
+        assert_eq!(f.indicators().len(), 252);
+        assert_eq!(f.indicators().iter().filter(|i| i.migration_relevant).count(), 82);
+        let i = f.indicator("17.18.1").unwrap();
+        assert_eq!((i.goal, i.target.as_str()), (17, "17.18"));
+        assert_eq!(i.series, vec!["SD_SDG_AVLB"]);
+        assert!(f.indicators().iter().all(|i| i.in_scope && !i.national));
+        assert_eq!(f.series("SI_POV_DAY1").unwrap().unit_measure.as_deref(), Some("PT"));
+    }
+
+    #[test]
+    fn migration_flags_match_a_sample_of_the_reference_list() {
+        // Sampled by hand from the reference list of the 82 indicators whose series can carry MS_*.
+        let f = Framework::global();
+        for code in ["1.1.1", "1.2.1", "3.8.1", "4.1.1", "5.2.1", "8.5.2", "8.7.1", "10.7.1", "16.3.3"] {
+            let i = f.indicator(code).unwrap();
+            assert!(i.migration_relevant, "{code} should be migration-relevant");
+            assert!(i.expected_disaggregations.iter().any(|d| d == "migratory_status"), "{code}");
+        }
+        for code in ["10.7.2", "17.18.1", "4.b.1", "13.2.2", "17.3.2"] {
+            assert!(!f.indicator(code).unwrap().migration_relevant, "{code} is not in the list");
+        }
+    }
+
+    #[test]
+    fn national_file_adds_overrides_and_scopes() {
+        let mut f = Framework::global();
+        let mut c = Codelists::global();
+        f.apply_str(
+            "nat.toml",
+            r#"
+name = "Test"
+version = "1"
+out_of_scope = ["14.1.1"]
+[[indicator]]
+code = "10.7.p1"
+target = "10.7"
+title = "Returned migrants in paid work"
+unit_measure = "PT"
+series = ["AM_RET_PAIDWORK"]
+migration_relevant = true
+expected_disaggregations = ["sex", "migratory_status"]
+[[indicator]]
+code = "8.8.2"
+migration_relevant = true
+"#,
+            &mut c,
+        )
+        .unwrap();
+        let p = f.indicator("10.7.p1").unwrap();
+        assert!(p.national && p.migration_relevant && p.goal == 10);
+        assert!(c.contains("CL_SERIES", "AM_RET_PAIDWORK"));
+        assert_eq!(f.expected_unit(p, Some("AM_RET_PAIDWORK")), Some("PT"));
+        assert!(f.indicator("8.8.2").unwrap().migration_relevant);
+        assert!(!f.indicator("14.1.1").unwrap().in_scope);
+        assert_eq!(f.version, "1");
+    }
+
+    #[test]
+    fn national_file_errors_change_nothing() {
+        let mut f = Framework::global();
+        let mut c = Codelists::global();
+        for (text, needle) in [
+            ("name='x'\nversion='1'\nout_of_scope=['99.9.9']", "unknown indicator 99.9.9"),
+            ("name='x'\nversion='1'\n[[indicator]]\ncode='10.7.p9'", "needs a target and a title"),
+            ("name='x'\nversion='1'\n[[indicator]]\ncode='30.1.p1'\ntarget='x'\ntitle='y'", "goal number"),
+            ("name='x'\nversion='1'\n[[indicator]]\ncode='1.1.1'\nexpected_disaggregations=['colour']", "not a breakdown"),
+            ("name='x'\nversion='1'\n[[indicator]]\ncode='1.1.1'\nunit_measure='FURLONG'", "CL_UNIT_MEASURE"),
+            ("name='x'\nversion='1'\nbogus=1", "unknown field"),
+        ] {
+            let e = f.apply_str("nat.toml", text, &mut c).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+        assert_eq!(f.version, "global");
+        assert!(f.indicator("1.1.1").unwrap().unit_measure.is_none());
+    }
+}

@@ -1,0 +1,42 @@
+//! # sdgx-schemas: the data contract
+//!
+//! What every ministry agent and the national coordinator agree a published dataset is.
+//! `schemas/README.md` explains the contract for people who do not read Rust.
+//!
+//! | module | concept |
+//! | --- | --- |
+//! | [`observation`] | the observation schema: columns, types, defaults, codelists |
+//! | [`codelist`] | codelists, global (compiled in) and national extensions |
+//! | [`framework`] | the indicator framework catalogue, global and national |
+//! | [`contract`] | codelists + framework in force; the contract version |
+//! | [`time`] | SDMX time periods |
+//! | [`manifest`] | the dataset manifest and the national metadata template |
+//! | [`normalize`] | loosely-typed input (CSV, Parquet, query results) to wire batches |
+//! | [`validate`] | streaming validation of a publication |
+//! | [`report`] | rules, problems, validation reports and import summaries |
+//! | [`hash`] | canonical content and the content hash |
+//! | [`flight`] | Flight descriptor, acknowledgement and ticket encoding |
+//! | [`error`] | the crate's error type |
+
+pub mod codelist;
+pub mod contract;
+pub mod error;
+pub mod flight;
+pub mod framework;
+pub mod hash;
+pub mod manifest;
+pub mod normalize;
+pub mod observation;
+pub mod report;
+pub mod time;
+pub mod validate;
+
+pub use codelist::Codelists;
+pub use contract::{Contract, CONTRACT_VERSION};
+pub use error::{Error, Result};
+pub use framework::{Framework, Indicator};
+pub use manifest::{Manifest, Metadata, ReferencePeriod};
+pub use normalize::Normalizer;
+pub use observation::observation_schema;
+pub use report::{ImportSummary, Problem, Rule, Severity, ValidationReport};
+pub use validate::{ValidationOptions, Validator};

@@ -1,0 +1,495 @@
+//! Streaming validation of a publication: a manifest plus record batches in the wire schema.
+//!
+//! [`Validator::push`] examines one batch at a time and keeps only what the rules need across
+//! batches (one 128-bit key hash and one 32-byte digest per row, for duplicate detection and
+//! the content hash), so a dataset never has to be held in memory whole.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use arrow::array::{Array, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{Schema, SchemaRef};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::codelist::Codelist;
+use crate::contract::Contract;
+use crate::framework::Indicator;
+use crate::hash::{self, ColumnRef};
+use crate::manifest::Manifest;
+use crate::observation::{self as obs, idx, ColumnType, Role, COLUMNS};
+use crate::report::{ImportSummary, IndicatorSummary, Problem, Rule, Severity, ValidationReport};
+use crate::time::{PeriodKind, TimePeriod};
+
+/// Tunables of a validation run.
+#[derive(Debug, Clone)]
+pub struct ValidationOptions {
+    /// At most this many errors (and, separately, warnings) are recorded; the rest are counted.
+    pub max_problems: usize,
+}
+
+impl Default for ValidationOptions {
+    fn default() -> Self {
+        ValidationOptions { max_problems: 100 }
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    rows: u64,
+    periods: BTreeSet<String>,
+    disaggregated: u16,
+    suppressed: u64,
+}
+
+/// Validates one publication as its batches stream past.
+pub struct Validator<'c> {
+    contract: &'c Contract,
+    manifest: Manifest,
+    options: ValidationOptions,
+    in_manifest: FxHashSet<String>,
+    reference: Option<(TimePeriod, TimePeriod)>,
+    coded: Vec<(usize, &'c Codelist)>,
+    errors: Vec<Problem>,
+    warnings: Vec<Problem>,
+    error_count: u64,
+    warned: FxHashSet<(Rule, String)>,
+    rows: u64,
+    first_schema: Option<SchemaRef>,
+    schema_broken: bool,
+    keys: FxHashMap<u128, (u64, [u8; 32])>,
+    acc: FxHashMap<String, Acc>,
+    buf: Vec<u8>,
+}
+
+/// The indicator a row names, resolved once per run of equal values.
+#[derive(Clone, Copy)]
+struct Resolved<'c> {
+    indicator: Option<&'c Indicator>,
+    listed: bool,
+}
+
+impl<'c> Validator<'c> {
+    /// Starts validating a publication described by `manifest`; manifest problems are recorded
+    /// immediately.
+    pub fn new(contract: &'c Contract, manifest: Manifest, options: ValidationOptions) -> Self {
+        let coded = COLUMNS
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, contract.codelists.get(c.codelist?)?)))
+            .filter(|(i, _)| *i != idx::UNIT_MULT)
+            .collect();
+        let reference = TimePeriod::parse(&manifest.reference_period.start)
+            .zip(TimePeriod::parse(&manifest.reference_period.end));
+        let mut v = Validator {
+            contract,
+            in_manifest: manifest.indicators.iter().cloned().collect(),
+            reference,
+            coded,
+            errors: vec![],
+            warnings: vec![],
+            error_count: 0,
+            warned: FxHashSet::default(),
+            rows: 0,
+            first_schema: None,
+            schema_broken: false,
+            keys: FxHashMap::default(),
+            acc: FxHashMap::default(),
+            buf: Vec::with_capacity(512),
+            options,
+            manifest,
+        };
+        for p in v.manifest.check(contract) {
+            v.record(p);
+        }
+        v
+    }
+
+    /// The manifest being validated.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Rows seen so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Whether any error has been found so far.
+    pub fn has_errors(&self) -> bool {
+        self.error_count > 0
+    }
+
+    /// Whether the error cap is reached, so a caller may stop reading early.
+    pub fn saturated(&self) -> bool {
+        self.errors.len() >= self.options.max_problems
+    }
+
+    /// Records a problem found elsewhere (for example while normalising input).
+    pub fn record(&mut self, p: Problem) {
+        match p.severity {
+            Severity::Error => {
+                self.error_count += 1;
+                if self.errors.len() < self.options.max_problems {
+                    self.errors.push(p);
+                }
+            }
+            Severity::Warning => {
+                if self.warnings.len() < self.options.max_problems {
+                    self.warnings.push(p);
+                }
+            }
+        }
+    }
+
+    fn problem(&mut self, rule: Rule, row: u64, column: usize, value: &str, message: String) {
+        self.record(Problem::new(rule, Some(row), Some(COLUMNS[column].name), Some(value), message));
+    }
+
+    /// Records a warning once per (rule, distinct value).
+    fn warn_once(&mut self, rule: Rule, row: u64, column: usize, value: &str, message: impl FnOnce() -> String) {
+        if self.warned.insert((rule, value.to_owned())) {
+            self.problem(rule, row, column, value, message());
+        }
+    }
+
+    fn check_schema(&mut self, schema: &SchemaRef) -> bool {
+        if let Some(first) = &self.first_schema {
+            if first.fields() != schema.fields() {
+                let err = Problem::new(Rule::SchemaChanged, Some(self.rows + 1), None, None,
+                    format!("the batch starting at row {} has another schema than the first batch", self.rows + 1));
+                self.record(err);
+                return false;
+            }
+            return !self.schema_broken;
+        }
+        self.first_schema = Some(schema.clone());
+        let mut ok = true;
+        for f in schema.fields() {
+            if obs::column(f.name()).is_none() {
+                ok = false;
+                self.record(Problem::new(Rule::UnknownColumn, None, Some(f.name()), None,
+                    format!("column {:?} is not part of the observation schema", f.name())));
+            }
+        }
+        for c in COLUMNS {
+            match schema.column_with_name(c.name) {
+                None => {
+                    ok = false;
+                    self.record(Problem::new(Rule::MissingColumn, None, Some(c.name), None,
+                        format!("column {} ({:?}) is missing", c.name, c.data_type.arrow())));
+                }
+                Some((_, f)) if f.data_type() != &c.data_type.arrow() => {
+                    ok = false;
+                    self.record(Problem::new(Rule::WrongType, None, Some(c.name), Some(&f.data_type().to_string()),
+                        format!("column {} must be {:?}, found {:?}", c.name, c.data_type.arrow(), f.data_type())));
+                }
+                Some(_) => {}
+            }
+        }
+        self.schema_broken = !ok;
+        ok
+    }
+
+    /// Validates one batch. Its columns are found by name; their order does not matter.
+    pub fn push(&mut self, batch: &RecordBatch) {
+        let n = batch.num_rows();
+        if self.check_schema(&batch.schema()) {
+            self.check_rows(batch);
+        }
+        self.rows += n as u64;
+    }
+
+    fn check_rows(&mut self, batch: &RecordBatch) {
+        let schema = batch.schema();
+        let cols: Vec<ColumnRef<'_>> = COLUMNS
+            .iter()
+            .map(|c| {
+                let a = batch.column(schema.index_of(c.name).expect("checked"));
+                match c.data_type {
+                    ColumnType::Text => ColumnRef::Text(a.as_any().downcast_ref::<StringArray>().expect("checked")),
+                    ColumnType::Float => ColumnRef::Float(a.as_any().downcast_ref::<Float64Array>().expect("checked")),
+                    ColumnType::Int => ColumnRef::Int(a.as_any().downcast_ref::<Int32Array>().expect("checked")),
+                }
+            })
+            .collect();
+        let text = |i: usize| match cols[i] {
+            ColumnRef::Text(a) => a,
+            _ => unreachable!("column {i} is text"),
+        };
+        let float = |i: usize| match cols[i] {
+            ColumnRef::Float(a) => a,
+            _ => unreachable!("column {i} is float"),
+        };
+        let (indicator, series, period, freq) =
+            (text(idx::INDICATOR), text(idx::SERIES), text(idx::TIME_PERIOD), text(idx::FREQ));
+        let (composite, unit, obs_status, conf) =
+            (text(idx::COMPOSITE_BREAKDOWN), text(idx::UNIT_MEASURE), text(idx::OBS_STATUS), text(idx::CONF_STATUS));
+        let (value, lower, upper) = (float(idx::OBS_VALUE), float(idx::LOWER_BOUND), float(idx::UPPER_BOUND));
+        let unit_mult = match cols[idx::UNIT_MULT] {
+            ColumnRef::Int(a) => a,
+            _ => unreachable!(),
+        };
+        let required_text: Vec<usize> = COLUMNS
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.required && c.data_type == ColumnType::Text)
+            .map(|(i, _)| i)
+            .collect();
+        let breakdown_cols: Vec<usize> =
+            COLUMNS.iter().enumerate().filter(|(_, c)| c.role == Role::Breakdown).map(|(i, _)| i).collect();
+        let coded = self.coded.clone();
+        let mut last_ok: Vec<Option<&str>> = vec![None; COLUMNS.len()];
+        let mut last_ind: Option<(&str, Resolved<'c>)> = None;
+        let mut last_period: Option<(&str, Option<TimePeriod>)> = None;
+        let contract = self.contract;
+
+        for r in 0..batch.num_rows() {
+            let row = self.rows + r as u64 + 1;
+            // Required cells.
+            let mut complete = true;
+            for &c in &required_text {
+                let a = text(c);
+                if a.is_null(r) || a.value(r).is_empty() {
+                    complete = false;
+                    self.problem(Rule::MissingValue, row, c, "", format!("{} must not be empty", COLUMNS[c].name));
+                }
+            }
+            if unit_mult.is_null(r) {
+                complete = false;
+                self.problem(Rule::MissingValue, row, idx::UNIT_MULT, "", "unit_mult must not be empty".into());
+            }
+            // Codes.
+            for &(c, list) in &coded {
+                let a = text(c);
+                if a.is_null(r) {
+                    continue;
+                }
+                let v = a.value(r);
+                if v.is_empty() || last_ok[c] == Some(v) {
+                    continue;
+                }
+                if c == idx::SERIES && contract.codelists.contains("CL_SERIES", v) || list.contains(v) {
+                    last_ok[c] = Some(v);
+                } else {
+                    let id = COLUMNS[c].codelist.unwrap_or_default();
+                    self.problem(Rule::UnknownCode, row, c, v, format!("{v:?} is not a code of {id}"));
+                }
+            }
+            if !unit_mult.is_null(r) && !contract.codelists.contains("CL_UNIT_MULT", &unit_mult.value(r).to_string()) {
+                let v = unit_mult.value(r).to_string();
+                self.problem(Rule::UnknownCode, row, idx::UNIT_MULT, &v, format!("{v} is not a code of CL_UNIT_MULT"));
+            }
+            // Indicator.
+            let code = if indicator.is_null(r) { "" } else { indicator.value(r) };
+            let resolved = match last_ind {
+                Some((c, res)) if c == code => res,
+                _ => {
+                    let res = Resolved { indicator: contract.framework.indicator(code), listed: self.in_manifest.contains(code) };
+                    last_ind = Some((code, res));
+                    res
+                }
+            };
+            if !code.is_empty() {
+                match resolved.indicator {
+                    None => self.problem(Rule::UnknownIndicator, row, idx::INDICATOR, code,
+                        format!("indicator {code} is not in the framework in force ({})", contract.framework.version)),
+                    Some(i) if !i.in_scope => self.warn_once(Rule::IndicatorOutOfScope, row, idx::INDICATOR, code,
+                        || format!("indicator {code} is out of scope nationally; its rows count in no figure")),
+                    Some(_) => {}
+                }
+                if !resolved.listed {
+                    self.problem(Rule::IndicatorNotInManifest, row, idx::INDICATOR, code,
+                        format!("indicator {code} is not listed in the manifest's indicators"));
+                }
+            }
+            // Series and unit.
+            let series_v = (!series.is_null(r)).then(|| series.value(r)).filter(|s| !s.is_empty());
+            if let (Some(ind), Some(s)) = (resolved.indicator, series_v) {
+                if !ind.series.iter().any(|x| x == s) && contract.codelists.contains("CL_SERIES", s) {
+                    self.problem(Rule::SeriesNotOfIndicator, row, idx::SERIES, s,
+                        format!("series {s} does not measure indicator {}; its series are {}", ind.code,
+                            if ind.series.is_empty() { "none".into() } else { ind.series.join(", ") }));
+                }
+            }
+            let unit_v = (!unit.is_null(r)).then(|| unit.value(r)).unwrap_or("");
+            if let Some(ind) = resolved.indicator {
+                if let Some(expected) = contract.framework.expected_unit(ind, series_v) {
+                    if !unit_v.is_empty() && unit_v != expected {
+                        self.problem(Rule::UnitConflictsWithSeries, row, idx::UNIT_MEASURE, unit_v,
+                            format!("{} measures in {expected}, not {unit_v}", series_v.unwrap_or(&ind.code)));
+                    }
+                }
+            }
+            // Time period.
+            let p = if period.is_null(r) { "" } else { period.value(r) };
+            let parsed = match last_period {
+                Some((s, t)) if s == p => t,
+                _ => {
+                    let t = TimePeriod::parse(p);
+                    last_period = Some((p, t));
+                    t
+                }
+            };
+            let f = if freq.is_null(r) { "" } else { freq.value(r) };
+            match parsed {
+                None if !p.is_empty() => self.problem(Rule::MalformedTimePeriod, row, idx::TIME_PERIOD, p,
+                    format!("{p:?} is not an SDMX time period (YYYY, YYYY-Sn, YYYY-Qn, YYYY-MM, YYYY-Wnn or YYYY-MM-DD)")),
+                None => {}
+                Some(t) => {
+                    if !f.is_empty() && contract.codelists.contains("CL_FREQ", f) && !t.kind.freqs().contains(&f) {
+                        self.problem(Rule::TimePeriodFreqMismatch, row, idx::TIME_PERIOD, p,
+                            format!("freq {f} needs {}, found a {} period", PeriodKind::format_for_freq(f), t.kind));
+                    }
+                    if let Some((from, to)) = &self.reference {
+                        if !t.within(from, to) {
+                            self.problem(Rule::TimePeriodOutsideReference, row, idx::TIME_PERIOD, p,
+                                format!("{p} is outside the reference period {} to {}",
+                                    self.manifest.reference_period.start, self.manifest.reference_period.end));
+                        }
+                    }
+                }
+            }
+            if !f.is_empty() && f != self.manifest.periodicity {
+                let msg = format!("freq {f} differs from the manifest's periodicity {}", self.manifest.periodicity);
+                self.warn_once(Rule::FreqDiffersFromPeriodicity, row, idx::FREQ, f, || msg);
+            }
+            // Migratory status in the wrong column.
+            if !composite.is_null(r) && composite.value(r).starts_with("MS_") {
+                let v = composite.value(r);
+                self.problem(Rule::MigratoryStatusInComposite, row, idx::COMPOSITE_BREAKDOWN, v,
+                    format!("{v} is a migratory status: put it in migratory_status and leave composite_breakdown _T"));
+            }
+            // Value and status.
+            let os = if obs_status.is_null(r) { "" } else { obs_status.value(r) };
+            let cs = if conf.is_null(r) { "" } else { conf.value(r) };
+            let suppressed = cs == obs::CONF_STATUS_CONFIDENTIAL || cs == obs::CONF_STATUS_SECONDARY;
+            if value.is_null(r) {
+                if os != obs::OBS_STATUS_MISSING && !suppressed {
+                    self.problem(Rule::NullValueWithoutStatus, row, idx::OBS_VALUE, "",
+                        format!("obs_value is empty: set obs_status M (missing) or conf_status C (confidential); obs_status is {os:?}, conf_status {cs:?}"));
+                }
+            } else {
+                let v = value.value(r);
+                if !v.is_finite() {
+                    self.problem(Rule::NonFiniteValue, row, idx::OBS_VALUE, &v.to_string(), "obs_value must be a finite number".into());
+                } else {
+                    if suppressed {
+                        self.problem(Rule::SuppressedCellHasValue, row, idx::OBS_VALUE, &v.to_string(),
+                            format!("conf_status {cs} marks the cell confidential, so obs_value must be empty"));
+                    }
+                    if unit_v == "PT" && !(0.0..=100.0).contains(&v) {
+                        let msg = format!("{v} percent lies outside 0-100");
+                        self.warn_once(Rule::PercentageOutOfRange, row, idx::OBS_VALUE, &v.to_string(), || msg);
+                    }
+                    let lo = (!lower.is_null(r)).then(|| lower.value(r)).filter(|x| x.is_finite());
+                    let hi = (!upper.is_null(r)).then(|| upper.value(r)).filter(|x| x.is_finite());
+                    if lo.is_some_and(|l| v < l) || hi.is_some_and(|h| v > h) {
+                        let msg = format!("{v} lies outside its bounds [{}, {}]",
+                            lo.map_or("-".into(), |x| x.to_string()), hi.map_or("-".into(), |x| x.to_string()));
+                        self.warn_once(Rule::ValueOutsideBounds, row, idx::OBS_VALUE, &v.to_string(), || msg);
+                    }
+                }
+            }
+            for (c, a) in [(idx::LOWER_BOUND, lower), (idx::UPPER_BOUND, upper)] {
+                if !a.is_null(r) && !a.value(r).is_finite() {
+                    self.problem(Rule::NonFiniteValue, row, c, &a.value(r).to_string(), format!("{} must be a finite number", COLUMNS[c].name));
+                }
+            }
+            if !lower.is_null(r) && !upper.is_null(r) && lower.value(r) > upper.value(r) {
+                self.problem(Rule::BoundsInverted, row, idx::LOWER_BOUND, &lower.value(r).to_string(),
+                    format!("lower_bound {} is greater than upper_bound {}", lower.value(r), upper.value(r)));
+            }
+            // Key: duplicates and content hash.
+            self.buf.clear();
+            hash::encode(&cols[..=idx::MIGRATORY_STATUS], r, &mut self.buf);
+            let key = hash::key_hash(&self.buf);
+            hash::encode(&cols[idx::MIGRATORY_STATUS + 1..], r, &mut self.buf);
+            let digest = hash::row_digest(&self.buf);
+            match self.keys.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    let first = e.get().0;
+                    self.problem(Rule::DuplicateKey, row, idx::INDICATOR, code,
+                        format!("row {row} has the same key (indicator, series, ref_area, time_period, freq, reporting_type and every breakdown) as row {first}"));
+                }
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((row, digest));
+                }
+            }
+            // Summary.
+            if complete && resolved.indicator.is_some() {
+                let acc = match self.acc.get_mut(code) {
+                    Some(a) => a,
+                    None => self.acc.entry(code.to_owned()).or_default(),
+                };
+                acc.rows += 1;
+                if !acc.periods.contains(p) {
+                    acc.periods.insert(p.to_owned());
+                }
+                for (bit, &c) in breakdown_cols.iter().enumerate() {
+                    if text(c).value(r) != obs::TOTAL {
+                        acc.disaggregated |= 1 << bit;
+                    }
+                }
+                if suppressed {
+                    acc.suppressed += 1;
+                }
+            }
+        }
+    }
+
+    /// Ends validation: the import summary, or the report of every problem found.
+    pub fn finish(mut self) -> Result<ImportSummary, ValidationReport> {
+        if self.first_schema.is_none() {
+            self.check_schema(&std::sync::Arc::new(Schema::empty()));
+        }
+        for code in self.manifest.indicators.clone() {
+            if !self.acc.contains_key(&code) && self.contract.framework.indicator(&code).is_some() {
+                self.record(Problem::new(Rule::ManifestIndicatorWithoutRows, None, Some("manifest.indicators"), Some(&code),
+                    format!("the manifest lists {code} but no valid row of it arrived")));
+            }
+        }
+        let content_hash = hash::content_hash(self.keys.iter().map(|(&k, &(_, d))| (k, d)).collect());
+        if let Some(claimed) = &self.manifest.content_hash {
+            if hash::is_well_formed(claimed) && *claimed != content_hash && self.error_count == 0 {
+                let p = Problem::new(Rule::ManifestContentHashMismatch, None, Some("manifest.content_hash"), Some(claimed),
+                    format!("the content received hashes to {content_hash}"));
+                self.record(p);
+            }
+        }
+        if self.error_count > 0 {
+            return Err(ValidationReport {
+                agency: self.manifest.agency,
+                dataset: self.manifest.dataset,
+                rows: self.rows,
+                truncated: self.error_count > self.errors.len() as u64,
+                error_count: self.error_count,
+                errors: self.errors,
+                warnings: self.warnings,
+            });
+        }
+        let breakdown_names: Vec<&str> = obs::breakdowns().map(|c| c.name).collect();
+        let mut periods = BTreeSet::new();
+        let indicators: BTreeMap<String, IndicatorSummary> = self
+            .acc
+            .into_iter()
+            .map(|(code, a)| {
+                periods.extend(a.periods.iter().cloned());
+                let disaggregations = breakdown_names
+                    .iter()
+                    .enumerate()
+                    .filter(|(bit, _)| a.disaggregated & (1 << bit) != 0)
+                    .map(|(_, n)| (*n).to_owned())
+                    .collect();
+                (code, IndicatorSummary { rows: a.rows, periods: a.periods, disaggregations, suppressed: a.suppressed })
+            })
+            .collect();
+        Ok(ImportSummary {
+            agency: self.manifest.agency,
+            dataset: self.manifest.dataset,
+            rows: self.rows,
+            periods,
+            indicators,
+            content_hash,
+            warnings: self.warnings,
+        })
+    }
+}
