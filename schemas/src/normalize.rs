@@ -221,3 +221,44 @@ pub fn read_csv(path: &Path, batch_size: usize) -> Result<arrow::csv::Reader<Fil
     let file = File::open(path).map_err(io)?;
     Ok(arrow::csv::ReaderBuilder::new(Arc::new(schema)).with_header(true).with_batch_size(batch_size).build(file)?)
 }
+
+/// Normalises and validates a stream of loosely-typed batches in one pass, handing each wire
+/// batch to `sink` (for example a Flight encoder) as soon as it is checked.
+pub fn validate_stream<I>(
+    validator: &mut crate::Validator<'_>,
+    contract: &Contract,
+    schema: &Schema,
+    batches: I,
+    mut sink: impl FnMut(RecordBatch) -> Result<()>,
+) -> Result<()>
+where
+    I: IntoIterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
+{
+    let mut normalizer = Normalizer::new(contract, schema);
+    for p in normalizer.schema_problems().to_vec() {
+        validator.record(p);
+    }
+    for batch in batches {
+        let batch = batch?;
+        let mut found = Vec::new();
+        let wire = normalizer.normalize(&batch, &mut |p| found.push(p))?;
+        found.into_iter().for_each(|p| validator.record(p));
+        validator.push(&wire);
+        sink(wire)?;
+    }
+    Ok(())
+}
+
+/// Normalises and validates a contract CSV file: the import summary, or every problem found.
+pub fn validate_csv(
+    contract: &Contract,
+    manifest: crate::Manifest,
+    path: &Path,
+    options: crate::ValidationOptions,
+) -> Result<std::result::Result<crate::ImportSummary, crate::ValidationReport>> {
+    let mut validator = crate::Validator::new(contract, manifest, options);
+    let reader = read_csv(path, 8192)?;
+    let schema = reader.schema();
+    validate_stream(&mut validator, contract, &schema, reader, |_| Ok(()))?;
+    Ok(validator.finish())
+}
