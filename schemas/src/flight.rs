@@ -74,6 +74,7 @@ fn check_version(v: Option<&serde_json::Value>) -> Result<()> {
     match v.and_then(|v| v.as_str()) {
         Some(CONTRACT_VERSION) => Ok(()),
         Some(other) => Err(Error::UnsupportedVersion { got: other.into(), supported: CONTRACT_VERSION }),
+        None if v.is_some() => Err(Error::Flight("contract_version must be a string such as \"1\"".into())),
         None => Err(Error::Flight("no contract_version".into())),
     }
 }

@@ -1,9 +1,9 @@
 //! The canonical form of published content and its SHA-256 content hash.
 //!
 //! Each row is encoded canonically: for every contract column in wire order, a tag byte
-//! (`0` null, `1` text, `2` float, `3` integer) followed, when not null, by the value (text as a
-//! little-endian `u32` byte length and the UTF-8 bytes; a float as its IEEE-754 bits with `-0`
-//! folded into `0`; an integer as 4 little-endian bytes). The row's *key* is the encoding of the
+//! (`0` null, `1` text, `2` float, `3` integer) followed, when not null, by the value (text as
+//! its byte length in unsigned LEB128 and the UTF-8 bytes; a float as its 8 little-endian
+//! IEEE-754 bytes with `-0` folded into `0`; an integer as 4 little-endian bytes). The row's *key* is the encoding of the
 //! identity and breakdown columns; its *digest* is the SHA-256 of the whole encoding.
 //!
 //! The content hash is `sha256:` + hex SHA-256 of the tag `sdgx-content-v1\n`, the row count as
@@ -35,7 +35,12 @@ pub fn encode(columns: &[ColumnRef<'_>], row: usize, buf: &mut Vec<u8>) {
                 } else {
                     let v = a.value(row).as_bytes();
                     buf.push(1);
-                    buf.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                    let mut len = v.len();
+                    while len >= 0x80 {
+                        buf.push((len as u8 & 0x7f) | 0x80);
+                        len >>= 7;
+                    }
+                    buf.push(len as u8);
                     buf.extend_from_slice(v);
                 }
             }
@@ -74,10 +79,15 @@ pub fn row_digest(row: &[u8]) -> [u8; 32] {
 /// The content hash of rows given as (key hash, row digest) pairs, in any order.
 pub fn content_hash(mut rows: Vec<(u128, [u8; 32])>) -> String {
     rows.sort_unstable_by_key(|r| r.0);
+    content_hash_sorted(rows.iter().map(|r| &r.1), rows.len())
+}
+
+/// The content hash of `count` row digests already ordered by their key hashes.
+pub fn content_hash_sorted<'a>(digests: impl Iterator<Item = &'a [u8; 32]>, count: usize) -> String {
     let mut h = Sha256::new();
     h.update(b"sdgx-content-v1\n");
-    h.update((rows.len() as u64).to_le_bytes());
-    for (_, d) in &rows {
+    h.update((count as u64).to_le_bytes());
+    for d in digests {
         h.update(d);
     }
     format!("sha256:{}", hex::encode(h.finalize()))
@@ -115,7 +125,12 @@ mod tests {
             buf
         };
         assert_ne!(enc(0)[..1], enc(1)[..1]);
-        assert_eq!(enc(0)[1..], enc(1)[5..]);
+        assert_eq!(enc(0)[1..], enc(1)[2..]);
         assert_ne!(enc(1), enc(2));
+        let long = StringArray::from(vec!["x".repeat(300)]);
+        let mut buf = vec![];
+        encode(&[ColumnRef::Text(&long)], 0, &mut buf);
+        assert_eq!(&buf[..3], &[1, 0xac, 0x02], "300 = 0x12c in LEB128");
+        assert_eq!(buf.len(), 3 + 300);
     }
 }

@@ -109,9 +109,9 @@ impl Manifest {
                   format!("indicator {code} is not in the framework in force ({})", contract.framework.version));
             }
         }
-        if !contract.codelists.contains("CL_FREQ", &self.periodicity) {
+        if !["A", "S", "Q", "M", "W", "D", "B"].contains(&self.periodicity.as_str()) {
             p(Rule::ManifestBadPeriodicity, "manifest.periodicity", &self.periodicity,
-              "periodicity must be a CL_FREQ code (A, S, Q, M, W, D)".into());
+              "periodicity must be a CL_FREQ code with a time-period form: A, S, Q, M, W, D or B".into());
         }
         let start = TimePeriod::parse(&self.reference_period.start);
         let end = TimePeriod::parse(&self.reference_period.end);

@@ -238,8 +238,14 @@ where
     for p in normalizer.schema_problems().to_vec() {
         validator.record(p);
     }
-    for batch in batches {
+    let mut any = false;
+    let empty = std::iter::once_with(|| Ok(RecordBatch::new_empty(Arc::new(schema.clone()))));
+    for batch in batches.into_iter().chain(empty) {
         let batch = batch?;
+        if any && batch.num_rows() == 0 {
+            continue;
+        }
+        any = true;
         let mut found = Vec::new();
         let wire = normalizer.normalize(&batch, &mut |p| found.push(p))?;
         found.into_iter().for_each(|p| validator.record(p));

@@ -73,6 +73,19 @@ pub const CONF_STATUS_CONFIDENTIAL: &str = "C";
 /// `conf_status` of a cell suppressed to protect another cell (secondary suppression).
 pub const CONF_STATUS_SECONDARY: &str = "D";
 
+/// `conf_status` of a cell not for publication.
+pub const CONF_STATUS_NOT_FOR_PUBLICATION: &str = "N";
+
+/// Whether a `conf_status` marks the cell as withheld (C, D or N): its value must be empty.
+pub fn is_suppressed(conf_status: &str) -> bool {
+    matches!(conf_status, CONF_STATUS_CONFIDENTIAL | CONF_STATUS_SECONDARY | CONF_STATUS_NOT_FOR_PUBLICATION)
+}
+
+/// Whether a breakdown code is an actual breakdown (not `_T` total or `_Z` not applicable).
+pub fn is_breakdown(code: &str) -> bool {
+    code != TOTAL && code != NOT_APPLICABLE
+}
+
 const fn col(
     name: &'static str,
     data_type: ColumnType,

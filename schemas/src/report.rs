@@ -62,11 +62,11 @@ rules! {
     TimePeriodFreqMismatch => "time_period_freq_mismatch", Error, "time_period's form does not match freq (A needs YYYY, Q needs YYYY-Qn...).";
     TimePeriodOutsideReference => "time_period_outside_reference", Error, "time_period falls outside the manifest's reference period.";
     DuplicateKey => "duplicate_key", Error, "Two rows have the same observation key (identity and every breakdown).";
-    NullValueWithoutStatus => "null_value_without_status", Error, "obs_value is null but obs_status is not M and conf_status is not C or D.";
+    NullValueWithoutStatus => "null_value_without_status", Error, "obs_value is null but obs_status is not M and conf_status is not C, D or N.";
     NonFiniteValue => "non_finite_value", Error, "obs_value, lower_bound or upper_bound is NaN or infinite.";
     UnitConflictsWithSeries => "unit_conflicts_with_series", Error, "unit_measure differs from the unit fixed by the series or indicator.";
     MigratoryStatusInComposite => "migratory_status_in_composite", Error, "An MS_* code stands in composite_breakdown; it belongs in migratory_status.";
-    SuppressedCellHasValue => "suppressed_cell_has_value", Error, "A cell marked confidential (conf_status C or D) carries a value.";
+    SuppressedCellHasValue => "suppressed_cell_has_value", Error, "A cell withheld for confidentiality (conf_status C, D or N) carries a value.";
     BoundsInverted => "bounds_inverted", Error, "lower_bound is greater than upper_bound.";
     ManifestInvalidId => "manifest_invalid_id", Error, "The manifest's agency or dataset id is malformed.";
     ManifestMissingField => "manifest_missing_field", Error, "The manifest lacks a title or lists no indicators.";
@@ -197,9 +197,9 @@ pub struct IndicatorSummary {
     pub rows: u64,
     /// Distinct time periods.
     pub periods: BTreeSet<String>,
-    /// Breakdown columns with at least one code other than `_T`.
+    /// Breakdown columns with at least one code other than `_T` and `_Z`.
     pub disaggregations: BTreeSet<String>,
-    /// Cells suppressed for confidentiality (conf_status C or D).
+    /// Cells withheld for confidentiality (conf_status C, D or N).
     pub suppressed: u64,
 }
 

@@ -86,7 +86,7 @@ impl TimePeriod {
         if b.len() < 4 {
             return None;
         }
-        let year = digits(&s[..4])?;
+        let year = digits(s.get(..4)?)?;
         if year < 1000 {
             return None;
         }
@@ -102,7 +102,7 @@ impl TimePeriod {
         if b[4] != b'-' {
             return None;
         }
-        let rest = &s[5..];
+        let rest = s.get(5..)?;
         match rest.as_bytes() {
             [b'S', n] => match n {
                 b'1' => Some(months(1, 6, PeriodKind::HalfYear)),
@@ -114,7 +114,7 @@ impl TimePeriod {
                 Some(months(3 * q - 2, 3 * q, PeriodKind::Quarter))
             }
             [b'W', ..] => {
-                let w = digits(&rest[1..]).filter(|_| rest.len() == 3)?;
+                let w = digits(rest.get(1..)?).filter(|_| rest.len() == 3)?;
                 if !(1..=53).contains(&w) {
                     return None;
                 }
@@ -127,8 +127,8 @@ impl TimePeriod {
                 (1..=12).contains(&m).then(|| months(m, m, PeriodKind::Month))
             }
             [_, _, b'-', _, _] => {
-                let m = digits(&rest[..2])?;
-                let d = digits(&rest[3..])?;
+                let m = digits(rest.get(..2)?)?;
+                let d = digits(rest.get(3..)?)?;
                 if !(1..=12).contains(&m) || d == 0 || d > days_in_month(year, m) {
                     return None;
                 }
@@ -145,15 +145,16 @@ impl TimePeriod {
     }
 }
 
+/// Displays with its article, for messages: "an annual", "a quarter".
 impl fmt::Display for PeriodKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = match self {
-            PeriodKind::Annual => "annual",
-            PeriodKind::HalfYear => "half-year",
-            PeriodKind::Quarter => "quarter",
-            PeriodKind::Month => "month",
-            PeriodKind::Week => "week",
-            PeriodKind::Day => "day",
+            PeriodKind::Annual => "an annual",
+            PeriodKind::HalfYear => "a half-year",
+            PeriodKind::Quarter => "a quarter",
+            PeriodKind::Month => "a month",
+            PeriodKind::Week => "a week",
+            PeriodKind::Day => "a day",
         };
         f.write_str(s)
     }
@@ -181,7 +182,7 @@ mod tests {
     fn rejects_malformed() {
         for s in ["", "23", "2023-", "2023-Q5", "2023-Q0", "2023-S3", "2023-13", "2023-00",
                   "2023-02-30", "2023-W54", "2023-W5", "2023/01", "0999", "2023-1", " 2023",
-                  "2023-01-01T00", "abcd", "2023-Qx"] {
+                  "2023-01-01T00", "abcd", "2023-Qx", "202é", "2023-é", "2023-0é", "2023-01-é", "2023-Wé"] {
             assert!(TimePeriod::parse(s).is_none(), "{s:?} should be malformed");
         }
     }

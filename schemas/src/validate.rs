@@ -10,6 +10,7 @@ use arrow::array::{Array, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{Schema, SchemaRef};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+
 use crate::codelist::Codelist;
 use crate::contract::Contract;
 use crate::framework::Indicator;
@@ -34,8 +35,10 @@ impl Default for ValidationOptions {
 
 #[derive(Default)]
 struct Acc {
+    code: String,
     rows: u64,
-    periods: BTreeSet<String>,
+    periods: FxHashSet<String>,
+    last_period: String,
     disaggregated: u16,
     suppressed: u64,
 }
@@ -55,9 +58,16 @@ pub struct Validator<'c> {
     rows: u64,
     first_schema: Option<SchemaRef>,
     schema_broken: bool,
-    keys: FxHashMap<u128, (u64, [u8; 32])>,
-    acc: FxHashMap<String, Acc>,
+    keys: Vec<(u128, u64, [u8; 32])>,
+    acc: Vec<Acc>,
+    acc_index: FxHashMap<String, usize>,
     buf: Vec<u8>,
+}
+
+/// String equality without a `memcmp` call: codes are short, and the call dominates.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// The indicator a row names, resolved once per run of equal values.
@@ -91,8 +101,9 @@ impl<'c> Validator<'c> {
             rows: 0,
             first_schema: None,
             schema_broken: false,
-            keys: FxHashMap::default(),
-            acc: FxHashMap::default(),
+            keys: Vec::new(),
+            acc: Vec::new(),
+            acc_index: FxHashMap::default(),
             buf: Vec::with_capacity(512),
             options,
             manifest,
@@ -228,60 +239,64 @@ impl<'c> Validator<'c> {
             ColumnRef::Int(a) => a,
             _ => unreachable!(),
         };
-        let required_text: Vec<usize> = COLUMNS
+        // Text columns that are required, coded, or both: (column, required, codelist).
+        let text_checks: Vec<(usize, bool, Option<&Codelist>)> = COLUMNS
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.required && c.data_type == ColumnType::Text)
-            .map(|(i, _)| i)
+            .filter(|(_, c)| c.data_type == ColumnType::Text)
+            .map(|(i, c)| (i, c.required, self.coded.iter().find(|(j, _)| *j == i).map(|(_, l)| *l)))
+            .filter(|(_, req, list)| *req || list.is_some())
             .collect();
         let breakdown_cols: Vec<usize> =
             COLUMNS.iter().enumerate().filter(|(_, c)| c.role == Role::Breakdown).map(|(i, _)| i).collect();
-        let coded = self.coded.clone();
         let mut last_ok: Vec<Option<&str>> = vec![None; COLUMNS.len()];
         let mut last_ind: Option<(&str, Resolved<'c>)> = None;
         let mut last_period: Option<(&str, Option<TimePeriod>)> = None;
+        let mut last_mult: Option<i32> = None;
+        let mut last_acc: Option<(&str, usize)> = None;
         let contract = self.contract;
 
         for r in 0..batch.num_rows() {
             let row = self.rows + r as u64 + 1;
-            // Required cells.
+            // Required cells and codes.
             let mut complete = true;
-            for &c in &required_text {
+            for &(c, required, list) in &text_checks {
                 let a = text(c);
-                if a.is_null(r) || a.value(r).is_empty() {
-                    complete = false;
-                    self.problem(Rule::MissingValue, row, c, "", format!("{} must not be empty", COLUMNS[c].name));
-                }
-            }
-            if unit_mult.is_null(r) {
-                complete = false;
-                self.problem(Rule::MissingValue, row, idx::UNIT_MULT, "", "unit_mult must not be empty".into());
-            }
-            // Codes.
-            for &(c, list) in &coded {
-                let a = text(c);
-                if a.is_null(r) {
+                let v = if a.is_null(r) { "" } else { a.value(r) };
+                if v.is_empty() {
+                    if required {
+                        complete = false;
+                        self.problem(Rule::MissingValue, row, c, "", format!("{} must not be empty", COLUMNS[c].name));
+                    }
                     continue;
                 }
-                let v = a.value(r);
-                if v.is_empty() || last_ok[c] == Some(v) {
+                let Some(list) = list else { continue };
+                if last_ok[c].is_some_and(|last| same(last, v)) {
                     continue;
                 }
-                if c == idx::SERIES && contract.codelists.contains("CL_SERIES", v) || list.contains(v) {
+                if list.contains(v) {
                     last_ok[c] = Some(v);
                 } else {
                     let id = COLUMNS[c].codelist.unwrap_or_default();
                     self.problem(Rule::UnknownCode, row, c, v, format!("{v:?} is not a code of {id}"));
                 }
             }
-            if !unit_mult.is_null(r) && !contract.codelists.contains("CL_UNIT_MULT", &unit_mult.value(r).to_string()) {
+            if unit_mult.is_null(r) {
+                complete = false;
+                self.problem(Rule::MissingValue, row, idx::UNIT_MULT, "", "unit_mult must not be empty".into());
+            }
+            if !unit_mult.is_null(r) && last_mult != Some(unit_mult.value(r)) {
                 let v = unit_mult.value(r).to_string();
-                self.problem(Rule::UnknownCode, row, idx::UNIT_MULT, &v, format!("{v} is not a code of CL_UNIT_MULT"));
+                if contract.codelists.contains("CL_UNIT_MULT", &v) {
+                    last_mult = Some(unit_mult.value(r));
+                } else {
+                    self.problem(Rule::UnknownCode, row, idx::UNIT_MULT, &v, format!("{v} is not a code of CL_UNIT_MULT"));
+                }
             }
             // Indicator.
             let code = if indicator.is_null(r) { "" } else { indicator.value(r) };
             let resolved = match last_ind {
-                Some((c, res)) if c == code => res,
+                Some((c, res)) if same(c, code) => res,
                 _ => {
                     let res = Resolved { indicator: contract.framework.indicator(code), listed: self.in_manifest.contains(code) };
                     last_ind = Some((code, res));
@@ -322,7 +337,7 @@ impl<'c> Validator<'c> {
             // Time period.
             let p = if period.is_null(r) { "" } else { period.value(r) };
             let parsed = match last_period {
-                Some((s, t)) if s == p => t,
+                Some((s, t)) if same(s, p) => t,
                 _ => {
                     let t = TimePeriod::parse(p);
                     last_period = Some((p, t));
@@ -337,7 +352,7 @@ impl<'c> Validator<'c> {
                 Some(t) => {
                     if !f.is_empty() && contract.codelists.contains("CL_FREQ", f) && !t.kind.freqs().contains(&f) {
                         self.problem(Rule::TimePeriodFreqMismatch, row, idx::TIME_PERIOD, p,
-                            format!("freq {f} needs {}, found a {} period", PeriodKind::format_for_freq(f), t.kind));
+                            format!("freq {f} needs {}, but {p:?} is {} period", PeriodKind::format_for_freq(f), t.kind));
                     }
                     if let Some((from, to)) = &self.reference {
                         if !t.within(from, to) {
@@ -348,7 +363,7 @@ impl<'c> Validator<'c> {
                     }
                 }
             }
-            if !f.is_empty() && f != self.manifest.periodicity {
+            if !f.is_empty() && !same(f, &self.manifest.periodicity) {
                 let msg = format!("freq {f} differs from the manifest's periodicity {}", self.manifest.periodicity);
                 self.warn_once(Rule::FreqDiffersFromPeriodicity, row, idx::FREQ, f, || msg);
             }
@@ -361,11 +376,11 @@ impl<'c> Validator<'c> {
             // Value and status.
             let os = if obs_status.is_null(r) { "" } else { obs_status.value(r) };
             let cs = if conf.is_null(r) { "" } else { conf.value(r) };
-            let suppressed = cs == obs::CONF_STATUS_CONFIDENTIAL || cs == obs::CONF_STATUS_SECONDARY;
+            let suppressed = obs::is_suppressed(cs);
             if value.is_null(r) {
                 if os != obs::OBS_STATUS_MISSING && !suppressed {
                     self.problem(Rule::NullValueWithoutStatus, row, idx::OBS_VALUE, "",
-                        format!("obs_value is empty: set obs_status M (missing) or conf_status C (confidential); obs_status is {os:?}, conf_status {cs:?}"));
+                        format!("obs_value is empty: set obs_status M (missing) or conf_status C, D or N (confidential); obs_status is {os:?}, conf_status {cs:?}"));
                 }
             } else {
                 let v = value.value(r);
@@ -404,28 +419,35 @@ impl<'c> Validator<'c> {
             let key = hash::key_hash(&self.buf);
             hash::encode(&cols[idx::MIGRATORY_STATUS + 1..], r, &mut self.buf);
             let digest = hash::row_digest(&self.buf);
-            match self.keys.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => {
-                    let first = e.get().0;
-                    self.problem(Rule::DuplicateKey, row, idx::INDICATOR, code,
-                        format!("row {row} has the same key (indicator, series, ref_area, time_period, freq, reporting_type and every breakdown) as row {first}"));
-                }
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    e.insert((row, digest));
-                }
-            }
+            self.keys.push((key, row, digest));
             // Summary.
             if complete && resolved.indicator.is_some() {
-                let acc = match self.acc.get_mut(code) {
-                    Some(a) => a,
-                    None => self.acc.entry(code.to_owned()).or_default(),
+                let i = match last_acc {
+                    Some((c, i)) if same(c, code) => i,
+                    _ => {
+                        let i = match self.acc_index.get(code) {
+                            Some(&i) => i,
+                            None => {
+                                self.acc.push(Acc { code: code.to_owned(), ..Acc::default() });
+                                self.acc_index.insert(code.to_owned(), self.acc.len() - 1);
+                                self.acc.len() - 1
+                            }
+                        };
+                        last_acc = Some((code, i));
+                        i
+                    }
                 };
+                let acc = &mut self.acc[i];
                 acc.rows += 1;
-                if !acc.periods.contains(p) {
-                    acc.periods.insert(p.to_owned());
+                if !same(&acc.last_period, p) {
+                    if !acc.periods.contains(p) {
+                        acc.periods.insert(p.to_owned());
+                    }
+                    acc.last_period.clear();
+                    acc.last_period.push_str(p);
                 }
                 for (bit, &c) in breakdown_cols.iter().enumerate() {
-                    if text(c).value(r) != obs::TOTAL {
+                    if acc.disaggregated & (1 << bit) == 0 && obs::is_breakdown(text(c).value(r)) {
                         acc.disaggregated |= 1 << bit;
                     }
                 }
@@ -442,12 +464,25 @@ impl<'c> Validator<'c> {
             self.check_schema(&std::sync::Arc::new(Schema::empty()));
         }
         for code in self.manifest.indicators.clone() {
-            if !self.acc.contains_key(&code) && self.contract.framework.indicator(&code).is_some() {
+            if !self.acc_index.contains_key(&code) && self.contract.framework.indicator(&code).is_some() {
                 self.record(Problem::new(Rule::ManifestIndicatorWithoutRows, None, Some("manifest.indicators"), Some(&code),
                     format!("the manifest lists {code} but no valid row of it arrived")));
             }
         }
-        let content_hash = hash::content_hash(self.keys.iter().map(|(&k, &(_, d))| (k, d)).collect());
+        // Duplicate keys: equal key hashes are adjacent once sorted by (key, row).
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.sort_unstable_by_key(|e| (e.0, e.1));
+        let mut first_row = 0;
+        for i in 0..keys.len() {
+            if i > 0 && keys[i].0 == keys[i - 1].0 {
+                let (row, first) = (keys[i].1, first_row);
+                self.record(Problem::new(Rule::DuplicateKey, Some(row), Some("indicator"), None,
+                    format!("row {row} has the same key (indicator, series, ref_area, time_period, freq, reporting_type and every breakdown) as row {first}")));
+            } else {
+                first_row = keys[i].1;
+            }
+        }
+        let content_hash = hash::content_hash_sorted(keys.iter().map(|e| &e.2), keys.len());
         if let Some(claimed) = &self.manifest.content_hash {
             if hash::is_well_formed(claimed) && *claimed != content_hash && self.error_count == 0 {
                 let p = Problem::new(Rule::ManifestContentHashMismatch, None, Some("manifest.content_hash"), Some(claimed),
@@ -471,15 +506,17 @@ impl<'c> Validator<'c> {
         let indicators: BTreeMap<String, IndicatorSummary> = self
             .acc
             .into_iter()
-            .map(|(code, a)| {
-                periods.extend(a.periods.iter().cloned());
+            .map(|a| {
+                let code = a.code;
+                let a_periods: BTreeSet<String> = a.periods.into_iter().collect();
+                periods.extend(a_periods.iter().cloned());
                 let disaggregations = breakdown_names
                     .iter()
                     .enumerate()
                     .filter(|(bit, _)| a.disaggregated & (1 << bit) != 0)
                     .map(|(_, n)| (*n).to_owned())
                     .collect();
-                (code, IndicatorSummary { rows: a.rows, periods: a.periods, disaggregations, suppressed: a.suppressed })
+                (code, IndicatorSummary { rows: a.rows, periods: a_periods, disaggregations, suppressed: a.suppressed })
             })
             .collect();
         Ok(ImportSummary {

@@ -142,3 +142,16 @@ fn armenia_framework_adds_its_proxies() {
     assert!(c.codelists.contains("CL_AREA", "AM-ER"));
     assert!(c.codelists.contains("CL_SERIES", "AM_RET_PAIDWORK"));
 }
+
+#[test]
+fn header_only_file_is_accepted_with_a_warning() {
+    let contract = armenia();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("h.csv");
+    std::fs::write(&p, "indicator,series,ref_area,time_period,obs_value\n").unwrap();
+    let m = manifest(&dir("examples/invalid/manifest.toml"));
+    let s = validate_csv(&contract, m, &p, ValidationOptions::default()).unwrap().unwrap_or_else(|r| panic!("{r}"));
+    assert_eq!(s.rows, 0);
+    assert_eq!(s.warnings.len(), 1);
+    assert_eq!(s.warnings[0].rule.id(), "manifest_indicator_without_rows");
+}

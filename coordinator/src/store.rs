@@ -1,0 +1,280 @@
+//! The versioned store: one Delta Lake table of observations, partitioned by agency and
+//! dataset, where each accepted publication is exactly one commit.
+//!
+//! A publication is first written to a staging Parquet file while it is validated; only a
+//! valid, non-duplicate publication is committed, with `replace_where agency = .. AND
+//! dataset = ..`, so the commit atomically removes the previous version's files and adds the
+//! new ones. The publications-log entry travels *inside that commit* (commit metadata key
+//! `sdgx.publication`), so the log and the data can never disagree; on start the log is
+//! rebuilt from the Delta history. Staging files left by a crash are removed on start.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::TableProvider;
+use datafusion::prelude::{col, lit, ParquetReadOptions, SessionContext};
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::StructType;
+use deltalake::protocol::SaveMode;
+use deltalake::DeltaTable;
+use futures::TryStreamExt;
+use parquet::arrow::ArrowWriter;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, RwLock};
+
+use sdgx_schemas::{ImportSummary, Manifest};
+
+use crate::error::{Error, Result};
+
+/// Commit-metadata key holding the publications-log entry.
+const LOG_KEY: &str = "sdgx.publication";
+
+/// Provenance columns added to every stored observation.
+pub const PROVENANCE: [&str; 3] = ["agency", "dataset", "publication_id"];
+
+/// One entry of the publications log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublicationEntry {
+    /// Unique id of the publication (UUID v7, time-ordered).
+    pub publication_id: String,
+    /// Publishing agency.
+    pub agency: String,
+    /// Dataset id.
+    pub dataset: String,
+    /// Dataset title from the manifest.
+    pub title: String,
+    /// `sha256:<hex>` content hash.
+    pub content_hash: String,
+    /// Rows stored.
+    pub rows: u64,
+    /// When the coordinator received it (RFC 3339, UTC).
+    pub received_at: String,
+    /// The store version its commit created (filled from the Delta log).
+    #[serde(default)]
+    pub store_version: i64,
+    /// The manifest as received.
+    pub manifest: Manifest,
+    /// The validation summary.
+    pub summary: ImportSummary,
+}
+
+/// The outcome of committing a staged publication.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The log entry (new, or the existing one for a duplicate).
+    pub entry: PublicationEntry,
+    /// True when the same content was already current and nothing was committed.
+    pub duplicate: bool,
+}
+
+/// The Delta store and its publications log.
+pub struct Store {
+    url: url::Url,
+    staging: PathBuf,
+    table: RwLock<DeltaTable>,
+    log: RwLock<Vec<PublicationEntry>>,
+    commit_lock: Mutex<()>,
+}
+
+/// The schema of the observations table: the contract columns plus provenance.
+pub fn table_schema() -> SchemaRef {
+    static S: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+        let mut fields: Vec<Field> = sdgx_schemas::observation_schema()
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), f.data_type().clone(), true))
+            .collect();
+        fields.extend(PROVENANCE.iter().map(|n| Field::new(*n, DataType::Utf8, true)));
+        Arc::new(Schema::new(fields))
+    });
+    S.clone()
+}
+
+/// A publication being written to a staging file while it is validated.
+pub struct Staging {
+    path: PathBuf,
+    writer: Option<ArrowWriter<std::fs::File>>,
+    provenance: [String; 3],
+}
+
+impl Staging {
+    /// Appends a wire batch, adding the provenance columns.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let n = batch.num_rows();
+        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+        for v in &self.provenance {
+            cols.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v.as_str(), n))));
+        }
+        let out = RecordBatch::try_new(table_schema(), cols)?;
+        self.writer.as_mut().expect("open until finished").write(&out)?;
+        Ok(())
+    }
+
+    /// The publication id the staged rows carry.
+    pub fn publication_id(&self) -> &str {
+        &self.provenance[2]
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.take() {
+            w.close()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl Store {
+    /// Opens the store at `url`, creating an empty table when there is none, and rebuilds the
+    /// publications log from the Delta history.
+    pub async fn open(url: url::Url, data_dir: &Path) -> Result<Store> {
+        let staging = data_dir.join("staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(Error::io(&staging))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(Error::io(&staging))?;
+        if url.scheme() == "file" {
+            if let Ok(p) = url.to_file_path() {
+                std::fs::create_dir_all(&p).map_err(Error::io(&p))?;
+            }
+        }
+        let mut table = DeltaTable::try_from_url(url.clone()).await?;
+        if table.version().is_none() {
+            match table.load().await {
+                Ok(()) => {}
+                Err(deltalake::DeltaTableError::NotATable(_)) | Err(deltalake::DeltaTableError::InvalidTableLocation(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if table.version().is_none() {
+            let schema: StructType = table_schema().as_ref().try_into_kernel().map_err(|e| Error::Store(e.into()))?;
+            table = table
+                .create()
+                .with_columns(schema.fields().cloned())
+                .with_partition_columns(["agency", "dataset"])
+                .with_table_name("observations")
+                .with_comment("sdgx national SDG observations; one commit per publication")
+                .with_configuration([
+                    ("delta.logRetentionDuration", Some("interval 36500 days")),
+                    ("delta.deletedFileRetentionDuration", Some("interval 36500 days")),
+                    ("delta.enableExpiredLogCleanup", Some("false")),
+                ])
+                .await?;
+        }
+        let log = read_log(&table).await?;
+        Ok(Store { url, staging, table: RwLock::new(table), log: RwLock::new(log), commit_lock: Mutex::new(()) })
+    }
+
+    /// The store URL.
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// The current store version.
+    pub async fn version(&self) -> i64 {
+        self.table.read().await.version().unwrap_or(0) as i64
+    }
+
+    /// Starts staging a publication of `manifest`.
+    pub fn stage(&self, manifest: &Manifest) -> Result<Staging> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let path = self.staging.join(format!("{id}.parquet"));
+        let file = std::fs::File::create(&path).map_err(Error::io(&path))?;
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_compression(parquet::basic::Compression::SNAPPY)
+            .build();
+        let writer = ArrowWriter::try_new(file, table_schema(), Some(props))?;
+        Ok(Staging { path, writer: Some(writer), provenance: [manifest.agency.clone(), manifest.dataset.clone(), id] })
+    }
+
+    /// Commits a staged, validated publication as one Delta commit replacing the previous
+    /// version of the same (agency, dataset); identical content is acknowledged as a
+    /// duplicate without a commit.
+    pub async fn commit(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
+        staged.finish()?;
+        let _guard = self.commit_lock.lock().await;
+        if let Some(current) = self.current(&manifest.agency, &manifest.dataset).await {
+            if current.content_hash == summary.content_hash {
+                return Ok(Committed { entry: current, duplicate: true });
+            }
+        }
+        let entry = PublicationEntry {
+            publication_id: staged.publication_id().to_owned(),
+            agency: manifest.agency.clone(),
+            dataset: manifest.dataset.clone(),
+            title: manifest.title.clone(),
+            content_hash: summary.content_hash.clone(),
+            rows: summary.rows,
+            received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            store_version: 0,
+            manifest,
+            summary,
+        };
+        let ctx = SessionContext::new();
+        let path = staged.path.to_str().ok_or_else(|| Error::Config("staging path is not UTF-8".into()))?;
+        let input = ctx.read_parquet(path, ParquetReadOptions::default()).await?.into_unoptimized_plan();
+        let table = self.table.read().await.clone();
+        let metadata = serde_json::to_value(&entry).map_err(|e| Error::Config(e.to_string()))?;
+        let table = table
+            .write(vec![])
+            .with_input_plan(input)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(col("agency").eq(lit(entry.agency.clone())).and(col("dataset").eq(lit(entry.dataset.clone()))))
+            .with_partition_columns(["agency", "dataset"])
+            .with_commit_properties(CommitProperties::default().with_metadata([(LOG_KEY.to_owned(), metadata)]))
+            .await?;
+        let mut entry = entry;
+        entry.store_version = table.version().unwrap_or(0) as i64;
+        *self.table.write().await = table;
+        self.log.write().await.push(entry.clone());
+        Ok(Committed { entry, duplicate: false })
+    }
+
+    /// The current publication of (agency, dataset), if any.
+    pub async fn current(&self, agency: &str, dataset: &str) -> Option<PublicationEntry> {
+        self.log.read().await.iter().rev().find(|e| e.agency == agency && e.dataset == dataset).cloned()
+    }
+
+    /// The publications log, oldest first.
+    pub async fn publications(&self) -> Vec<PublicationEntry> {
+        self.log.read().await.clone()
+    }
+
+    /// A table provider for the observations at the current version, or at `version`.
+    pub async fn provider(&self, ctx: &SessionContext, version: Option<i64>) -> Result<(Arc<dyn TableProvider>, i64)> {
+        let table = self.table.read().await.clone();
+        table.update_datafusion_session(&ctx.state())?;
+        let current = table.version().unwrap_or(0) as i64;
+        let v = version.unwrap_or(current);
+        if v < 0 || v > current {
+            return Err(Error::NotFound(format!("store version {v} does not exist (current is {current})")));
+        }
+        let mut b = table.table_provider();
+        if version.is_some() {
+            b = b.with_table_version(v as u64);
+        }
+        Ok((b.await?, v))
+    }
+}
+
+async fn read_log(table: &DeltaTable) -> Result<Vec<PublicationEntry>> {
+    let infos: Vec<_> = table.history(None).try_collect().await?;
+    let mut log = Vec::new();
+    for info in infos {
+        let Some(v) = info.info.get(LOG_KEY) else { continue };
+        let mut e: PublicationEntry = serde_json::from_value(v.clone())
+            .map_err(|e| Error::Config(format!("unreadable publications-log entry in the store: {e}")))?;
+        e.store_version = info.read_version.map_or(0, |r| r as i64 + 1);
+        log.push(e);
+    }
+    log.sort_by_key(|e| e.store_version);
+    Ok(log)
+}
