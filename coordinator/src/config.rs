@@ -9,31 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-
-/// HTTP/2 and message-size settings shared by the Flight server and clients.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TransportConfig {
-    /// Largest gRPC message accepted or sent, in bytes.
-    pub max_message_size: usize,
-    /// HTTP/2 initial stream window, in bytes.
-    pub stream_window: u32,
-    /// HTTP/2 initial connection window, in bytes.
-    pub connection_window: u32,
-    /// Disable Nagle's algorithm.
-    pub tcp_nodelay: bool,
-}
-
-impl Default for TransportConfig {
-    fn default() -> Self {
-        TransportConfig {
-            max_message_size: 64 << 20,
-            stream_window: 16 << 20,
-            connection_window: 32 << 20,
-            tcp_nodelay: true,
-        }
-    }
-}
+pub use sdgx_schemas::flight::TransportConfig;
 
 /// The coordinator's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,7 +62,7 @@ impl Config {
         if let Some(f) = file {
             b = b.add_source(config::File::from(f).format(config::FileFormat::Toml));
         }
-        b = b.add_source(config::Environment::with_prefix("SDGX").separator("__").try_parsing(true));
+        b = b.add_source(config::Environment::with_prefix("SDGX").prefix_separator("_").separator("__").try_parsing(true));
         let mut c: Config = b
             .build()
             .and_then(|c| c.try_deserialize())

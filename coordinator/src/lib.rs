@@ -2,17 +2,32 @@
 //!
 //! The national coordinator: receives publications over Arrow Flight, validates them with the
 //! contract, commits each to a versioned Delta store, and computes the national figures as
-//! DataFusion SQL views served over HTTP.
+//! DataFusion SQL views served over HTTP and the command line.
 //!
 //! | module | concept |
 //! | --- | --- |
 //! | [`config`] | settings, loaded from TOML and `SDGX_*` variables |
 //! | [`error`] | the crate's error type and its gRPC / HTTP mappings |
 //! | [`store`] | the Delta store and the publications log |
+//! | [`ingest`] | receiving, validating and committing one publication |
+//! | [`flight`] | the Arrow Flight service |
+//! | [`catalog`] | query sessions over the store: tables and views |
+//! | [`figures`] | the figures' SQL views and their results |
+//! | [`http`] | the HTTP API |
+//! | [`table`] | plain-text rendering of figures |
+//! | [`server`] | startup, listeners and graceful shutdown |
 
+pub mod catalog;
 pub mod config;
 pub mod error;
+pub mod figures;
+pub mod flight;
+pub mod http;
+pub mod ingest;
+pub mod server;
 pub mod store;
+pub mod table;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use server::Coordinator;

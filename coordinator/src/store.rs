@@ -135,9 +135,11 @@ impl Drop for Staging {
 impl Store {
     /// Opens the store at `url`, creating an empty table when there is none, and rebuilds the
     /// publications log from the Delta history.
-    pub async fn open(url: url::Url, data_dir: &Path) -> Result<Store> {
+    /// `writer` is true for the serving coordinator, which alone removes staging files left by
+    /// a crash; read-only users (the `figures` command) leave them alone.
+    pub async fn open(url: url::Url, data_dir: &Path, writer: bool) -> Result<Store> {
         let staging = data_dir.join("staging");
-        if staging.exists() {
+        if writer && staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(Error::io(&staging))?;
         }
         std::fs::create_dir_all(&staging).map_err(Error::io(&staging))?;

@@ -150,6 +150,33 @@ pub fn decode_report(bytes: &[u8]) -> Result<ValidationReport> {
     serde_json::from_slice(bytes).map_err(|e| Error::Flight(format!("bad validation report: {e}")))
 }
 
+/// HTTP/2 and message-size settings shared by the Flight server and clients.
+/// Measured on a 2-core machine: a bare do_put of 10M observation-shaped rows moved about
+/// 150 MB/s with tonic's default windows and 750-930 MB/s with these defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TransportConfig {
+    /// Largest gRPC message accepted or sent, in bytes.
+    pub max_message_size: usize,
+    /// HTTP/2 initial stream window, in bytes.
+    pub stream_window: u32,
+    /// HTTP/2 initial connection window, in bytes.
+    pub connection_window: u32,
+    /// Disable Nagle's algorithm.
+    pub tcp_nodelay: bool,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            max_message_size: 64 << 20,
+            stream_window: 16 << 20,
+            connection_window: 32 << 20,
+            tcp_nodelay: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,135 @@
+//! The agent's configuration: which coordinator, which datasets, which contract. Loaded from
+//! TOML plus `SDGX_*` environment variables; every setting is documented in the example
+//! configs under `examples/federation/agents/`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+pub use sdgx_schemas::flight::TransportConfig;
+
+/// The format of a dataset file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Contract CSV (header of contract column names).
+    Csv,
+    /// Parquet with contract column names.
+    Parquet,
+}
+
+/// One dataset the agent publishes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// The manifest (TOML).
+    pub manifest: PathBuf,
+    /// The data file.
+    pub source: PathBuf,
+    /// The data format; guessed from the file extension when absent.
+    pub format: Option<Format>,
+}
+
+impl DatasetConfig {
+    /// The format in force.
+    pub fn format(&self) -> Result<Format> {
+        if let Some(f) = self.format {
+            return Ok(f);
+        }
+        match self.source.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("parquet") | Some("pq") => Ok(Format::Parquet),
+            _ => Err(Error::Config(format!("{}: set format = \"csv\" or \"parquet\"", self.source.display()))),
+        }
+    }
+}
+
+/// The agent's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The agency this agent publishes for.
+    pub agency: String,
+    /// The coordinator's Flight URL, e.g. `http://127.0.0.1:50051`.
+    pub coordinator: String,
+    /// National framework TOML (must match the coordinator's).
+    pub national_framework: Option<PathBuf>,
+    /// National codelist CSV (must match the coordinator's).
+    pub national_codelists: Option<PathBuf>,
+    /// Rows per batch read and sent.
+    pub batch_size: usize,
+    /// At most this many problems are reported per dataset.
+    pub max_problems: usize,
+    /// Flight transport settings.
+    pub transport: TransportConfig,
+    /// The datasets to publish.
+    #[serde(rename = "dataset")]
+    pub datasets: Vec<DatasetConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            agency: String::new(),
+            coordinator: "http://127.0.0.1:50051".into(),
+            national_framework: None,
+            national_codelists: None,
+            batch_size: 65_536,
+            max_problems: 100,
+            transport: TransportConfig::default(),
+            datasets: vec![],
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, the TOML file, then `SDGX_*` variables (`SDGX_COORDINATOR=...`).
+    /// Relative paths are resolved against the file's directory.
+    pub fn load(file: &Path) -> Result<Config> {
+        let c = config::Config::builder()
+            .add_source(config::Config::try_from(&Config::default()).map_err(|e| Error::Config(e.to_string()))?)
+            .add_source(config::File::from(file).format(config::FileFormat::Toml))
+            .add_source(config::Environment::with_prefix("SDGX").prefix_separator("_").separator("__").try_parsing(true))
+            .build()
+            .and_then(|c| c.try_deserialize::<Config>())
+            .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let mut c = c;
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        c.national_framework.iter_mut().for_each(abs);
+        c.national_codelists.iter_mut().for_each(abs);
+        for d in &mut c.datasets {
+            abs(&mut d.manifest);
+            abs(&mut d.source);
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<()> {
+        if !sdgx_schemas::manifest::valid_id(&self.agency) {
+            return Err(Error::Config(format!("agency {:?} is not a valid id (a-z, 0-9, '-', '_')", self.agency)));
+        }
+        if !(self.coordinator.starts_with("http://") || self.coordinator.starts_with("https://")) {
+            return Err(Error::Config(format!("coordinator {:?} must be an http:// or https:// URL", self.coordinator)));
+        }
+        if self.batch_size == 0 || self.max_problems == 0 {
+            return Err(Error::Config("batch_size and max_problems must be at least 1".into()));
+        }
+        for d in &self.datasets {
+            for p in [&d.manifest, &d.source] {
+                if !p.is_file() {
+                    return Err(Error::Config(format!("{} does not exist", p.display())));
+                }
+            }
+            d.format()?;
+        }
+        Ok(())
+    }
+}

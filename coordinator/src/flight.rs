@@ -1,0 +1,107 @@
+//! The Arrow Flight service: `do_put` receives publications, `do_get` serves a dataset's
+//! observations (current or at a store version).
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo, HandshakeRequest, HandshakeResponse,
+    PollInfo, PutResult, SchemaResult, Ticket,
+};
+use futures::stream::{self, BoxStream};
+use futures::TryStreamExt;
+use sdgx_schemas::flight::TicketRequest;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::catalog::Catalog;
+use crate::error::Error;
+use crate::figures::Window;
+use crate::ingest::{receive, Ingest};
+
+/// The coordinator's Flight service.
+pub struct SdgxFlight {
+    ingest: Arc<Ingest>,
+    catalog: Arc<Catalog>,
+}
+
+impl SdgxFlight {
+    /// A service over the given ingest path and catalog.
+    pub fn new(ingest: Arc<Ingest>, catalog: Arc<Catalog>) -> Self {
+        SdgxFlight { ingest, catalog }
+    }
+}
+
+type Stream<T> = Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+fn unsupported<T>(what: &str) -> Result<T, Status> {
+    Err(Status::unimplemented(format!(
+        "{what} is not offered by the sdgx coordinator's publication service: publish with do_put, read a dataset with do_get"
+    )))
+}
+
+#[tonic::async_trait]
+impl FlightService for SdgxFlight {
+    type HandshakeStream = Stream<HandshakeResponse>;
+    type ListFlightsStream = Stream<FlightInfo>;
+    type DoGetStream = Stream<FlightData>;
+    type DoPutStream = Stream<PutResult>;
+    type DoActionStream = Stream<arrow_flight::Result>;
+    type ListActionsStream = Stream<ActionType>;
+    type DoExchangeStream = Stream<FlightData>;
+
+    async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        let i = &self.ingest;
+        let ack = receive(&i.contract, &i.store, i.options.clone(), request.into_inner()).await?;
+        let result = PutResult { app_metadata: ack.encode().into() };
+        Ok(Response::new(Box::pin(stream::once(async { Ok(result) }))))
+    }
+
+    async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        let ticket = TicketRequest::decode(request.get_ref()).map_err(Error::from)?;
+        let TicketRequest::Dataset { agency, dataset, as_of } = ticket;
+        let session = self.catalog.session(as_of, Window::default()).await?;
+        let df = session
+            .ctx
+            .table("observations")
+            .await
+            .and_then(|t| {
+                use datafusion::prelude::{col, lit};
+                t.filter(col("agency").eq(lit(agency)).and(col("dataset").eq(lit(dataset))))
+            })
+            .map_err(Error::from)?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.execute_stream().await.map_err(Error::from)?;
+        let stream = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(batches.map_err(|e| arrow_flight::error::FlightError::ExternalError(Box::new(e))))
+            .map_err(Status::from);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn handshake(&self, _: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
+        unsupported("handshake")
+    }
+    async fn list_flights(&self, _: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+        unsupported("list_flights")
+    }
+    async fn get_flight_info(&self, _: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        unsupported("get_flight_info")
+    }
+    async fn poll_flight_info(&self, _: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
+        unsupported("poll_flight_info")
+    }
+    async fn get_schema(&self, _: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
+        unsupported("get_schema")
+    }
+    async fn do_action(&self, _: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        unsupported("do_action")
+    }
+    async fn list_actions(&self, _: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+        Ok(Response::new(Box::pin(stream::empty::<Result<ActionType, Status>>()) as BoxStream<'static, _>))
+    }
+    async fn do_exchange(&self, _: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
+        unsupported("do_exchange")
+    }
+}

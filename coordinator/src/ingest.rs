@@ -1,0 +1,78 @@
+//! Receiving one publication: decode the manifest, validate the stream as it arrives while
+//! staging it to disk, then commit it (or reject it, leaving the store unchanged).
+
+use std::sync::Arc;
+
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::error::FlightError;
+use arrow_flight::FlightData;
+use futures::{Stream, StreamExt, TryStreamExt};
+use sdgx_schemas::flight::{Ack, PublishCommand};
+use sdgx_schemas::{Contract, ValidationOptions, Validator, CONTRACT_VERSION};
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// Receives a `do_put` stream: the first message's descriptor carries the manifest.
+pub async fn receive<S>(contract: &Contract, store: &Store, options: ValidationOptions, stream: S) -> Result<Ack>
+where
+    S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
+{
+    let mut stream = stream.peekable();
+    let first = std::pin::Pin::new(&mut stream).peek().await;
+    let descriptor = match first {
+        Some(Ok(d)) => d.flight_descriptor.clone(),
+        Some(Err(s)) => return Err(Error::Flight(FlightError::Tonic(Box::new(s.clone())))),
+        None => return Err(Error::BadRequest("empty do_put stream: no descriptor, no data".into())),
+    };
+    let manifest = PublishCommand::decode(descriptor.as_ref())?;
+    tracing::info!(agency = %manifest.agency, dataset = %manifest.dataset, "publication received");
+    let mut validator = Validator::new(contract, manifest.clone(), options);
+    let mut staging = store.stage(&manifest)?;
+    let mut batches = FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from));
+    while let Some(batch) = batches.try_next().await.map_err(|e| match e {
+        FlightError::Tonic(s) => Error::Flight(FlightError::Tonic(s)),
+        other => Error::BadRequest(format!(
+            "agency {} dataset {}: the Arrow IPC stream is malformed: {other}",
+            manifest.agency, manifest.dataset
+        )),
+    })? {
+        validator.push(&batch);
+        if validator.has_errors() {
+            if validator.saturated() {
+                break;
+            }
+        } else {
+            staging.write(&batch)?;
+        }
+    }
+    let summary = match validator.finish() {
+        Ok(s) => s,
+        Err(report) => {
+            tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, errors = report.error_count, "publication rejected");
+            return Err(Error::Rejected(Box::new(report)));
+        }
+    };
+    let committed = store.commit(staging, manifest, summary).await?;
+    let e = &committed.entry;
+    tracing::info!(agency = %e.agency, dataset = %e.dataset, publication = %e.publication_id,
+        version = e.store_version, rows = e.rows, duplicate = committed.duplicate, "publication acknowledged");
+    Ok(Ack {
+        contract_version: CONTRACT_VERSION.into(),
+        publication_id: e.publication_id.clone(),
+        store_version: e.store_version,
+        duplicate: committed.duplicate,
+        rows: e.rows,
+        content_hash: e.content_hash.clone(),
+    })
+}
+
+/// Shared state of the ingest path.
+pub struct Ingest {
+    /// The contract in force.
+    pub contract: Arc<Contract>,
+    /// The store.
+    pub store: Arc<Store>,
+    /// Validation options.
+    pub options: ValidationOptions,
+}

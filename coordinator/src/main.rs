@@ -1,0 +1,112 @@
+//! `sdgx-coordinator`: parses arguments, sets up logging and calls the library.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use sdgx_coordinator::{figures, http, server, table, Config, Coordinator};
+
+/// The sdgx national coordinator.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML); SDGX_* environment variables override it.
+    #[arg(long, short, global = true, env = "SDGX_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (store and staging), overriding the configuration.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Flight and HTTP until interrupted.
+    Serve {
+        /// Flight listen address, overriding the configuration.
+        #[arg(long)]
+        flight_addr: Option<std::net::SocketAddr>,
+        /// HTTP listen address, overriding the configuration.
+        #[arg(long)]
+        http_addr: Option<std::net::SocketAddr>,
+        /// Once listening, write {"flight": addr, "http": addr} to this file.
+        #[arg(long)]
+        ready_file: Option<PathBuf>,
+    },
+    /// Print the national figures from the store as readable tables.
+    Figures {
+        /// First reference year counted.
+        #[arg(long)]
+        from: Option<i32>,
+        /// Last reference year counted.
+        #[arg(long)]
+        to: Option<i32>,
+        /// Store version to read (current when absent).
+        #[arg(long)]
+        as_of: Option<i64>,
+        /// Print JSON (as the HTTP API serves it) instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    rustls::crypto::ring::default_provider().install_default().expect("no other crypto provider is installed first");
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            "info,buoyant_kernel=warn,buoyant_kernel_engine=warn,deltalake_core=warn,datafusion=warn".into()
+        }))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> sdgx_coordinator::Result<()> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        config.data_dir = d;
+    }
+    match cli.command {
+        Command::Serve { flight_addr, http_addr, ready_file } => {
+            config.flight_addr = flight_addr.unwrap_or(config.flight_addr);
+            config.http_addr = http_addr.unwrap_or(config.http_addr);
+            let c = Coordinator::build(config).await?;
+            let (f, h) = (c.flight_addr(), c.http_addr());
+            tracing::info!(flight = %f, http = %h, "sdgx coordinator listening");
+            if let Some(p) = ready_file {
+                let body = serde_json::json!({ "flight": f.to_string(), "http": h.to_string() }).to_string();
+                std::fs::write(&p, body).map_err(sdgx_coordinator::Error::io(&p))?;
+            }
+            c.run(async {
+                let _ = tokio::signal::ctrl_c().await;
+                tracing::info!("shutting down");
+            })
+            .await
+        }
+        Command::Figures { from, to, as_of, json } => {
+            let (catalog, _) = server::open(&config, false).await?;
+            let p = http::FigureParams { from, to, as_of };
+            for name in figures::FIGURES {
+                let v = http::figure_json(&catalog, name, &p).await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+                } else {
+                    let text = match name {
+                        "migration-disaggregation-share" => table::migration_share(&serde_json::from_value(v).expect("own json")),
+                        _ => table::reporting_status(&serde_json::from_value(v).expect("own json")),
+                    };
+                    println!("{text}");
+                }
+            }
+            Ok(())
+        }
+    }
+}
