@@ -8,7 +8,8 @@ use arrow_flight::error::FlightError;
 use arrow_flight::FlightData;
 use futures::{Stream, StreamExt, TryStreamExt};
 use sdgx_schemas::flight::{Ack, PublishCommand};
-use sdgx_schemas::{Contract, ValidationOptions, Validator, CONTRACT_VERSION};
+use arrow::array::RecordBatch;
+use sdgx_schemas::{Contract, Manifest, ValidationOptions, Validator, CONTRACT_VERSION};
 
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -26,17 +27,25 @@ where
         None => return Err(Error::BadRequest("empty do_put stream: no descriptor, no data".into())),
     };
     let manifest = PublishCommand::decode(descriptor.as_ref())?;
+    let (agency, dataset) = (manifest.agency.clone(), manifest.dataset.clone());
+    let batches = FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from)).map_err(move |e| match e {
+        FlightError::Tonic(s) => Error::Flight(FlightError::Tonic(s)),
+        other => Error::BadRequest(format!("agency {agency} dataset {dataset}: the Arrow IPC stream is malformed: {other}")),
+    });
+    ingest(contract, store, options, manifest, batches).await
+}
+
+/// Validates a publication's batches as they arrive, staging them to disk, then commits it;
+/// a rejected publication leaves the store unchanged.
+pub async fn ingest<S>(contract: &Contract, store: &Store, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<Ack>
+where
+    S: Stream<Item = Result<RecordBatch>> + Send,
+{
     tracing::info!(agency = %manifest.agency, dataset = %manifest.dataset, "publication received");
     let mut validator = Validator::new(contract, manifest.clone(), options);
     let mut staging = store.stage(&manifest)?;
-    let mut batches = FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from));
-    while let Some(batch) = batches.try_next().await.map_err(|e| match e {
-        FlightError::Tonic(s) => Error::Flight(FlightError::Tonic(s)),
-        other => Error::BadRequest(format!(
-            "agency {} dataset {}: the Arrow IPC stream is malformed: {other}",
-            manifest.agency, manifest.dataset
-        )),
-    })? {
+    let mut batches = std::pin::pin!(batches);
+    while let Some(batch) = batches.try_next().await? {
         validator.push(&batch);
         if validator.has_errors() {
             if validator.saturated() {

@@ -259,11 +259,14 @@ impl Store {
         if v < 0 || v > current {
             return Err(Error::NotFound(format!("store version {v} does not exist (current is {current})")));
         }
-        let mut b = table.table_provider();
-        if version.is_some() {
-            b = b.with_table_version(v as u64);
-        }
-        Ok((b.await?, v))
+        let table = if v == current {
+            table
+        } else {
+            let mut old = table;
+            old.load_version(v as u64).await?;
+            old
+        };
+        Ok((table.table_provider().await?, v))
     }
 }
 

@@ -83,6 +83,10 @@ pub struct NationalFramework {
     pub version: String,
     /// ISO 3166 alpha-2 code of the country.
     pub country: Option<String>,
+    /// When true, the national file replaces the global catalogue instead of extending it:
+    /// only the indicators it lists exist (each then needs a target and a title).
+    #[serde(default)]
+    pub replace_global: bool,
     /// Indicator codes marked out of scope nationally.
     #[serde(default)]
     pub out_of_scope: Vec<String>,
@@ -188,6 +192,10 @@ impl Framework {
         let mut next = self.clone();
         next.name = n.name;
         next.version = n.version;
+        if n.replace_global {
+            next.indicators.clear();
+            next.by_code.clear();
+        }
         let breakdowns: BTreeSet<&str> =
             observation::COLUMNS.iter().filter(|c| c.role == Role::Breakdown).map(|c| c.name).collect();
         for ni in n.indicators {
@@ -367,5 +375,15 @@ migration_relevant = true
         }
         assert_eq!(f.version, "global");
         assert!(f.indicator("1.1.1").unwrap().unit_measure.is_none());
+    }
+
+    #[test]
+    fn national_file_can_replace_the_global_catalogue() {
+        let mut f = Framework::global();
+        let mut c = Codelists::global();
+        f.apply_str("n.toml", "name='x'\nversion='1'\nreplace_global=true\n[[indicator]]\ncode='1.1.1'\ntarget='1.1'\ntitle='Poverty'\n", &mut c).unwrap();
+        assert_eq!(f.indicators().len(), 1);
+        assert!(f.indicator("1.2.1").is_none());
+        assert!(f.indicator("1.1.1").unwrap().national);
     }
 }

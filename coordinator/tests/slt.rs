@@ -1,0 +1,162 @@
+//! Runs the sqllogictest files in `tests/slt/`: hand-checked expected values of every figure
+//! view, computed over a real Delta store filled through the real ingest path.
+//!
+//! Besides SQL, the files use four commands of this runner:
+//! - `PUBLISH <agency> <dataset>` then contract CSV lines: validate and commit a publication
+//!   (the manifest lists the CSV's indicators, reference period 1900-2100, periodicity A);
+//! - `FRAMEWORK <file>`: reload the contract with another national framework file from
+//!   `tests/slt/` (the store is kept);
+//! - `WINDOW <from|-> <to|->`: the reference-year window of the figure views;
+//! - `AS OF <version|CURRENT>`: the store version queried.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use futures::stream;
+use sdgx_coordinator::catalog::Catalog;
+use sdgx_coordinator::figures::Window;
+use sdgx_coordinator::ingest::ingest;
+use sdgx_coordinator::store::Store;
+use sdgx_schemas::normalize::{read_csv, Normalizer};
+use sdgx_schemas::{Contract, Manifest, ReferencePeriod, ValidationOptions};
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+fn slt_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt")
+}
+
+struct Db {
+    dir: tempfile::TempDir,
+    store: Arc<Store>,
+    contract: Arc<Contract>,
+    window: Window,
+    as_of: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct DbError(String);
+
+fn fail(e: impl std::fmt::Display) -> DbError {
+    DbError(e.to_string())
+}
+
+impl Db {
+    async fn new() -> Db {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
+        let store = Arc::new(Store::open(url, dir.path(), true).await.unwrap());
+        let contract = Arc::new(Contract::load(None, Some(&slt_dir().join("framework.toml"))).unwrap());
+        Db { dir, store, contract, window: Window::default(), as_of: None }
+    }
+
+    async fn publish(&mut self, agency: &str, dataset: &str, csv: &str) -> Result<(), DbError> {
+        let path = self.dir.path().join("input.csv");
+        std::fs::write(&path, csv).map_err(fail)?;
+        let header: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
+        let col = header.iter().position(|h| *h == "indicator").ok_or_else(|| fail("the CSV has no indicator column"))?;
+        let mut indicators: Vec<String> = csv.lines().skip(1).filter_map(|l| l.split(',').nth(col)).map(str::to_owned).collect();
+        indicators.sort();
+        indicators.dedup();
+        let manifest = Manifest {
+            agency: agency.into(),
+            dataset: dataset.into(),
+            title: format!("{agency} {dataset}"),
+            indicators,
+            reference_period: ReferencePeriod { start: "1900".into(), end: "2100".into() },
+            periodicity: "A".into(),
+            content_hash: None,
+            metadata: Default::default(),
+        };
+        let reader = read_csv(&path, 1024).map_err(fail)?;
+        let mut normalizer = Normalizer::new(&self.contract, &reader.schema());
+        let mut problems = Vec::new();
+        let batches: Vec<_> = reader
+            .map(|b| b.map_err(sdgx_schemas::Error::from).and_then(|b| normalizer.normalize(&b, &mut |p| problems.push(p))))
+            .collect::<Result<_, _>>()
+            .map_err(fail)?;
+        if let Some(p) = problems.first() {
+            return Err(fail(p));
+        }
+        let options = ValidationOptions::default();
+        ingest(&self.contract, &self.store, options, manifest, stream::iter(batches.into_iter().map(Ok)))
+            .await
+            .map_err(fail)?;
+        Ok(())
+    }
+
+    async fn query(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
+        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), 256 << 20);
+        let session = catalog.session(self.as_of, self.window).await.map_err(fail)?;
+        let batches = session.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
+        let options = FormatOptions::default().with_null("NULL");
+        let mut rows = Vec::new();
+        let mut width = 0;
+        for b in &batches {
+            width = b.num_columns();
+            let fmts: Vec<_> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<_, _>>().map_err(fail)?;
+            for r in 0..b.num_rows() {
+                rows.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
+            }
+        }
+        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; width], rows })
+    }
+}
+
+#[async_trait::async_trait]
+impl sqllogictest::AsyncDB for Db {
+    type Error = DbError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
+        let sql = sql.trim();
+        let (first, rest) = sql.split_once('\n').unwrap_or((sql, ""));
+        let words: Vec<&str> = first.split_whitespace().collect();
+        match words.as_slice() {
+            ["PUBLISH", agency, dataset] => {
+                self.publish(agency, dataset, rest).await?;
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["FRAMEWORK", file] => {
+                self.contract = Arc::new(Contract::load(None, Some(&slt_dir().join(file))).map_err(fail)?);
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["WINDOW", from, to] => {
+                let year = |s: &str| if s == "-" { Ok(None) } else { s.parse().map(Some).map_err(fail) };
+                self.window = Window { from: year(from)?, to: year(to)? };
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["AS", "OF", "CURRENT"] => {
+                self.as_of = None;
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["AS", "OF", v] => {
+                self.as_of = Some(v.parse().map_err(fail)?);
+                Ok(DBOutput::StatementComplete(0))
+            }
+            _ => self.query(sql).await,
+        }
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "sdgx"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figure_views_match_hand_checked_values() {
+    let mut files: Vec<_> = std::fs::read_dir(slt_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "slt"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "expected an .slt file per figure");
+    for f in files {
+        let mut runner = sqllogictest::Runner::new(|| async { Ok(Db::new().await) });
+        runner.run_file_async(&f).await.unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    }
+}
