@@ -29,7 +29,8 @@ enum Command {
         /// HTTP listen address, overriding the configuration.
         #[arg(long)]
         http_addr: Option<std::net::SocketAddr>,
-        /// Once listening, write {"flight": addr, "http": addr} to this file.
+        /// Once listening, also write {"flight": addr, "http": addr} to this file (the same line
+        /// is always printed on standard output).
         #[arg(long)]
         ready_file: Option<PathBuf>,
     },
@@ -81,9 +82,17 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<()> {
             let c = Coordinator::build(config).await?;
             let (f, h) = (c.flight_addr(), c.http_addr());
             tracing::info!(flight = %f, http = %h, "sdgx coordinator listening");
+            // One JSON line on stdout once listening, so scripts and tests learn the bound
+            // addresses (port 0) without polling.
+            let body = serde_json::json!({ "flight": f.to_string(), "http": h.to_string() }).to_string();
+            {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{body}");
+                let _ = out.flush();
+            }
             if let Some(p) = ready_file {
-                let body = serde_json::json!({ "flight": f.to_string(), "http": h.to_string() }).to_string();
-                std::fs::write(&p, body).map_err(sdgx_coordinator::Error::io(&p))?;
+                std::fs::write(&p, &body).map_err(sdgx_coordinator::Error::io(&p))?;
             }
             c.run(async {
                 let _ = tokio::signal::ctrl_c().await;

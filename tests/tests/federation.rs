@@ -1,0 +1,186 @@
+//! The example federation end to end, in process: a coordinator on 127.0.0.1:0 and the seven
+//! example agents publishing over Arrow Flight; the figures are checked against values worked
+//! out by hand from the example data (examples/federation/generate.py).
+
+use std::sync::Arc;
+
+use sdgx_coordinator::figures::{self, Window};
+use sdgx_coordinator::{Config, Coordinator};
+use sdgx_e2e::{root, AGENCIES};
+
+struct Running {
+    flight: String,
+    catalog: Arc<sdgx_coordinator::catalog::Catalog>,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<sdgx_coordinator::Result<()>>>,
+}
+
+impl Running {
+    async fn start() -> Running {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load(Some(&root().join("examples/federation/coordinator.toml"))).unwrap();
+        config.data_dir = dir.path().to_owned();
+        config.flight_addr = "127.0.0.1:0".parse().unwrap();
+        config.http_addr = "127.0.0.1:0".parse().unwrap();
+        let c = Coordinator::build(config).await.unwrap();
+        let flight = format!("http://{}", c.flight_addr());
+        let catalog = c.catalog();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(c.run(async { let _ = rx.await; }));
+        Running { flight, catalog, _dir: dir, stop: Some(tx), task: Some(task) }
+    }
+
+    fn agent(&self, agency: &str) -> sdgx_agent::Config {
+        let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).unwrap();
+        c.coordinator = self.flight.clone();
+        c
+    }
+
+    async fn publish_all(&self) {
+        for a in AGENCIES {
+            for o in sdgx_agent::run(&self.agent(a), false).await.unwrap() {
+                let ack = o.sent.expect("sent").unwrap_or_else(|e| panic!("{a}: {e}"));
+                assert!(!ack.duplicate, "{a}: first publication is not a duplicate");
+            }
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_federation_figures_match_hand_computed_values() {
+    let r = Running::start().await;
+    r.publish_all().await;
+    let s = r.catalog.session(None, Window::default()).await.unwrap();
+    // 8 datasets from 7 agencies: 8 commits after the table's creation (version 0).
+    assert_eq!(s.store_version, 8);
+    let m = figures::migration_share(&s, "AM-2024.1", Window::default()).await.unwrap();
+
+    // Produced (some non-M observation): armstat 10.7.p1, 1.1.1, 1.2.1; sms 10.7.p2, 10.7.4;
+    // moes 4.b.p1, 4.2.2; diaspora 17.16.p1; labour 8.5.2, 8.8.1, 8.8.2; cba 10.c.1, 17.3.2;
+    // moh 3.8.1, 3.3.1 (3.1.1 is published only with obs_status M) = 15.
+    assert_eq!(m.produced.len(), 15);
+    // Migration-disaggregated: 10.7.p1 (NMS_RETURNED), 1.2.1, 10.7.p2 (NMS_ASYLUM_SEEKER), 4.2.2,
+    // 8.5.2, 8.8.1 (its 2023 migrant cell is suppressed but the others are not), 3.3.1 = 7.
+    assert_eq!(m.migration_disaggregated, ["1.2.1", "3.3.1", "4.2.2", "8.5.2", "8.8.1", "10.7.p1", "10.7.p2"]);
+    // Headline 7 / 15.
+    assert_eq!((m.numerator, m.denominator), (7, 15));
+    assert_eq!(m.share, Some(7.0 / 15.0));
+    // Migration-relevant in scope: the 82 global ones (none in goal 14) + 8.8.2 (national
+    // override) + 10.7.p1 + 10.7.p2 = 85; all 7 disaggregated ones are relevant: 7 / 85.
+    assert_eq!((m.migration_relevant.numerator, m.migration_relevant.denominator), (7, 85));
+    // All in scope: 252 global - 10 (goal 14 out of scope) + 5 proxies = 247: 7 / 247.
+    assert_eq!((m.all_in_scope.numerator, m.all_in_scope.denominator), (7, 247));
+
+    let goal = |g: &str| m.by_goal.iter().find(|r| r.key == g).unwrap_or_else(|| panic!("goal {g}"));
+    let triple = |r: &figures::ShareRow| {
+        let (rel, all) = (r.migration_relevant.as_ref().unwrap(), r.all_in_scope.as_ref().unwrap());
+        (r.headline.numerator, r.headline.denominator, rel.numerator, rel.denominator, all.numerator, all.denominator)
+    };
+    // Goal 1: produced 1.1.1, 1.2.1; disaggregated 1.2.1 -> 1/2; relevant 1.1.1 1.2.1 1.2.2
+    // 1.3.1 1.4.1 1.4.2 1.5.1 -> 1/7; 14 goal-1 indicators -> 1/14.
+    assert_eq!(triple(goal("1")), (1, 2, 1, 7, 1, 14));
+    // Goal 8: produced 8.5.2 8.8.1 8.8.2; disaggregated 8.5.2 8.8.1 -> 2/3; relevant: 7 global
+    // + 8.8.2 = 8 -> 2/8; 17 goal-8 indicators -> 2/17.
+    assert_eq!(triple(goal("8")), (2, 3, 2, 8, 2, 17));
+    // Goal 10: produced 10.7.p1 10.7.p2 10.7.4 10.c.1; disaggregated the two proxies -> 2/4;
+    // relevant 10.2.1 10.3.1 10.7.1 + the two proxies = 5 -> 2/5; 14 + 2 proxies = 16 -> 2/16.
+    assert_eq!(triple(goal("10")), (2, 4, 2, 5, 2, 16));
+    // Goal 17: produced 17.3.2 17.16.p1, none disaggregated -> 0/2; relevant 17.6.1 17.8.1 -> 0/2;
+    // 25 + 17.16.p1 + 17.18.p1 = 27 -> 0/27.
+    assert_eq!(triple(goal("17")), (0, 2, 0, 2, 0, 27));
+    // Goal 2: nothing produced -> null share, never 0 or NaN.
+    assert_eq!(goal("2").headline.share, None);
+    // Goal 14 is wholly out of scope: no row at all.
+    assert!(m.by_goal.iter().all(|r| r.key != "14"));
+
+    // By agency: armstat 1.1.1 1.2.1 10.7.p1 -> 2/3; cba 0/2; labour 2/3; moh 3.3.1 of 3.3.1 3.8.1 -> 1/2.
+    let agency = |a: &str| m.by_agency.iter().find(|r| r.key == a).map(|r| (r.headline.numerator, r.headline.denominator));
+    assert_eq!(agency("armstat"), Some((2, 3)));
+    assert_eq!(agency("cba"), Some((0, 2)));
+    assert_eq!(agency("labour"), Some((2, 3)));
+    assert_eq!(agency("moh"), Some((1, 2)));
+    assert_eq!(m.publications.len(), 8);
+
+    let rs = figures::reporting_status(&s, "AM-2024.1", Window::default()).await.unwrap();
+    // Reported 15 of 247 in scope; goal 14's ten indicators are out of scope.
+    assert_eq!((rs.numerator, rs.denominator), (15, 247));
+    assert_eq!(rs.out_of_scope.len(), 10);
+    assert!(rs.not_reported.contains(&"3.1.1".to_owned()), "3.1.1 has only obs_status M rows");
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejection_replacement_and_duplicates() {
+    let r = Running::start().await;
+    r.publish_all().await;
+    let before = r.catalog.session(None, Window::default()).await.unwrap();
+    let fig_before = figures::migration_share(&before, "v", Window::default()).await.unwrap();
+
+    // A bad file from labour: an unknown sex code on data row 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = root().join("examples/federation/labour/labour-market.csv");
+    let text = std::fs::read_to_string(&src).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[2] = lines[2].replacen(",_T,Y_GE15,", ",W,Y_GE15,", 1);
+    let bad = tmp.path().join("bad.csv");
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    // Publish it straight over Flight, bypassing the agent's local check, as a broken or
+    // hostile client would.
+    let contract = Arc::new(sdgx_agent::contract(&r.agent("labour")).unwrap());
+    let mut client = sdgx_agent::client::connect(&r.flight, &Default::default()).await.unwrap();
+    let manifest_path = root().join("examples/federation/labour/labour-market.manifest.toml");
+    let manifest = sdgx_schemas::Manifest::from_toml(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let prepared = sdgx_agent::publish::Prepared {
+        manifest,
+        summary: sdgx_schemas::ImportSummary {
+            agency: "labour".into(), dataset: "labour-market".into(), rows: 0, periods: Default::default(),
+            indicators: Default::default(), content_hash: String::new(), warnings: vec![],
+        },
+        dataset: sdgx_agent::config::DatasetConfig { manifest: manifest_path, source: bad, format: None },
+    };
+    let err = sdgx_agent::publish::send(&mut client, &r.flight, contract.clone(), &prepared, 1000).await.unwrap_err();
+    let sdgx_agent::Error::Rejected(report) = err else { panic!("expected a rejection with its report, got {err}") };
+    assert_eq!((report.agency.as_str(), report.dataset.as_str()), ("labour", "labour-market"));
+    let p = &report.errors[0];
+    assert_eq!((p.rule.id(), p.row, p.column.as_deref(), p.value.as_deref()), ("unknown_code", Some(2), Some("sex"), Some("W")));
+
+    // Nothing changed: same version, same figures.
+    let after = r.catalog.session(None, Window::default()).await.unwrap();
+    assert_eq!(after.store_version, before.store_version);
+    let fig_after = figures::migration_share(&after, "v", Window::default()).await.unwrap();
+    assert_eq!(fig_after, fig_before);
+
+    // Re-sending identical content: acknowledged as a duplicate, no new version.
+    let again = sdgx_agent::run(&r.agent("cba"), false).await.unwrap();
+    let ack = again[0].sent.as_ref().unwrap().as_ref().unwrap();
+    assert!(ack.duplicate);
+    assert_eq!(r.catalog.session(None, Window::default()).await.unwrap().store_version, before.store_version);
+
+    // Republication with other content replaces the old rows: health without 3.3.1's migrant rows.
+    let health = root().join("examples/federation/moh/health.csv");
+    let health_text = std::fs::read_to_string(&health).unwrap();
+    let kept: Vec<&str> = health_text.lines().filter(|l| !l.contains("MIGRANT")).collect();
+    let new_src = tmp.path().join("health.csv");
+    std::fs::write(&new_src, kept.join("\n") + "\n").unwrap();
+    let mut cfg = r.agent("moh");
+    cfg.datasets[0].source = new_src;
+    let out = sdgx_agent::run(&cfg, false).await.unwrap();
+    let ack = out[0].sent.as_ref().unwrap().as_ref().unwrap();
+    assert!(!ack.duplicate);
+    assert_eq!(ack.store_version, before.store_version + 1);
+    let s = r.catalog.session(None, Window::default()).await.unwrap();
+    let m = figures::migration_share(&s, "v", Window::default()).await.unwrap();
+    // 3.3.1 is still produced (totals) but no longer migration-disaggregated: 6 / 15.
+    assert_eq!((m.numerator, m.denominator), (6, 15));
+    let rows = s.ctx.sql("SELECT count(*) FROM observations WHERE agency = 'moh'").await.unwrap().collect().await.unwrap();
+    let n = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(rows[0].column(0)).value(0);
+    assert_eq!(n, 9, "15 rows minus the 6 migrant/non-migrant rows of 3.3.1");
+    r.stop().await;
+}
