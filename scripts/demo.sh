@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
-# Runs the synthetic example federation on embedded defaults:
-#   builds the binaries (release), starts a coordinator with a fresh local store, runs the seven
-#   example ministry agents (each validates its datasets, then publishes them over Arrow Flight),
-#   and prints the national figures and where to find them.
+# Runs the synthetic example federation on embedded defaults, secured as in production:
+#   builds the binaries (release); creates the national CA, the coordinator's certificate and
+#   one client certificate per agency (once, in examples/federation/pki/) and a reader token;
+#   starts a coordinator with a fresh local store (mutual TLS on Flight, tokens on HTTP); runs
+#   the seven example ministry agents (each validates its datasets, then publishes them); and
+#   prints the national figures and where to find them.
 # Needs only the Rust toolchain. Usage: scripts/demo.sh   (SDGX_DEMO_KEEP=1 keeps serving)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+agencies="armstat sms moes diaspora labour cba moh"
+config=examples/federation/coordinator.toml
+pki=examples/federation/pki
 
 echo "== building sdgx (release) ..."
 cargo build --release --bins --quiet
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
 
 started=$EPOCHREALTIME
+if [ ! -f "$pki/ca.key" ]; then
+  echo "== creating the national CA and certificates in $pki"
+  "$bin/sdgx-coordinator" ca init --dir "$pki" | sed 's/^/   /'
+  for agency in $agencies; do
+    "$bin/sdgx-coordinator" ca issue-agent --dir "$pki" --agency "$agency" | sed 's/^/   /'
+  done
+fi
+token=$("$bin/sdgx-coordinator" token create --config "$config" --role reader --name "demo-$(date +%Y%m%d-%H%M%S)-$$" 2>/dev/null)
+
 data="$root/data/demo-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$data"
 echo "== coordinator: fresh store in $data"
 # The coordinator prints one JSON line with its bound addresses once it listens.
-exec 3< <(exec "$bin/sdgx-coordinator" serve --config examples/federation/coordinator.toml \
+exec 3< <(exec "$bin/sdgx-coordinator" serve --config "$config" \
   --data-dir "$data" --flight-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 2>"$data/coordinator.log")
 coordinator=$!
 trap 'kill $coordinator 2>/dev/null || true' EXIT
@@ -28,24 +42,28 @@ if ! read -r ready <&3; then
 fi
 flight=$(sed -E 's/.*"flight":"([^"]+)".*/\1/' <<<"$ready")
 http=$(sed -E 's/.*"http":"([^"]+)".*/\1/' <<<"$ready")
-echo "   Flight grpc://$flight   HTTP http://$http"
+echo "   Flight (mutual TLS) https://localhost:${flight##*:}   HTTP http://$http"
 
-for agency in armstat sms moes diaspora labour cba moh; do
+for agency in $agencies; do
   echo "== agent $agency"
-  SDGX_COORDINATOR="http://$flight" "$bin/sdgx-agent" publish --config "examples/federation/$agency/agent.toml" | sed 's/^/   /'
+  SDGX_COORDINATOR="https://localhost:${flight##*:}" "$bin/sdgx-agent" publish \
+    --config "examples/federation/$agency/agent.toml" | sed 's/^/   /'
 done
 
 echo
-"$bin/sdgx-coordinator" figures --config examples/federation/coordinator.toml --data-dir "$data"
+"$bin/sdgx-coordinator" figures --config "$config" --data-dir "$data"
+"$bin/sdgx-coordinator" audit verify --config "$config" --data-dir "$data" | sed 's/^/== /'
 elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 cat <<EOF2
 == done in ${elapsed}s (after the build). Synthetic data: invented numbers, not official statistics.
    store (Delta Lake):   $data/store
    coordinator log:      $data/coordinator.log
-   figures as JSON:      http://$http/api/v1/figures/migration-disaggregation-share
-                         http://$http/api/v1/figures/reporting-status  (?from=YEAR&to=YEAR&as_of=VERSION)
-   publications log:     http://$http/api/v1/publications
-   again, offline:       $bin/sdgx-coordinator figures --config examples/federation/coordinator.toml --data-dir $data
+   certificates, tokens: $pki/ (tokens are stored only as hashes)
+   a reader token:       $token
+   figures as JSON:      curl -H "Authorization: Bearer $token" http://$http/api/v1/figures/migration-disaggregation-share
+                         .../api/v1/figures/reporting-status?from=2022&to=2023   .../api/v1/publications
+   read-only SQL:        curl -H "Authorization: Bearer $token" -d '{"sql":"SELECT * FROM migration_disaggregation_by_goal"}' -H 'Content-Type: application/json' http://$http/api/v1/query
+   again, offline:       $bin/sdgx-coordinator figures --config $config --data-dir $data
 EOF2
 if [ "${SDGX_DEMO_KEEP:-0}" = 1 ] || [ -t 0 ]; then
   echo "   the coordinator keeps serving; press Ctrl-C to stop."

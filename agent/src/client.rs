@@ -3,14 +3,26 @@
 use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::FlightClient;
 
-use crate::config::TransportConfig;
+use crate::config::{TlsConfig, TransportConfig};
 use crate::error::{Error, Result};
 
-/// Connects to the coordinator's Flight endpoint at `url`.
-pub async fn connect(url: &str, t: &TransportConfig) -> Result<FlightClient> {
+/// Connects to the coordinator's Flight endpoint at `url`, with mutual TLS when `tls` is set.
+pub async fn connect(url: &str, t: &TransportConfig, tls: Option<&TlsConfig>) -> Result<FlightClient> {
     let fail = |m: String| Error::Coordinator { url: url.to_owned(), message: m };
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
-        .map_err(|e| fail(e.to_string()))?
+    let mut endpoint = tonic::transport::Endpoint::from_shared(url.to_owned()).map_err(|e| fail(e.to_string()))?;
+    if let Some(tls) = tls {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
+        };
+        let mut c = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(read(&tls.ca)?))
+            .identity(tonic::transport::Identity::from_pem(read(&tls.cert)?, read(&tls.key)?));
+        if let Some(d) = &tls.domain {
+            c = c.domain_name(d.clone());
+        }
+        endpoint = endpoint.tls_config(c).map_err(|e| fail(format!("TLS: {e}")))?;
+    }
+    let endpoint = endpoint
         .initial_stream_window_size(t.stream_window)
         .initial_connection_window_size(t.connection_window)
         .tcp_nodelay(t.tcp_nodelay);

@@ -45,6 +45,20 @@ impl DatasetConfig {
     }
 }
 
+/// Mutual TLS towards the coordinator.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The CA bundle (PEM) the coordinator's certificate must chain to.
+    pub ca: PathBuf,
+    /// This agency's client certificate (PEM), naming it as `sdgx:agency:<id>`.
+    pub cert: PathBuf,
+    /// This agency's private key (PEM).
+    pub key: PathBuf,
+    /// The name to expect in the coordinator's certificate (default: the URL's host).
+    pub domain: Option<String>,
+}
+
 /// The agent's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -63,6 +77,8 @@ pub struct Config {
     pub max_problems: usize,
     /// Flight transport settings.
     pub transport: TransportConfig,
+    /// Mutual TLS (required by coordinators in their default configuration).
+    pub tls: Option<TlsConfig>,
     /// The datasets to publish.
     #[serde(rename = "dataset")]
     pub datasets: Vec<DatasetConfig>,
@@ -78,6 +94,7 @@ impl Default for Config {
             batch_size: 65_536,
             max_problems: 100,
             transport: TransportConfig::default(),
+            tls: None,
             datasets: vec![],
         }
     }
@@ -107,6 +124,11 @@ impl Config {
             abs(&mut d.manifest);
             abs(&mut d.source);
         }
+        if let Some(t) = c.tls.as_mut() {
+            abs(&mut t.ca);
+            abs(&mut t.cert);
+            abs(&mut t.key);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -121,6 +143,10 @@ impl Config {
         }
         if self.batch_size == 0 || self.max_problems == 0 {
             return Err(Error::Config("batch_size and max_problems must be at least 1".into()));
+        }
+        // TLS files are read (with errors naming them) when the agent connects.
+        if self.tls.is_some() && !self.coordinator.starts_with("https://") {
+            return Err(Error::Config(format!("with [tls], the coordinator URL must be https://, not {:?}", self.coordinator)));
         }
         for d in &self.datasets {
             for p in [&d.manifest, &d.source] {

@@ -57,7 +57,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
         let sent = match (&checked, dry_run) {
             (Ok(p), false) => {
                 if client.is_none() {
-                    client = Some(client::connect(&config.coordinator, &config.transport).await?);
+                    client = Some(client::connect(&config.coordinator, &config.transport, config.tls.as_ref()).await?);
                 }
                 let cl = client.as_mut().expect("connected");
                 Some(publish::send(cl, &config.coordinator, contract.clone(), p, config.batch_size).await)

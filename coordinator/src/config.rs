@@ -11,6 +11,60 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 pub use sdgx_schemas::flight::TransportConfig;
 
+use crate::auth::{AgencyEntry, TokenEntry};
+
+/// Mutual TLS for agents' publications.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The coordinator's certificate chain (PEM).
+    pub cert: PathBuf,
+    /// The coordinator's private key (PEM).
+    pub key: PathBuf,
+    /// The CA bundle (PEM) that agents' client certificates must chain to.
+    pub client_ca: PathBuf,
+    /// SHA-256 fingerprints (hex of the DER) of revoked client certificates.
+    #[serde(default)]
+    pub revoked: Vec<String>,
+}
+
+/// Who may do what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// TOML file of `[[token]]` entries (`name`, `role`, `sha256`), written by `token create`.
+    pub token_file: Option<PathBuf>,
+    /// Tokens given inline, as hashes.
+    #[serde(rename = "token")]
+    pub tokens: Vec<TokenEntry>,
+    /// Failed authentications from one address before it is refused for `auth_window_secs`.
+    pub auth_max_failures: u32,
+    /// The window of the failed-authentication limit, in seconds.
+    pub auth_window_secs: u64,
+    /// The agency registry: each agency and the datasets it may publish. Empty: nobody may.
+    #[serde(rename = "agency")]
+    pub agencies: Vec<AgencyEntry>,
+    /// Mutual TLS on the Flight port (required for publications unless the next setting is on).
+    pub tls: Option<TlsConfig>,
+    /// Accept publications over plaintext, trusting the manifest's agency id. Development and
+    /// tests only; off by default.
+    pub insecure_plaintext_publish: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            token_file: None,
+            tokens: vec![],
+            auth_max_failures: 10,
+            auth_window_secs: 300,
+            agencies: vec![],
+            tls: None,
+            insecure_plaintext_publish: false,
+        }
+    }
+}
+
 /// The coordinator's settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -30,8 +84,14 @@ pub struct Config {
     pub national_codelists: Option<PathBuf>,
     /// At most this many validation problems are reported per publication.
     pub max_problems: usize,
-    /// Memory limit of the query engine, in bytes.
+    /// Memory limit of one query, in bytes.
     pub query_memory_limit: usize,
+    /// Time limit of one analyst query, in seconds.
+    pub query_timeout_secs: u64,
+    /// At most this many rows are returned by one analyst query.
+    pub query_max_rows: usize,
+    /// Tokens, agency registry and TLS.
+    pub security: SecurityConfig,
     /// Flight transport settings.
     pub transport: TransportConfig,
 }
@@ -47,6 +107,9 @@ impl Default for Config {
             national_codelists: None,
             max_problems: 100,
             query_memory_limit: 2 << 30,
+            query_timeout_secs: 30,
+            query_max_rows: 1_000_000,
+            security: SecurityConfig::default(),
             transport: TransportConfig::default(),
         }
     }
@@ -68,7 +131,9 @@ impl Config {
             .and_then(|c| c.try_deserialize())
             .map_err(|e| Error::Config(format!("{}: {e}", file.map_or("defaults".into(), |f| f.display().to_string()))))?;
         if let Some(base) = file.and_then(Path::parent) {
-            for p in [&mut c.national_framework, &mut c.national_codelists].into_iter().flatten() {
+            let tls = c.security.tls.as_mut().map(|t| [&mut t.cert, &mut t.key, &mut t.client_ca]);
+            let tls_paths = tls.into_iter().flatten().map(Some);
+            for p in [c.national_framework.as_mut(), c.national_codelists.as_mut(), c.security.token_file.as_mut()].into_iter().chain(tls_paths).flatten() {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
@@ -92,6 +157,10 @@ impl Config {
         if self.query_memory_limit < 16 << 20 {
             return Err(Error::Config("query_memory_limit must be at least 16 MiB".into()));
         }
+        if self.query_timeout_secs == 0 || self.query_max_rows == 0 {
+            return Err(Error::Config("query_timeout_secs and query_max_rows must be at least 1".into()));
+        }
+        // TLS files are read (with errors naming them) when the coordinator starts serving.
         for p in [&self.national_framework, &self.national_codelists].into_iter().flatten() {
             if !p.is_file() {
                 return Err(Error::Config(format!("{} does not exist", p.display())));

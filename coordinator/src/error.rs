@@ -46,6 +46,18 @@ pub enum Error {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The caller is not authenticated.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Too many failed attempts from this address.
+    #[error("{0}")]
+    TooManyAttempts(String),
+    /// A query ran out of time.
+    #[error("{0}")]
+    Timeout(String),
     /// A listener could not be bound or served.
     #[error("transport: {0}")]
     Transport(String),
@@ -82,6 +94,10 @@ impl From<Error> for tonic::Status {
             Error::Contract(sdgx_schemas::Error::UnsupportedVersion { .. }) => Status::failed_precondition(e.to_string()),
             Error::Contract(_) => Status::invalid_argument(e.to_string()),
             Error::NotFound(m) => Status::not_found(m.clone()),
+            Error::Unauthenticated(m) => Status::unauthenticated(m.clone()),
+            Error::PermissionDenied(m) => Status::permission_denied(m.clone()),
+            Error::TooManyAttempts(m) => Status::resource_exhausted(m.clone()),
+            Error::Timeout(m) => Status::deadline_exceeded(m.clone()),
             Error::Query(q) if Error::is_user_query_error(q) => Status::invalid_argument(e.to_string()),
             Error::Query(DataFusionError::ResourcesExhausted(_)) => Status::resource_exhausted(e.to_string()),
             Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => (**s).clone(),
@@ -112,6 +128,11 @@ impl IntoResponse for Error {
             Error::Rejected(_) | Error::BadRequest(_) | Error::Contract(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::Query(q) if Error::is_user_query_error(q) => (StatusCode::BAD_REQUEST, "bad_request"),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::PermissionDenied(_) => (StatusCode::FORBIDDEN, "permission_denied"),
+            Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            Error::Query(DataFusionError::ResourcesExhausted(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "resources_exhausted"),
             _ => {
                 tracing::error!(error = %self, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

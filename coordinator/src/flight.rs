@@ -18,18 +18,41 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::catalog::Catalog;
 use crate::error::Error;
 use crate::figures::Window;
-use crate::ingest::{receive, Ingest};
+use crate::ingest::{receive, Ingest, Publisher};
 
 /// The coordinator's Flight service.
 pub struct SdgxFlight {
     ingest: Arc<Ingest>,
     catalog: Arc<Catalog>,
+    /// Revoked client-certificate fingerprints, when mutual TLS is on.
+    mtls: Option<Vec<String>>,
+    insecure_plaintext_publish: bool,
 }
 
 impl SdgxFlight {
-    /// A service over the given ingest path and catalog.
-    pub fn new(ingest: Arc<Ingest>, catalog: Arc<Catalog>) -> Self {
-        SdgxFlight { ingest, catalog }
+    /// A service over the given ingest path and catalog. `mtls` holds the revocation list when
+    /// the port runs mutual TLS; without it, publications are refused unless
+    /// `insecure_plaintext_publish`.
+    pub fn new(ingest: Arc<Ingest>, catalog: Arc<Catalog>, mtls: Option<Vec<String>>, insecure_plaintext_publish: bool) -> Self {
+        SdgxFlight { ingest, catalog, mtls, insecure_plaintext_publish }
+    }
+
+    /// Who is calling, from the transport: the agency of a verified client certificate.
+    fn publisher<T>(&self, request: &Request<T>) -> Result<Publisher, Status> {
+        match &self.mtls {
+            Some(revoked) => {
+                let certs = request.peer_certs().ok_or_else(|| Status::permission_denied("publications need a client certificate"))?;
+                let leaf = certs.first().ok_or_else(|| Status::permission_denied("publications need a client certificate"))?;
+                crate::pki::agency_of(leaf.as_ref(), revoked).map(Publisher::Agency).map_err(|why| {
+                    tracing::warn!(reason = %why, "publication denied");
+                    Status::permission_denied(why)
+                })
+            }
+            None if self.insecure_plaintext_publish => Ok(Publisher::Unverified),
+            None => Err(Status::permission_denied(
+                "this coordinator accepts publications only over mutual TLS, and none is configured (security.tls)",
+            )),
+        }
     }
 }
 
@@ -52,15 +75,21 @@ impl FlightService for SdgxFlight {
     type DoExchangeStream = Stream<FlightData>;
 
     async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
-        let i = &self.ingest;
-        let ack = receive(&i.contract, &i.store, i.options.clone(), request.into_inner()).await?;
+        let publisher = self.publisher(&request)?;
+        let ack = receive(&self.ingest, &publisher, request.into_inner()).await?;
         let result = PutResult { app_metadata: ack.encode().into() };
         Ok(Response::new(Box::pin(stream::once(async { Ok(result) }))))
     }
 
     async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        let publisher = self.publisher(&request)?;
         let ticket = TicketRequest::decode(request.get_ref()).map_err(Error::from)?;
         let TicketRequest::Dataset { agency, dataset, as_of } = ticket;
+        if let Publisher::Agency(a) = &publisher {
+            if *a != agency {
+                return Err(Status::permission_denied(format!("agency {a:?} may read only its own datasets, not {agency:?}'s")));
+            }
+        }
         let session = self.catalog.session(as_of, Window::default()).await?;
         let df = session
             .ctx

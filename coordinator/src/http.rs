@@ -1,23 +1,46 @@
-//! The HTTP API: health, figures as JSON, and the publications log.
+//! The HTTP API: health, figures as JSON, the publications log, read-only SQL and audit.
 //!
-//! | route | returns |
-//! | --- | --- |
-//! | `GET /health` | `{"status": "ok", "store_version": N}` |
-//! | `GET /api/v1/figures` | the figure names |
-//! | `GET /api/v1/figures/{name}?from=&to=&as_of=` | one figure: numerator, denominator, share, by-goal rows, the indicators counted, the store version |
-//! | `GET /api/v1/publications` | the publications log |
+//! | route | who | returns |
+//! | --- | --- | --- |
+//! | `GET /health` | anyone | `{"status": "ok", "store_version": N}` |
+//! | `GET /api/v1/figures` | reader, admin | the figure names |
+//! | `GET /api/v1/figures/{name}?from=&to=&as_of=` | reader, admin | one figure: numerator, denominator, share, by-goal rows, the indicators counted, the store version |
+//! | `GET /api/v1/publications` | reader, admin | the publications log |
+//! | `POST /api/v1/query` `{"sql": "...", "as_of": N}` | reader, admin | rows of a read-only SQL query (see [`crate::query`]) |
+//! | `GET /api/v1/admin/audit` | admin | the audit of the tamper-evident log |
+//!
+//! Every route but `/health` needs `Authorization: Bearer <token>`; repeated failures from one
+//! address are refused for a while (429).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::auth::{FailureLimiter, Role, Tokens};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::figures::{self, Window, FIGURES};
+use crate::query;
+
+/// What the HTTP handlers share.
+pub struct HttpState {
+    /// The query catalog.
+    pub catalog: Arc<Catalog>,
+    /// The tokens in force.
+    pub tokens: Arc<Tokens>,
+    /// The failed-authentication limiter.
+    pub limiter: Arc<FailureLimiter>,
+    /// Limits of analysts' queries.
+    pub limits: query::Limits,
+}
 
 /// Query parameters of a figure request.
 #[derive(Debug, Default, Deserialize)]
@@ -31,18 +54,60 @@ pub struct FigureParams {
     pub as_of: Option<i64>,
 }
 
-/// The HTTP router.
-pub fn router(catalog: Arc<Catalog>) -> Router {
-    Router::new()
-        .route("/health", get(health))
+/// Body of a query request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryRequest {
+    /// One SQL statement.
+    pub sql: String,
+    /// Store version to read (current when absent).
+    pub as_of: Option<i64>,
+}
+
+/// The HTTP router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
+pub fn router(state: Arc<HttpState>) -> Router {
+    let reader = Router::new()
         .route("/api/v1/figures", get(|| async { Json(json!({ "figures": FIGURES })) }))
         .route("/api/v1/figures/{name}", get(figure))
         .route("/api/v1/publications", get(publications))
-        .with_state(catalog)
+        .route("/api/v1/query", post(run_query))
+        .route_layer(from_fn_with_state((state.clone(), Role::Reader), authorize));
+    let admin = Router::new()
+        .route("/api/v1/admin/audit", get(audit))
+        .route_layer(from_fn_with_state((state.clone(), Role::Admin), authorize));
+    Router::new().route("/health", get(health)).merge(reader).merge(admin).with_state(state)
 }
 
-async fn health(State(c): State<Arc<Catalog>>) -> Json<Value> {
-    Json(json!({ "status": "ok", "store_version": c.store().version().await }))
+async fn authorize(
+    State((state, need)): State<(Arc<HttpState>, Role)>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+    next: Next,
+) -> Result<Response> {
+    let ip = peer.ip();
+    if state.limiter.blocked(ip) {
+        return Err(Error::TooManyAttempts("too many failed authentication attempts from this address; try again later".into()));
+    }
+    let token = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = token else {
+        state.limiter.failed(ip);
+        return Err(Error::Unauthenticated("send Authorization: Bearer <token>".into()));
+    };
+    match state.tokens.authenticate(token.trim()) {
+        None => {
+            state.limiter.failed(ip);
+            tracing::warn!(%ip, "rejected an invalid bearer token");
+            Err(Error::Unauthenticated("the bearer token is not valid".into()))
+        }
+        Some((name, role)) if role < need => {
+            Err(Error::PermissionDenied(format!("{name} has role {role:?}; this needs {need:?}")))
+        }
+        Some(_) => Ok(next.run(req).await),
+    }
+}
+
+async fn health(State(s): State<Arc<HttpState>>) -> Json<Value> {
+    Json(json!({ "status": "ok", "store_version": s.catalog.store().version().await }))
 }
 
 /// Computes figure `name` as JSON.
@@ -66,14 +131,29 @@ pub async fn figure_json(c: &Catalog, name: &str, p: &FigureParams) -> Result<Va
 }
 
 async fn figure(
-    State(c): State<Arc<Catalog>>,
+    State(s): State<Arc<HttpState>>,
     Path(name): Path<String>,
     params: std::result::Result<Query<FigureParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
-    Ok(Json(figure_json(&c, &name, &p).await?))
+    Ok(Json(figure_json(&s.catalog, &name, &p).await?))
 }
 
-async fn publications(State(c): State<Arc<Catalog>>) -> Json<Value> {
-    Json(json!({ "store_version": c.store().version().await, "publications": c.store().publications().await }))
+async fn publications(State(s): State<Arc<HttpState>>) -> Json<Value> {
+    let store = s.catalog.store();
+    Json(json!({ "store_version": store.version().await, "publications": store.publications().await }))
+}
+
+async fn run_query(
+    State(s): State<Arc<HttpState>>,
+    body: std::result::Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>> {
+    let Json(q) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let out = query::run(&s.catalog, &q.sql, q.as_of, s.limits).await?;
+    Ok(Json(serde_json::to_value(out.to_json()?).map_err(|e| Error::Config(e.to_string()))?))
+}
+
+async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {
+    let report = crate::audit::verify(&s.catalog).await?;
+    Ok(Json(json!({ "passed": report.first_mismatch.is_none(), "report": report, "summary": report.to_string() })))
 }

@@ -11,11 +11,41 @@ use sdgx_schemas::flight::{Ack, PublishCommand};
 use arrow::array::RecordBatch;
 use sdgx_schemas::{Contract, Manifest, ValidationOptions, Validator, CONTRACT_VERSION};
 
+use crate::auth::Registry;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
-/// Receives a `do_put` stream: the first message's descriptor carries the manifest.
-pub async fn receive<S>(contract: &Contract, store: &Store, options: ValidationOptions, stream: S) -> Result<Ack>
+/// Who is publishing, as established by the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Publisher {
+    /// The agency named by a verified client certificate.
+    Agency(String),
+    /// A plaintext connection on a coordinator configured with `insecure_plaintext_publish`:
+    /// the manifest's agency is trusted.
+    Unverified,
+}
+
+/// Checks that `publisher` may publish the manifest's dataset: the certificate's agency must
+/// be the manifest's, and the registry must list the dataset for it. Denials are logged.
+pub fn authorize(registry: &Registry, publisher: &Publisher, manifest: &Manifest) -> Result<()> {
+    let denied = |why: String| {
+        tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, reason = %why, "publication denied");
+        Err(Error::PermissionDenied(why))
+    };
+    if let Publisher::Agency(a) = publisher {
+        if *a != manifest.agency {
+            return denied(format!("the client certificate is agency {a:?}'s; it may not publish as {:?}", manifest.agency));
+        }
+    }
+    match registry.check(&manifest.agency, &manifest.dataset) {
+        Ok(()) => Ok(()),
+        Err(why) => denied(why),
+    }
+}
+
+/// Receives a `do_put` stream from `publisher`: the first message's descriptor carries the
+/// manifest; nothing is read further unless the publisher may publish it.
+pub async fn receive<S>(state: &Ingest, publisher: &Publisher, stream: S) -> Result<Ack>
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
@@ -27,8 +57,23 @@ where
         None => return Err(Error::BadRequest("empty do_put stream: no descriptor, no data".into())),
     };
     let manifest = PublishCommand::decode(descriptor.as_ref())?;
+    authorize(&state.registry, publisher, &manifest)?;
+    let (contract, store, options) = (&state.contract, &state.store, state.options.clone());
     let (agency, dataset) = (manifest.agency.clone(), manifest.dataset.clone());
-    let batches = FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from)).map_err(move |e| match e {
+    let decoded = FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from));
+    // A stream that carried a schema but no batch is an empty publication of that schema.
+    let decoded = futures::stream::unfold((decoded, false, false), |(mut s, yielded, done)| async move {
+        if done {
+            return None;
+        }
+        match s.next().await {
+            Some(Ok(b)) => Some((Ok(b), (s, true, false))),
+            Some(Err(e)) => Some((Err(e), (s, yielded, true))),
+            None if !yielded => s.schema().cloned().map(|sc| (Ok(RecordBatch::new_empty(sc)), (s, true, true))),
+            None => None,
+        }
+    });
+    let batches = decoded.map_err(move |e| match e {
         FlightError::Tonic(s) => Error::Flight(FlightError::Tonic(s)),
         other => Error::BadRequest(format!("agency {agency} dataset {dataset}: the Arrow IPC stream is malformed: {other}")),
     });
@@ -84,4 +129,6 @@ pub struct Ingest {
     pub store: Arc<Store>,
     /// Validation options.
     pub options: ValidationOptions,
+    /// Which agency may publish which dataset.
+    pub registry: Registry,
 }

@@ -8,15 +8,21 @@
 //! | --- | --- |
 //! | [`config`] | settings, loaded from TOML and `SDGX_*` variables |
 //! | [`error`] | the crate's error type and its gRPC / HTTP mappings |
+//! | [`auth`] | tokens, the failed-authentication limiter, the agency registry |
+//! | [`pki`] | the national CA, agent certificates and the identity rule |
 //! | [`store`] | the Delta store and the publications log |
+//! | [`audit`] | the tamper-evident log chain and its verification |
 //! | [`ingest`] | receiving, validating and committing one publication |
 //! | [`flight`] | the Arrow Flight service |
 //! | [`catalog`] | query sessions over the store: tables and views |
 //! | [`figures`] | the figures' SQL views and their results |
+//! | [`query`] | the analysts' read-only SQL sandbox |
 //! | [`http`] | the HTTP API |
 //! | [`table`] | plain-text rendering of figures |
 //! | [`server`] | startup, listeners and graceful shutdown |
 
+pub mod audit;
+pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod error;
@@ -24,6 +30,8 @@ pub mod figures;
 pub mod flight;
 pub mod http;
 pub mod ingest;
+pub mod pki;
+pub mod query;
 pub mod server;
 pub mod store;
 pub mod table;

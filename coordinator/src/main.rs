@@ -49,6 +49,72 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the tamper-evident publications log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// The national certificate authority for agents.
+    Ca {
+        #[command(subcommand)]
+        command: CaCommand,
+    },
+    /// Bearer tokens for analysts and administrators.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Create the CA and the coordinator's server certificate.
+    Init {
+        /// Directory for ca.pem, ca.key, server.pem, server.key.
+        #[arg(long)]
+        dir: PathBuf,
+        /// DNS names or IP addresses of the coordinator (repeatable).
+        #[arg(long = "name", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        names: Vec<String>,
+        /// Validity of the server certificate in days (the CA gets twice as long).
+        #[arg(long, default_value_t = 825)]
+        days: i64,
+    },
+    /// Issue an agent's client certificate (SAN URI sdgx:agency:<id>).
+    IssueAgent {
+        /// Directory of the CA.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The agency id.
+        #[arg(long)]
+        agency: String,
+        /// Validity in days.
+        #[arg(long, default_value_t = 397)]
+        days: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token, print it once, and store only its hash in the token file.
+    Create {
+        /// reader or admin.
+        #[arg(long)]
+        role: String,
+        /// Who holds it.
+        #[arg(long)]
+        name: String,
+        /// Token file (default: security.token_file of the configuration).
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the chain of entry hashes and every publication's content hash from the store;
+    /// name the first entry that does not match (exit status 1).
+    Verify,
 }
 
 #[tokio::main]
@@ -62,7 +128,7 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match run(Cli::parse()).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE
@@ -70,13 +136,17 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> sdgx_coordinator::Result<()> {
-    let mut config = Config::load(cli.config.as_deref())?;
-    if let Some(d) = cli.data_dir {
-        config.data_dir = d;
-    }
+async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
+    let load = || -> sdgx_coordinator::Result<Config> {
+        let mut config = Config::load(cli.config.as_deref())?;
+        if let Some(d) = cli.data_dir.clone() {
+            config.data_dir = d;
+        }
+        Ok(config)
+    };
     match cli.command {
         Command::Serve { flight_addr, http_addr, ready_file } => {
+            let mut config = load()?;
             config.flight_addr = flight_addr.unwrap_or(config.flight_addr);
             config.http_addr = http_addr.unwrap_or(config.http_addr);
             let c = Coordinator::build(config).await?;
@@ -98,9 +168,11 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<()> {
                 let _ = tokio::signal::ctrl_c().await;
                 tracing::info!("shutting down");
             })
-            .await
+            .await?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Figures { from, to, as_of, json } => {
+            let config = load()?;
             let (catalog, _) = server::open(&config, false).await?;
             let p = http::FigureParams { from, to, as_of };
             for name in figures::FIGURES {
@@ -115,7 +187,39 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<()> {
                     println!("{text}");
                 }
             }
-            Ok(())
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Ca { command: CaCommand::Init { dir, names, days } } => {
+            sdgx_coordinator::pki::init(&dir, &names, days)?;
+            println!("created {0}/ca.pem, {0}/ca.key, {0}/server.pem, {0}/server.key", dir.display());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Ca { command: CaCommand::IssueAgent { dir, agency, days } } => {
+            let (cert, key) = sdgx_coordinator::pki::issue_agent(&dir, &agency, days)?;
+            println!("issued {} and {} for agency {agency}", cert.display(), key.display());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Token { command: TokenCommand::Create { role, name, file } } => {
+            let role: sdgx_coordinator::auth::Role = role.parse()?;
+            let file = match file {
+                Some(f) => Some(f),
+                None => load()?.security.token_file,
+            };
+            let file = file.ok_or_else(|| {
+                sdgx_coordinator::Error::Config("give --file or set security.token_file".into())
+            })?;
+            let (secret, entry) = sdgx_coordinator::auth::Tokens::create(&name, role);
+            sdgx_coordinator::auth::Tokens::append_to_file(&file, entry)?;
+            eprintln!("token for {name} ({role:?}) stored as a hash in {}; it is shown only now:", file.display());
+            println!("{secret}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let config = load()?;
+            let (catalog, _) = server::open(&config, false).await?;
+            let report = sdgx_coordinator::audit::verify(&catalog).await?;
+            println!("{report}");
+            Ok(if report.first_mismatch.is_none() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
         }
     }
 }

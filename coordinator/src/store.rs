@@ -52,9 +52,14 @@ pub struct PublicationEntry {
     pub rows: u64,
     /// When the coordinator received it (RFC 3339, UTC).
     pub received_at: String,
-    /// The store version its commit created (filled from the Delta log).
+    /// The store version its commit created (filled from the Delta log; not hashed).
     #[serde(default)]
     pub store_version: i64,
+    /// `entry_hash` of the previous entry of the log, or [`crate::audit::GENESIS`] for the first.
+    pub previous_entry_hash: String,
+    /// SHA-256 of this entry's canonical JSON with `entry_hash` and `store_version` blanked
+    /// (see [`crate::audit::entry_hash`]).
+    pub entry_hash: String,
     /// The manifest as received.
     pub manifest: Manifest,
     /// The validation summary.
@@ -208,7 +213,9 @@ impl Store {
                 return Ok(Committed { entry: current, duplicate: true });
             }
         }
-        let entry = PublicationEntry {
+        let previous_entry_hash =
+            self.log.read().await.last().map_or_else(|| crate::audit::GENESIS.to_owned(), |e| e.entry_hash.clone());
+        let mut entry = PublicationEntry {
             publication_id: staged.publication_id().to_owned(),
             agency: manifest.agency.clone(),
             dataset: manifest.dataset.clone(),
@@ -217,9 +224,12 @@ impl Store {
             rows: summary.rows,
             received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             store_version: 0,
+            previous_entry_hash,
+            entry_hash: String::new(),
             manifest,
             summary,
         };
+        entry.entry_hash = crate::audit::entry_hash(&entry);
         let ctx = SessionContext::new();
         let path = staged.path.to_str().ok_or_else(|| Error::Config("staging path is not UTF-8".into()))?;
         let input = ctx.read_parquet(path, ParquetReadOptions::default()).await?.into_unoptimized_plan();
@@ -233,11 +243,17 @@ impl Store {
             .with_partition_columns(["agency", "dataset"])
             .with_commit_properties(CommitProperties::default().with_metadata([(LOG_KEY.to_owned(), metadata)]))
             .await?;
-        let mut entry = entry;
         entry.store_version = table.version().unwrap_or(0) as i64;
         *self.table.write().await = table;
         self.log.write().await.push(entry.clone());
         Ok(Committed { entry, duplicate: false })
+    }
+
+    /// The publications log as recorded in the store now, re-read from storage.
+    pub async fn read_log(&self) -> Result<Vec<PublicationEntry>> {
+        let mut table = DeltaTable::try_from_url(self.url.clone()).await?;
+        table.load().await?;
+        read_log(&table).await
     }
 
     /// The current publication of (agency, dataset), if any.
@@ -271,13 +287,16 @@ impl Store {
 }
 
 async fn read_log(table: &DeltaTable) -> Result<Vec<PublicationEntry>> {
+    // The history lists every commit, newest first: the i-th is version latest - i (the log is
+    // never cleaned up: the table is created with expired-log cleanup off).
     let infos: Vec<_> = table.history(None).try_collect().await?;
+    let latest = table.version().unwrap_or(0) as i64;
     let mut log = Vec::new();
-    for info in infos {
+    for (i, info) in infos.into_iter().enumerate() {
         let Some(v) = info.info.get(LOG_KEY) else { continue };
         let mut e: PublicationEntry = serde_json::from_value(v.clone())
             .map_err(|e| Error::Config(format!("unreadable publications-log entry in the store: {e}")))?;
-        e.store_version = info.read_version.map_or(0, |r| r as i64 + 1);
+        e.store_version = latest - i as i64;
         log.push(e);
     }
     log.sort_by_key(|e| e.store_version);

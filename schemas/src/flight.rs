@@ -103,6 +103,9 @@ impl PublishCommand {
             return Err(Error::Flight("the publication descriptor must be of type CMD".into()));
         }
         let v = parse(&d.cmd, "the descriptor command")?;
+        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest"].contains(&k.as_str()))) {
+            return Err(Error::Flight(format!("the descriptor command has an unknown field {k:?}")));
+        }
         if v.get("sdgx").and_then(|s| s.as_str()) != Some("publish") {
             return Err(Error::Flight("the descriptor command must have \"sdgx\": \"publish\"".into()));
         }
@@ -210,6 +213,8 @@ mod tests {
         assert!(PublishCommand::decode(None).unwrap_err().to_string().contains("no flight descriptor"));
         let path = FlightDescriptor::new_path(vec!["x".into()]);
         assert!(PublishCommand::decode(Some(&path)).unwrap_err().to_string().contains("CMD"));
+        let extra = FlightDescriptor::new_cmd(r#"{"sdgx":"publish","contract_version":"1","manifest":{},"agency":"x"}"#);
+        assert!(PublishCommand::decode(Some(&extra)).unwrap_err().to_string().contains("unknown field \"agency\""));
         let junk = FlightDescriptor::new_cmd(vec![0xff, 0x00]);
         assert!(PublishCommand::decode(Some(&junk)).unwrap_err().to_string().contains("not JSON"));
         let bad = FlightDescriptor::new_cmd(r#"{"sdgx":"publish","contract_version":"1","manifest":{"agency":1}}"#);

@@ -181,7 +181,7 @@ impl Framework {
     /// Parses national framework TOML and applies it; `file` names it in errors.
     pub fn apply_str(&mut self, file: &str, text: &str, codelists: &mut Codelists) -> Result<()> {
         let national: NationalFramework = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(0);
             err(file, line, e.message().to_owned())
         })?;
         self.apply(file, national, codelists)

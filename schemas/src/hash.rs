@@ -76,21 +76,79 @@ pub fn row_digest(row: &[u8]) -> [u8; 32] {
     Sha256::digest(row).into()
 }
 
-/// The content hash of rows given as (key hash, row digest) pairs, in any order.
-pub fn content_hash(mut rows: Vec<(u128, [u8; 32])>) -> String {
-    rows.sort_unstable_by_key(|r| r.0);
-    content_hash_sorted(rows.iter().map(|r| &r.1), rows.len())
+/// Accumulates the rows of a publication and yields its content hash and duplicate keys.
+///
+/// Keeps 56 bytes per row (key hash, row number, digest); rows are sorted by key hash at the end.
+#[derive(Debug, Default)]
+pub struct ContentHasher {
+    rows: Vec<(u128, u64, [u8; 32])>,
+    buf: Vec<u8>,
 }
 
-/// The content hash of `count` row digests already ordered by their key hashes.
-pub fn content_hash_sorted<'a>(digests: impl Iterator<Item = &'a [u8; 32]>, count: usize) -> String {
-    let mut h = Sha256::new();
-    h.update(b"sdgx-content-v1\n");
-    h.update((count as u64).to_le_bytes());
-    for d in digests {
-        h.update(d);
+/// The result of hashing a publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashed {
+    /// `sha256:<hex>` content hash.
+    pub content_hash: String,
+    /// Duplicate keys as (row, first row with the same key), in key order.
+    pub duplicates: Vec<(u64, u64)>,
+}
+
+impl ContentHasher {
+    /// Adds row `r` of `columns` (every contract column, in wire order), numbered `row`.
+    pub fn push_row(&mut self, columns: &[ColumnRef<'_>], r: usize, row: u64) {
+        self.buf.clear();
+        encode(&columns[..=crate::observation::idx::MIGRATORY_STATUS], r, &mut self.buf);
+        let key = key_hash(&self.buf);
+        encode(&columns[crate::observation::idx::MIGRATORY_STATUS + 1..], r, &mut self.buf);
+        self.rows.push((key, row, row_digest(&self.buf)));
     }
-    format!("sha256:{}", hex::encode(h.finalize()))
+
+    /// Adds every row of a wire batch (columns found by name, cast to the wire types),
+    /// numbering rows from `first_row`.
+    pub fn push_batch(&mut self, batch: &arrow::array::RecordBatch, first_row: u64) -> Result<(), arrow::error::ArrowError> {
+        let arrays = crate::observation::COLUMNS
+            .iter()
+            .map(|c| {
+                let a = batch.column_by_name(c.name).ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("no column {}", c.name)))?;
+                arrow::compute::cast(a, &c.data_type.arrow())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let cols: Vec<ColumnRef<'_>> = crate::observation::COLUMNS
+            .iter()
+            .zip(&arrays)
+            .map(|(c, a)| match c.data_type {
+                crate::observation::ColumnType::Text => ColumnRef::Text(a.as_any().downcast_ref().expect("cast to Utf8")),
+                crate::observation::ColumnType::Float => ColumnRef::Float(a.as_any().downcast_ref().expect("cast to Float64")),
+                crate::observation::ColumnType::Int => ColumnRef::Int(a.as_any().downcast_ref().expect("cast to Int32")),
+            })
+            .collect();
+        for r in 0..batch.num_rows() {
+            self.push_row(&cols, r, first_row + r as u64);
+        }
+        Ok(())
+    }
+
+    /// The content hash, and the duplicate keys found.
+    pub fn finish(mut self) -> Hashed {
+        self.rows.sort_unstable_by_key(|e| (e.0, e.1));
+        let mut duplicates = Vec::new();
+        let mut first = 0;
+        for i in 0..self.rows.len() {
+            if i > 0 && self.rows[i].0 == self.rows[i - 1].0 {
+                duplicates.push((self.rows[i].1, first));
+            } else {
+                first = self.rows[i].1;
+            }
+        }
+        let mut h = Sha256::new();
+        h.update(b"sdgx-content-v1\n");
+        h.update((self.rows.len() as u64).to_le_bytes());
+        for (_, _, d) in &self.rows {
+            h.update(d);
+        }
+        Hashed { content_hash: format!("sha256:{}", hex::encode(h.finalize())), duplicates }
+    }
 }
 
 /// Whether `h` has the form `sha256:` + 64 lowercase hex digits.
@@ -105,14 +163,20 @@ mod tests {
 
     #[test]
     fn order_independent_and_content_sensitive() {
-        let a = (1u128, [1u8; 32]);
-        let b = (2u128, [2u8; 32]);
-        let c = (2u128, [3u8; 32]);
-        assert_eq!(content_hash(vec![a, b]), content_hash(vec![b, a]));
-        assert_ne!(content_hash(vec![a, b]), content_hash(vec![a, c]));
-        assert_ne!(content_hash(vec![a]), content_hash(vec![a, b]));
-        assert!(is_well_formed(&content_hash(vec![])));
+        let t = StringArray::from(vec!["a", "b", "c"]);
+        let hash = |rows: &[usize]| {
+            let mut h = ContentHasher::default();
+            for (n, &r) in rows.iter().enumerate() {
+                h.push_row(&[ColumnRef::Text(&t); 27], r, n as u64 + 1);
+            }
+            h.finish()
+        };
+        assert_eq!(hash(&[0, 1]).content_hash, hash(&[1, 0]).content_hash);
+        assert_ne!(hash(&[0, 1]).content_hash, hash(&[0, 2]).content_hash);
+        assert_ne!(hash(&[0]).content_hash, hash(&[0, 1]).content_hash);
+        assert!(is_well_formed(&hash(&[]).content_hash));
         assert!(!is_well_formed("sha256:ABC"));
+        assert_eq!(hash(&[0, 1, 0, 0]).duplicates, vec![(3, 1), (4, 1)]);
     }
 
     #[test]

@@ -71,7 +71,7 @@ rules! {
     ManifestInvalidId => "manifest_invalid_id", Error, "The manifest's agency or dataset id is malformed.";
     ManifestMissingField => "manifest_missing_field", Error, "The manifest lacks a title or lists no indicators.";
     ManifestUnknownIndicator => "manifest_unknown_indicator", Error, "The manifest lists an indicator that is not in the framework.";
-    ManifestBadPeriodicity => "manifest_bad_periodicity", Error, "The manifest's periodicity is not a CL_FREQ code.";
+    ManifestBadPeriodicity => "manifest_bad_periodicity", Error, "The manifest's periodicity is not a CL_FREQ code with a time-period form (A, S, Q, M, W, D, B).";
     ManifestBadReferencePeriod => "manifest_bad_reference_period", Error, "The reference period is malformed or ends before it starts.";
     ManifestContentHashMismatch => "manifest_content_hash_mismatch", Error, "The manifest's content_hash is malformed or differs from the content received.";
     PercentageOutOfRange => "percentage_out_of_range", Warning, "A value in percent (unit PT) lies outside 0-100.";

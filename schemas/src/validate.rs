@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::array::{Array, Float64Array, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 
@@ -58,10 +58,9 @@ pub struct Validator<'c> {
     rows: u64,
     first_schema: Option<SchemaRef>,
     schema_broken: bool,
-    keys: Vec<(u128, u64, [u8; 32])>,
+    hasher: hash::ContentHasher,
     acc: Vec<Acc>,
     acc_index: FxHashMap<String, usize>,
-    buf: Vec<u8>,
 }
 
 /// String equality without a `memcmp` call: codes are short, and the call dominates.
@@ -101,10 +100,9 @@ impl<'c> Validator<'c> {
             rows: 0,
             first_schema: None,
             schema_broken: false,
-            keys: Vec::new(),
+            hasher: hash::ContentHasher::default(),
             acc: Vec::new(),
             acc_index: FxHashMap::default(),
-            buf: Vec::with_capacity(512),
             options,
             manifest,
         };
@@ -380,7 +378,7 @@ impl<'c> Validator<'c> {
             if value.is_null(r) {
                 if os != obs::OBS_STATUS_MISSING && !suppressed {
                     self.problem(Rule::NullValueWithoutStatus, row, idx::OBS_VALUE, "",
-                        format!("obs_value is empty: set obs_status M (missing) or conf_status C, D or N (confidential); obs_status is {os:?}, conf_status {cs:?}"));
+                        format!("obs_value is empty: set obs_status M (missing) or conf_status C, D or N (withheld); obs_status is {os:?}, conf_status {cs:?}"));
                 }
             } else {
                 let v = value.value(r);
@@ -389,7 +387,7 @@ impl<'c> Validator<'c> {
                 } else {
                     if suppressed {
                         self.problem(Rule::SuppressedCellHasValue, row, idx::OBS_VALUE, &v.to_string(),
-                            format!("conf_status {cs} marks the cell confidential, so obs_value must be empty"));
+                            format!("conf_status {cs} withholds the cell (C, D: confidential; N: not for publication), so obs_value must be empty"));
                     }
                     if unit_v == "PT" && !(0.0..=100.0).contains(&v) {
                         let msg = format!("{v} percent lies outside 0-100");
@@ -414,12 +412,7 @@ impl<'c> Validator<'c> {
                     format!("lower_bound {} is greater than upper_bound {}", lower.value(r), upper.value(r)));
             }
             // Key: duplicates and content hash.
-            self.buf.clear();
-            hash::encode(&cols[..=idx::MIGRATORY_STATUS], r, &mut self.buf);
-            let key = hash::key_hash(&self.buf);
-            hash::encode(&cols[idx::MIGRATORY_STATUS + 1..], r, &mut self.buf);
-            let digest = hash::row_digest(&self.buf);
-            self.keys.push((key, row, digest));
+            self.hasher.push_row(&cols, r, row);
             // Summary.
             if complete && resolved.indicator.is_some() {
                 let i = match last_acc {
@@ -461,7 +454,8 @@ impl<'c> Validator<'c> {
     /// Ends validation: the import summary, or the report of every problem found.
     pub fn finish(mut self) -> Result<ImportSummary, ValidationReport> {
         if self.first_schema.is_none() {
-            self.check_schema(&std::sync::Arc::new(Schema::empty()));
+            self.record(Problem::new(Rule::MissingColumn, None, None, None,
+                "the publication carried no data: no schema and no record batch arrived".into()));
         }
         for code in self.manifest.indicators.clone() {
             if !self.acc_index.contains_key(&code) && self.contract.framework.indicator(&code).is_some() {
@@ -469,20 +463,12 @@ impl<'c> Validator<'c> {
                     format!("the manifest lists {code} but no valid row of it arrived")));
             }
         }
-        // Duplicate keys: equal key hashes are adjacent once sorted by (key, row).
-        let mut keys = std::mem::take(&mut self.keys);
-        keys.sort_unstable_by_key(|e| (e.0, e.1));
-        let mut first_row = 0;
-        for i in 0..keys.len() {
-            if i > 0 && keys[i].0 == keys[i - 1].0 {
-                let (row, first) = (keys[i].1, first_row);
-                self.record(Problem::new(Rule::DuplicateKey, Some(row), Some("indicator"), None,
-                    format!("row {row} has the same key (indicator, series, ref_area, time_period, freq, reporting_type and every breakdown) as row {first}")));
-            } else {
-                first_row = keys[i].1;
-            }
+        let hashed = std::mem::take(&mut self.hasher).finish();
+        for (row, first) in hashed.duplicates {
+            self.record(Problem::new(Rule::DuplicateKey, Some(row), Some("indicator"), None,
+                format!("row {row} has the same key (indicator, series, ref_area, time_period, freq, reporting_type and every breakdown) as row {first}")));
         }
-        let content_hash = hash::content_hash_sorted(keys.iter().map(|e| &e.2), keys.len());
+        let content_hash = hashed.content_hash;
         if let Some(claimed) = &self.manifest.content_hash {
             if hash::is_well_formed(claimed) && *claimed != content_hash && self.error_count == 0 {
                 let p = Problem::new(Rule::ManifestContentHashMismatch, None, Some("manifest.content_hash"), Some(claimed),

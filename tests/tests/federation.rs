@@ -24,6 +24,11 @@ impl Running {
         config.data_dir = dir.path().to_owned();
         config.flight_addr = "127.0.0.1:0".parse().unwrap();
         config.http_addr = "127.0.0.1:0".parse().unwrap();
+        // In process and over plaintext: the same federation runs over mutual TLS with the
+        // real binaries in tests/binaries.rs.
+        config.security.tls = None;
+        config.security.insecure_plaintext_publish = true;
+        config.security.token_file = None;
         let c = Coordinator::build(config).await.unwrap();
         let flight = format!("http://{}", c.flight_addr());
         let catalog = c.catalog();
@@ -35,6 +40,7 @@ impl Running {
     fn agent(&self, agency: &str) -> sdgx_agent::Config {
         let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).unwrap();
         c.coordinator = self.flight.clone();
+        c.tls = None;
         c
     }
 
@@ -134,7 +140,7 @@ async fn rejection_replacement_and_duplicates() {
     // Publish it straight over Flight, bypassing the agent's local check, as a broken or
     // hostile client would.
     let contract = Arc::new(sdgx_agent::contract(&r.agent("labour")).unwrap());
-    let mut client = sdgx_agent::client::connect(&r.flight, &Default::default()).await.unwrap();
+    let mut client = sdgx_agent::client::connect(&r.flight, &Default::default(), None).await.unwrap();
     let manifest_path = root().join("examples/federation/labour/labour-market.manifest.toml");
     let manifest = sdgx_schemas::Manifest::from_toml(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
     let prepared = sdgx_agent::publish::Prepared {
