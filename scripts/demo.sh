@@ -32,7 +32,7 @@ mkdir -p "$data"
 echo "== coordinator: fresh store in $data"
 # The coordinator prints one JSON line with its bound addresses once it listens.
 exec 3< <(exec "$bin/sdgx-coordinator" serve --config "$config" \
-  --data-dir "$data" --flight-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 2>"$data/coordinator.log")
+  --data-dir "$data" --flight-addr 127.0.0.1:0 --analyst-flight-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 2>"$data/coordinator.log")
 coordinator=$!
 trap 'kill $coordinator 2>/dev/null || true' EXIT
 if ! read -r ready <&3; then
@@ -42,6 +42,7 @@ if ! read -r ready <&3; then
 fi
 flight=$(sed -E 's/.*"flight":"([^"]+)".*/\1/' <<<"$ready")
 http=$(sed -E 's/.*"http":"([^"]+)".*/\1/' <<<"$ready")
+analysts=$(sed -E 's/.*"analyst_flight":"([^"]+)".*/\1/' <<<"$ready")
 echo "   Flight (mutual TLS) https://localhost:${flight##*:}   HTTP http://$http"
 
 for agency in $agencies; do
@@ -62,6 +63,7 @@ cat <<EOF2
    a reader token:       $token
    figures as JSON:      curl -H "Authorization: Bearer $token" http://$http/api/v1/figures/migration-disaggregation-share
                          .../api/v1/figures/reporting-status?from=2022&to=2023   .../api/v1/publications
+   Arrow Flight (tokens): grpc+tls://localhost:${analysts##*:} (handshake with the token; tickets in schemas/README.md)
    read-only SQL:        curl -H "Authorization: Bearer $token" -d '{"sql":"SELECT * FROM migration_disaggregation_by_goal"}' -H 'Content-Type: application/json' http://$http/api/v1/query
    again, offline:       $bin/sdgx-coordinator figures --config $config --data-dir $data
 EOF2

@@ -76,6 +76,9 @@ pub struct Config {
     pub store_url: Option<String>,
     /// Arrow Flight listen address (port 0 picks a free port).
     pub flight_addr: SocketAddr,
+    /// Analysts' Flight listen address (token authentication; TLS without client certificates
+    /// when `security.tls` is set). Unset: no analysts' Flight port.
+    pub analyst_flight_addr: Option<SocketAddr>,
     /// HTTP API listen address (port 0 picks a free port).
     pub http_addr: SocketAddr,
     /// National framework TOML file; unset means the global framework.
@@ -102,6 +105,7 @@ impl Default for Config {
             data_dir: PathBuf::from("sdgx-data"),
             store_url: None,
             flight_addr: "127.0.0.1:50051".parse().expect("valid"),
+            analyst_flight_addr: Some("127.0.0.1:50052".parse().expect("valid")),
             http_addr: "127.0.0.1:8080".parse().expect("valid"),
             national_framework: None,
             national_codelists: None,

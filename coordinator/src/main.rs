@@ -26,6 +26,9 @@ enum Command {
         /// Flight listen address, overriding the configuration.
         #[arg(long)]
         flight_addr: Option<std::net::SocketAddr>,
+        /// Analysts' Flight listen address, overriding the configuration.
+        #[arg(long)]
+        analyst_flight_addr: Option<std::net::SocketAddr>,
         /// HTTP listen address, overriding the configuration.
         #[arg(long)]
         http_addr: Option<std::net::SocketAddr>,
@@ -145,16 +148,18 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
         Ok(config)
     };
     match cli.command {
-        Command::Serve { flight_addr, http_addr, ready_file } => {
+        Command::Serve { flight_addr, analyst_flight_addr, http_addr, ready_file } => {
             let mut config = load()?;
+            config.analyst_flight_addr = analyst_flight_addr.or(config.analyst_flight_addr);
             config.flight_addr = flight_addr.unwrap_or(config.flight_addr);
             config.http_addr = http_addr.unwrap_or(config.http_addr);
             let c = Coordinator::build(config).await?;
             let (f, h) = (c.flight_addr(), c.http_addr());
-            tracing::info!(flight = %f, http = %h, "sdgx coordinator listening");
+            let a = c.analyst_flight_addr().map(|a| a.to_string());
+            tracing::info!(flight = %f, analyst_flight = ?a, http = %h, "sdgx coordinator listening");
             // One JSON line on stdout once listening, so scripts and tests learn the bound
             // addresses (port 0) without polling.
-            let body = serde_json::json!({ "flight": f.to_string(), "http": h.to_string() }).to_string();
+            let body = serde_json::json!({ "flight": f.to_string(), "analyst_flight": a, "http": h.to_string() }).to_string();
             {
                 use std::io::Write;
                 let mut out = std::io::stdout().lock();

@@ -16,7 +16,7 @@ use crate::auth::{FailureLimiter, Registry, Tokens};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::flight::SdgxFlight;
+use crate::flight::{Door, SdgxFlight};
 use crate::ingest::Ingest;
 use crate::store::Store;
 
@@ -24,6 +24,7 @@ use crate::store::Store;
 pub struct Coordinator {
     config: Config,
     flight: TcpListener,
+    analyst_flight: Option<TcpListener>,
     http: TcpListener,
     catalog: Arc<Catalog>,
     ingest: Arc<Ingest>,
@@ -50,13 +51,22 @@ impl Coordinator {
             TcpListener::bind(addr).await.map_err(|e| Error::Transport(format!("cannot listen on {addr}: {e}")))
         };
         let flight = bind(config.flight_addr).await?;
+        let analyst_flight = match config.analyst_flight_addr {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
         let http = bind(config.http_addr).await?;
-        Ok(Coordinator { config, flight, http, catalog, ingest })
+        Ok(Coordinator { config, flight, analyst_flight, http, catalog, ingest })
     }
 
     /// The bound Flight address.
     pub fn flight_addr(&self) -> SocketAddr {
         self.flight.local_addr().expect("bound")
+    }
+
+    /// The bound address of the analysts' Flight port, if enabled.
+    pub fn analyst_flight_addr(&self) -> Option<SocketAddr> {
+        self.analyst_flight.as_ref().map(|l| l.local_addr().expect("bound"))
     }
 
     /// The bound HTTP address.
@@ -71,48 +81,81 @@ impl Coordinator {
 
     /// Serves Flight and HTTP until `shutdown` completes, then drains both.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let Coordinator { config, flight, analyst_flight, http, catalog, ingest } = self;
         let shutdown = shutdown.shared();
-        let t = &self.config.transport;
-        let sec = &self.config.security;
+        let t = &config.transport;
+        let sec = &config.security;
         let tokens = Arc::new(Tokens::load(&sec.tokens, sec.token_file.as_deref())?);
         let limiter = Arc::new(FailureLimiter::new(sec.auth_max_failures, std::time::Duration::from_secs(sec.auth_window_secs)));
-        let mtls = sec.tls.as_ref().map(|t| t.revoked.clone());
-        let svc = FlightServiceServer::new(SdgxFlight::new(self.ingest.clone(), self.catalog.clone(), mtls, sec.insecure_plaintext_publish))
-            .max_decoding_message_size(t.max_message_size)
-            .max_encoding_message_size(t.max_message_size);
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = &sec.tls {
-            builder = builder.tls_config(server_tls(tls)?).map_err(|e| Error::Transport(format!("TLS: {e}")))?;
-        }
-        let flight = builder
-            .initial_stream_window_size(Some(t.stream_window))
-            .initial_connection_window_size(Some(t.connection_window))
-            .tcp_nodelay(t.tcp_nodelay)
-            .add_service(svc)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.flight), shutdown.clone());
+        let agents = Door::Agents { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
+        let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), agents);
+        let flight = flight_server(t, svc, flight, sec.tls.as_ref().map(|t| server_tls(t, true)).transpose()?, shutdown.clone())?;
+        let analysts = match analyst_flight {
+            Some(listener) => {
+                let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), Door::Analysts { tokens: tokens.clone(), limiter: limiter.clone() });
+                let tls = sec.tls.as_ref().map(|t| server_tls(t, false)).transpose()?;
+                Some(flight_server(t, svc, listener, tls, shutdown.clone())?)
+            }
+            None => None,
+        };
         let state = Arc::new(crate::http::HttpState {
-            catalog: self.catalog.clone(),
+            catalog: catalog.clone(),
             tokens,
             limiter,
             limits: crate::query::Limits {
-                timeout: std::time::Duration::from_secs(self.config.query_timeout_secs),
-                max_rows: self.config.query_max_rows,
+                timeout: std::time::Duration::from_secs(config.query_timeout_secs),
+                max_rows: config.query_max_rows,
             },
         });
         let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let http = axum::serve(self.http, app).with_graceful_shutdown(shutdown);
-        let (f, h) = tokio::join!(flight, http.into_future());
+        let http = axum::serve(http, app).with_graceful_shutdown(shutdown);
+        let analysts = async move {
+            match analysts {
+                Some(a) => a.await,
+                None => Ok(()),
+            }
+        };
+        let (f, a, h) = tokio::join!(flight, analysts, http.into_future());
         f.map_err(|e| Error::Transport(format!("flight server: {e}")))?;
+        a.map_err(|e| Error::Transport(format!("analysts' flight server: {e}")))?;
         h.map_err(|e| Error::Transport(format!("http server: {e}")))?;
         Ok(())
     }
 }
 
-/// The Flight port's TLS: the coordinator's identity, and client certificates required and
-/// verified against the configured CA bundle (expiry included).
-fn server_tls(t: &crate::config::TlsConfig) -> Result<tonic::transport::ServerTlsConfig> {
+/// A Flight server for `door` on `listener`.
+fn flight_server<F>(
+    t: &crate::config::TransportConfig,
+    svc: SdgxFlight,
+    listener: TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    shutdown: F,
+) -> Result<impl Future<Output = std::result::Result<(), tonic::transport::Error>> + use<F>>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let svc = FlightServiceServer::new(svc).max_decoding_message_size(t.max_message_size).max_encoding_message_size(t.max_message_size);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls).map_err(|e| Error::Transport(format!("TLS: {e}")))?;
+    }
+    Ok(builder
+        .initial_stream_window_size(Some(t.stream_window))
+        .initial_connection_window_size(Some(t.connection_window))
+        .tcp_nodelay(t.tcp_nodelay)
+        .add_service(svc)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown))
+}
+
+/// A Flight port's TLS: the coordinator's identity and, with `client_auth`, client
+/// certificates required and verified against the configured CA bundle (expiry included).
+fn server_tls(t: &crate::config::TlsConfig, client_auth: bool) -> Result<tonic::transport::ServerTlsConfig> {
     let read = |p: &std::path::Path| std::fs::read(p).map_err(Error::io(p));
     let identity = tonic::transport::Identity::from_pem(read(&t.cert)?, read(&t.key)?);
+    let tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if !client_auth {
+        return Ok(tls);
+    }
     let ca = tonic::transport::Certificate::from_pem(read(&t.client_ca)?);
-    Ok(tonic::transport::ServerTlsConfig::new().identity(identity).client_ca_root(ca).client_auth_optional(false))
+    Ok(tls.client_ca_root(ca).client_auth_optional(false))
 }

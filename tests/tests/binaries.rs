@@ -49,7 +49,7 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     assert!(!stored.contains(&token), "the token file holds only the hash");
 
     let mut child = coordinator_env(&mut Command::new(&coord), &pki)
-        .args(["serve", "--flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--config"])
+        .args(["serve", "--flight-addr", "127.0.0.1:0", "--analyst-flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--config"])
         .arg(&config)
         .arg("--data-dir")
         .arg(dir.path())

@@ -24,6 +24,7 @@ impl Running {
         config.data_dir = dir.path().to_owned();
         config.flight_addr = "127.0.0.1:0".parse().unwrap();
         config.http_addr = "127.0.0.1:0".parse().unwrap();
+        config.analyst_flight_addr = Some("127.0.0.1:0".parse().unwrap());
         // In process and over plaintext: the same federation runs over mutual TLS with the
         // real binaries in tests/binaries.rs.
         config.security.tls = None;

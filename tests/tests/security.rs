@@ -11,6 +11,7 @@ struct Fixture {
     dir: tempfile::TempDir,
     pki: PathBuf,
     flight_port: u16,
+    analyst_port: u16,
     http: String,
     reader: String,
     admin: String,
@@ -33,6 +34,7 @@ impl Fixture {
         config.data_dir = dir.path().to_owned();
         config.flight_addr = "127.0.0.1:0".parse().unwrap();
         config.http_addr = "127.0.0.1:0".parse().unwrap();
+        config.analyst_flight_addr = Some("127.0.0.1:0".parse().unwrap());
         config.query_memory_limit = 64 << 20;
         config.query_timeout_secs = 20;
         let tls = config.security.tls.as_mut().unwrap();
@@ -44,10 +46,11 @@ impl Fixture {
         config.security.tokens = vec![r, a];
         let c = Coordinator::build(config).await.unwrap();
         let (flight_port, http) = (c.flight_addr().port(), c.http_addr().to_string());
+        let analyst_port = c.analyst_flight_addr().unwrap().port();
         let catalog = c.catalog();
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(c.run(async { let _ = rx.await; }));
-        Fixture { dir, pki, flight_port, http, reader, admin, catalog, stop: Some(tx) }
+        Fixture { dir, pki, flight_port, analyst_port, http, reader, admin, catalog, stop: Some(tx) }
     }
 
     /// Publishes `agency`'s example dataset, connecting with `cert` (an agency's certificate
@@ -255,5 +258,47 @@ async fn audit_names_a_tampered_log_entry_and_a_tampered_data_file() {
     let m = report.first_mismatch.clone().expect("a tampered log entry is found");
     assert_eq!((m.entry, m.agency.as_str()), (1, "sms"), "{report}");
     assert!(m.reason.contains("altered"), "{report}");
+    f.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_flight_port_needs_a_token_and_http_limits_failures() {
+    let f = Fixture::start(&[]).await;
+    f.publish("sms", f.cert("sms"), false).await.unwrap();
+    let ca = std::fs::read(f.pki.join("ca.pem")).unwrap();
+    let tls = tonic::transport::ClientTlsConfig::new().ca_certificate(tonic::transport::Certificate::from_pem(ca));
+    let url = format!("https://localhost:{}", f.analyst_port);
+    let channel = tonic::transport::Endpoint::from_shared(url).unwrap().tls_config(tls).unwrap().connect().await.unwrap();
+    let ticket = sdgx_schemas::flight::TicketRequest::Dataset { agency: "sms".into(), dataset: "asylum-decisions".into(), as_of: None }.ticket();
+    // Without a token: refused.
+    let mut anon = arrow_flight::FlightClient::new(channel.clone());
+    let e = anon.do_get(ticket.clone()).await.err().expect("refused without a token");
+    assert!(e.to_string().contains("Unauthenticated") || e.to_string().contains("token"), "{e}");
+    assert!(anon.handshake(&b"sdgx_not_a_token"[..]).await.is_err());
+    // Handshake with the reader token, then the bearer header on each call.
+    let mut client = arrow_flight::FlightClient::new(channel.clone());
+    let echoed = client.handshake(f.reader.clone().into_bytes()).await.unwrap();
+    assert_eq!(echoed, f.reader.as_bytes());
+    client.add_header("authorization", &format!("Bearer {}", f.reader)).unwrap();
+    let batches: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(client.do_get(ticket).await.unwrap()).await.unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 33);
+    // A token holder cannot publish on the analysts' port.
+    let manifest_path = root().join("examples/federation/sms/asylum-decisions.manifest.toml");
+    let m = sdgx_schemas::Manifest::from_toml(&std::fs::read_to_string(manifest_path).unwrap()).unwrap();
+    let put = futures::stream::iter(vec![Ok(arrow_flight::FlightData::new().with_descriptor(sdgx_schemas::flight::PublishCommand::descriptor(&m)))]);
+    let e = match client.do_put(put).await {
+        Ok(s) => futures::TryStreamExt::try_collect::<Vec<_>>(s).await.err().expect("refused"),
+        Err(e) => e,
+    };
+    assert!(e.to_string().contains("agents' Flight port"), "{e}");
+
+    // HTTP: after 10 failed attempts from this address (the two failures on the analysts'
+    // Flight port above count too) the address is refused, even with a valid token.
+    for i in 0..10 {
+        let status = f.http("GET", "/api/v1/publications", Some("sdgx_wrong"), None).await.0;
+        assert_eq!(status, if i < 8 { 401 } else { 429 }, "attempt {i}");
+    }
+    assert_eq!(f.http("GET", "/api/v1/publications", Some(&f.reader), None).await.0, 429);
+    assert_eq!(f.http("GET", "/health", None, None).await.0, 200, "health stays open");
     f.stop();
 }
