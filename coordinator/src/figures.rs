@@ -102,9 +102,9 @@ pub struct PublicationRef {
     pub content_hash: String,
 }
 
-/// The headline figure with everything behind it.
+/// What every figure states about itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MigrationShare {
+pub struct About {
     /// Figure name.
     pub figure: String,
     /// Definition in words.
@@ -115,6 +115,26 @@ pub struct MigrationShare {
     pub framework_version: String,
     /// Window applied.
     pub window: Window,
+}
+
+impl About {
+    fn new(figure: &str, definition: &str, s: &Session, framework_version: &str, window: Window) -> Self {
+        About {
+            figure: figure.into(),
+            definition: definition.into(),
+            store_version: s.store_version,
+            framework_version: framework_version.into(),
+            window,
+        }
+    }
+}
+
+/// The headline figure with everything behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MigrationShare {
+    /// Which figure, from which store state and framework.
+    #[serde(flatten)]
+    pub about: About,
     /// Numerator of the headline.
     pub numerator: i64,
     /// Denominator of the headline.
@@ -142,16 +162,9 @@ pub struct MigrationShare {
 /// Reporting status with everything behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportingStatus {
-    /// Figure name.
-    pub figure: String,
-    /// Definition in words.
-    pub definition: String,
-    /// Store version read.
-    pub store_version: i64,
-    /// Framework version in force.
-    pub framework_version: String,
-    /// Window applied.
-    pub window: Window,
+    /// Which figure, from which store state and framework.
+    #[serde(flatten)]
+    pub about: About,
     /// Reported (numerator).
     pub numerator: i64,
     /// In scope (denominator).
@@ -323,11 +336,7 @@ pub async fn migration_share(s: &Session, framework_version: &str, window: Windo
     let by_goal = share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_goal ORDER BY CAST(key AS INT)").await?, true)?;
     let by_agency = share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_agency ORDER BY key").await?, false)?;
     Ok(MigrationShare {
-        figure: FIGURES[0].into(),
-        definition: HEADLINE_DEFINITION.into(),
-        store_version: s.store_version,
-        framework_version: framework_version.into(),
-        window,
+        about: About::new(FIGURES[0], HEADLINE_DEFINITION, s, framework_version, window),
         numerator: national.headline.numerator,
         denominator: national.headline.denominator,
         share: national.headline.share,
@@ -356,11 +365,7 @@ pub async fn reporting_status(s: &Session, framework_version: &str, window: Wind
         Ok::<_, Error>(v)
     };
     Ok(ReportingStatus {
-        figure: FIGURES[1].into(),
-        definition: REPORTING_DEFINITION.into(),
-        store_version: s.store_version,
-        framework_version: framework_version.into(),
-        window,
+        about: About::new(FIGURES[1], REPORTING_DEFINITION, s, framework_version, window),
         numerator: national.numerator,
         denominator: national.denominator,
         share: national.share,

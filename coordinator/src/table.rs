@@ -16,7 +16,7 @@ pub fn migration_share(m: &MigrationShare) -> String {
     let mut s = String::new();
     let head = Ratio { numerator: m.numerator, denominator: m.denominator, share: m.share };
     let _ = writeln!(s, "Proportion of SDG indicators produced at the national level with migration disaggregation");
-    let _ = writeln!(s, "store version {}, framework {}, window {}", m.store_version, m.framework_version, window(m.window.from, m.window.to));
+    let _ = writeln!(s, "store version {}, framework {}, window {}", m.about.store_version, m.about.framework_version, window(m.about.window.from, m.about.window.to));
     let _ = writeln!(s, "  headline (of indicators produced)          {}", pct(&head));
     let _ = writeln!(s, "  of in-scope migration-relevant indicators  {}", pct(&m.migration_relevant));
     let _ = writeln!(s, "  of all in-scope indicators                 {}", pct(&m.all_in_scope));
@@ -39,7 +39,7 @@ pub fn reporting_status(r: &ReportingStatus) -> String {
     let mut s = String::new();
     let head = Ratio { numerator: r.numerator, denominator: r.denominator, share: r.share };
     let _ = writeln!(s, "Reporting status: in-scope indicators reported");
-    let _ = writeln!(s, "store version {}, framework {}, window {}", r.store_version, r.framework_version, window(r.window.from, r.window.to));
+    let _ = writeln!(s, "store version {}, framework {}, window {}", r.about.store_version, r.about.framework_version, window(r.about.window.from, r.about.window.to));
     let _ = writeln!(s, "  national  {}", pct(&head));
     for (g, ratio) in &r.by_goal {
         let _ = writeln!(s, "  goal {g:>2}   {}", pct(ratio));
