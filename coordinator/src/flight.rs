@@ -138,11 +138,10 @@ impl FlightService for SdgxFlight {
         let caller = self.caller(&request)?;
         let ticket = TicketRequest::decode(request.get_ref()).map_err(Error::from)?;
         let TicketRequest::Dataset { agency, dataset, as_of } = ticket;
-        if let Caller::Publisher(Publisher::Agency(a)) = &caller {
-            if *a != agency {
+        if let Caller::Publisher(Publisher::Agency(a)) = &caller
+            && *a != agency {
                 return Err(Status::permission_denied(format!("agency {a:?} may read only its own datasets, not {agency:?}'s")));
             }
-        }
         let session = self.catalog.session(as_of, Window::default()).await?;
         let df = session
             .ctx

@@ -115,11 +115,10 @@ pub async fn figure_json(c: &Catalog, name: &str, p: &FigureParams) -> Result<Va
     if !FIGURES.contains(&name) {
         return Err(Error::NotFound(format!("no figure {name:?}; figures are {}", FIGURES.join(", "))));
     }
-    if let (Some(f), Some(t)) = (p.from, p.to) {
-        if f > t {
+    if let (Some(f), Some(t)) = (p.from, p.to)
+        && f > t {
             return Err(Error::BadRequest(format!("from {f} is after to {t}")));
         }
-    }
     let window = Window { from: p.from, to: p.to };
     let session = c.session(p.as_of, window).await?;
     let fw = &c.contract().framework.version;

@@ -32,11 +32,10 @@ pub fn authorize(registry: &Registry, publisher: &Publisher, manifest: &Manifest
         tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, reason = %why, "publication denied");
         Err(Error::PermissionDenied(why))
     };
-    if let Publisher::Agency(a) = publisher {
-        if *a != manifest.agency {
+    if let Publisher::Agency(a) = publisher
+        && *a != manifest.agency {
             return denied(format!("the client certificate is agency {a:?}'s; it may not publish as {:?}", manifest.agency));
         }
-    }
     match registry.check(&manifest.agency, &manifest.dataset) {
         Ok(()) => Ok(()),
         Err(why) => denied(why),

@@ -148,11 +148,10 @@ impl Store {
             std::fs::remove_dir_all(&staging).map_err(Error::io(&staging))?;
         }
         std::fs::create_dir_all(&staging).map_err(Error::io(&staging))?;
-        if url.scheme() == "file" {
-            if let Ok(p) = url.to_file_path() {
+        if url.scheme() == "file"
+            && let Ok(p) = url.to_file_path() {
                 std::fs::create_dir_all(&p).map_err(Error::io(&p))?;
             }
-        }
         let mut table = DeltaTable::try_from_url(url.clone()).await?;
         if table.version().is_none() {
             match table.load().await {
@@ -208,11 +207,10 @@ impl Store {
     pub async fn commit(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
         staged.finish()?;
         let _guard = self.commit_lock.lock().await;
-        if let Some(current) = self.current(&manifest.agency, &manifest.dataset).await {
-            if current.content_hash == summary.content_hash {
+        if let Some(current) = self.current(&manifest.agency, &manifest.dataset).await
+            && current.content_hash == summary.content_hash {
                 return Ok(Committed { entry: current, duplicate: true });
             }
-        }
         let previous_entry_hash =
             self.log.read().await.last().map_or_else(|| crate::audit::GENESIS.to_owned(), |e| e.entry_hash.clone());
         let mut entry = PublicationEntry {

@@ -208,11 +208,10 @@ impl Framework {
             if let Some(d) = ni.expected_disaggregations.iter().flatten().find(|d| !breakdowns.contains(d.as_str())) {
                 return Err(err(file, 0, format!("indicator {code}: expected disaggregation {d:?} is not a breakdown column")));
             }
-            if let Some(u) = &ni.unit_measure {
-                if !codelists.contains("CL_UNIT_MEASURE", u) {
+            if let Some(u) = &ni.unit_measure
+                && !codelists.contains("CL_UNIT_MEASURE", u) {
                     return Err(err(file, 0, format!("indicator {code}: unit_measure {u:?} is not in CL_UNIT_MEASURE")));
                 }
-            }
             let i = match next.by_code.get(&code) {
                 Some(&i) => i,
                 None => {

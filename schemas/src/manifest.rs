@@ -121,18 +121,16 @@ impl Manifest {
                 p(Rule::ManifestBadReferencePeriod, field, v, "not an SDMX time period".into());
             }
         }
-        if let (Some(s), Some(e)) = (start, end) {
-            if s.first_day > e.last_day {
+        if let (Some(s), Some(e)) = (start, end)
+            && s.first_day > e.last_day {
                 p(Rule::ManifestBadReferencePeriod, "manifest.reference_period", &self.reference_period.start,
                   format!("start {} is after end {}", self.reference_period.start, self.reference_period.end));
             }
-        }
-        if let Some(h) = &self.content_hash {
-            if !crate::hash::is_well_formed(h) {
+        if let Some(h) = &self.content_hash
+            && !crate::hash::is_well_formed(h) {
                 p(Rule::ManifestContentHashMismatch, "manifest.content_hash", h,
                   "content_hash must be sha256: followed by 64 lowercase hex digits".into());
             }
-        }
         out
     }
 }

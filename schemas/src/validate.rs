@@ -316,22 +316,19 @@ impl<'c> Validator<'c> {
             }
             // Series and unit.
             let series_v = (!series.is_null(r)).then(|| series.value(r)).filter(|s| !s.is_empty());
-            if let (Some(ind), Some(s)) = (resolved.indicator, series_v) {
-                if !ind.series.iter().any(|x| x == s) && contract.codelists.contains("CL_SERIES", s) {
+            if let (Some(ind), Some(s)) = (resolved.indicator, series_v)
+                && !ind.series.iter().any(|x| x == s) && contract.codelists.contains("CL_SERIES", s) {
                     self.problem(Rule::SeriesNotOfIndicator, row, idx::SERIES, s,
                         format!("series {s} does not measure indicator {}; its series are {}", ind.code,
                             if ind.series.is_empty() { "none".into() } else { ind.series.join(", ") }));
                 }
-            }
-            let unit_v = (!unit.is_null(r)).then(|| unit.value(r)).unwrap_or("");
-            if let Some(ind) = resolved.indicator {
-                if let Some(expected) = contract.framework.expected_unit(ind, series_v) {
-                    if !unit_v.is_empty() && unit_v != expected {
+            let unit_v = if !unit.is_null(r) { unit.value(r) } else { "" };
+            if let Some(ind) = resolved.indicator
+                && let Some(expected) = contract.framework.expected_unit(ind, series_v)
+                    && !unit_v.is_empty() && unit_v != expected {
                         self.problem(Rule::UnitConflictsWithSeries, row, idx::UNIT_MEASURE, unit_v,
                             format!("{} measures in {expected}, not {unit_v}", series_v.unwrap_or(&ind.code)));
                     }
-                }
-            }
             // Time period.
             let p = if period.is_null(r) { "" } else { period.value(r) };
             let parsed = match last_period {
@@ -352,13 +349,12 @@ impl<'c> Validator<'c> {
                         self.problem(Rule::TimePeriodFreqMismatch, row, idx::TIME_PERIOD, p,
                             format!("freq {f} needs {}, but {p:?} is {} period", PeriodKind::format_for_freq(f), t.kind));
                     }
-                    if let Some((from, to)) = &self.reference {
-                        if !t.within(from, to) {
+                    if let Some((from, to)) = &self.reference
+                        && !t.within(from, to) {
                             self.problem(Rule::TimePeriodOutsideReference, row, idx::TIME_PERIOD, p,
                                 format!("{p} is outside the reference period {} to {}",
                                     self.manifest.reference_period.start, self.manifest.reference_period.end));
                         }
-                    }
                 }
             }
             if !f.is_empty() && !same(f, &self.manifest.periodicity) {
@@ -469,13 +465,12 @@ impl<'c> Validator<'c> {
                 format!("row {row} has the same key (indicator, series, ref_area, time_period, freq, reporting_type and every breakdown) as row {first}")));
         }
         let content_hash = hashed.content_hash;
-        if let Some(claimed) = &self.manifest.content_hash {
-            if hash::is_well_formed(claimed) && *claimed != content_hash && self.error_count == 0 {
+        if let Some(claimed) = &self.manifest.content_hash
+            && hash::is_well_formed(claimed) && *claimed != content_hash && self.error_count == 0 {
                 let p = Problem::new(Rule::ManifestContentHashMismatch, None, Some("manifest.content_hash"), Some(claimed),
                     format!("the content received hashes to {content_hash}"));
                 self.record(p);
             }
-        }
         if self.error_count > 0 {
             return Err(ValidationReport {
                 agency: self.manifest.agency,

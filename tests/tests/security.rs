@@ -272,7 +272,7 @@ async fn analysts_flight_port_needs_a_token_and_http_limits_failures() {
     let ticket = sdgx_schemas::flight::TicketRequest::Dataset { agency: "sms".into(), dataset: "asylum-decisions".into(), as_of: None }.ticket();
     // Without a token: refused.
     let mut anon = arrow_flight::FlightClient::new(channel.clone());
-    let e = anon.do_get(ticket.clone()).await.err().expect("refused without a token");
+    let e = anon.do_get(ticket.clone()).await.expect_err("refused without a token");
     assert!(e.to_string().contains("Unauthenticated") || e.to_string().contains("token"), "{e}");
     assert!(anon.handshake(&b"sdgx_not_a_token"[..]).await.is_err());
     // Handshake with the reader token, then the bearer header on each call.
@@ -287,7 +287,7 @@ async fn analysts_flight_port_needs_a_token_and_http_limits_failures() {
     let m = sdgx_schemas::Manifest::from_toml(&std::fs::read_to_string(manifest_path).unwrap()).unwrap();
     let put = futures::stream::iter(vec![Ok(arrow_flight::FlightData::new().with_descriptor(sdgx_schemas::flight::PublishCommand::descriptor(&m)))]);
     let e = match client.do_put(put).await {
-        Ok(s) => futures::TryStreamExt::try_collect::<Vec<_>>(s).await.err().expect("refused"),
+        Ok(s) => futures::TryStreamExt::try_collect::<Vec<_>>(s).await.expect_err("refused"),
         Err(e) => e,
     };
     assert!(e.to_string().contains("agents' Flight port"), "{e}");
