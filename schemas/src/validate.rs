@@ -162,7 +162,9 @@ impl<'c> Validator<'c> {
 
     fn check_schema(&mut self, schema: &SchemaRef) -> bool {
         if let Some(first) = &self.first_schema {
-            if first.fields() != schema.fields() {
+            // Names and types must stay the same; nullability and metadata may differ.
+            let shape = |s: &SchemaRef| s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>();
+            if shape(first) != shape(schema) {
                 let err = Problem::new(Rule::SchemaChanged, Some(self.rows + 1), None, None,
                     format!("the batch starting at row {} has another schema than the first batch", self.rows + 1));
                 self.record(err);
