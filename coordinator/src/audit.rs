@@ -6,7 +6,6 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
 use crate::error::Result;
-use crate::figures::Window;
 use crate::store::PublicationEntry;
 
 /// The `previous_entry_hash` of the first entry.
@@ -103,7 +102,7 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
 async fn content_hash(catalog: &Catalog, e: &PublicationEntry) -> Result<(String, u64)> {
     use datafusion::prelude::{col, lit};
     use futures::TryStreamExt;
-    let session = catalog.session(Some(e.store_version), Window::default()).await?;
+    let session = catalog.tables(Some(e.store_version)).await?;
     let df = session.ctx.table("observations").await?.filter(col("publication_id").eq(lit(e.publication_id.clone())))?;
     let mut stream = df.execute_stream().await?;
     let mut hasher = sdgx_schemas::hash::ContentHasher::default();

@@ -57,6 +57,13 @@ impl Catalog {
     /// A session over the store at `as_of` (current when `None`), with figure views computed
     /// over `window`.
     pub async fn session(&self, as_of: Option<i64>, window: Window) -> Result<Session> {
+        let session = self.tables(as_of).await?;
+        figures::register_views(&session.ctx, window).await?;
+        Ok(session)
+    }
+
+    /// A session with the tables only, no figure views (for reading data, not figures).
+    pub async fn tables(&self, as_of: Option<i64>) -> Result<Session> {
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.memory_limit, 1.0).build_arc()?;
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("sdgx", "public");
         let ctx = SessionContext::new_with_config_rt(config, runtime);
@@ -65,7 +72,6 @@ impl Catalog {
         ctx.register_table("indicators", Arc::new(indicators_table(&self.contract)?))?;
         let publications = current_publications(self.store.publications().await, store_version);
         ctx.register_table("publications", Arc::new(publications_table(&publications)?))?;
-        figures::register_views(&ctx, window).await?;
         Ok(Session { ctx, store_version, publications })
     }
 }

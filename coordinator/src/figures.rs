@@ -376,3 +376,31 @@ pub async fn reporting_status(s: &Session, framework_version: &str, window: Wind
         publications: publication_refs(s),
     })
 }
+
+/// A computed figure.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Figure {
+    /// `migration-disaggregation-share`.
+    MigrationShare(MigrationShare),
+    /// `reporting-status`.
+    ReportingStatus(ReportingStatus),
+}
+
+/// Computes figure `name` over the store at `as_of` (current when `None`) within `window`.
+pub async fn compute(catalog: &crate::catalog::Catalog, name: &str, window: Window, as_of: Option<i64>) -> Result<Figure> {
+    if !FIGURES.contains(&name) {
+        return Err(Error::NotFound(format!("no figure {name:?}; figures are {}", FIGURES.join(", "))));
+    }
+    if let (Some(f), Some(t)) = (window.from, window.to)
+        && f > t
+    {
+        return Err(Error::BadRequest(format!("from {f} is after to {t}")));
+    }
+    let session = catalog.session(as_of, window).await?;
+    let fw = &catalog.contract().framework.version;
+    Ok(match name {
+        "migration-disaggregation-share" => Figure::MigrationShare(migration_share(&session, fw, window).await?),
+        _ => Figure::ReportingStatus(reporting_status(&session, fw, window).await?),
+    })
+}

@@ -18,7 +18,6 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::auth::{FailureLimiter, Tokens};
 use crate::catalog::Catalog;
 use crate::error::Error;
-use crate::figures::Window;
 use crate::ingest::{receive, Ingest, Publisher};
 
 /// Which door a Flight service is.
@@ -142,7 +141,7 @@ impl FlightService for SdgxFlight {
             && *a != agency {
                 return Err(Status::permission_denied(format!("agency {a:?} may read only its own datasets, not {agency:?}'s")));
             }
-        let session = self.catalog.session(as_of, Window::default()).await?;
+        let session = self.catalog.tables(as_of).await?;
         let df = session
             .ctx
             .table("observations")

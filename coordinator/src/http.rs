@@ -110,32 +110,14 @@ async fn health(State(s): State<Arc<HttpState>>) -> Json<Value> {
     Json(json!({ "status": "ok", "store_version": s.catalog.store().version().await }))
 }
 
-/// Computes figure `name` as JSON.
-pub async fn figure_json(c: &Catalog, name: &str, p: &FigureParams) -> Result<Value> {
-    if !FIGURES.contains(&name) {
-        return Err(Error::NotFound(format!("no figure {name:?}; figures are {}", FIGURES.join(", "))));
-    }
-    if let (Some(f), Some(t)) = (p.from, p.to)
-        && f > t {
-            return Err(Error::BadRequest(format!("from {f} is after to {t}")));
-        }
-    let window = Window { from: p.from, to: p.to };
-    let session = c.session(p.as_of, window).await?;
-    let fw = &c.contract().framework.version;
-    let v = match name {
-        "migration-disaggregation-share" => serde_json::to_value(figures::migration_share(&session, fw, window).await?),
-        _ => serde_json::to_value(figures::reporting_status(&session, fw, window).await?),
-    };
-    v.map_err(|e| Error::Config(e.to_string()))
-}
-
 async fn figure(
     State(s): State<Arc<HttpState>>,
     Path(name): Path<String>,
     params: std::result::Result<Query<FigureParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
-    Ok(Json(figure_json(&s.catalog, &name, &p).await?))
+    let figure = figures::compute(&s.catalog, &name, Window { from: p.from, to: p.to }, p.as_of).await?;
+    Ok(Json(serde_json::to_value(figure).map_err(|e| Error::Config(e.to_string()))?))
 }
 
 async fn publications(State(s): State<Arc<HttpState>>) -> Json<Value> {

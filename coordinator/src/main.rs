@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use sdgx_coordinator::{figures, http, server, table, Config, Coordinator};
+use sdgx_coordinator::{figures, server, table, Config, Coordinator};
 
 /// The sdgx national coordinator.
 #[derive(Parser)]
@@ -179,17 +179,13 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
         Command::Figures { from, to, as_of, json } => {
             let config = load()?;
             let (catalog, _) = server::open(&config, false).await?;
-            let p = http::FigureParams { from, to, as_of };
+            let window = figures::Window { from, to };
             for name in figures::FIGURES {
-                let v = http::figure_json(&catalog, name, &p).await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&v).expect("json"));
-                } else {
-                    let text = match name {
-                        "migration-disaggregation-share" => table::migration_share(&serde_json::from_value(v).expect("own json")),
-                        _ => table::reporting_status(&serde_json::from_value(v).expect("own json")),
-                    };
-                    println!("{text}");
+                let figure = figures::compute(&catalog, name, window, as_of).await?;
+                match (json, &figure) {
+                    (true, f) => println!("{}", serde_json::to_string_pretty(f).expect("figures serialise")),
+                    (false, figures::Figure::MigrationShare(m)) => println!("{}", table::migration_share(m)),
+                    (false, figures::Figure::ReportingStatus(r)) => println!("{}", table::reporting_status(r)),
                 }
             }
             Ok(std::process::ExitCode::SUCCESS)
