@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs the whole sdgx test suite: unit, integration, sqllogictest and end-to-end tests.
-# Usage: scripts/test.sh            (from anywhere; needs only the Rust toolchain)
+# Runs the whole sdgx test suite: unit, integration, sqllogictest, end-to-end and interop tests.
+# Usage: scripts/test.sh            (from anywhere; needs the Rust toolchain, Python 3 and PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The third-party clients (pyarrow, ADBC, moto's S3 server, DuckDB) live in the project's venv.
+SDGX_PYTHON="$(bash scripts/venv.sh)"
+export SDGX_PYTHON
 # Build the binaries first: the end-to-end tests start them as separate processes.
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast

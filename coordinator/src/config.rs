@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::storage::StoreOptions;
 pub use sdgx_schemas::flight::TransportConfig;
 
 use crate::auth::{AgencyEntry, TokenEntry};
@@ -74,6 +75,9 @@ pub struct Config {
     /// Store location: any object-store URL deltalake understands (`file:///...`, `s3://...`).
     /// Default: `<data_dir>/store`.
     pub store_url: Option<String>,
+    /// Options of the object store behind `store_url` (endpoint, region, credentials; see
+    /// [`crate::storage`]). `AWS_*`, `GOOGLE_*` and `AZURE_*` environment variables are read too.
+    pub store_options: StoreOptions,
     /// Arrow Flight listen address (port 0 picks a free port).
     pub flight_addr: SocketAddr,
     /// Analysts' Flight listen address (token authentication; TLS without client certificates
@@ -104,6 +108,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("sdgx-data"),
             store_url: None,
+            store_options: StoreOptions::default(),
             flight_addr: "127.0.0.1:50051".parse().expect("valid"),
             analyst_flight_addr: Some("127.0.0.1:50052".parse().expect("valid")),
             http_addr: "127.0.0.1:8080".parse().expect("valid"),

@@ -10,6 +10,7 @@
 //! | [`error`] | the crate's error type and its gRPC / HTTP mappings |
 //! | [`auth`] | tokens, the failed-authentication limiter, the agency registry |
 //! | [`pki`] | the national CA, agent certificates and the identity rule |
+//! | [`storage`] | the object stores a store URL may name, and their options |
 //! | [`store`] | the Delta store and the publications log |
 //! | [`audit`] | the tamper-evident log chain and its verification |
 //! | [`ingest`] | receiving, validating and committing one publication |
@@ -33,6 +34,7 @@ pub mod ingest;
 pub mod pki;
 pub mod query;
 pub mod server;
+pub mod storage;
 pub mod store;
 pub mod table;
 

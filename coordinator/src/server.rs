@@ -35,7 +35,9 @@ pub struct Coordinator {
 pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
     let contract = Arc::new(Contract::load(config.national_codelists.as_deref(), config.national_framework.as_deref())?);
     std::fs::create_dir_all(&config.data_dir).map_err(Error::io(&config.data_dir))?;
-    let store = Arc::new(Store::open(config.store_url()?, &config.data_dir, writer).await?);
+    let url = config.store_url()?;
+    let options = config.store_options.resolve(&url);
+    let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
     let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), config.query_memory_limit));
     let registry = Registry::new(config.security.agencies.clone());
     let ingest = Arc::new(Ingest { contract, store, options: ValidationOptions { max_problems: config.max_problems }, registry });

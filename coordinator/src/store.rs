@@ -8,6 +8,7 @@
 //! `sdgx.publication`), so the log and the data can never disagree; on start the log is
 //! rebuilt from the Delta history. Staging files left by a crash are removed on start.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -78,6 +79,7 @@ pub struct Committed {
 /// The Delta store and its publications log.
 pub struct Store {
     url: url::Url,
+    options: HashMap<String, String>,
     staging: PathBuf,
     table: RwLock<DeltaTable>,
     log: RwLock<Vec<PublicationEntry>>,
@@ -142,7 +144,10 @@ impl Store {
     /// publications log from the Delta history.
     /// `writer` is true for the serving coordinator, which alone removes staging files left by
     /// a crash; read-only users (the `figures` command) leave them alone.
-    pub async fn open(url: url::Url, data_dir: &Path, writer: bool) -> Result<Store> {
+    /// `options` configure the object store (see [`crate::storage`]).
+    pub async fn open(url: url::Url, options: HashMap<String, String>, data_dir: &Path, writer: bool) -> Result<Store> {
+        crate::storage::check_scheme(&url)?;
+        crate::storage::register();
         let staging = data_dir.join("staging");
         if writer && staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(Error::io(&staging))?;
@@ -152,7 +157,7 @@ impl Store {
             && let Ok(p) = url.to_file_path() {
                 std::fs::create_dir_all(&p).map_err(Error::io(&p))?;
             }
-        let mut table = DeltaTable::try_from_url(url.clone()).await?;
+        let mut table = DeltaTable::try_from_url_with_storage_options(url.clone(), options.clone()).await?;
         if table.version().is_none() {
             match table.load().await {
                 Ok(()) => {}
@@ -176,7 +181,7 @@ impl Store {
                 .await?;
         }
         let log = read_log(&table).await?;
-        Ok(Store { url, staging, table: RwLock::new(table), log: RwLock::new(log), commit_lock: Mutex::new(()) })
+        Ok(Store { url, options, staging, table: RwLock::new(table), log: RwLock::new(log), commit_lock: Mutex::new(()) })
     }
 
     /// The store URL.
@@ -249,7 +254,7 @@ impl Store {
 
     /// The publications log as recorded in the store now, re-read from storage.
     pub async fn read_log(&self) -> Result<Vec<PublicationEntry>> {
-        let mut table = DeltaTable::try_from_url(self.url.clone()).await?;
+        let mut table = DeltaTable::try_from_url_with_storage_options(self.url.clone(), self.options.clone()).await?;
         table.load().await?;
         read_log(&table).await
     }

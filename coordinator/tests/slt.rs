@@ -46,7 +46,7 @@ impl Db {
     async fn new() -> Db {
         let dir = tempfile::tempdir().unwrap();
         let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
-        let store = Arc::new(Store::open(url, dir.path(), true).await.unwrap());
+        let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
         let contract = Arc::new(Contract::load(None, Some(&slt_dir().join("framework.toml"))).unwrap());
         Db { dir, store, contract, window: Window::default(), as_of: None }
     }

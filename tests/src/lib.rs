@@ -1,7 +1,10 @@
-//! Shared helpers of the whole-system tests: locating the example federation and the built
-//! binaries.
+//! Shared helpers of the whole-system tests: locating the example federation, the built
+//! binaries and the project's Python, and running the example federation in process.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sdgx_coordinator::{Config, Coordinator};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -18,4 +21,87 @@ pub fn binary(name: &str) -> PathBuf {
     let p = dir.join(name);
     assert!(p.exists(), "{} is not built: run `cargo build --bins` first (scripts/test.sh does)", p.display());
     p
+}
+
+/// The project's Python with the pinned third-party clients (`scripts/venv.sh`; `scripts/test.sh`
+/// exports its path as `SDGX_PYTHON`).
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("SDGX_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"));
+    assert!(p.exists(), "{} does not exist: run scripts/venv.sh (scripts/test.sh does)", p.display());
+    p
+}
+
+/// The example federation's coordinator running in this process on 127.0.0.1:0, over
+/// plaintext, with a fresh data directory.
+pub struct Running {
+    /// The agents' Flight URL.
+    pub flight: String,
+    /// The coordinator's query catalog.
+    pub catalog: Arc<sdgx_coordinator::catalog::Catalog>,
+    /// The bound addresses.
+    pub http: std::net::SocketAddr,
+    /// The analysts' Flight address, when configured.
+    pub analyst_flight: Option<std::net::SocketAddr>,
+    /// The data directory (removed on drop).
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<sdgx_coordinator::Result<()>>>,
+}
+
+impl Running {
+    /// Starts the example coordinator config, adjusted by `tweak`.
+    pub async fn start(tweak: impl FnOnce(&mut Config)) -> Running {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Self::start_in(dir, tweak).await
+    }
+
+    /// Starts the example coordinator config on the data directory `dir`, adjusted by `tweak`.
+    pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Running {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut config = Config::load(Some(&root().join("examples/federation/coordinator.toml"))).expect("example config");
+        config.data_dir = dir.path().to_owned();
+        config.flight_addr = "127.0.0.1:0".parse().expect("address");
+        config.http_addr = "127.0.0.1:0".parse().expect("address");
+        config.analyst_flight_addr = Some("127.0.0.1:0".parse().expect("address"));
+        // In process and over plaintext: the same federation runs over mutual TLS with the
+        // real binaries in tests/binaries.rs.
+        config.security.tls = None;
+        config.security.insecure_plaintext_publish = true;
+        config.security.token_file = None;
+        tweak(&mut config);
+        let c = Coordinator::build(config).await.expect("coordinator starts");
+        let flight = format!("http://{}", c.flight_addr());
+        let (http, analyst_flight) = (c.http_addr(), c.analyst_flight_addr());
+        let catalog = c.catalog();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(c.run(async {
+            let _ = rx.await;
+        }));
+        Running { flight, catalog, http, analyst_flight, dir, stop: Some(tx), task: Some(task) }
+    }
+
+    /// The example agent config of `agency`, pointed at this coordinator over plaintext.
+    pub fn agent(&self, agency: &str) -> sdgx_agent::Config {
+        let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).expect("example agent config");
+        c.coordinator = self.flight.clone();
+        c.tls = None;
+        c
+    }
+
+    /// Publishes every example dataset; each must be new.
+    pub async fn publish_all(&self) {
+        for a in AGENCIES {
+            for o in sdgx_agent::run(&self.agent(a), false).await.expect("agent runs") {
+                let ack = o.sent.expect("sent").unwrap_or_else(|e| panic!("{a}: {e}"));
+                assert!(!ack.duplicate, "{a}: first publication is not a duplicate");
+            }
+        }
+    }
+
+    /// Stops the coordinator gracefully and returns its data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.stop.take().expect("running").send(());
+        self.task.take().expect("running").await.expect("task").expect("clean shutdown");
+        self.dir
+    }
 }

@@ -5,64 +5,11 @@
 use std::sync::Arc;
 
 use sdgx_coordinator::figures::{self, Window};
-use sdgx_coordinator::{Config, Coordinator};
-use sdgx_e2e::{root, AGENCIES};
-
-struct Running {
-    flight: String,
-    catalog: Arc<sdgx_coordinator::catalog::Catalog>,
-    _dir: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<sdgx_coordinator::Result<()>>>,
-}
-
-impl Running {
-    async fn start() -> Running {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::load(Some(&root().join("examples/federation/coordinator.toml"))).unwrap();
-        config.data_dir = dir.path().to_owned();
-        config.flight_addr = "127.0.0.1:0".parse().unwrap();
-        config.http_addr = "127.0.0.1:0".parse().unwrap();
-        config.analyst_flight_addr = Some("127.0.0.1:0".parse().unwrap());
-        // In process and over plaintext: the same federation runs over mutual TLS with the
-        // real binaries in tests/binaries.rs.
-        config.security.tls = None;
-        config.security.insecure_plaintext_publish = true;
-        config.security.token_file = None;
-        let c = Coordinator::build(config).await.unwrap();
-        let flight = format!("http://{}", c.flight_addr());
-        let catalog = c.catalog();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(c.run(async { let _ = rx.await; }));
-        Running { flight, catalog, _dir: dir, stop: Some(tx), task: Some(task) }
-    }
-
-    fn agent(&self, agency: &str) -> sdgx_agent::Config {
-        let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).unwrap();
-        c.coordinator = self.flight.clone();
-        c.tls = None;
-        c
-    }
-
-    async fn publish_all(&self) {
-        for a in AGENCIES {
-            for o in sdgx_agent::run(&self.agent(a), false).await.unwrap() {
-                let ack = o.sent.expect("sent").unwrap_or_else(|e| panic!("{a}: {e}"));
-                assert!(!ack.duplicate, "{a}: first publication is not a duplicate");
-            }
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.take().unwrap().await.unwrap().unwrap();
-    }
-}
+use sdgx_e2e::{root, Running};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_federation_figures_match_hand_computed_values() {
-    let r = Running::start().await;
+    let r = Running::start(|_| {}).await;
     r.publish_all().await;
     let s = r.catalog.session(None, Window::default()).await.unwrap();
     // 8 datasets from 7 agencies: 8 commits after the table's creation (version 0).
@@ -125,7 +72,7 @@ async fn example_federation_figures_match_hand_computed_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejection_replacement_and_duplicates() {
-    let r = Running::start().await;
+    let r = Running::start(|_| {}).await;
     r.publish_all().await;
     let before = r.catalog.session(None, Window::default()).await.unwrap();
     let fig_before = figures::migration_share(&before, "v", Window::default()).await.unwrap();
