@@ -3,9 +3,10 @@
 # Usage: scripts/test.sh            (from anywhere; needs the Rust toolchain, Python 3 and PyPI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The third-party clients (pyarrow, ADBC, moto's S3 server, DuckDB) live in the project's venv.
-SDGX_PYTHON="$(bash scripts/venv.sh)"
-export SDGX_PYTHON
+# The third-party clients (pyarrow, ADBC, moto's S3 server, DuckDB) live in the project's venv;
+# the variable names avoid the SDGX_ prefix, which the binaries read as configuration.
+PROJECT_PYTHON="$(bash scripts/venv.sh)"
+export PROJECT_PYTHON
 # Build the binaries first: the end-to-end tests start them as separate processes.
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast

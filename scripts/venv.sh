@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Creates (or refreshes) the project's Python virtualenv with the pinned third-party clients
 # the tests and benchmarks use (scripts/requirements.txt), and prints its python's path.
-# Usage: scripts/venv.sh            (SDGX_VENV overrides the location; default ./.venv)
+# Usage: scripts/venv.sh            (PROJECT_VENV overrides the location; default ./.venv)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-venv="${SDGX_VENV:-$PWD/.venv}"
+venv="${PROJECT_VENV:-$PWD/.venv}"
 req=scripts/requirements.txt
 stamp="$venv/.sdgx-requirements"
 if [ ! -x "$venv/bin/python" ]; then

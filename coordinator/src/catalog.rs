@@ -3,7 +3,9 @@
 //!
 //! | table or view | what it holds |
 //! | --- | --- |
-//! | `observations` | the store's observations at the version queried (current by default), with provenance columns `agency`, `dataset`, `publication_id` |
+//! | `observations` | the store's observations at the version queried (current by default), with provenance columns `agency`, `dataset`, `publication_id` and `store_version` (the commit that brought the row) |
+//! | `store.observations` | the Delta table itself (the same rows without `store_version`); the figure views read it |
+//! | `agencies` | the agency registry: `agency, name, datasets` |
 //! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure` |
 //! | `publications` | the publications current at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
 //! | figure views | see [`crate::figures`] |
@@ -12,19 +14,43 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sdgx_schemas::Contract;
 
-use crate::error::Result;
+use crate::auth::AgencyEntry;
+use crate::error::{Error, Result};
 use crate::figures::{self, Window};
 use crate::store::{PublicationEntry, Store};
+
+/// Which store state to read: a store version, or a point in time (RFC 3339), which reads the
+/// newest commit at or before it. In JSON either a number or a string; in a URL query a string.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum AsOf {
+    /// A store version.
+    Version(i64),
+    /// A version number or an RFC 3339 timestamp, as text.
+    Text(String),
+}
+
+impl std::str::FromStr for AsOf {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(AsOf::Text(s.to_owned()))
+    }
+}
+
+/// The catalog name every table lives in (`sdgx.public.observations`).
+pub const CATALOG: &str = "sdgx";
 
 /// Builds query sessions over the store.
 pub struct Catalog {
     contract: Arc<Contract>,
     store: Arc<Store>,
+    agencies: Vec<AgencyEntry>,
     memory_limit: usize,
 }
 
@@ -40,8 +66,34 @@ pub struct Session {
 
 impl Catalog {
     /// A catalog over `store` with the framework of `contract`.
-    pub fn new(contract: Arc<Contract>, store: Arc<Store>, memory_limit: usize) -> Self {
-        Catalog { contract, store, memory_limit }
+    pub fn new(contract: Arc<Contract>, store: Arc<Store>, agencies: Vec<AgencyEntry>, memory_limit: usize) -> Self {
+        Catalog { contract, store, agencies, memory_limit }
+    }
+
+    /// The store version `as_of` names (`None`: the current one).
+    pub async fn version_of(&self, as_of: Option<&AsOf>) -> Result<i64> {
+        match as_of {
+            None => Ok(self.store.version().await),
+            Some(AsOf::Version(v)) => self.resolve_as_of(&v.to_string()).await,
+            Some(AsOf::Text(t)) => self.resolve_as_of(t).await,
+        }
+    }
+
+    /// The store version an `as_of` names: a version number, or an RFC 3339 timestamp (the
+    /// newest commit at or before it).
+    pub async fn resolve_as_of(&self, as_of: &str) -> Result<i64> {
+        let text = as_of.trim();
+        if let Ok(v) = text.parse::<i64>() {
+            let current = self.store.version().await;
+            if !(0..=current).contains(&v) {
+                return Err(Error::NotFound(format!("store version {v} does not exist (current is {current})")));
+            }
+            return Ok(v);
+        }
+        let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+            Error::BadRequest(format!("as_of {text:?} is neither a store version nor an RFC 3339 timestamp: {e}"))
+        })?;
+        self.store.version_at(at.with_timezone(&chrono::Utc)).await
     }
 
     /// The contract in force.
@@ -65,13 +117,24 @@ impl Catalog {
     /// A session with the tables only, no figure views (for reading data, not figures).
     pub async fn tables(&self, as_of: Option<i64>) -> Result<Session> {
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.memory_limit, 1.0).build_arc()?;
-        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("sdgx", "public");
+        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema(CATALOG, "public");
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let (observations, store_version) = self.store.provider(&ctx, as_of).await?;
-        ctx.register_table("observations", observations)?;
+        ctx.catalog(CATALOG)
+            .ok_or_else(|| Error::Config("the default catalog is missing".into()))?
+            .register_schema("store", Arc::new(MemorySchemaProvider::new()))?;
+        ctx.register_table("store.observations", observations)?;
         ctx.register_table("indicators", Arc::new(indicators_table(&self.contract)?))?;
         let publications = current_publications(self.store.publications().await, store_version);
         ctx.register_table("publications", Arc::new(publications_table(&publications)?))?;
+        ctx.register_table("agencies", Arc::new(agencies_table(&self.agencies)?))?;
+        ctx.sql(
+            "CREATE VIEW observations AS SELECT o.*, p.store_version
+             FROM store.observations o JOIN publications p ON p.publication_id = o.publication_id",
+        )
+        .await?
+        .collect()
+        .await?;
         Ok(Session { ctx, store_version, publications })
     }
 }
@@ -120,6 +183,23 @@ fn indicators_table(contract: &Contract) -> Result<MemTable> {
             flag(&|i| i.national),
             text(&|i| Some(i.expected_disaggregations.join(";"))),
             text(&|i| i.unit_measure.clone()),
+        ],
+    )?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+fn agencies_table(agencies: &[AgencyEntry]) -> Result<MemTable> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("agency", DataType::Utf8, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("datasets", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(agencies.iter().map(|a| Some(a.id.as_str())).collect::<StringArray>()),
+            Arc::new(agencies.iter().map(|a| Some(a.name.as_str())).collect::<StringArray>()),
+            Arc::new(agencies.iter().map(|a| Some(a.datasets.join(";"))).collect::<StringArray>()),
         ],
     )?;
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)

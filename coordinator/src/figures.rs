@@ -19,7 +19,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Session;
+use crate::catalog::{AsOf, Session};
 use crate::error::{Error, Result};
 
 /// The headline figure's definition, as published with every export and response.
@@ -216,7 +216,7 @@ fn reporting_sql(group: Option<&str>) -> String {
 pub async fn register_views(ctx: &SessionContext, window: Window) -> Result<()> {
     let views = [
         ("figure_observations", format!(
-            "SELECT o.* FROM observations o JOIN indicators i ON i.indicator = o.indicator
+            "SELECT o.* FROM store.observations o JOIN indicators i ON i.indicator = o.indicator
              WHERE i.in_scope AND o.obs_status <> 'M' AND {}", window.predicate())),
         ("indicator_production", "SELECT i.indicator, i.goal, i.migration_relevant,
                 COUNT(f.indicator) > 0 AS produced,
@@ -387,8 +387,9 @@ pub enum Figure {
     ReportingStatus(ReportingStatus),
 }
 
-/// Computes figure `name` over the store at `as_of` (current when `None`) within `window`.
-pub async fn compute(catalog: &crate::catalog::Catalog, name: &str, window: Window, as_of: Option<i64>) -> Result<Figure> {
+/// Computes figure `name` over the store at `as_of` (current when `None`: a store version or
+/// an RFC 3339 timestamp) within `window`.
+pub async fn compute(catalog: &crate::catalog::Catalog, name: &str, window: Window, as_of: Option<&AsOf>) -> Result<Figure> {
     if !FIGURES.contains(&name) {
         return Err(Error::NotFound(format!("no figure {name:?}; figures are {}", FIGURES.join(", "))));
     }
@@ -397,7 +398,8 @@ pub async fn compute(catalog: &crate::catalog::Catalog, name: &str, window: Wind
     {
         return Err(Error::BadRequest(format!("from {f} is after to {t}")));
     }
-    let session = catalog.session(as_of, window).await?;
+    let version = catalog.version_of(as_of).await?;
+    let session = catalog.session(Some(version), window).await?;
     let fw = &catalog.contract().framework.version;
     Ok(match name {
         "migration-disaggregation-share" => Figure::MigrationShare(migration_share(&session, fw, window).await?),

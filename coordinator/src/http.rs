@@ -6,7 +6,7 @@
 //! | `GET /api/v1/figures` | reader, admin | the figure names |
 //! | `GET /api/v1/figures/{name}?from=&to=&as_of=` | reader, admin | one figure: numerator, denominator, share, by-goal rows, the indicators counted, the store version |
 //! | `GET /api/v1/publications` | reader, admin | the publications log |
-//! | `POST /api/v1/query` `{"sql": "...", "as_of": N}` | reader, admin | rows of a read-only SQL query (see [`crate::query`]) |
+//! | `POST /api/v1/query` `{"sql": "...", "as_of": N or "RFC 3339"}` | reader, admin | rows of a read-only SQL query (see [`crate::query`]) |
 //! | `GET /api/v1/admin/audit` | admin | the audit of the tamper-evident log |
 //!
 //! Every route but `/health` needs `Authorization: Bearer <token>`; repeated failures from one
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{FailureLimiter, Role, Tokens};
-use crate::catalog::Catalog;
+use crate::catalog::{AsOf, Catalog};
 use crate::error::{Error, Result};
 use crate::figures::{self, Window, FIGURES};
 use crate::query;
@@ -50,8 +50,8 @@ pub struct FigureParams {
     pub from: Option<i32>,
     /// Last reference year.
     pub to: Option<i32>,
-    /// Store version to read (current when absent).
-    pub as_of: Option<i64>,
+    /// Store version or RFC 3339 timestamp to read (current when absent).
+    pub as_of: Option<AsOf>,
 }
 
 /// Body of a query request.
@@ -60,8 +60,8 @@ pub struct FigureParams {
 pub struct QueryRequest {
     /// One SQL statement.
     pub sql: String,
-    /// Store version to read (current when absent).
-    pub as_of: Option<i64>,
+    /// Store version (number) or RFC 3339 timestamp (string) to read (current when absent).
+    pub as_of: Option<AsOf>,
 }
 
 /// The HTTP router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
@@ -116,7 +116,7 @@ async fn figure(
     params: std::result::Result<Query<FigureParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let figure = figures::compute(&s.catalog, &name, Window { from: p.from, to: p.to }, p.as_of).await?;
+    let figure = figures::compute(&s.catalog, &name, Window { from: p.from, to: p.to }, p.as_of.as_ref()).await?;
     Ok(Json(serde_json::to_value(figure).map_err(|e| Error::Config(e.to_string()))?))
 }
 
@@ -130,7 +130,7 @@ async fn run_query(
     body: std::result::Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>> {
     let Json(q) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let out = query::run(&s.catalog, &q.sql, q.as_of, s.limits).await?;
+    let out = query::run(&s.catalog, &q.sql, q.as_of.as_ref(), s.limits).await?;
     Ok(Json(serde_json::to_value(out.to_json()?).map_err(|e| Error::Config(e.to_string()))?))
 }
 

@@ -14,7 +14,8 @@
 //! | [`store`] | the Delta store and the publications log |
 //! | [`audit`] | the tamper-evident log chain and its verification |
 //! | [`ingest`] | receiving, validating and committing one publication |
-//! | [`flight`] | the Arrow Flight service |
+//! | [`flight`] | the agents' Arrow Flight service (publications) |
+//! | [`flightsql`] | the analysts' Arrow Flight SQL service |
 //! | [`catalog`] | query sessions over the store: tables and views |
 //! | [`figures`] | the figures' SQL views and their results |
 //! | [`query`] | the analysts' read-only SQL sandbox |
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod figures;
 pub mod flight;
+pub mod flightsql;
 pub mod http;
 pub mod ingest;
 pub mod pki;

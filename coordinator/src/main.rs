@@ -45,9 +45,9 @@ enum Command {
         /// Last reference year counted.
         #[arg(long)]
         to: Option<i32>,
-        /// Store version to read (current when absent).
+        /// Store version, or RFC 3339 timestamp, to read (current when absent).
         #[arg(long)]
-        as_of: Option<i64>,
+        as_of: Option<sdgx_coordinator::catalog::AsOf>,
         /// Print JSON (as the HTTP API serves it) instead of tables.
         #[arg(long)]
         json: bool,
@@ -181,7 +181,7 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             let (catalog, _) = server::open(&config, false).await?;
             let window = figures::Window { from, to };
             for name in figures::FIGURES {
-                let figure = figures::compute(&catalog, name, window, as_of).await?;
+                let figure = figures::compute(&catalog, name, window, as_of.as_ref()).await?;
                 match (json, &figure) {
                     (true, f) => println!("{}", serde_json::to_string_pretty(f).expect("figures serialise")),
                     (false, figures::Figure::MigrationShare(m)) => println!("{}", table::migration_share(m)),

@@ -14,7 +14,7 @@ use datafusion::execution::context::SQLOptions;
 use futures::TryStreamExt;
 use serde::Serialize;
 
-use crate::catalog::Catalog;
+use crate::catalog::{AsOf, Catalog};
 use crate::error::{Error, Result};
 use crate::figures::Window;
 
@@ -46,8 +46,9 @@ pub struct Output {
 }
 
 /// Runs one analyst statement in the sandbox.
-pub async fn run(catalog: &Catalog, sql: &str, as_of: Option<i64>, limits: Limits) -> Result<Output> {
-    let session = catalog.session(as_of, Window::default()).await?;
+pub async fn run(catalog: &Catalog, sql: &str, as_of: Option<&AsOf>, limits: Limits) -> Result<Output> {
+    let version = catalog.version_of(as_of).await?;
+    let session = catalog.session(Some(version), Window::default()).await?;
     let work = async {
         let df = session.ctx.sql_with_options(sql, sql_options()).await?;
         let schema = std::sync::Arc::new(df.schema().as_arrow().clone());

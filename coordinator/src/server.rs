@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use arrow_flight::flight_service_server::FlightServiceServer;
+use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
 use futures::FutureExt;
 use sdgx_schemas::{Contract, ValidationOptions};
 use tokio::net::TcpListener;
@@ -16,7 +16,8 @@ use crate::auth::{FailureLimiter, Registry, Tokens};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::flight::{Door, SdgxFlight};
+use crate::flight::{AgentsDoor, SdgxFlight};
+use crate::flightsql::AnalystFlight;
 use crate::ingest::Ingest;
 use crate::store::Store;
 
@@ -38,7 +39,7 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
     let url = config.store_url()?;
     let options = config.store_options.resolve(&url);
     let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
-    let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), config.query_memory_limit));
+    let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), config.security.agencies.clone(), config.query_memory_limit));
     let registry = Registry::new(config.security.agencies.clone());
     let ingest = Arc::new(Ingest { contract, store, options: ValidationOptions { max_problems: config.max_problems }, registry });
     Ok((catalog, ingest))
@@ -89,12 +90,16 @@ impl Coordinator {
         let sec = &config.security;
         let tokens = Arc::new(Tokens::load(&sec.tokens, sec.token_file.as_deref())?);
         let limiter = Arc::new(FailureLimiter::new(sec.auth_max_failures, std::time::Duration::from_secs(sec.auth_window_secs)));
-        let agents = Door::Agents { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
+        let agents = AgentsDoor { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
         let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), agents);
         let flight = flight_server(t, svc, flight, sec.tls.as_ref().map(|t| server_tls(t, true)).transpose()?, shutdown.clone())?;
+        let limits = crate::query::Limits {
+            timeout: std::time::Duration::from_secs(config.query_timeout_secs),
+            max_rows: config.query_max_rows,
+        };
         let analysts = match analyst_flight {
             Some(listener) => {
-                let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), Door::Analysts { tokens: tokens.clone(), limiter: limiter.clone() });
+                let svc = AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits);
                 let tls = sec.tls.as_ref().map(|t| server_tls(t, false)).transpose()?;
                 Some(flight_server(t, svc, listener, tls, shutdown.clone())?)
             }
@@ -104,10 +109,7 @@ impl Coordinator {
             catalog: catalog.clone(),
             tokens,
             limiter,
-            limits: crate::query::Limits {
-                timeout: std::time::Duration::from_secs(config.query_timeout_secs),
-                max_rows: config.query_max_rows,
-            },
+            limits,
         });
         let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
         let http = axum::serve(http, app).with_graceful_shutdown(shutdown);
@@ -126,14 +128,15 @@ impl Coordinator {
 }
 
 /// A Flight server for `door` on `listener`.
-fn flight_server<F>(
+fn flight_server<S, F>(
     t: &crate::config::TransportConfig,
-    svc: SdgxFlight,
+    svc: S,
     listener: TcpListener,
     tls: Option<tonic::transport::ServerTlsConfig>,
     shutdown: F,
-) -> Result<impl Future<Output = std::result::Result<(), tonic::transport::Error>> + use<F>>
+) -> Result<impl Future<Output = std::result::Result<(), tonic::transport::Error>> + use<S, F>>
 where
+    S: FlightService,
     F: Future<Output = ()> + Send + 'static,
 {
     let svc = FlightServiceServer::new(svc).max_decoding_message_size(t.max_message_size).max_encoding_message_size(t.max_message_size);

@@ -269,6 +269,21 @@ impl Store {
         self.log.read().await.clone()
     }
 
+    /// The store version in force at `at`: the newest commit made at or before it.
+    pub async fn version_at(&self, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
+        let table = self.table.read().await.clone();
+        let latest = table.version().unwrap_or(0) as i64;
+        let infos: Vec<_> = table.history(None).try_collect().await?;
+        let ms = at.timestamp_millis();
+        // Newest first: the i-th commit is version latest - i.
+        infos
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.timestamp.is_some_and(|t| t <= ms))
+            .map(|(i, _)| latest - i as i64)
+            .ok_or_else(|| Error::NotFound(format!("the store did not exist yet at {}", at.to_rfc3339())))
+    }
+
     /// A table provider for the observations at the current version, or at `version`.
     pub async fn provider(&self, ctx: &SessionContext, version: Option<i64>) -> Result<(Arc<dyn TableProvider>, i64)> {
         let table = self.table.read().await.clone();

@@ -87,7 +87,7 @@ impl Db {
     }
 
     async fn query(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
-        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), 256 << 20);
+        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), vec![], 256 << 20);
         let session = catalog.session(self.as_of, self.window).await.map_err(fail)?;
         let batches = session.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
         let options = FormatOptions::default().with_null("NULL");

@@ -24,9 +24,9 @@ pub fn binary(name: &str) -> PathBuf {
 }
 
 /// The project's Python with the pinned third-party clients (`scripts/venv.sh`; `scripts/test.sh`
-/// exports its path as `SDGX_PYTHON`).
+/// exports its path as `PROJECT_PYTHON`).
 pub fn python() -> PathBuf {
-    let p = std::env::var_os("SDGX_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"));
+    let p = std::env::var_os("PROJECT_PYTHON").map(PathBuf::from).unwrap_or_else(|| root().join(".venv/bin/python"));
     assert!(p.exists(), "{} does not exist: run scripts/venv.sh (scripts/test.sh does)", p.display());
     p
 }
