@@ -6,14 +6,18 @@
 //! | `observations` | the store's observations at the version queried (current by default), with provenance columns `agency`, `dataset`, `publication_id` and `store_version` (the commit that brought the row) |
 //! | `store.observations` | the Delta table itself (the same rows without `store_version`); the figure views read it |
 //! | `agencies` | the agency registry: `agency, name, datasets` |
+//! | `reporting_calendar` | the reports owed: `agency, dataset, period, period_end, due` (dates) |
+//! | `publication_periods` | every period each publication up to the version read carried, superseded ones included: `publication_id, agency, dataset, period, received_at` (UTC timestamp) |
 //! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure` |
 //! | `publications` | the publications current at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
 //! | figure views | see [`crate::figures`] |
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt64Array};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -21,6 +25,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use sdgx_schemas::Contract;
 
 use crate::auth::AgencyEntry;
+use crate::calendar::Due;
 use crate::error::{Error, Result};
 use crate::figures::{self, Window};
 use crate::store::{PublicationEntry, Store};
@@ -46,11 +51,33 @@ impl std::str::FromStr for AsOf {
 /// The catalog name every table lives in (`sdgx.public.observations`).
 pub const CATALOG: &str = "sdgx";
 
+/// The coordinator's registers the catalog exposes beside the store.
+#[derive(Debug, Clone, Default)]
+pub struct Registers {
+    /// The agency registry.
+    pub agencies: Vec<AgencyEntry>,
+    /// The reports owed (the expanded reporting calendar).
+    pub calendar: Vec<Due>,
+    /// The `ref_area` of the whole country.
+    pub national_area: String,
+}
+
+impl Registers {
+    /// The registers of a coordinator config.
+    pub fn from_config(config: &crate::Config) -> Result<Registers> {
+        Ok(Registers {
+            agencies: config.security.agencies.clone(),
+            calendar: crate::calendar::expand(&config.calendar)?,
+            national_area: config.national_area.clone(),
+        })
+    }
+}
+
 /// Builds query sessions over the store.
 pub struct Catalog {
     contract: Arc<Contract>,
     store: Arc<Store>,
-    agencies: Vec<AgencyEntry>,
+    registers: Registers,
     memory_limit: usize,
 }
 
@@ -66,8 +93,13 @@ pub struct Session {
 
 impl Catalog {
     /// A catalog over `store` with the framework of `contract`.
-    pub fn new(contract: Arc<Contract>, store: Arc<Store>, agencies: Vec<AgencyEntry>, memory_limit: usize) -> Self {
-        Catalog { contract, store, agencies, memory_limit }
+    pub fn new(contract: Arc<Contract>, store: Arc<Store>, registers: Registers, memory_limit: usize) -> Self {
+        Catalog { contract, store, registers, memory_limit }
+    }
+
+    /// The registers exposed beside the store.
+    pub fn registers(&self) -> &Registers {
+        &self.registers
     }
 
     /// The store version `as_of` names (`None`: the current one).
@@ -110,7 +142,9 @@ impl Catalog {
     /// over `window`.
     pub async fn session(&self, as_of: Option<i64>, window: Window) -> Result<Session> {
         let session = self.tables(as_of).await?;
-        figures::register_views(&session.ctx, window).await?;
+        let reference_time = self.store.committed_at(session.store_version).await?;
+        let params = figures::ViewParams { window, national_area: self.registers.national_area.clone(), reference_time };
+        figures::register_views(&session.ctx, &params).await?;
         Ok(session)
     }
 
@@ -127,7 +161,10 @@ impl Catalog {
         ctx.register_table("indicators", Arc::new(indicators_table(&self.contract)?))?;
         let publications = current_publications(self.store.publications().await, store_version);
         ctx.register_table("publications", Arc::new(publications_table(&publications)?))?;
-        ctx.register_table("agencies", Arc::new(agencies_table(&self.agencies)?))?;
+        ctx.register_table("agencies", Arc::new(agencies_table(&self.registers.agencies)?))?;
+        ctx.register_table("reporting_calendar", Arc::new(calendar_table(&self.registers.calendar)?))?;
+        let log = self.store.publications().await;
+        ctx.register_table("publication_periods", Arc::new(periods_table(log.iter().filter(|e| e.store_version <= store_version))?))?;
         ctx.sql(
             "CREATE VIEW observations AS SELECT o.*, p.store_version
              FROM store.observations o JOIN publications p ON p.publication_id = o.publication_id",
@@ -200,6 +237,55 @@ fn agencies_table(agencies: &[AgencyEntry]) -> Result<MemTable> {
             Arc::new(agencies.iter().map(|a| Some(a.id.as_str())).collect::<StringArray>()),
             Arc::new(agencies.iter().map(|a| Some(a.name.as_str())).collect::<StringArray>()),
             Arc::new(agencies.iter().map(|a| Some(a.datasets.join(";"))).collect::<StringArray>()),
+        ],
+    )?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+fn calendar_table(dues: &[Due]) -> Result<MemTable> {
+    let days = |d: &chrono::NaiveDate| (*d - chrono::NaiveDate::default()).num_days() as i32;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("agency", DataType::Utf8, false),
+        Field::new("dataset", DataType::Utf8, false),
+        Field::new("period", DataType::Utf8, false),
+        Field::new("period_end", DataType::Date32, false),
+        Field::new("due", DataType::Date32, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(dues.iter().map(|d| Some(d.agency.as_str())).collect::<StringArray>()),
+            Arc::new(dues.iter().map(|d| Some(d.dataset.as_str())).collect::<StringArray>()),
+            Arc::new(dues.iter().map(|d| Some(d.period.as_str())).collect::<StringArray>()),
+            Arc::new(dues.iter().map(|d| Some(days(&d.period_end))).collect::<Date32Array>()),
+            Arc::new(dues.iter().map(|d| Some(days(&d.due))).collect::<Date32Array>()),
+        ],
+    )?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
+fn periods_table<'a>(log: impl Iterator<Item = &'a PublicationEntry>) -> Result<MemTable> {
+    let rows: Vec<(&PublicationEntry, &String)> = log.flat_map(|e| e.summary.periods.iter().map(move |p| (e, p))).collect();
+    let received = |e: &PublicationEntry| {
+        chrono::DateTime::parse_from_rfc3339(&e.received_at).map(|t| t.timestamp_millis()).map_err(|err| {
+            Error::Config(format!("publication {}: received_at {:?}: {err}", e.publication_id, e.received_at))
+        })
+    };
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("publication_id", DataType::Utf8, false),
+        Field::new("agency", DataType::Utf8, false),
+        Field::new("dataset", DataType::Utf8, false),
+        Field::new("period", DataType::Utf8, false),
+        Field::new("received_at", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(rows.iter().map(|(e, _)| Some(e.publication_id.as_str())).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|(e, _)| Some(e.agency.as_str())).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|(e, _)| Some(e.dataset.as_str())).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|(_, p)| Some(p.as_str())).collect::<StringArray>()),
+            Arc::new(TimestampMillisecondArray::from(rows.iter().map(|(e, _)| received(e)).collect::<Result<Vec<_>>>()?)),
         ],
     )?;
     Ok(MemTable::try_new(schema, vec![vec![batch]])?)

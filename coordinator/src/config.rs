@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::calendar::CalendarEntry;
 use crate::storage::StoreOptions;
 pub use sdgx_schemas::flight::TransportConfig;
 
@@ -97,6 +98,12 @@ pub struct Config {
     pub query_timeout_secs: u64,
     /// At most this many rows are returned by one analyst query.
     pub query_max_rows: usize,
+    /// The `ref_area` code of the whole country; other codes count as geography below
+    /// national in the coverage matrix.
+    pub national_area: String,
+    /// The reporting calendar: which datasets each agency owes, and when (see
+    /// [`crate::calendar`]).
+    pub calendar: Vec<CalendarEntry>,
     /// Tokens, agency registry and TLS.
     pub security: SecurityConfig,
     /// Flight transport settings.
@@ -118,6 +125,8 @@ impl Default for Config {
             query_memory_limit: 2 << 30,
             query_timeout_secs: 30,
             query_max_rows: 1_000_000,
+            national_area: "AM".into(),
+            calendar: vec![],
             security: SecurityConfig::default(),
             transport: TransportConfig::default(),
         }
@@ -169,6 +178,7 @@ impl Config {
         if self.query_timeout_secs == 0 || self.query_max_rows == 0 {
             return Err(Error::Config("query_timeout_secs and query_max_rows must be at least 1".into()));
         }
+        crate::calendar::expand(&self.calendar)?;
         // TLS files are read (with errors naming them) when the coordinator starts serving.
         for p in [&self.national_framework, &self.national_codelists].into_iter().flatten() {
             if !p.is_file() {

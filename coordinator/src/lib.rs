@@ -11,6 +11,7 @@
 //! | [`auth`] | tokens, the failed-authentication limiter, the agency registry |
 //! | [`pki`] | the national CA, agent certificates and the identity rule |
 //! | [`storage`] | the object stores a store URL may name, and their options |
+//! | [`calendar`] | the reporting calendar: reports owed and their due dates |
 //! | [`store`] | the Delta store and the publications log |
 //! | [`audit`] | the tamper-evident log chain and its verification |
 //! | [`ingest`] | receiving, validating and committing one publication |
@@ -25,6 +26,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod catalog;
 pub mod config;
 pub mod error;

@@ -182,10 +182,10 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             let window = figures::Window { from, to };
             for name in figures::FIGURES {
                 let figure = figures::compute(&catalog, name, window, as_of.as_ref()).await?;
-                match (json, &figure) {
-                    (true, f) => println!("{}", serde_json::to_string_pretty(f).expect("figures serialise")),
-                    (false, figures::Figure::MigrationShare(m)) => println!("{}", table::migration_share(m)),
-                    (false, figures::Figure::ReportingStatus(r)) => println!("{}", table::reporting_status(r)),
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&figure).expect("figures serialise"));
+                } else {
+                    println!("{}", table::render(&figure));
                 }
             }
             Ok(std::process::ExitCode::SUCCESS)

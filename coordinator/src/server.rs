@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::auth::{FailureLimiter, Registry, Tokens};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Registers};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::flight::{AgentsDoor, SdgxFlight};
@@ -39,7 +39,7 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
     let url = config.store_url()?;
     let options = config.store_options.resolve(&url);
     let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
-    let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), config.security.agencies.clone(), config.query_memory_limit));
+    let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit));
     let registry = Registry::new(config.security.agencies.clone());
     let ingest = Arc::new(Ingest { contract, store, options: ValidationOptions { max_problems: config.max_problems }, registry });
     Ok((catalog, ingest))

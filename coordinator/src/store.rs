@@ -83,6 +83,8 @@ pub struct Store {
     staging: PathBuf,
     table: RwLock<DeltaTable>,
     log: RwLock<Vec<PublicationEntry>>,
+    /// Commit time (ms since the epoch) of every version, indexed by version.
+    commit_times: RwLock<Vec<i64>>,
     commit_lock: Mutex<()>,
 }
 
@@ -181,7 +183,16 @@ impl Store {
                 .await?;
         }
         let log = read_log(&table).await?;
-        Ok(Store { url, options, staging, table: RwLock::new(table), log: RwLock::new(log), commit_lock: Mutex::new(()) })
+        let commit_times = commit_times(&table).await?;
+        Ok(Store {
+            url,
+            options,
+            staging,
+            table: RwLock::new(table),
+            log: RwLock::new(log),
+            commit_times: RwLock::new(commit_times),
+            commit_lock: Mutex::new(()),
+        })
     }
 
     /// The store URL.
@@ -247,7 +258,12 @@ impl Store {
             .with_commit_properties(CommitProperties::default().with_metadata([(LOG_KEY.to_owned(), metadata)]))
             .await?;
         entry.store_version = table.version().unwrap_or(0) as i64;
+        // The commit is durable now: nothing below may fail the publication. Without a readable
+        // commit timestamp, the time now stands in (a few milliseconds later).
+        let newest: Vec<_> = table.history(Some(1)).try_collect().await.unwrap_or_default();
+        let committed_at = newest.first().and_then(|c| c.timestamp).unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         *self.table.write().await = table;
+        self.commit_times.write().await.push(committed_at);
         self.log.write().await.push(entry.clone());
         Ok(Committed { entry, duplicate: false })
     }
@@ -271,17 +287,23 @@ impl Store {
 
     /// The store version in force at `at`: the newest commit made at or before it.
     pub async fn version_at(&self, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
-        let table = self.table.read().await.clone();
-        let latest = table.version().unwrap_or(0) as i64;
-        let infos: Vec<_> = table.history(None).try_collect().await?;
         let ms = at.timestamp_millis();
-        // Newest first: the i-th commit is version latest - i.
-        infos
+        let times = self.commit_times.read().await;
+        times
             .iter()
-            .enumerate()
-            .find(|(_, c)| c.timestamp.is_some_and(|t| t <= ms))
-            .map(|(i, _)| latest - i as i64)
+            .rposition(|t| *t <= ms)
+            .map(|v| v as i64)
             .ok_or_else(|| Error::NotFound(format!("the store did not exist yet at {}", at.to_rfc3339())))
+    }
+
+    /// When `version` was committed.
+    pub async fn committed_at(&self, version: i64) -> Result<chrono::DateTime<chrono::Utc>> {
+        let times = self.commit_times.read().await;
+        usize::try_from(version)
+            .ok()
+            .and_then(|v| times.get(v))
+            .and_then(|ms| chrono::DateTime::from_timestamp_millis(*ms))
+            .ok_or_else(|| Error::NotFound(format!("store version {version} does not exist")))
     }
 
     /// A table provider for the observations at the current version, or at `version`.
@@ -302,6 +324,17 @@ impl Store {
         };
         Ok((table.table_provider().await?, v))
     }
+}
+
+/// The commit time of every version of `table`, oldest first (a commit without a timestamp
+/// takes its predecessor's, so the list stays ordered).
+async fn commit_times(table: &DeltaTable) -> Result<Vec<i64>> {
+    let infos: Vec<_> = table.history(None).try_collect().await?;
+    let mut times: Vec<i64> = infos.iter().rev().map(|c| c.timestamp.unwrap_or(0)).collect();
+    for i in 1..times.len() {
+        times[i] = times[i].max(times[i - 1]);
+    }
+    Ok(times)
 }
 
 async fn read_log(table: &DeltaTable) -> Result<Vec<PublicationEntry>> {

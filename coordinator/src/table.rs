@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::figures::{MigrationShare, Ratio, ReportingStatus};
+use crate::figures::completeness::Completeness;
+use crate::figures::disaggregation::{CoverageMatrix, DisaggregationStatus};
+use crate::figures::gap::MigrantGap;
+use crate::figures::{About, Figure, MigrationShare, Ratio, ReportingStatus};
 
 fn pct(r: &Ratio) -> String {
     match r.share {
@@ -29,6 +32,10 @@ pub fn migration_share(m: &MigrationShare) -> String {
     for a in &m.by_agency {
         let _ = writeln!(s, "  {:<22} {}", a.key, pct(&a.headline));
     }
+    let _ = writeln!(s, "\n  year   trend: indicators produced that year");
+    for y in &m.by_year {
+        let _ = writeln!(s, "  {:<6} {}", y.key, pct(&y.headline));
+    }
     let _ = writeln!(s, "\n  migration-disaggregated: {}", list(&m.migration_disaggregated));
     let _ = writeln!(s, "  produced: {}", list(&m.produced));
     s
@@ -45,6 +52,75 @@ pub fn reporting_status(r: &ReportingStatus) -> String {
         let _ = writeln!(s, "  goal {g:>2}   {}", pct(ratio));
     }
     let _ = writeln!(s, "  out of scope: {}", list(&r.out_of_scope));
+    s
+}
+
+/// Renders any figure as a readable table.
+pub fn render(f: &Figure) -> String {
+    match f {
+        Figure::MigrationShare(m) => migration_share(m),
+        Figure::ReportingStatus(r) => reporting_status(r),
+        Figure::DisaggregationStatus(d) => disaggregation_status(d),
+        Figure::CoverageMatrix(c) => coverage_matrix(c),
+        Figure::MigrantGap(g) => migrant_gap(g),
+        Figure::Completeness(c) => completeness(c),
+    }
+}
+
+fn header(s: &mut String, title: &str, a: &About) {
+    let _ = writeln!(s, "{title}");
+    let _ = writeln!(s, "store version {}, framework {}, window {}", a.store_version, a.framework_version, window(a.window.from, a.window.to));
+}
+
+/// Renders disaggregation status.
+pub fn disaggregation_status(d: &DisaggregationStatus) -> String {
+    let mut s = String::new();
+    header(&mut s, "Disaggregation status: expected disaggregations published", &d.about);
+    let _ = writeln!(s, "  {:<10} {:>9} {:>12} {:>12} {:>15} {:>11}", "", "complete", "in progress", "not started", "not applicable", "indicators");
+    for c in std::iter::once(&d.national).chain(&d.by_goal).chain(&d.by_agency) {
+        let key = if c.key.chars().all(|ch| ch.is_ascii_digit()) { format!("goal {}", c.key) } else { c.key.clone() };
+        let _ = writeln!(s, "  {:<10} {:>9} {:>12} {:>12} {:>15} {:>11}", key, c.complete, c.in_progress, c.not_started, c.not_applicable, c.indicators);
+    }
+    s
+}
+
+/// Renders the coverage matrix (indicators with any breakdown only).
+pub fn coverage_matrix(c: &CoverageMatrix) -> String {
+    let mut s = String::new();
+    header(&mut s, "Coverage matrix: breakdowns published per indicator (x = covered; indicators with none omitted)", &c.about);
+    let _ = writeln!(s, "  {:<10} {}", "indicator", c.dimensions.iter().map(|d| format!("{:<8}", d.chars().take(8).collect::<String>())).collect::<String>());
+    for r in c.rows.iter().filter(|r| r.cells.values().any(|c| c.covered)) {
+        let cells: String = c.dimensions.iter().map(|d| format!("{:<8}", if r.cells.get(d).is_some_and(|c| c.covered) { "x" } else { "." })).collect();
+        let _ = writeln!(s, "  {:<10} {cells}", r.indicator);
+    }
+    s
+}
+
+/// Renders the migrant gap.
+pub fn migrant_gap(g: &MigrantGap) -> String {
+    let mut s = String::new();
+    header(&mut s, "Migrant gap: migrant vs non-migrant values (all other breakdowns total)", &g.about);
+    let _ = writeln!(s, "  {:<9} {:<14} {:<6} {:<8} {:>10} {:>12} {:>11} {:>7} unit", "indicator", "series", "area", "period", "migrant", "non-migrant", "difference", "ratio");
+    for r in &g.rows {
+        let ratio = r.ratio.map_or_else(|| "n/a".into(), |x| format!("{x:.3}"));
+        let _ = writeln!(s, "  {:<9} {:<14} {:<6} {:<8} {:>10} {:>12} {:>11} {:>7} {}", r.indicator, r.series, r.ref_area, r.time_period, r.migrant, r.non_migrant, format!("{:.3}", r.difference), ratio, r.unit_measure);
+    }
+    if g.rows.is_empty() {
+        let _ = writeln!(s, "  (no migrant / non-migrant pairs)");
+    }
+    s
+}
+
+/// Renders completeness and timeliness.
+pub fn completeness(c: &Completeness) -> String {
+    let mut s = String::new();
+    header(&mut s, "Agency completeness and timeliness (reporting calendar)", &c.about);
+    let _ = writeln!(s, "reference time {}", c.reference_time);
+    let p = |x: Option<f64>| x.map_or_else(|| "n/a".into(), |x| format!("{:.1}%", x * 100.0));
+    let _ = writeln!(s, "  {:<12} {:>8} {:>8} {:>8} {:>12} {:>11}", "agency", "expected", "received", "on time", "completeness", "timeliness");
+    for r in c.by_agency.iter().chain(std::iter::once(&c.national)) {
+        let _ = writeln!(s, "  {:<12} {:>8} {:>8} {:>8} {:>12} {:>11}", r.key, r.expected, r.received, r.on_time, p(r.completeness), p(r.timeliness));
+    }
     s
 }
 

@@ -7,14 +7,19 @@
 //! - `FRAMEWORK <file>`: reload the contract with another national framework file from
 //!   `tests/slt/` (the store is kept);
 //! - `WINDOW <from|-> <to|->`: the reference-year window of the figure views;
-//! - `AS OF <version|CURRENT>`: the store version queried.
+//! - `AS OF <version|CURRENT>`: the store version queried;
+//! - `CALENDAR <agency> <dataset> <frequency> <from> <to> <due_days>`: add a reporting-calendar
+//!   entry;
+//! - `AGENCY <id>`: add an agency to the registry.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use futures::stream;
-use sdgx_coordinator::catalog::Catalog;
+use sdgx_coordinator::auth::AgencyEntry;
+use sdgx_coordinator::calendar::CalendarEntry;
+use sdgx_coordinator::catalog::{Catalog, Registers};
 use sdgx_coordinator::figures::Window;
 use sdgx_coordinator::ingest::ingest;
 use sdgx_coordinator::store::Store;
@@ -32,6 +37,7 @@ struct Db {
     contract: Arc<Contract>,
     window: Window,
     as_of: Option<i64>,
+    registers: Registers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,7 +54,8 @@ impl Db {
         let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
         let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
         let contract = Arc::new(Contract::load(None, Some(&slt_dir().join("framework.toml"))).unwrap());
-        Db { dir, store, contract, window: Window::default(), as_of: None }
+        let registers = Registers { national_area: "AM".into(), ..Default::default() };
+        Db { dir, store, contract, window: Window::default(), as_of: None, registers }
     }
 
     async fn publish(&mut self, agency: &str, dataset: &str, csv: &str) -> Result<(), DbError> {
@@ -87,7 +94,7 @@ impl Db {
     }
 
     async fn query(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
-        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), vec![], 256 << 20);
+        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), self.registers.clone(), 256 << 20);
         let session = catalog.session(self.as_of, self.window).await.map_err(fail)?;
         let batches = session.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
         let options = FormatOptions::default().with_null("NULL");
@@ -97,7 +104,7 @@ impl Db {
             width = b.num_columns();
             let fmts: Vec<_> = b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<_, _>>().map_err(fail)?;
             for r in 0..b.num_rows() {
-                rows.push(fmts.iter().map(|f| f.value(r).to_string()).collect());
+                rows.push(fmts.iter().map(|f| Some(f.value(r).to_string()).filter(|v| !v.is_empty()).unwrap_or_else(|| "(empty)".into())).collect());
             }
         }
         Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; width], rows })
@@ -127,6 +134,22 @@ impl sqllogictest::AsyncDB for Db {
                 self.window = Window { from: year(from)?, to: year(to)? };
                 Ok(DBOutput::StatementComplete(0))
             }
+            ["CALENDAR", agency, dataset, frequency, from, to, due_days] => {
+                let entry = CalendarEntry {
+                    agency: agency.to_string(),
+                    dataset: dataset.to_string(),
+                    frequency: frequency.to_string(),
+                    from: from.to_string(),
+                    to: to.to_string(),
+                    due_days: due_days.parse().map_err(fail)?,
+                };
+                self.registers.calendar.extend(entry.expand().map_err(fail)?);
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["AGENCY", id] => {
+                self.registers.agencies.push(AgencyEntry { id: id.to_string(), name: id.to_string(), datasets: vec![] });
+                Ok(DBOutput::StatementComplete(0))
+            }
             ["AS", "OF", "CURRENT"] => {
                 self.as_of = None;
                 Ok(DBOutput::StatementComplete(0))
@@ -154,7 +177,7 @@ async fn figure_views_match_hand_checked_values() {
         .filter(|p| p.extension().is_some_and(|e| e == "slt"))
         .collect();
     files.sort();
-    assert!(files.len() >= 2, "expected an .slt file per figure");
+    assert!(files.len() >= 6, "expected an .slt file per figure");
     for f in files {
         let mut runner = sqllogictest::Runner::new(|| async { Ok(Db::new().await) });
         runner.run_file_async(&f).await.unwrap_or_else(|e| panic!("{}: {e}", f.display()));

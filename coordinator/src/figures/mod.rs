@@ -20,6 +20,10 @@ use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{AsOf, Session};
+
+pub mod completeness;
+pub mod disaggregation;
+pub mod gap;
 use crate::error::{Error, Result};
 
 /// The headline figure's definition, as published with every export and response.
@@ -38,7 +42,14 @@ pub const REPORTING_DEFINITION: &str = "Reporting status (Open SDG): an in-scope
 Out-of-scope indicators are listed apart and count in neither number. An empty denominator gives a null share.";
 
 /// The names of the figures served over HTTP and the CLI.
-pub const FIGURES: [&str; 2] = ["migration-disaggregation-share", "reporting-status"];
+pub const FIGURES: [&str; 6] = [
+    "migration-disaggregation-share",
+    "reporting-status",
+    "disaggregation-status",
+    "coverage-matrix",
+    "migrant-gap",
+    "agency-completeness",
+];
 
 /// An optional window of reference years, both ends inclusive.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +160,8 @@ pub struct MigrationShare {
     pub by_goal: Vec<ShareRow>,
     /// Per agency (headline only).
     pub by_agency: Vec<ShareRow>,
+    /// Per reference year, the trend (headline only: indicators produced in that year).
+    pub by_year: Vec<ShareRow>,
     /// Indicators produced.
     pub produced: Vec<String>,
     /// Indicators produced with migration disaggregation.
@@ -212,9 +225,26 @@ fn reporting_sql(group: Option<&str>) -> String {
     )
 }
 
-/// Registers every figure view on `ctx` (which must have `observations` and `indicators`).
-pub async fn register_views(ctx: &SessionContext, window: Window) -> Result<()> {
-    let views = [
+/// What the figure views are computed with.
+#[derive(Debug, Clone)]
+pub struct ViewParams {
+    /// The reference-year window.
+    pub window: Window,
+    /// The `ref_area` of the whole country.
+    pub national_area: String,
+    /// When the store version read was committed: the reference time of the calendar views.
+    pub reference_time: chrono::DateTime<chrono::Utc>,
+}
+
+/// A SQL string literal.
+pub(crate) fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Registers every figure view on `ctx` (which must have the catalog's tables).
+pub async fn register_views(ctx: &SessionContext, params: &ViewParams) -> Result<()> {
+    let window = params.window;
+    let mut views = vec![
         ("figure_observations", format!(
             "SELECT o.* FROM store.observations o JOIN indicators i ON i.indicator = o.indicator
              WHERE i.in_scope AND o.obs_status <> 'M' AND {}", window.predicate())),
@@ -236,7 +266,16 @@ pub async fn register_views(ctx: &SessionContext, window: Window) -> Result<()> 
         ("reporting_status_by_indicator", "SELECT i.indicator, i.goal,
                 CASE WHEN NOT i.in_scope THEN 'out_of_scope' WHEN p.produced THEN 'reported' ELSE 'not_reported' END AS status
              FROM indicators i LEFT JOIN indicator_production p ON p.indicator = i.indicator".to_owned()),
+        ("migration_disaggregation_by_year", "SELECT CAST(year AS VARCHAR) AS key, n AS numerator, d AS denominator, CAST(n AS DOUBLE) / NULLIF(d, 0) AS share
+             FROM (SELECT year, SUM(CASE WHEN md THEN 1 ELSE 0 END) AS n, COUNT(*) AS d
+                   FROM (SELECT CAST(substr(time_period, 1, 4) AS INT) AS year, indicator,
+                                BOOL_OR(migratory_status NOT IN ('_T', '_Z')) AS md
+                         FROM figure_observations GROUP BY 1, 2) y
+                   GROUP BY year) t".to_owned()),
     ];
+    views.extend(disaggregation::views(params));
+    views.extend(gap::views());
+    views.extend(completeness::views(params));
     for (name, sql) in views {
         ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?.collect().await?;
     }
@@ -335,6 +374,7 @@ pub async fn migration_share(s: &Session, framework_version: &str, window: Windo
     let national = national.into_iter().next().ok_or_else(|| Error::Config("headline view returned no row".into()))?;
     let by_goal = share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_goal ORDER BY CAST(key AS INT)").await?, true)?;
     let by_agency = share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_agency ORDER BY key").await?, false)?;
+    let by_year = share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_year ORDER BY key").await?, false)?;
     Ok(MigrationShare {
         about: About::new(FIGURES[0], HEADLINE_DEFINITION, s, framework_version, window),
         numerator: national.headline.numerator,
@@ -344,6 +384,7 @@ pub async fn migration_share(s: &Session, framework_version: &str, window: Windo
         all_in_scope: national.all_in_scope.ok_or_else(|| Error::Config("headline lacks its variants".into()))?,
         by_goal,
         by_agency,
+        by_year,
         produced: indicator_list(ctx, "produced").await?,
         migration_disaggregated: indicator_list(ctx, "migration_disaggregated").await?,
         migration_relevant_missing: indicator_list(ctx, "migration_relevant AND NOT migration_disaggregated").await?,
@@ -385,6 +426,14 @@ pub enum Figure {
     MigrationShare(MigrationShare),
     /// `reporting-status`.
     ReportingStatus(ReportingStatus),
+    /// `disaggregation-status`.
+    DisaggregationStatus(disaggregation::DisaggregationStatus),
+    /// `coverage-matrix`.
+    CoverageMatrix(disaggregation::CoverageMatrix),
+    /// `migrant-gap`.
+    MigrantGap(gap::MigrantGap),
+    /// `agency-completeness`.
+    Completeness(completeness::Completeness),
 }
 
 /// Computes figure `name` over the store at `as_of` (current when `None`: a store version or
@@ -401,8 +450,16 @@ pub async fn compute(catalog: &crate::catalog::Catalog, name: &str, window: Wind
     let version = catalog.version_of(as_of).await?;
     let session = catalog.session(Some(version), window).await?;
     let fw = &catalog.contract().framework.version;
+    let about = |definition: &str| About::new(name, definition, &session, fw, window);
     Ok(match name {
         "migration-disaggregation-share" => Figure::MigrationShare(migration_share(&session, fw, window).await?),
-        _ => Figure::ReportingStatus(reporting_status(&session, fw, window).await?),
+        "reporting-status" => Figure::ReportingStatus(reporting_status(&session, fw, window).await?),
+        "disaggregation-status" => Figure::DisaggregationStatus(disaggregation::status(&session, about(disaggregation::STATUS_DEFINITION)).await?),
+        "coverage-matrix" => Figure::CoverageMatrix(disaggregation::coverage(&session, about(disaggregation::COVERAGE_DEFINITION)).await?),
+        "migrant-gap" => Figure::MigrantGap(gap::compute(&session, about(gap::DEFINITION)).await?),
+        _ => {
+            let at = catalog.store().committed_at(version).await?;
+            Figure::Completeness(completeness::compute(&session, about(completeness::DEFINITION), at).await?)
+        }
     })
 }

@@ -1,0 +1,180 @@
+//! Agency completeness and timeliness, in DHIS2's "reporting rate" sense.
+//!
+//! The reporting calendar (see [`crate::calendar`]) lists the reports owed: (agency, dataset,
+//! period) with a due date. The **reference time** is when the store version read was
+//! committed, so a figure recomputed `as_of` the same version is identical.
+//!
+//! - A report is **received** when some publication of that agency and dataset committed at or
+//!   before the version read carried the period (a superseded publication still counts: the
+//!   report arrived).
+//! - It is **on time** when the first such publication was received by the end of the due day
+//!   (UTC).
+//! - It is **expected** when its due day has ended by the reference time, or it was received
+//!   (an early report counts, on time).
+//! - Per agency: completeness = received / expected, timeliness = on time / expected; null when
+//!   nothing is expected (an agency of the registry or calendar with nothing due). Overall: the
+//!   same over all reports.
+
+use serde::{Deserialize, Serialize};
+
+use super::{floats, ints, query, strings, About, PublicationRef, ViewParams};
+use crate::catalog::Session;
+use crate::error::Result;
+
+/// The definition in words.
+pub const DEFINITION: &str = "Agency completeness and timeliness (DHIS2 reporting rate): the reporting calendar lists the reports owed \
+(agency, dataset, period, due date). Reference time: the commit time of the store version read. A report is received when some publication \
+of that agency and dataset committed at or before that version carried the period; on time when the first such publication was received by \
+the end of the due day (UTC); expected when its due day ended by the reference time, or it was received. Completeness = received / expected, \
+timeliness = on time / expected, per agency and overall; null when nothing is expected.";
+
+/// The views of this module.
+pub(super) fn views(p: &ViewParams) -> Vec<(&'static str, String)> {
+    let reference = p.reference_time.format("%Y-%m-%dT%H:%M:%S%.3f");
+    let ratios = "CAST(received AS DOUBLE) / NULLIF(expected, 0) AS completeness, CAST(on_time AS DOUBLE) / NULLIF(expected, 0) AS timeliness";
+    vec![
+        (
+            "reporting_calendar_status",
+            format!(
+                "SELECT c.agency, c.dataset, c.period, c.period_end, c.due, r.first_received,
+                        r.first_received IS NOT NULL AS received,
+                        COALESCE(r.first_received < CAST(c.due AS TIMESTAMP) + INTERVAL '1 day', false) AS on_time
+                 FROM reporting_calendar c
+                 LEFT JOIN (SELECT agency, dataset, period, MIN(received_at) AS first_received
+                            FROM publication_periods GROUP BY agency, dataset, period) r
+                   ON r.agency = c.agency AND r.dataset = c.dataset AND r.period = c.period
+                 WHERE CAST(c.due AS TIMESTAMP) + INTERVAL '1 day' <= TIMESTAMP '{reference}' OR r.first_received IS NOT NULL"
+            ),
+        ),
+        (
+            "agency_completeness",
+            format!(
+                "SELECT key, expected, received, on_time, {ratios}
+                 FROM (SELECT a.agency AS key, COALESCE(s.expected, 0) AS expected, COALESCE(s.received, 0) AS received,
+                              COALESCE(s.on_time, 0) AS on_time
+                       FROM (SELECT agency FROM agencies UNION SELECT agency FROM reporting_calendar) a
+                       LEFT JOIN (SELECT agency, COUNT(*) AS expected,
+                                         SUM(CASE WHEN received THEN 1 ELSE 0 END) AS received,
+                                         SUM(CASE WHEN on_time THEN 1 ELSE 0 END) AS on_time
+                                  FROM reporting_calendar_status GROUP BY agency) s ON s.agency = a.agency) t"
+            ),
+        ),
+        (
+            "reporting_completeness",
+            format!(
+                "SELECT 'national' AS key, expected, received, on_time, {ratios}
+                 FROM (SELECT COUNT(*) AS expected, COALESCE(SUM(CASE WHEN received THEN 1 ELSE 0 END), 0) AS received,
+                              COALESCE(SUM(CASE WHEN on_time THEN 1 ELSE 0 END), 0) AS on_time
+                       FROM reporting_calendar_status) t"
+            ),
+        ),
+    ]
+}
+
+/// Completeness and timeliness of one agency, or overall.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletenessRow {
+    /// Agency id, or `national`.
+    pub key: String,
+    /// Reports expected.
+    pub expected: i64,
+    /// Reports received.
+    pub received: i64,
+    /// Reports received on time.
+    pub on_time: i64,
+    /// received / expected.
+    pub completeness: Option<f64>,
+    /// on time / expected.
+    pub timeliness: Option<f64>,
+}
+
+/// One report owed and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportStatus {
+    /// Agency.
+    pub agency: String,
+    /// Dataset.
+    pub dataset: String,
+    /// Period.
+    pub period: String,
+    /// Due date.
+    pub due: String,
+    /// When the first publication carrying it was received, if any.
+    pub first_received: Option<String>,
+    /// Received at all.
+    pub received: bool,
+    /// Received by the due date.
+    pub on_time: bool,
+}
+
+/// The figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Completeness {
+    /// Which figure, from which store state and framework.
+    #[serde(flatten)]
+    pub about: About,
+    /// The reference time (commit time of the store version read), RFC 3339.
+    pub reference_time: String,
+    /// Overall.
+    pub national: CompletenessRow,
+    /// Per agency.
+    pub by_agency: Vec<CompletenessRow>,
+    /// Every report expected.
+    pub reports: Vec<ReportStatus>,
+    /// Publications in the store state read.
+    pub publications: Vec<PublicationRef>,
+}
+
+fn rows(b: &[arrow::array::RecordBatch]) -> Result<Vec<CompletenessRow>> {
+    let keys = strings(b, "key")?;
+    let [e, r, o] = ["expected", "received", "on_time"].map(|c| ints(b, c));
+    let (e, r, o) = (e?, r?, o?);
+    let (c, t) = (floats(b, "completeness")?, floats(b, "timeliness")?);
+    Ok((0..keys.len())
+        .map(|i| CompletenessRow { key: keys[i].clone(), expected: e[i], received: r[i], on_time: o[i], completeness: c[i], timeliness: t[i] })
+        .collect())
+}
+
+/// Computes completeness and timeliness in `session`.
+pub async fn compute(s: &Session, about: About, reference_time: chrono::DateTime<chrono::Utc>) -> Result<Completeness> {
+    let ctx = &s.ctx;
+    let national = rows(&query(ctx, "SELECT * FROM reporting_completeness").await?)?.into_iter().next().unwrap_or(CompletenessRow {
+        key: "national".into(),
+        expected: 0,
+        received: 0,
+        on_time: 0,
+        completeness: None,
+        timeliness: None,
+    });
+    let by_agency = rows(&query(ctx, "SELECT * FROM agency_completeness ORDER BY key").await?)?;
+    let b = query(
+        ctx,
+        "SELECT agency, dataset, period, CAST(due AS VARCHAR) AS due, CAST(first_received AS VARCHAR) AS first_received,
+                CAST(received AS INT) AS received, CAST(on_time AS INT) AS on_time
+         FROM reporting_calendar_status ORDER BY agency, dataset, period",
+    )
+    .await?;
+    let [ag, ds, pe, du] = ["agency", "dataset", "period", "due"].map(|c| strings(&b, c));
+    let (ag, ds, pe, du) = (ag?, ds?, pe?, du?);
+    let first = strings(&b, "first_received")?;
+    let (rec, ont) = (ints(&b, "received")?, ints(&b, "on_time")?);
+    let reports = (0..ag.len())
+        .map(|i| ReportStatus {
+            agency: ag[i].clone(),
+            dataset: ds[i].clone(),
+            period: pe[i].clone(),
+            due: du[i].clone(),
+            first_received: Some(first[i].clone()).filter(|f| !f.is_empty()),
+            received: rec[i] == 1,
+            on_time: ont[i] == 1,
+        })
+        .collect();
+    Ok(Completeness {
+        about,
+        reference_time: reference_time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        national,
+        by_agency,
+        reports,
+        publications: super::publication_refs(s),
+    })
+}
