@@ -25,6 +25,13 @@ if [ ! -f "$pki/ca.key" ]; then
     "$bin/sdgx-coordinator" ca issue-agent --dir "$pki" --agency "$agency" | sed 's/^/   /'
   done
 fi
+mkdir -p "$pki/tokens"
+for agency in $agencies; do
+  # Each agent's API token (role agency: it reads only its own reporting calendar).
+  if [ ! -s "$pki/tokens/$agency.token" ]; then
+    "$bin/sdgx-coordinator" token create --config "$config" --role agency --name "$agency" 2>/dev/null >"$pki/tokens/$agency.token"
+  fi
+done
 token=$("$bin/sdgx-coordinator" token create --config "$config" --role reader --name "demo-$(date +%Y%m%d-%H%M%S)-$$" 2>/dev/null)
 
 data="$root/data/demo-$(date +%Y%m%d-%H%M%S)"
@@ -54,6 +61,8 @@ done
 echo
 "$bin/sdgx-coordinator" figures --config "$config" --data-dir "$data"
 "$bin/sdgx-coordinator" audit verify --config "$config" --data-dir "$data" | sed 's/^/== /'
+echo "== what the health ministry still owes (sdgx-agent status, over HTTP with its agency token)"
+SDGX_COORDINATOR_HTTP="http://$http" "$bin/sdgx-agent" status --config examples/federation/moh/agent.toml | sed 's/^/   /'
 elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 cat <<EOF2
 == done in ${elapsed}s (after the build). Synthetic data: invented numbers, not official statistics.
@@ -62,8 +71,10 @@ cat <<EOF2
    certificates, tokens: $pki/ (tokens are stored only as hashes)
    a reader token:       $token
    figures as JSON:      curl -H "Authorization: Bearer $token" http://$http/api/v1/figures/migration-disaggregation-share
-                         .../api/v1/figures/reporting-status?from=2022&to=2023   .../api/v1/publications
-   Arrow Flight (tokens): grpc+tls://localhost:${analysts##*:} (handshake with the token; tickets in schemas/README.md)
+                         .../figures/reporting-status?from=2022&to=2023  .../figures/disaggregation-status  .../figures/coverage-matrix
+                         .../figures/migrant-gap  .../figures/agency-completeness?as_of=3  .../api/v1/publications
+   Flight SQL (ADBC, DBeaver, pyarrow): grpc+tls://localhost:${analysts##*:} user any, password the token, CA $pki/ca.pem
+                         (tables and views: docs/analysts.md; header x-sdgx-as-of reads an earlier store version)
    read-only SQL:        curl -H "Authorization: Bearer $token" -d '{"sql":"SELECT * FROM migration_disaggregation_by_goal"}' -H 'Content-Type: application/json' http://$http/api/v1/query
    again, offline:       $bin/sdgx-coordinator figures --config $config --data-dir $data
 EOF2

@@ -79,6 +79,12 @@ pub struct Config {
     pub transport: TransportConfig,
     /// Mutual TLS (required by coordinators in their default configuration).
     pub tls: Option<TlsConfig>,
+    /// The coordinator's HTTP API, for `sdgx-agent status` (e.g. `http://127.0.0.1:8080`; with
+    /// `https`, the `tls.ca` bundle is trusted).
+    pub coordinator_http: Option<String>,
+    /// A file holding this agency's API token (role `agency`, created with
+    /// `sdgx-coordinator token create --role agency --name <agency>`).
+    pub token_file: Option<PathBuf>,
     /// The datasets to publish.
     #[serde(rename = "dataset")]
     pub datasets: Vec<DatasetConfig>,
@@ -95,6 +101,8 @@ impl Default for Config {
             max_problems: 100,
             transport: TransportConfig::default(),
             tls: None,
+            coordinator_http: None,
+            token_file: None,
             datasets: vec![],
         }
     }
@@ -120,6 +128,7 @@ impl Config {
         };
         c.national_framework.iter_mut().for_each(abs);
         c.national_codelists.iter_mut().for_each(abs);
+        c.token_file.iter_mut().for_each(abs);
         for d in &mut c.datasets {
             abs(&mut d.manifest);
             abs(&mut d.source);

@@ -25,6 +25,14 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The coordinator's HTTP API failed or refused.
+    #[error("coordinator API {url}: {message}")]
+    Api {
+        /// The URL called.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The coordinator could not be reached or failed.
     #[error("coordinator {url}: {message}")]
     Coordinator {

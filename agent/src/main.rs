@@ -29,6 +29,15 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Show what this agency owes: its reporting calendar, from the coordinator's HTTP API.
+    Status {
+        /// Agent configuration (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[tokio::main]
@@ -44,6 +53,7 @@ async fn main() -> std::process::ExitCode {
     let (config, dry_run) = match Cli::parse().command {
         Command::Publish { config, dry_run } => (config, dry_run),
         Command::Check { config } => (config, true),
+        Command::Status { config, json } => return status(&config, json).await,
     };
     let config = match sdgx_agent::Config::load(&config) {
         Ok(c) => c,
@@ -83,4 +93,25 @@ async fn main() -> std::process::ExitCode {
         }
     }
     if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS }
+}
+
+async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode {
+    let calendar = match sdgx_agent::Config::load(config) {
+        Ok(c) => sdgx_agent::status::calendar(&c).await,
+        Err(e) => Err(e),
+    };
+    match calendar {
+        Ok(c) if json => {
+            println!("{}", serde_json::to_string_pretty(&c).expect("the calendar serialises"));
+            std::process::ExitCode::SUCCESS
+        }
+        Ok(c) => {
+            print!("{}", sdgx_agent::status::render(&c));
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -13,10 +13,13 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// An analyst's or administrator's role.
+/// A token holder's role, from least to most trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// An agency's agent: reads only its own reporting calendar (the token's name is the
+    /// agency id). No figures, data or SQL.
+    Agency,
     /// Reads figures, publications and data; runs read-only SQL.
     Reader,
     /// Everything a reader may, plus administration (audit).
@@ -27,9 +30,10 @@ impl std::str::FromStr for Role {
     type Err = Error;
     fn from_str(s: &str) -> Result<Role> {
         match s {
+            "agency" => Ok(Role::Agency),
             "reader" => Ok(Role::Reader),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::BadRequest(format!("unknown role {s:?}: use reader or admin"))),
+            _ => Err(Error::BadRequest(format!("unknown role {s:?}: use agency, reader or admin"))),
         }
     }
 }

@@ -47,7 +47,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{FailureLimiter, Tokens};
+use crate::auth::{FailureLimiter, Role, Tokens};
 use crate::catalog::{Catalog, Session};
 use crate::error::{Error, Result};
 use crate::figures::Window;
@@ -167,17 +167,27 @@ impl AnalystFlight {
 
     /// Checks the caller's token (and the failure limiter).
     fn authenticate<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let ip = request.remote_addr().map(|a| a.ip());
+        self.check(bearer(request).as_deref(), request.remote_addr().map(|a| a.ip()))
+    }
+
+    /// Admits `token` from `ip` if it is a reader's or an administrator's; an invalid token
+    /// counts towards the address's failures.
+    fn check(&self, token: Option<&str>, ip: Option<std::net::IpAddr>) -> Result<(), Status> {
         if ip.is_some_and(|ip| self.limiter.blocked(ip)) {
             return Err(Status::resource_exhausted("too many failed authentication attempts from this address; try again later"));
         }
-        if bearer(request).as_deref().and_then(|t| self.tokens.authenticate(t)).is_some() {
-            return Ok(());
+        match token.and_then(|t| self.tokens.authenticate(t)) {
+            Some((_, role)) if role >= Role::Reader => Ok(()),
+            Some((name, role)) => Err(Status::permission_denied(format!("{name} has role {role:?}; Flight SQL needs reader or admin"))),
+            None => {
+                if let Some(ip) = ip {
+                    self.limiter.failed(ip);
+                }
+                Err(Status::unauthenticated(
+                    "send a valid token: handshake (Basic auth, the token as the password), then authorization: Bearer <token>",
+                ))
+            }
         }
-        if let Some(ip) = ip {
-            self.limiter.failed(ip);
-        }
-        Err(Status::unauthenticated("send a valid token: handshake (Basic auth, the token as the password), then authorization: Bearer <token>"))
     }
 
     /// The store version a request reads: its `x-sdgx-as-of` header, or the current one.
@@ -259,9 +269,6 @@ impl FlightSqlService for AnalystFlight {
         request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>, Status> {
         let ip = request.remote_addr().map(|a| a.ip());
-        if ip.is_some_and(|ip| self.limiter.blocked(ip)) {
-            return Err(Status::resource_exhausted("too many failed authentication attempts from this address; try again later"));
-        }
         let mut token = bearer(&request);
         if token.is_none() {
             let mut stream = request.into_inner();
@@ -269,12 +276,8 @@ impl FlightSqlService for AnalystFlight {
                 token = String::from_utf8(first.payload.to_vec()).ok();
             }
         }
-        let Some(token) = token.filter(|t| self.tokens.authenticate(t).is_some()) else {
-            if let Some(ip) = ip {
-                self.limiter.failed(ip);
-            }
-            return Err(Status::unauthenticated("the token is not valid"));
-        };
+        self.check(token.as_deref(), ip)?;
+        let token = token.unwrap_or_default();
         let header = format!("Bearer {token}").parse().map_err(|_| Status::unauthenticated("the token is not valid"))?;
         let reply = HandshakeResponse { protocol_version: 0, payload: token.into_bytes().into() };
         let mut response: Response<Pin<Box<dyn Stream<Item = _> + Send>>> = Response::new(Box::pin(futures::stream::once(async { Ok(reply) })));

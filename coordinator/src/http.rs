@@ -7,6 +7,7 @@
 //! | `GET /api/v1/figures/{name}?from=&to=&as_of=` | reader, admin | one figure: numerator, denominator, share, by-goal rows, the indicators counted, the store version |
 //! | `GET /api/v1/publications` | reader, admin | the publications log |
 //! | `POST /api/v1/query` `{"sql": "...", "as_of": N or "RFC 3339"}` | reader, admin | rows of a read-only SQL query (see [`crate::query`]) |
+//! | `GET /api/v1/calendar/{agency}` | that agency's token, reader, admin | the agency's reporting calendar: each report owed, its due date and status |
 //! | `GET /api/v1/admin/audit` | admin | the audit of the tamper-evident log |
 //!
 //! Every route but `/health` needs `Authorization: Bearer <token>`; repeated failures from one
@@ -16,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::Extension;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
@@ -72,10 +74,13 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/v1/publications", get(publications))
         .route("/api/v1/query", post(run_query))
         .route_layer(from_fn_with_state((state.clone(), Role::Reader), authorize));
+    let agency = Router::new()
+        .route("/api/v1/calendar/{agency}", get(calendar))
+        .route_layer(from_fn_with_state((state.clone(), Role::Agency), authorize));
     let admin = Router::new()
         .route("/api/v1/admin/audit", get(audit))
         .route_layer(from_fn_with_state((state.clone(), Role::Admin), authorize));
-    Router::new().route("/health", get(health)).merge(reader).merge(admin).with_state(state)
+    Router::new().route("/health", get(health)).merge(reader).merge(agency).merge(admin).with_state(state)
 }
 
 async fn authorize(
@@ -102,8 +107,22 @@ async fn authorize(
         Some((name, role)) if role < need => {
             Err(Error::PermissionDenied(format!("{name} has role {role:?}; this needs {need:?}")))
         }
-        Some(_) => Ok(next.run(req).await),
+        Some((name, role)) => {
+            let caller = Caller { name: name.to_owned(), role };
+            let mut req = req;
+            req.extensions_mut().insert(caller);
+            Ok(next.run(req).await)
+        }
     }
+}
+
+/// The authenticated token holder of a request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's name (for an agency token: the agency id).
+    pub name: String,
+    /// Its role.
+    pub role: Role,
 }
 
 async fn health(State(s): State<Arc<HttpState>>) -> Json<Value> {
@@ -132,6 +151,18 @@ async fn run_query(
     let Json(q) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
     let out = query::run(&s.catalog, &q.sql, q.as_of.as_ref(), s.limits).await?;
     Ok(Json(serde_json::to_value(out.to_json()?).map_err(|e| Error::Config(e.to_string()))?))
+}
+
+async fn calendar(
+    State(s): State<Arc<HttpState>>,
+    Extension(caller): Extension<Caller>,
+    Path(agency): Path<String>,
+) -> Result<Json<Value>> {
+    if caller.role == Role::Agency && caller.name != agency {
+        return Err(Error::PermissionDenied(format!("agency {:?} may read only its own calendar, not {agency:?}'s", caller.name)));
+    }
+    let cal = figures::completeness::agency_calendar(&s.catalog, &agency, chrono::Utc::now()).await?;
+    Ok(Json(serde_json::to_value(cal).map_err(|e| Error::Config(e.to_string()))?))
 }
 
 async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {

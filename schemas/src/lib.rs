@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`observation`] | the observation schema: columns, types, defaults, codelists |
 //! | [`codelist`] | codelists, global (compiled in) and national extensions |
+//! | [`api`] | HTTP API messages agents read (the reporting calendar) |
 //! | [`framework`] | the indicator framework catalogue, global and national |
 //! | [`contract`] | codelists + framework in force; the contract version |
 //! | [`time`] | SDMX time periods |
@@ -18,6 +19,7 @@
 //! | [`flight`] | Flight descriptor, acknowledgement and ticket encoding |
 //! | [`error`] | the crate's error type |
 
+pub mod api;
 pub mod codelist;
 pub mod contract;
 pub mod error;

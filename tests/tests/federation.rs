@@ -138,3 +138,103 @@ async fn rejection_replacement_and_duplicates() {
     assert_eq!(n, 9, "15 rows minus the 6 migrant/non-migrant rows of 3.3.1");
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn figures_as_of_an_earlier_version_are_reproducible() {
+    use sdgx_coordinator::catalog::AsOf;
+    let r = Running::start(|_| {}).await;
+    for a in ["armstat", "sms", "moes"] {
+        for o in sdgx_agent::run(&r.agent(a), false).await.unwrap() {
+            o.sent.unwrap().unwrap();
+        }
+    }
+    let store = r.catalog.store().clone();
+    let v = store.version().await;
+    assert_eq!(v, 4, "armstat's two datasets, sms and moes");
+    let at = store.committed_at(v).await.unwrap();
+    let all = |as_of: AsOf| {
+        let catalog = r.catalog.clone();
+        async move {
+            let mut out = Vec::new();
+            for name in figures::FIGURES {
+                out.push(figures::compute(&catalog, name, Window::default(), Some(&as_of)).await.unwrap());
+            }
+            out
+        }
+    };
+    let before = all(AsOf::Version(v)).await;
+    // More publications arrive.
+    for a in ["diaspora", "labour", "cba", "moh"] {
+        for o in sdgx_agent::run(&r.agent(a), false).await.unwrap() {
+            o.sent.unwrap().unwrap();
+        }
+    }
+    assert_eq!(store.version().await, 8);
+    // The same as_of, by version or by a timestamp at (or after) that commit: identical output.
+    assert_eq!(all(AsOf::Version(v)).await, before);
+    assert_eq!(all(AsOf::Text(at.to_rfc3339())).await, before);
+    let just_before_next = store.committed_at(v + 1).await.unwrap() - chrono::Duration::milliseconds(1);
+    if just_before_next >= at {
+        assert_eq!(all(AsOf::Text(just_before_next.to_rfc3339())).await, before);
+    }
+    // ... and the current figures differ (more indicators produced now).
+    let now = figures::compute(&r.catalog, figures::FIGURES[0], Window::default(), None).await.unwrap();
+    assert_ne!(now, before[0]);
+    // A time before the store existed, a version that does not exist, and nonsense are errors.
+    let early = figures::compute(&r.catalog, figures::FIGURES[0], Window::default(), Some(&AsOf::Text("2001-01-01T00:00:00Z".into()))).await;
+    assert!(early.unwrap_err().to_string().contains("did not exist yet"));
+    let future = figures::compute(&r.catalog, figures::FIGURES[0], Window::default(), Some(&AsOf::Version(99))).await;
+    assert!(future.unwrap_err().to_string().contains("does not exist"));
+    let bad = figures::compute(&r.catalog, figures::FIGURES[0], Window::default(), Some(&AsOf::Text("yesterday".into()))).await;
+    assert!(bad.unwrap_err().to_string().contains("neither a store version nor an RFC 3339 timestamp"));
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_read_their_own_reporting_calendar_over_http() {
+    use sdgx_coordinator::auth::{Role, Tokens};
+    let (moh_token, moh) = Tokens::create("moh", Role::Agency);
+    let (reader_token, reader) = Tokens::create("analyst", Role::Reader);
+    let r = Running::start(|c| c.security.tokens = vec![moh, reader]).await;
+    r.publish_all().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("moh.token");
+    std::fs::write(&token_file, format!("{moh_token}\n")).unwrap();
+    let mut cfg = r.agent("moh");
+    cfg.coordinator_http = Some(format!("http://{}", r.http));
+    cfg.token_file = Some(token_file.clone());
+    let cal = sdgx_agent::status::calendar(&cfg).await.unwrap();
+    // examples/federation/coordinator.toml: moh owes health, annual 2021-2025, 180 days after
+    // each year. It published 2021-2023 today (long after their due dates): received late;
+    // 2024 (due 2025-06-29) and 2025 (due 2026-06-29) are overdue.
+    let rows: Vec<(&str, &str, &str)> = cal.reports.iter().map(|r| (r.period.as_str(), r.due.as_str(), r.status.as_str())).collect();
+    assert_eq!(
+        rows,
+        [
+            ("2021", "2022-06-29", "received_late"),
+            ("2022", "2023-06-29", "received_late"),
+            ("2023", "2024-06-28", "received_late"),
+            ("2024", "2025-06-29", "overdue"),
+            ("2025", "2026-06-29", "overdue"),
+        ]
+    );
+    assert!(sdgx_agent::status::render(&cal).contains("2 overdue"));
+
+    // An agency token reads only its own calendar, and nothing else: no figures, no SQL.
+    cfg.agency = "cba".into();
+    let e = sdgx_agent::status::calendar(&cfg).await.unwrap_err().to_string();
+    assert!(e.contains("403") && e.contains("only its own calendar"), "{e}");
+    let client = reqwest::Client::new();
+    let get = |path: &str, token: &str| client.get(format!("http://{}{path}", r.http)).bearer_auth(token).send();
+    assert_eq!(get("/api/v1/figures/migration-disaggregation-share", &moh_token).await.unwrap().status(), 403);
+    assert_eq!(get("/api/v1/publications", &moh_token).await.unwrap().status(), 403);
+    // A reader may read any agency's calendar; nobody may without a token.
+    assert_eq!(get("/api/v1/calendar/cba", &reader_token).await.unwrap().status(), 200);
+    assert_eq!(client.get(format!("http://{}/api/v1/calendar/moh", r.http)).send().await.unwrap().status(), 401);
+    // Nor may an agency token use Flight SQL.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", r.analyst_flight.unwrap())).unwrap().connect().await.unwrap();
+    let mut sql = arrow_flight::sql::client::FlightSqlServiceClient::new(channel);
+    let e = sql.handshake("moh", &moh_token).await.unwrap_err().to_string();
+    assert!(e.contains("Flight SQL needs reader or admin"), "{e}");
+    r.stop().await;
+}

@@ -15,6 +15,7 @@
 //!   nothing is expected (an agency of the registry or calendar with nothing due). Overall: the
 //!   same over all reports.
 
+use sdgx_schemas::api::{AgencyCalendar, CalendarItem};
 use serde::{Deserialize, Serialize};
 
 use super::{floats, ints, query, strings, About, PublicationRef, ViewParams};
@@ -176,5 +177,46 @@ pub async fn compute(s: &Session, about: About, reference_time: chrono::DateTime
         by_agency,
         reports,
         publications: super::publication_refs(s),
+    })
+}
+
+/// The calendar of `agency` at `now`, over the current store.
+pub async fn agency_calendar(catalog: &crate::catalog::Catalog, agency: &str, now: chrono::DateTime<chrono::Utc>) -> Result<AgencyCalendar> {
+    let s = catalog.tables(None).await?;
+    let now_sql = now.format("%Y-%m-%dT%H:%M:%S%.3f");
+    let b = query(
+        &s.ctx,
+        &format!(
+            "SELECT c.dataset, c.period, CAST(c.due AS VARCHAR) AS due, CAST(r.first_received AS VARCHAR) AS first_received,
+                    CASE WHEN r.first_received IS NOT NULL AND r.first_received < CAST(c.due AS TIMESTAMP) + INTERVAL '1 day' THEN 'received_on_time'
+                         WHEN r.first_received IS NOT NULL THEN 'received_late'
+                         WHEN CAST(c.due AS TIMESTAMP) + INTERVAL '1 day' <= TIMESTAMP '{now_sql}' THEN 'overdue'
+                         ELSE 'upcoming' END AS status
+             FROM reporting_calendar c
+             LEFT JOIN (SELECT agency, dataset, period, MIN(received_at) AS first_received
+                        FROM publication_periods GROUP BY agency, dataset, period) r
+               ON r.agency = c.agency AND r.dataset = c.dataset AND r.period = c.period
+             WHERE c.agency = {}
+             ORDER BY c.dataset, c.period",
+            super::literal(agency)
+        ),
+    )
+    .await?;
+    let [ds, pe, du, fr, st] = ["dataset", "period", "due", "first_received", "status"].map(|c| strings(&b, c));
+    let (ds, pe, du, fr, st) = (ds?, pe?, du?, fr?, st?);
+    let reports = (0..ds.len())
+        .map(|i| CalendarItem {
+            dataset: ds[i].clone(),
+            period: pe[i].clone(),
+            due: du[i].clone(),
+            first_received: Some(fr[i].clone()).filter(|f| !f.is_empty()),
+            status: st[i].clone(),
+        })
+        .collect();
+    Ok(AgencyCalendar {
+        agency: agency.to_owned(),
+        now: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        store_version: s.store_version,
+        reports,
     })
 }

@@ -1,0 +1,64 @@
+//! `sdgx-agent status`: what this agency owes the coordinator, from its reporting calendar,
+//! fetched over the coordinator's HTTP API with the agency's token.
+
+use std::fmt::Write;
+
+use sdgx_schemas::api::AgencyCalendar;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// Fetches this agency's reporting calendar.
+pub async fn calendar(config: &Config) -> Result<AgencyCalendar> {
+    let base = config.coordinator_http.as_deref().ok_or_else(|| {
+        Error::Config("set coordinator_http (the coordinator's HTTP API) and token_file to see the reporting calendar".into())
+    })?;
+    let token_file = config.token_file.as_ref().ok_or_else(|| Error::Config("set token_file (this agency's API token)".into()))?;
+    let token = std::fs::read_to_string(token_file)
+        .map_err(|e| Error::Config(format!("token_file {}: {e}", token_file.display())))?
+        .trim()
+        .to_owned();
+    let url = format!("{}/api/v1/calendar/{}", base.trim_end_matches('/'), config.agency);
+    let api = |message: String| Error::Api { url: url.clone(), message };
+    let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
+    if let Some(tls) = config.tls.as_ref().filter(|_| url.starts_with("https:")) {
+        let pem = std::fs::read(&tls.ca).map_err(|e| Error::Config(format!("tls.ca {}: {e}", tls.ca.display())))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| Error::Config(format!("tls.ca {}: {e}", tls.ca.display())))?;
+        builder = builder.tls_certs_only(certs);
+    }
+    let client = builder.build().map_err(|e| api(e.to_string()))?;
+    let response = client.get(&url).bearer_auth(&token).send().await.map_err(|e| api(format!("unreachable: {e}")))?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| api(e.to_string()))?;
+    if !status.is_success() {
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["message"].as_str().map(str::to_owned))
+            .unwrap_or(body);
+        return Err(api(format!("{status}: {message}")));
+    }
+    serde_json::from_str(&body).map_err(|e| api(format!("unreadable reply: {e}")))
+}
+
+/// The calendar as a readable table, with what is overdue first in the summary.
+pub fn render(c: &AgencyCalendar) -> String {
+    let mut s = String::new();
+    let count = |st: &str| c.reports.iter().filter(|r| r.status == st).count();
+    let _ = writeln!(s, "reporting calendar of {} at {} (store version {})", c.agency, c.now, c.store_version);
+    let _ = writeln!(
+        s,
+        "  {} overdue, {} upcoming, {} received on time, {} received late",
+        count("overdue"),
+        count("upcoming"),
+        count("received_on_time"),
+        count("received_late")
+    );
+    let _ = writeln!(s, "  {:<32} {:<10} {:<11} {:<17} first received", "dataset", "period", "due", "status");
+    for r in &c.reports {
+        let _ = writeln!(s, "  {:<32} {:<10} {:<11} {:<17} {}", r.dataset, r.period, r.due, r.status, r.first_received.as_deref().unwrap_or("-"));
+    }
+    if c.reports.is_empty() {
+        let _ = writeln!(s, "  (nothing on the calendar for this agency)");
+    }
+    s
+}
