@@ -88,9 +88,18 @@ pub fn disaggregation_status(d: &DisaggregationStatus) -> String {
 pub fn coverage_matrix(c: &CoverageMatrix) -> String {
     let mut s = String::new();
     header(&mut s, "Coverage matrix: breakdowns published per indicator (x = covered; indicators with none omitted)", &c.about);
-    let _ = writeln!(s, "  {:<10} {}", "indicator", c.dimensions.iter().map(|d| format!("{:<8}", d.chars().take(8).collect::<String>())).collect::<String>());
+    let short = |d: &str| match d {
+        "migratory_status" => "migrant",
+        "disability_status" => "disabil.",
+        "urbanisation" => "urban.",
+        "income_wealth_quantile" => "income",
+        "geography" => "geo",
+        other => other,
+    }
+    .to_owned();
+    let _ = writeln!(s, "  {:<10} {}", "indicator", c.dimensions.iter().map(|d| format!("{:<9}", short(d))).collect::<String>());
     for r in c.rows.iter().filter(|r| r.cells.values().any(|c| c.covered)) {
-        let cells: String = c.dimensions.iter().map(|d| format!("{:<8}", if r.cells.get(d).is_some_and(|c| c.covered) { "x" } else { "." })).collect();
+        let cells: String = c.dimensions.iter().map(|d| format!("{:<9}", if r.cells.get(d).is_some_and(|c| c.covered) { "x" } else { "." })).collect();
         let _ = writeln!(s, "  {:<10} {cells}", r.indicator);
     }
     s

@@ -238,3 +238,54 @@ async fn agents_read_their_own_reporting_calendar_over_http() {
     assert!(e.contains("Flight SQL needs reader or admin"), "{e}");
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_figures_on_the_example_federation() {
+    use sdgx_coordinator::figures::Figure;
+    let r = Running::start(|_| {}).await;
+    r.publish_all().await;
+    let get = |name: &'static str| {
+        let catalog = r.catalog.clone();
+        async move { figures::compute(&catalog, name, Window::default(), None).await.unwrap() }
+    };
+    // Migrant gap: total rows with MS_MIGRANT and MS_NOMIGRANT of 1.2.1 (2021-2023), 3.3.1
+    // (2021-2023), 4.2.2 (2021-2023) and 8.8.1 (2021, 2022: its 2023 migrant cell is
+    // suppressed) = 11. 8.5.2's migrant rows are crossed with sex and age: no pair.
+    let Figure::MigrantGap(g) = get("migrant-gap").await else { panic!() };
+    assert_eq!(g.rows.len(), 11);
+    let row = g.rows.iter().find(|x| x.indicator == "8.8.1" && x.time_period == "2021").unwrap();
+    // labour-market.csv: 8.8.1 2021 migrant 3.6, non-migrant 2.2 per 100,000 employed.
+    assert_eq!((row.migrant, row.non_migrant, row.unit_measure.as_str()), (3.6, 2.2, "PER_100000_EMP"));
+    assert!((row.difference - 1.4).abs() < 1e-9 && (row.ratio.unwrap() - 3.6 / 2.2).abs() < 1e-9);
+    assert!(!g.rows.iter().any(|x| x.indicator == "8.8.1" && x.time_period == "2023"));
+
+    // Completeness (calendar of examples/federation/coordinator.toml, all due dates passed):
+    // 7 datasets owe 2021-2024 (4 each) and moh's health 2021-2025 (5) = 33 reports; each
+    // dataset carries 2021-2023: 8 x 3 = 24 received, all after their due dates: none on time.
+    let Figure::Completeness(c) = get("agency-completeness").await else { panic!() };
+    assert_eq!((c.national.expected, c.national.received, c.national.on_time), (33, 24, 0));
+    let moh = c.by_agency.iter().find(|a| a.key == "moh").unwrap();
+    assert_eq!((moh.expected, moh.received, moh.completeness, moh.timeliness), (5, 3, Some(0.6), Some(0.0)));
+    let armstat = c.by_agency.iter().find(|a| a.key == "armstat").unwrap();
+    assert_eq!((armstat.expected, armstat.received), (8, 6), "two datasets");
+
+    // Coverage: 8.5.2 (labour) is broken down by sex, age and migratory status; 10.c.1 by nothing.
+    let Figure::CoverageMatrix(m) = get("coverage-matrix").await else { panic!() };
+    let cells = |ind: &str| m.rows.iter().find(|x| x.indicator == ind).unwrap().cells.clone();
+    let c852 = cells("8.5.2");
+    assert!(c852["sex"].covered && c852["age"].covered && c852["migratory_status"].covered);
+    assert_eq!(c852["migratory_status"].codes, ["MS_MIGRANT", "MS_NOMIGRANT"]);
+    assert!(!c852["disability_status"].covered && !c852["geography"].covered);
+    assert!(cells("10.c.1").values().all(|c| !c.covered));
+    assert_eq!(m.rows.len(), 247, "every in-scope indicator has a row");
+
+    // Disaggregation status: cba's 10.c.1 and 17.3.2 expect no breakdown: not applicable.
+    let Figure::DisaggregationStatus(d) = get("disaggregation-status").await else { panic!() };
+    let cba = d.by_agency.iter().find(|a| a.key == "cba").unwrap();
+    assert_eq!((cba.not_applicable, cba.indicators), (2, 2));
+    assert_eq!(d.national.indicators, 247);
+    assert_eq!(d.national.complete + d.national.in_progress + d.national.not_started + d.national.not_applicable, 247);
+    let s112 = d.indicators.iter().find(|i| i.indicator == "1.1.1").unwrap();
+    assert_eq!(s112.status, "not_started", "1.1.1 is published as totals only");
+    r.stop().await;
+}
