@@ -290,11 +290,8 @@ async fn analysts_flight_port_needs_a_token_and_http_limits_failures() {
     let mut raw = arrow_flight::FlightClient::new(channel.clone());
     raw.add_header("authorization", &format!("Bearer {}", f.reader)).unwrap();
     let put = futures::stream::iter(vec![Ok(arrow_flight::FlightData::new().with_descriptor(sdgx_schemas::flight::PublishCommand::descriptor(&m)))]);
-    match raw.do_put(put).await {
-        Ok(s) => {
-            futures::TryStreamExt::try_collect::<Vec<_>>(s).await.expect_err("refused");
-        }
-        Err(_) => {}
+    if let Ok(s) = raw.do_put(put).await {
+        futures::TryStreamExt::try_collect::<Vec<_>>(s).await.expect_err("refused");
     }
     assert_eq!(f.catalog.store().version().await, before);
 

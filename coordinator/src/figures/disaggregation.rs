@@ -267,7 +267,7 @@ pub async fn status(s: &Session, about: About) -> Result<DisaggregationStatus> {
 }
 
 /// Sorts rows by indicator code in framework order.
-pub(super) fn sort_by_code<T>(rows: &mut Vec<T>, code: impl Fn(&T) -> &String) {
+pub(super) fn sort_by_code<T>(rows: &mut [T], code: impl Fn(&T) -> &String) {
     let mut order: Vec<String> = rows.iter().map(|r| code(r).clone()).collect();
     sort_codes(&mut order);
     order.dedup();
