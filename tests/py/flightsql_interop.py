@@ -1,6 +1,8 @@
 """Flight SQL interop: drives the coordinator's analysts' port with clients nobody here wrote.
 
-    flightsql_interop.py adbc|pyarrow URI TOKEN BIG_K
+    flightsql_interop.py adbc|pyarrow URI TOKEN BIG_K [CA_PEM]
+
+URI is grpc://host:port, or grpc+tls://host:port with CA_PEM the CA bundle to trust.
 
 `adbc` uses the ADBC Flight SQL driver (adbc-driver-flightsql, DB-API); `pyarrow` uses
 pyarrow.flight with the Flight SQL messages encoded here by hand (pyarrow ships no Flight SQL
@@ -34,14 +36,16 @@ def summarise_big(table: pa.Table) -> dict:
     }
 
 
-def run_adbc(uri: str, token: str, k: int) -> dict:
+def run_adbc(uri: str, token: str, k: int, ca: str | None) -> dict:
     import adbc_driver_flightsql.dbapi as flightsql
     import adbc_driver_manager
+    from adbc_driver_flightsql import DatabaseOptions
 
     out = {}
+    tls = {DatabaseOptions.TLS_ROOT_CERTS.value: ca} if ca else {}
     # A wrong token is refused at connect time or on first use.
     try:
-        bad = flightsql.connect(uri, db_kwargs={"username": "analyst", "password": "sdgx_wrong"})
+        bad = flightsql.connect(uri, db_kwargs={"username": "analyst", "password": "sdgx_wrong", **tls})
         with bad.cursor() as cur:
             cur.execute(COUNT_SQL)
             cur.fetchall()
@@ -49,7 +53,7 @@ def run_adbc(uri: str, token: str, k: int) -> dict:
     except adbc_driver_manager.Error as e:
         out["bad_token"] = str(e)
 
-    conn = flightsql.connect(uri, db_kwargs={"username": "analyst", "password": token})
+    conn = flightsql.connect(uri, db_kwargs={"username": "analyst", "password": token, **tls})
     objects = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
     tables = []
     for catalog in objects:
@@ -86,6 +90,7 @@ def run_adbc(uri: str, token: str, k: int) -> dict:
             "username": "analyst",
             "password": token,
             "adbc.flight.sql.rpc.call_header.x-sdgx-as-of": "1",
+            **tls,
         },
     )
     with old.cursor() as cur:
@@ -157,11 +162,11 @@ def parse(buf: bytes) -> dict:
     return out
 
 
-def run_pyarrow(uri: str, token: str, k: int) -> dict:
+def run_pyarrow(uri: str, token: str, k: int, ca: str | None) -> dict:
     import pyarrow.flight as fl
 
     out = {}
-    client = fl.FlightClient(uri)
+    client = fl.FlightClient(uri, tls_root_certs=ca.encode()) if ca else fl.FlightClient(uri)
     try:
         client.authenticate_basic_token("analyst", "sdgx_wrong")
         out["bad_token"] = "accepted"
@@ -222,7 +227,8 @@ def run_pyarrow(uri: str, token: str, k: int) -> dict:
 
 def main() -> None:
     client, uri, token, k = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    out = run_adbc(uri, token, k) if client == "adbc" else run_pyarrow(uri, token, k)
+    ca = open(sys.argv[5]).read() if len(sys.argv) > 5 else None
+    out = run_adbc(uri, token, k, ca) if client == "adbc" else run_pyarrow(uri, token, k, ca)
     print(json.dumps(out))
 
 

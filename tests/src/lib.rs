@@ -44,6 +44,8 @@ pub struct Running {
     pub analyst_flight: Option<std::net::SocketAddr>,
     /// The data directory (removed on drop).
     pub dir: tempfile::TempDir,
+    /// With mutual TLS: the PKI directory (`ca.pem`, `server.pem`, `agents/<agency>.pem`).
+    pub pki: Option<PathBuf>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<sdgx_coordinator::Result<()>>>,
 }
@@ -53,6 +55,33 @@ impl Running {
     pub async fn start(tweak: impl FnOnce(&mut Config)) -> Running {
         let dir = tempfile::tempdir().expect("temporary directory");
         Self::start_in(dir, tweak).await
+    }
+
+    /// Starts the example coordinator config secured as in production: mutual TLS for agents
+    /// (a fresh national CA in `<dir>/pki` with a certificate per example agency, the server's
+    /// for `localhost`) and TLS on the analysts' port; then `tweak`.
+    pub async fn start_mtls(tweak: impl FnOnce(&mut Config)) -> Running {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let pki = dir.path().join("pki");
+        sdgx_coordinator::pki::init(&pki, &["localhost".into()], 30).expect("CA");
+        for a in AGENCIES {
+            sdgx_coordinator::pki::issue_agent(&pki, a, 30).expect("agent certificate");
+        }
+        let p = pki.clone();
+        let mut r = Self::start_in(dir, move |c| {
+            c.security.tls = Some(sdgx_coordinator::config::TlsConfig {
+                cert: p.join("server.pem"),
+                key: p.join("server.key"),
+                client_ca: p.join("ca.pem"),
+                revoked: vec![],
+            });
+            c.security.insecure_plaintext_publish = false;
+            tweak(c);
+        })
+        .await;
+        r.flight = r.flight.replace("http://127.0.0.1", "https://localhost");
+        r.pki = Some(pki);
+        r
     }
 
     /// Starts the example coordinator config on the data directory `dir`, adjusted by `tweak`.
@@ -77,14 +106,20 @@ impl Running {
         let task = tokio::spawn(c.run(async {
             let _ = rx.await;
         }));
-        Running { flight, catalog, http, analyst_flight, dir, stop: Some(tx), task: Some(task) }
+        Running { flight, catalog, http, analyst_flight, dir, pki: None, stop: Some(tx), task: Some(task) }
     }
 
-    /// The example agent config of `agency`, pointed at this coordinator over plaintext.
+    /// The example agent config of `agency`, pointed at this coordinator (with its certificate
+    /// when the coordinator runs mutual TLS).
     pub fn agent(&self, agency: &str) -> sdgx_agent::Config {
         let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).expect("example agent config");
         c.coordinator = self.flight.clone();
-        c.tls = None;
+        c.tls = self.pki.as_ref().map(|p| sdgx_agent::config::TlsConfig {
+            ca: p.join("ca.pem"),
+            cert: p.join(format!("agents/{agency}.pem")),
+            key: p.join(format!("agents/{agency}.key")),
+            domain: None,
+        });
         c
     }
 

@@ -1,7 +1,8 @@
 //! Flight SQL interop: the ADBC Flight SQL driver and pyarrow.flight (from the project's venv,
 //! nobody here wrote them) authenticate, list tables, run a parameterised prepared statement,
 //! read a result of more than a million rows, get a clean error on bad SQL, and read the store
-//! as it was with the `x-sdgx-as-of` header. The values they saw are asserted here.
+//! as it was with the `x-sdgx-as-of` header, over TLS as deployed (agents publish over mutual
+//! TLS). The values they saw are asserted here.
 
 use std::process::Command;
 
@@ -12,10 +13,11 @@ use sdgx_coordinator::figures::Window;
 use sdgx_e2e::{python, root, Running};
 use serde_json::Value;
 
-fn interop(client: &str, uri: &str, token: &str, k: i64) -> Value {
+fn interop(client: &str, uri: &str, token: &str, k: i64, ca: &std::path::Path) -> Value {
     let out = Command::new(python())
         .arg(root().join("tests/py/flightsql_interop.py"))
         .args([client, uri, token, &k.to_string()])
+        .arg(ca)
         .output()
         .expect("run the interop script");
     assert!(out.status.success(), "{client}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -25,13 +27,14 @@ fn interop(client: &str, uri: &str, token: &str, k: i64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adbc_and_pyarrow_speak_flight_sql_to_the_analysts_port() {
     let (token, entry) = Tokens::create("analyst", Role::Reader);
-    let r = Running::start(|c| {
+    let r = Running::start_mtls(|c| {
         c.security.tokens = vec![entry];
         c.query_timeout_secs = 600;
     })
     .await;
     r.publish_all().await;
-    let uri = format!("grpc://{}", r.analyst_flight.unwrap());
+    let uri = format!("grpc+tls://localhost:{}", r.analyst_flight.unwrap().port());
+    let ca = r.pki.as_ref().unwrap().join("ca.pem");
 
     // Expected values, from the store through the in-process catalog.
     let s = r.catalog.session(None, Window::default()).await.unwrap();
@@ -49,7 +52,7 @@ async fn adbc_and_pyarrow_speak_flight_sql_to_the_analysts_port() {
     assert_eq!(first.store_version, 1);
 
     for client in ["pyarrow", "adbc"] {
-        let v = interop(client, &uri, &token, k);
+        let v = interop(client, &uri, &token, k, &ca);
         // Authentication: a wrong token is refused, the right one works.
         let bad = v["bad_token"].as_str().unwrap();
         assert!(bad.contains("Unauthenticated") || bad.contains("UNAUTHENTICATED") || bad.contains("token"), "{client}: {bad}");
