@@ -11,12 +11,14 @@
 //! | [`source`] | reading dataset files as batch streams |
 //! | [`client`] | the Flight connection to the coordinator |
 //! | [`publish`] | local validation, then streaming publication |
+//! | [`sdc`] | statistical disclosure control: primary and secondary suppression |
 //! | [`status`] | the agency's reporting calendar, from the coordinator's HTTP API |
 
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod publish;
+pub mod sdc;
 pub mod source;
 pub mod status;
 
