@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::compute::{ComputeConfig, SourceConfig};
 use crate::error::{Error, Result};
 pub use sdgx_schemas::flight::TransportConfig;
 
@@ -25,10 +26,15 @@ pub enum Format {
 pub struct DatasetConfig {
     /// The manifest (TOML).
     pub manifest: PathBuf,
-    /// The data file.
+    /// The data file; for a computed dataset, the Parquet file the protected result is
+    /// written to.
     pub source: PathBuf,
     /// The data format; guessed from the file extension when absent.
     pub format: Option<Format>,
+    /// Compute the dataset from the agent's sources with an indicator definition (see
+    /// [`crate::compute`]) instead of reading a ready contract file.
+    #[serde(default)]
+    pub compute: Option<ComputeConfig>,
 }
 
 impl DatasetConfig {
@@ -85,6 +91,9 @@ pub struct Config {
     /// A file holding this agency's API token (role `agency`, created with
     /// `sdgx-coordinator token create --role agency --name <agency>`).
     pub token_file: Option<PathBuf>,
+    /// Named sources that indicator definitions query (see [`crate::compute`]).
+    #[serde(rename = "source")]
+    pub sources: Vec<SourceConfig>,
     /// The datasets to publish.
     #[serde(rename = "dataset")]
     pub datasets: Vec<DatasetConfig>,
@@ -103,6 +112,7 @@ impl Default for Config {
             tls: None,
             coordinator_http: None,
             token_file: None,
+            sources: vec![],
             datasets: vec![],
         }
     }
@@ -132,6 +142,12 @@ impl Config {
         for d in &mut c.datasets {
             abs(&mut d.manifest);
             abs(&mut d.source);
+            if let Some(comp) = d.compute.as_mut() {
+                abs(&mut comp.sql);
+            }
+        }
+        for s in &mut c.sources {
+            abs(s.kind.path_mut());
         }
         if let Some(t) = c.tls.as_mut() {
             abs(&mut t.ca);
@@ -158,12 +174,25 @@ impl Config {
             return Err(Error::Config(format!("with [tls], the coordinator URL must be https://, not {:?}", self.coordinator)));
         }
         for d in &self.datasets {
-            for p in [&d.manifest, &d.source] {
+            // A computed dataset's source is its output, written before the check.
+            let inputs = match &d.compute {
+                Some(c) => [&d.manifest, &c.sql],
+                None => [&d.manifest, &d.source],
+            };
+            for p in inputs {
                 if !p.is_file() {
                     return Err(Error::Config(format!("{} does not exist", p.display())));
                 }
             }
+            if d.compute.is_some() && d.format()? != Format::Parquet {
+                return Err(Error::Config(format!("{}: a computed dataset is written as Parquet (.parquet)", d.source.display())));
+            }
             d.format()?;
+        }
+        let mut names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::Config(format!("two sources are named {:?}", w[0])));
         }
         Ok(())
     }

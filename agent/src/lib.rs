@@ -11,10 +11,12 @@
 //! | [`source`] | reading dataset files as batch streams |
 //! | [`client`] | the Flight connection to the coordinator |
 //! | [`publish`] | local validation, then streaming publication |
+//! | [`compute`] | sources (CSV, Parquet, Excel) and indicator definitions run in DataFusion |
 //! | [`sdc`] | statistical disclosure control: primary and secondary suppression |
 //! | [`status`] | the agency's reporting calendar, from the coordinator's HTTP API |
 
 pub mod client;
+pub mod compute;
 pub mod config;
 pub mod error;
 pub mod publish;
@@ -35,6 +37,8 @@ pub use error::{Error, Result};
 pub struct Outcome {
     /// The dataset's manifest path.
     pub manifest: std::path::PathBuf,
+    /// For a computed dataset: what the indicator definition and disclosure control produced.
+    pub computed: Option<compute::Computed>,
     /// The local check: the prepared publication, or why it failed.
     pub checked: Result<publish::Prepared>,
     /// The coordinator's answer, when sent.
@@ -53,6 +57,16 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
     let mut client = None;
     let mut out = Vec::new();
     for d in &config.datasets {
+        let mut computed = None;
+        if let Some(comp) = &d.compute {
+            match compute::compute(&config.sources, comp, &d.source).await {
+                Ok(c) => computed = Some(c),
+                Err(e) => {
+                    out.push(Outcome { manifest: d.manifest.clone(), computed: None, checked: Err(e), sent: None });
+                    continue;
+                }
+            }
+        }
         let c = contract.clone();
         let (d2, agency, bs, mp) = (d.clone(), config.agency.clone(), config.batch_size, config.max_problems);
         let checked = tokio::task::spawn_blocking(move || publish::check(&c, &d2, &agency, bs, mp))
@@ -68,7 +82,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
             }
             _ => None,
         };
-        out.push(Outcome { manifest: d.manifest.clone(), checked, sent });
+        out.push(Outcome { manifest: d.manifest.clone(), computed, checked, sent });
     }
     Ok(out)
 }

@@ -23,8 +23,10 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
-    /// Validate every dataset locally and print the summaries (same as publish --dry-run).
-    Check {
+    /// Dry run: compute, protect and validate every dataset, print the import summaries and
+    /// what disclosure control suppressed; send nothing (same as publish --dry-run).
+    #[command(alias = "check")]
+    Validate {
         /// Agent configuration (TOML).
         #[arg(long, short)]
         config: PathBuf,
@@ -52,7 +54,7 @@ async fn main() -> std::process::ExitCode {
         .init();
     let (config, dry_run) = match Cli::parse().command {
         Command::Publish { config, dry_run } => (config, dry_run),
-        Command::Check { config } => (config, true),
+        Command::Validate { config } => (config, true),
         Command::Status { config, json } => return status(&config, json).await,
     };
     let config = match sdgx_agent::Config::load(&config) {
@@ -71,6 +73,9 @@ async fn main() -> std::process::ExitCode {
     };
     let mut failed = false;
     for o in outcomes {
+        if let Some(c) = &o.computed {
+            print!("{}", sdgx_agent::compute::render(c));
+        }
         match (&o.checked, &o.sent) {
             (Err(e), _) => {
                 failed = true;

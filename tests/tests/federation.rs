@@ -97,7 +97,7 @@ async fn rejection_replacement_and_duplicates() {
             agency: "labour".into(), dataset: "labour-market".into(), rows: 0, periods: Default::default(),
             indicators: Default::default(), content_hash: String::new(), warnings: vec![],
         },
-        dataset: sdgx_agent::config::DatasetConfig { manifest: manifest_path, source: bad, format: None },
+        dataset: sdgx_agent::config::DatasetConfig { manifest: manifest_path, source: bad, format: None, compute: None },
     };
     let err = sdgx_agent::publish::send(&mut client, &r.flight, contract.clone(), &prepared, 1000).await.unwrap_err();
     let sdgx_agent::Error::Rejected(report) = err else { panic!("expected a rejection with its report, got {err}") };
