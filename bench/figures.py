@@ -47,6 +47,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import warnings
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -300,11 +302,22 @@ def toml_str(s: str) -> str:
     return json.dumps(s)  # a JSON string is a valid TOML basic string for these values
 
 
+def generator_digest() -> str:
+    """A digest of the generator's code (not of the whole script), so that editing the
+    measurements does not regenerate the data."""
+    import inspect
+    parts = [inspect.getsource(f) for f in (load_catalogue, plan_federation, periods_for, real_codes,
+                                            indicator_table, generate)]
+    parts.append(repr((COLUMNS, BREAKDOWN_CODELIST, FILLERS, MIGRATORY_SETS)))
+    parts += [(DATA / n).read_text() for n in ("codelists.csv", "series.csv", "indicators.csv")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
 def generate(fed: Path, seed: int, rows: int, n_agencies: int) -> dict:
     """Writes the federation under `fed` and returns its plan with the truth the generator
     planted (indicators produced and migration-disaggregated)."""
     params = {"seed": seed, "rows": rows, "agencies": n_agencies, "version": GENERATOR_VERSION,
-              "generator": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
+              "generator": generator_digest()}
     stamp = fed / "plan.json"
     if stamp.is_file():
         old = json.loads(stamp.read_text())
@@ -442,6 +455,8 @@ def write_coordinator_config(path: Path, plan: dict, token_sha: str, timeout: in
     lines = [
         "# Coordinator of the synthetic benchmark federation (bench/figures.py); global framework only.",
         'data_dir = "coordinator"',
+        "# The synthetic agencies report national figures for Armenia (ref_area AM).",
+        'national_area = "AM"',
         "max_problems = 100",
         "query_memory_limit = 4294967296",
         f"query_timeout_secs = {timeout}",
@@ -586,7 +601,7 @@ def delta_files(store: Path) -> list[str]:
 
 
 def share_sql(group: str | None) -> str:
-    """coordinator/src/figures.rs share_sql, in DuckDB's dialect (the same text: standard SQL)."""
+    """coordinator/src/figures/mod.rs share_sql, in DuckDB's dialect (the same text: standard SQL)."""
     key = "'national'" if group is None else f"CAST({group} AS VARCHAR)"
     group_by = "" if group is None else f"GROUP BY {group}"
     return f"""SELECT key, n AS numerator, d AS denominator, CAST(n AS DOUBLE) / NULLIF(d, 0) AS share,
@@ -611,7 +626,7 @@ def duckdb_setup(files: list[str], indicators: pa.Table, threads: int):
     file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
     con.execute(f"CREATE VIEW observations AS SELECT * FROM read_parquet({file_list}, "
                 "hive_partitioning = true, hive_types_autocast = false)")
-    # The views of coordinator/src/figures.rs register_views, window = none (predicate TRUE).
+    # The views of coordinator/src/figures/mod.rs register_views, window = none (predicate TRUE).
     con.execute("""CREATE VIEW figure_observations AS
         SELECT o.* FROM observations o JOIN indicators i ON i.indicator = o.indicator
         WHERE i.in_scope AND o.obs_status <> 'M' AND TRUE""")
@@ -748,6 +763,7 @@ def main() -> int:
     ap.add_argument("--wait-idle", type=float, default=600,
                     help="wait at most this many seconds for the machine to be idle before timing (default 600)")
     args = ap.parse_args()
+    warnings.filterwarnings("ignore", message="Cannot disable autocommit")
 
     work = args.work.resolve()
     fed = work / "federation"
@@ -896,6 +912,8 @@ def main() -> int:
 
         # --- latency with concurrent clients ---
         if use_fs:
+            results["latency_single"] = concurrent_latency(fs, args.latency_sql, 1, 50)
+            log(f"latency (1 client, 50 calls of {args.latency_sql!r}): p50 {fmt_s(results['latency_single']['p50'])}")
             per = max(1, args.calls // args.clients)
             results["latency"] = concurrent_latency(fs, args.latency_sql, args.clients, per)
             log(f"latency ({args.clients} clients, {results['latency']['calls']} calls of {args.latency_sql!r}): "
@@ -951,12 +969,15 @@ def report(args, r: dict, use_fs: bool, expected: dict) -> None:
     rows += [
         ("HTTP `POST /api/v1/query` share / by goal", f"{fmt_s(r['http_share'])} / {fmt_s(r['http_by_goal'])}"),
         ("HTTP `GET /api/v1/figures/migration-disaggregation-share`", fmt_s(r["http_figure"])),
-        ("`sdgx-coordinator figures --json` (process end to end: both figures)", fmt_s(r["cli_figures"])),
+        ("`sdgx-coordinator figures --json` (process end to end: every figure)", fmt_s(r["cli_figures"])),
     ]
     if lat:
         rows.append((f"Flight SQL latency, {args.clients} clients, {lat['calls']} calls of `{args.latency_sql}`",
                      f"p50 {fmt_s(lat['p50'])}, p99 {fmt_s(lat['p99'])}, max {fmt_s(lat['max'])}, "
                      f"{lat['throughput']:.0f} calls/s" + (f", {lat['errors']} errors" if lat["errors"] else "")))
+    one = r.get("latency_single")
+    if one:
+        rows.append((f"same query, 1 client, {one['calls']} calls", f"p50 {fmt_s(one['p50'])}, p99 {fmt_s(one['p99'])}"))
     lat = r.get("latency_figure")
     if lat:
         rows.append((f"Flight SQL headline query, {args.clients} concurrent clients, {lat['calls']} calls",
@@ -980,7 +1001,7 @@ def report(args, r: dict, use_fs: bool, expected: dict) -> None:
           "each, covering all 252 indicators of the global framework; published with `sdgx-agent publish` over "
           "plaintext Flight to a fresh local Delta store. sdgx is queried over Flight SQL (ADBC) on the analysts' "
           "port" + ("" if use_fs else " (not available in this run: HTTP was used)") + "; DuckDB runs the same "
-          "views (translated from `coordinator/src/figures.rs`) over the Parquet files the Delta log lists, in the "
+          "views (translated from `coordinator/src/figures/mod.rs`) over the Parquet files the Delta log lists, in the "
           f"same run, on the same machine, with {os.cpu_count()} threads. Times are medians of {args.reps} runs "
           "after a first one (shown apart); both sides read the files from the OS page cache.", "",
           "| measure | value |", "| --- | --- |"]

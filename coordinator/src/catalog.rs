@@ -18,7 +18,7 @@ use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use datafusion::catalog::MemorySchemaProvider;
+use datafusion::catalog::{CatalogProvider, MemorySchemaProvider};
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -74,12 +74,29 @@ impl Registers {
 }
 
 /// Builds query sessions over the store.
+///
+/// Registering the tables and planning the figure views of one store version takes a while
+/// (about a hundred milliseconds), so the catalog of the last few (version, window) pairs is
+/// kept and shared: each query still gets a session of its own, with its own memory pool.
 pub struct Catalog {
     contract: Arc<Contract>,
     store: Arc<Store>,
     registers: Registers,
     memory_limit: usize,
+    cache: std::sync::Mutex<Vec<(CacheKey, Arc<Built>)>>,
 }
+
+/// (store version, window of the figure views, or none for the tables only).
+type CacheKey = (i64, Option<Window>);
+
+/// The tables and views of one store version, ready to mount in a session.
+struct Built {
+    catalog: Arc<dyn CatalogProvider>,
+    publications: Vec<PublicationEntry>,
+}
+
+/// How many (version, window) catalogs are kept.
+const CACHED: usize = 8;
 
 /// A session ready to query, and the store version it reads.
 pub struct Session {
@@ -94,7 +111,7 @@ pub struct Session {
 impl Catalog {
     /// A catalog over `store` with the framework of `contract`.
     pub fn new(contract: Arc<Contract>, store: Arc<Store>, registers: Registers, memory_limit: usize) -> Self {
-        Catalog { contract, store, registers, memory_limit }
+        Catalog { contract, store, registers, memory_limit, cache: std::sync::Mutex::new(Vec::new()) }
     }
 
     /// The registers exposed beside the store.
@@ -141,19 +158,51 @@ impl Catalog {
     /// A session over the store at `as_of` (current when `None`), with figure views computed
     /// over `window`.
     pub async fn session(&self, as_of: Option<i64>, window: Window) -> Result<Session> {
-        let session = self.tables(as_of).await?;
-        let reference_time = self.store.committed_at(session.store_version).await?;
-        let params = figures::ViewParams { window, national_area: self.registers.national_area.clone(), reference_time };
-        figures::register_views(&session.ctx, &params).await?;
-        Ok(session)
+        self.mount(as_of, Some(window)).await
     }
 
     /// A session with the tables only, no figure views (for reading data, not figures).
     pub async fn tables(&self, as_of: Option<i64>) -> Result<Session> {
+        self.mount(as_of, None).await
+    }
+
+    /// A fresh session (its own memory pool) with the catalog of `as_of` mounted.
+    async fn mount(&self, as_of: Option<i64>, window: Option<Window>) -> Result<Session> {
+        let version = match as_of {
+            Some(v) => self.resolve_as_of(&v.to_string()).await?,
+            None => self.store.version().await,
+        };
+        let key = (version, window);
+        let cached = self.cache.lock().expect("cache lock").iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone());
+        let built = match cached {
+            Some(b) => b,
+            None => {
+                let b = Arc::new(self.build(version, window).await?);
+                let mut cache = self.cache.lock().expect("cache lock");
+                cache.retain(|(k, _)| *k != key);
+                if cache.len() >= CACHED {
+                    cache.remove(0);
+                }
+                cache.push((key, b.clone()));
+                b
+            }
+        };
+        let ctx = self.context()?;
+        ctx.register_catalog(CATALOG, built.catalog.clone());
+        self.store.register_object_store(&ctx).await?;
+        Ok(Session { ctx, store_version: version, publications: built.publications.clone() })
+    }
+
+    fn context(&self) -> Result<SessionContext> {
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.memory_limit, 1.0).build_arc()?;
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema(CATALOG, "public");
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
-        let (observations, store_version) = self.store.provider(&ctx, as_of).await?;
+        Ok(SessionContext::new_with_config_rt(config, runtime))
+    }
+
+    /// Registers the tables of store version `version` and, with a window, the figure views.
+    async fn build(&self, version: i64, window: Option<Window>) -> Result<Built> {
+        let ctx = self.context()?;
+        let (observations, store_version) = self.store.provider(&ctx, Some(version)).await?;
         ctx.catalog(CATALOG)
             .ok_or_else(|| Error::Config("the default catalog is missing".into()))?
             .register_schema("store", Arc::new(MemorySchemaProvider::new()))?;
@@ -172,7 +221,13 @@ impl Catalog {
         .await?
         .collect()
         .await?;
-        Ok(Session { ctx, store_version, publications })
+        if let Some(window) = window {
+            let reference_time = self.store.committed_at(store_version).await?;
+            let params = figures::ViewParams { window, national_area: self.registers.national_area.clone(), reference_time };
+            figures::register_views(&ctx, &params).await?;
+        }
+        let catalog = ctx.catalog(CATALOG).ok_or_else(|| Error::Config("the default catalog is missing".into()))?;
+        Ok(Built { catalog, publications })
     }
 }
 

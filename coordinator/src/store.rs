@@ -306,6 +306,13 @@ impl Store {
             .ok_or_else(|| Error::NotFound(format!("store version {version} does not exist")))
     }
 
+    /// Makes the store's object store known to `ctx` (needed before scanning a provider made in
+    /// another session).
+    pub async fn register_object_store(&self, ctx: &SessionContext) -> Result<()> {
+        self.table.read().await.update_datafusion_session(&ctx.state())?;
+        Ok(())
+    }
+
     /// A table provider for the observations at the current version, or at `version`.
     pub async fn provider(&self, ctx: &SessionContext, version: Option<i64>) -> Result<(Arc<dyn TableProvider>, i64)> {
         let table = self.table.read().await.clone();
