@@ -123,40 +123,31 @@ def any_msg(name: str, body: bytes) -> bytes:
     return field(1, f"type.googleapis.com/arrow.flight.protocol.sql.{name}".encode()) + field(2, body)
 
 
+def read_varint(buf: bytes, i: int) -> tuple[int, int]:
+    """The varint at buf[i:], and the index after it."""
+    value, shift = 0, 0
+    while True:
+        b = buf[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, i
+
+
 def parse(buf: bytes) -> dict:
     """Length-delimited and varint fields of one protobuf message: {number: [values]}."""
     out, i = {}, 0
     while i < len(buf):
-        key, shift = 0, 0
-        while True:
-            b = buf[i]
-            i += 1
-            key |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                break
+        key, i = read_varint(buf, i)
         number, wire = key >> 3, key & 7
         if wire == 2:
-            length, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                length |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
+            length, i = read_varint(buf, i)
             out.setdefault(number, []).append(buf[i : i + length])
             i += length
         elif wire == 0:
-            v, shift = 0, 0
-            while True:
-                b = buf[i]
-                i += 1
-                v |= (b & 0x7F) << shift
-                shift += 7
-                if b < 0x80:
-                    break
-            out.setdefault(number, []).append(v)
+            value, i = read_varint(buf, i)
+            out.setdefault(number, []).append(value)
         else:
             raise ValueError(f"unexpected wire type {wire}")
     return out
