@@ -122,10 +122,14 @@ impl Config {
     /// Loads defaults, the TOML file, then `SDGX_*` variables (`SDGX_COORDINATOR=...`).
     /// Relative paths are resolved against the file's directory.
     pub fn load(file: &Path) -> Result<Config> {
+        let (settings, ignored) = sdgx_schemas::settings::environment(&Config::default(), std::env::vars());
+        if !ignored.is_empty() {
+            tracing::warn!(variables = ?ignored, "SDGX_ variables that name no agent setting are ignored");
+        }
         let c = config::Config::builder()
             .add_source(config::Config::try_from(&Config::default()).map_err(|e| Error::Config(e.to_string()))?)
             .add_source(config::File::from(file).format(config::FileFormat::Toml))
-            .add_source(config::Environment::with_prefix("SDGX").prefix_separator("_").separator("__").try_parsing(true))
+            .add_source(config::Environment::with_prefix("SDGX").prefix_separator("_").separator("__").try_parsing(true).source(Some(settings)))
             .build()
             .and_then(|c| c.try_deserialize::<Config>())
             .map_err(|e| Error::Config(format!("{}: {e}", file.display())))?;

@@ -138,12 +138,16 @@ impl Config {
     /// (`__` separates nested keys: `SDGX_TRANSPORT__MAX_MESSAGE_SIZE`). Relative paths in the
     /// file are resolved against the file's directory.
     pub fn load(file: Option<&Path>) -> Result<Config> {
+        let (settings, ignored) = sdgx_schemas::settings::environment(&Config::default(), std::env::vars());
+        if !ignored.is_empty() {
+            tracing::warn!(variables = ?ignored, "SDGX_ variables that name no coordinator setting are ignored");
+        }
         let mut b = config::Config::builder()
             .add_source(config::Config::try_from(&Config::default()).map_err(|e| Error::Config(e.to_string()))?);
         if let Some(f) = file {
             b = b.add_source(config::File::from(f).format(config::FileFormat::Toml));
         }
-        b = b.add_source(config::Environment::with_prefix("SDGX").prefix_separator("_").separator("__").try_parsing(true));
+        b = b.add_source(config::Environment::with_prefix("SDGX").prefix_separator("_").separator("__").try_parsing(true).source(Some(settings)));
         let mut c: Config = b
             .build()
             .and_then(|c| c.try_deserialize())

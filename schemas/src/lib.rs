@@ -7,6 +7,7 @@
 //! | --- | --- |
 //! | [`observation`] | the observation schema: columns, types, defaults, codelists |
 //! | [`codelist`] | codelists, global (compiled in) and national extensions |
+//! | [`settings`] | which `SDGX_*` environment variables are settings |
 //! | [`api`] | HTTP API messages agents read (the reporting calendar) |
 //! | [`framework`] | the indicator framework catalogue, global and national |
 //! | [`contract`] | codelists + framework in force; the contract version |
@@ -30,6 +31,7 @@ pub mod manifest;
 pub mod normalize;
 pub mod observation;
 pub mod report;
+pub mod settings;
 pub mod time;
 pub mod validate;
 

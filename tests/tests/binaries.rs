@@ -49,8 +49,11 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     assert!(!stored.contains(&token), "the token file holds only the hash");
 
     let mut child = coordinator_env(&mut Command::new(&coord), &pki)
-        .args(["serve", "--flight-addr", "127.0.0.1:0", "--analyst-flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--config"])
-        .arg(&config)
+        .args(["serve", "--flight-addr", "127.0.0.1:0", "--analyst-flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+        // The config file named by SDGX_CONFIG, and a variable of the deployment's own that
+        // shares the prefix: neither is a setting, neither may break the configuration.
+        .env("SDGX_CONFIG", &config)
+        .env("SDGX_DEPLOYMENT_NOTE", "national coordinator, test")
         .arg("--data-dir")
         .arg(dir.path())
         .stdout(Stdio::piped())
@@ -71,6 +74,7 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
             .args(["publish", "--config"])
             .arg(root().join(format!("examples/federation/{a}/agent.toml")))
             .env("SDGX_COORDINATOR", format!("https://localhost:{port}"))
+            .env("SDGX_DEPLOYMENT_NOTE", "ministry server")
             .env("SDGX_TLS__CA", pki.join("ca.pem"))
             .env("SDGX_TLS__CERT", pki.join(format!("agents/{a}.pem")))
             .env("SDGX_TLS__KEY", pki.join(format!("agents/{a}.key")))
