@@ -147,9 +147,21 @@ where
     Ok(builder
         .initial_stream_window_size(Some(t.stream_window))
         .initial_connection_window_size(Some(t.connection_window))
-        .tcp_nodelay(t.tcp_nodelay)
         .add_service(svc)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown))
+        .serve_with_incoming_shutdown(accepted(listener, t.tcp_nodelay), shutdown))
+}
+
+/// The connections accepted on `listener`, with Nagle's algorithm off when `nodelay` (the
+/// server's own `tcp_nodelay` applies only to listeners it binds itself; without this, every
+/// small reply waits for the peer's delayed acknowledgement, some 40 ms).
+fn accepted(listener: TcpListener, nodelay: bool) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use futures::TryStreamExt;
+    TcpListenerStream::new(listener).map_ok(move |s| {
+        if let Err(e) = s.set_nodelay(nodelay) {
+            tracing::warn!(error = %e, "could not set TCP_NODELAY");
+        }
+        s
+    })
 }
 
 /// A Flight port's TLS: the coordinator's identity and, with `client_auth`, client
