@@ -7,6 +7,7 @@
 //! | `store.observations` | the Delta table itself (the same rows without `store_version`); the figure views read it |
 //! | `agencies` | the agency registry: `agency, name, datasets` |
 //! | `reporting_calendar` | the reports owed: `agency, dataset, period, period_end, due` (dates) |
+//! | `calendar_receipts` | each report owed with its `deadline` (end of the due day, UTC), `first_received`, `received`, `on_time` |
 //! | `publication_periods` | every period each publication up to the version read carried, superseded ones included: `publication_id, agency, dataset, period, received_at` (UTC timestamp) |
 //! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure` |
 //! | `publications` | the publications current at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
@@ -214,13 +215,23 @@ impl Catalog {
         ctx.register_table("reporting_calendar", Arc::new(calendar_table(&self.registers.calendar)?))?;
         let log = self.store.publications().await;
         ctx.register_table("publication_periods", Arc::new(periods_table(log.iter().filter(|e| e.store_version <= store_version))?))?;
-        ctx.sql(
+        for view in [
             "CREATE VIEW observations AS SELECT o.*, p.store_version
              FROM store.observations o JOIN publications p ON p.publication_id = o.publication_id",
-        )
-        .await?
-        .collect()
-        .await?;
+            // Each report owed, its deadline (the end of its due day) and its first receipt:
+            // the one definition of received and on time.
+            "CREATE VIEW calendar_receipts AS
+             SELECT c.agency, c.dataset, c.period, c.period_end, c.due,
+                    CAST(c.due AS TIMESTAMP) + INTERVAL '1 day' AS deadline,
+                    r.first_received, r.first_received IS NOT NULL AS received,
+                    COALESCE(r.first_received < CAST(c.due AS TIMESTAMP) + INTERVAL '1 day', false) AS on_time
+             FROM reporting_calendar c
+             LEFT JOIN (SELECT agency, dataset, period, MIN(received_at) AS first_received
+                        FROM publication_periods GROUP BY agency, dataset, period) r
+               ON r.agency = c.agency AND r.dataset = c.dataset AND r.period = c.period",
+        ] {
+            ctx.sql(view).await?.collect().await?;
+        }
         if let Some(window) = window {
             let reference_time = self.store.committed_at(store_version).await?;
             let params = figures::ViewParams { window, national_area: self.registers.national_area.clone(), reference_time };
@@ -242,6 +253,13 @@ pub fn current_publications(log: Vec<PublicationEntry>, version: i64) -> Vec<Pub
     current
 }
 
+/// A one-batch in-memory table of `fields` and `columns`.
+fn mem_table(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<MemTable> {
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns)?;
+    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+}
+
 fn indicators_table(contract: &Contract) -> Result<MemTable> {
     let inds = contract.framework.indicators();
     let text = |f: &dyn Fn(&sdgx_schemas::Indicator) -> Option<String>| -> ArrayRef {
@@ -250,20 +268,19 @@ fn indicators_table(contract: &Contract) -> Result<MemTable> {
     let flag = |f: &dyn Fn(&sdgx_schemas::Indicator) -> bool| -> ArrayRef {
         Arc::new(inds.iter().map(|i| Some(f(i))).collect::<BooleanArray>())
     };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("indicator", DataType::Utf8, false),
-        Field::new("goal", DataType::Int32, false),
-        Field::new("target", DataType::Utf8, false),
-        Field::new("title", DataType::Utf8, false),
-        Field::new("series", DataType::Utf8, false),
-        Field::new("migration_relevant", DataType::Boolean, false),
-        Field::new("in_scope", DataType::Boolean, false),
-        Field::new("national", DataType::Boolean, false),
-        Field::new("expected_disaggregations", DataType::Utf8, false),
-        Field::new("unit_measure", DataType::Utf8, true),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    mem_table(
+        vec![
+            Field::new("indicator", DataType::Utf8, false),
+            Field::new("goal", DataType::Int32, false),
+            Field::new("target", DataType::Utf8, false),
+            Field::new("title", DataType::Utf8, false),
+            Field::new("series", DataType::Utf8, false),
+            Field::new("migration_relevant", DataType::Boolean, false),
+            Field::new("in_scope", DataType::Boolean, false),
+            Field::new("national", DataType::Boolean, false),
+            Field::new("expected_disaggregations", DataType::Utf8, false),
+            Field::new("unit_measure", DataType::Utf8, true),
+        ],
         vec![
             text(&|i| Some(i.code.clone())),
             Arc::new(inds.iter().map(|i| i32::from(i.goal)).collect::<Int32Array>()),
@@ -276,38 +293,34 @@ fn indicators_table(contract: &Contract) -> Result<MemTable> {
             text(&|i| Some(i.expected_disaggregations.join(";"))),
             text(&|i| i.unit_measure.clone()),
         ],
-    )?;
-    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+    )
 }
 
 fn agencies_table(agencies: &[AgencyEntry]) -> Result<MemTable> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("agency", DataType::Utf8, false),
-        Field::new("name", DataType::Utf8, false),
-        Field::new("datasets", DataType::Utf8, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    mem_table(
+        vec![
+            Field::new("agency", DataType::Utf8, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("datasets", DataType::Utf8, false),
+        ],
         vec![
             Arc::new(agencies.iter().map(|a| Some(a.id.as_str())).collect::<StringArray>()),
             Arc::new(agencies.iter().map(|a| Some(a.name.as_str())).collect::<StringArray>()),
             Arc::new(agencies.iter().map(|a| Some(a.datasets.join(";"))).collect::<StringArray>()),
         ],
-    )?;
-    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+    )
 }
 
 fn calendar_table(dues: &[Due]) -> Result<MemTable> {
     let days = |d: &chrono::NaiveDate| (*d - chrono::NaiveDate::default()).num_days() as i32;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("agency", DataType::Utf8, false),
-        Field::new("dataset", DataType::Utf8, false),
-        Field::new("period", DataType::Utf8, false),
-        Field::new("period_end", DataType::Date32, false),
-        Field::new("due", DataType::Date32, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    mem_table(
+        vec![
+            Field::new("agency", DataType::Utf8, false),
+            Field::new("dataset", DataType::Utf8, false),
+            Field::new("period", DataType::Utf8, false),
+            Field::new("period_end", DataType::Date32, false),
+            Field::new("due", DataType::Date32, false),
+        ],
         vec![
             Arc::new(dues.iter().map(|d| Some(d.agency.as_str())).collect::<StringArray>()),
             Arc::new(dues.iter().map(|d| Some(d.dataset.as_str())).collect::<StringArray>()),
@@ -315,8 +328,7 @@ fn calendar_table(dues: &[Due]) -> Result<MemTable> {
             Arc::new(dues.iter().map(|d| Some(days(&d.period_end))).collect::<Date32Array>()),
             Arc::new(dues.iter().map(|d| Some(days(&d.due))).collect::<Date32Array>()),
         ],
-    )?;
-    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+    )
 }
 
 fn periods_table<'a>(log: impl Iterator<Item = &'a PublicationEntry>) -> Result<MemTable> {
@@ -326,15 +338,14 @@ fn periods_table<'a>(log: impl Iterator<Item = &'a PublicationEntry>) -> Result<
             Error::Config(format!("publication {}: received_at {:?}: {err}", e.publication_id, e.received_at))
         })
     };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("publication_id", DataType::Utf8, false),
-        Field::new("agency", DataType::Utf8, false),
-        Field::new("dataset", DataType::Utf8, false),
-        Field::new("period", DataType::Utf8, false),
-        Field::new("received_at", DataType::Timestamp(TimeUnit::Millisecond, None), false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    mem_table(
+        vec![
+            Field::new("publication_id", DataType::Utf8, false),
+            Field::new("agency", DataType::Utf8, false),
+            Field::new("dataset", DataType::Utf8, false),
+            Field::new("period", DataType::Utf8, false),
+            Field::new("received_at", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+        ],
         vec![
             Arc::new(rows.iter().map(|(e, _)| Some(e.publication_id.as_str())).collect::<StringArray>()),
             Arc::new(rows.iter().map(|(e, _)| Some(e.agency.as_str())).collect::<StringArray>()),
@@ -342,26 +353,24 @@ fn periods_table<'a>(log: impl Iterator<Item = &'a PublicationEntry>) -> Result<
             Arc::new(rows.iter().map(|(_, p)| Some(p.as_str())).collect::<StringArray>()),
             Arc::new(TimestampMillisecondArray::from(rows.iter().map(|(e, _)| received(e)).collect::<Result<Vec<_>>>()?)),
         ],
-    )?;
-    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+    )
 }
 
 fn publications_table(log: &[PublicationEntry]) -> Result<MemTable> {
     let text = |f: &dyn Fn(&PublicationEntry) -> &str| -> ArrayRef {
         Arc::new(log.iter().map(|e| Some(f(e))).collect::<StringArray>())
     };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("publication_id", DataType::Utf8, false),
-        Field::new("agency", DataType::Utf8, false),
-        Field::new("dataset", DataType::Utf8, false),
-        Field::new("title", DataType::Utf8, false),
-        Field::new("content_hash", DataType::Utf8, false),
-        Field::new("rows", DataType::UInt64, false),
-        Field::new("received_at", DataType::Utf8, false),
-        Field::new("store_version", DataType::Int64, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
+    mem_table(
+        vec![
+            Field::new("publication_id", DataType::Utf8, false),
+            Field::new("agency", DataType::Utf8, false),
+            Field::new("dataset", DataType::Utf8, false),
+            Field::new("title", DataType::Utf8, false),
+            Field::new("content_hash", DataType::Utf8, false),
+            Field::new("rows", DataType::UInt64, false),
+            Field::new("received_at", DataType::Utf8, false),
+            Field::new("store_version", DataType::Int64, false),
+        ],
         vec![
             text(&|e| &e.publication_id),
             text(&|e| &e.agency),
@@ -372,6 +381,5 @@ fn publications_table(log: &[PublicationEntry]) -> Result<MemTable> {
             text(&|e| &e.received_at),
             Arc::new(log.iter().map(|e| e.store_version).collect::<Int64Array>()),
         ],
-    )?;
-    Ok(MemTable::try_new(schema, vec![vec![batch]])?)
+    )
 }

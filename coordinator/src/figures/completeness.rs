@@ -37,14 +37,8 @@ pub(super) fn views(p: &ViewParams) -> Vec<(&'static str, String)> {
         (
             "reporting_calendar_status",
             format!(
-                "SELECT c.agency, c.dataset, c.period, c.period_end, c.due, r.first_received,
-                        r.first_received IS NOT NULL AS received,
-                        COALESCE(r.first_received < CAST(c.due AS TIMESTAMP) + INTERVAL '1 day', false) AS on_time
-                 FROM reporting_calendar c
-                 LEFT JOIN (SELECT agency, dataset, period, MIN(received_at) AS first_received
-                            FROM publication_periods GROUP BY agency, dataset, period) r
-                   ON r.agency = c.agency AND r.dataset = c.dataset AND r.period = c.period
-                 WHERE CAST(c.due AS TIMESTAMP) + INTERVAL '1 day' <= TIMESTAMP '{reference}' OR r.first_received IS NOT NULL"
+                "SELECT agency, dataset, period, period_end, due, first_received, received, on_time
+                 FROM calendar_receipts WHERE deadline <= TIMESTAMP '{reference}' OR received"
             ),
         ),
         (
@@ -187,17 +181,11 @@ pub async fn agency_calendar(catalog: &crate::catalog::Catalog, agency: &str, no
     let b = query(
         &s.ctx,
         &format!(
-            "SELECT c.dataset, c.period, CAST(c.due AS VARCHAR) AS due, CAST(r.first_received AS VARCHAR) AS first_received,
-                    CASE WHEN r.first_received IS NOT NULL AND r.first_received < CAST(c.due AS TIMESTAMP) + INTERVAL '1 day' THEN 'received_on_time'
-                         WHEN r.first_received IS NOT NULL THEN 'received_late'
-                         WHEN CAST(c.due AS TIMESTAMP) + INTERVAL '1 day' <= TIMESTAMP '{now_sql}' THEN 'overdue'
-                         ELSE 'upcoming' END AS status
-             FROM reporting_calendar c
-             LEFT JOIN (SELECT agency, dataset, period, MIN(received_at) AS first_received
-                        FROM publication_periods GROUP BY agency, dataset, period) r
-               ON r.agency = c.agency AND r.dataset = c.dataset AND r.period = c.period
-             WHERE c.agency = {}
-             ORDER BY c.dataset, c.period",
+            "SELECT dataset, period, CAST(due AS VARCHAR) AS due, CAST(first_received AS VARCHAR) AS first_received,
+                    CASE WHEN on_time THEN 'received_on_time' WHEN received THEN 'received_late'
+                         WHEN deadline <= TIMESTAMP '{now_sql}' THEN 'overdue' ELSE 'upcoming' END AS status
+             FROM calendar_receipts WHERE agency = {}
+             ORDER BY dataset, period",
             super::literal(agency)
         ),
     )
