@@ -18,7 +18,7 @@
 use sdgx_schemas::api::{AgencyCalendar, CalendarItem};
 use serde::{Deserialize, Serialize};
 
-use super::{floats, ints, query, strings, About, PublicationRef, ViewParams};
+use super::{columns, floats, ints, query, strings, About, PublicationRef, ViewParams};
 use crate::catalog::Session;
 use crate::error::Result;
 
@@ -122,8 +122,7 @@ pub struct Completeness {
 
 fn rows(b: &[arrow::array::RecordBatch]) -> Result<Vec<CompletenessRow>> {
     let keys = strings(b, "key")?;
-    let [e, r, o] = ["expected", "received", "on_time"].map(|c| ints(b, c));
-    let (e, r, o) = (e?, r?, o?);
+    let [e, r, o] = columns(b, ["expected", "received", "on_time"], ints)?;
     let (c, t) = (floats(b, "completeness")?, floats(b, "timeliness")?);
     Ok((0..keys.len())
         .map(|i| CompletenessRow { key: keys[i].clone(), expected: e[i], received: r[i], on_time: o[i], completeness: c[i], timeliness: t[i] })
@@ -149,8 +148,7 @@ pub async fn compute(s: &Session, about: About, reference_time: chrono::DateTime
          FROM reporting_calendar_status ORDER BY agency, dataset, period",
     )
     .await?;
-    let [ag, ds, pe, du] = ["agency", "dataset", "period", "due"].map(|c| strings(&b, c));
-    let (ag, ds, pe, du) = (ag?, ds?, pe?, du?);
+    let [ag, ds, pe, du] = columns(&b, ["agency", "dataset", "period", "due"], strings)?;
     let first = strings(&b, "first_received")?;
     let (rec, ont) = (ints(&b, "received")?, ints(&b, "on_time")?);
     let reports = (0..ag.len())
@@ -190,8 +188,7 @@ pub async fn agency_calendar(catalog: &crate::catalog::Catalog, agency: &str, no
         ),
     )
     .await?;
-    let [ds, pe, du, fr, st] = ["dataset", "period", "due", "first_received", "status"].map(|c| strings(&b, c));
-    let (ds, pe, du, fr, st) = (ds?, pe?, du?, fr?, st?);
+    let [ds, pe, du, fr, st] = columns(&b, ["dataset", "period", "due", "first_received", "status"], strings)?;
     let reports = (0..ds.len())
         .map(|i| CalendarItem {
             dataset: ds[i].clone(),

@@ -26,7 +26,7 @@ use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 use sdgx_schemas::observation::{Role, COLUMNS};
 
-use super::{literal, query, strings, ints, sort_codes, About, PublicationRef, ViewParams};
+use super::{columns, literal, query, strings, ints, sort_codes, About, PublicationRef, ViewParams};
 use crate::catalog::Session;
 use crate::error::Result;
 
@@ -231,8 +231,7 @@ fn list(s: &str) -> Vec<String> {
 
 fn counts(batches: &[RecordBatch]) -> Result<Vec<StatusCounts>> {
     let keys = strings(batches, "key")?;
-    let [c, p, n, a, t] = ["complete", "in_progress", "not_started", "not_applicable", "indicators"].map(|k| ints(batches, k));
-    let (c, p, n, a, t) = (c?, p?, n?, a?, t?);
+    let [c, p, n, a, t] = columns(batches, ["complete", "in_progress", "not_started", "not_applicable", "indicators"], ints)?;
     Ok((0..keys.len())
         .map(|i| StatusCounts { key: keys[i].clone(), complete: c[i], in_progress: p[i], not_started: n[i], not_applicable: a[i], indicators: t[i] })
         .collect())

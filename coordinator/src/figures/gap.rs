@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use sdgx_schemas::observation::{Role, COLUMNS};
 
-use super::{floats, ints, query, strings, About, PublicationRef};
+use super::{columns, floats, ints, query, strings, About, PublicationRef};
 use crate::catalog::Session;
 use crate::error::Result;
 
@@ -87,12 +87,9 @@ pub struct MigrantGap {
 /// Computes the migrant gap in `session`.
 pub async fn compute(s: &Session, about: About) -> Result<MigrantGap> {
     let b = query(&s.ctx, "SELECT * FROM migrant_gap").await?;
-    let [ind, ser, area, tp, unit, ag, ds] =
-        ["indicator", "series", "ref_area", "time_period", "unit_measure", "agency", "dataset"].map(|c| strings(&b, c));
-    let (ind, ser, area, tp, unit, ag, ds) = (ind?, ser?, area?, tp?, unit?, ag?, ds?);
+    let [ind, ser, area, tp, unit, ag, ds] = columns(&b, ["indicator", "series", "ref_area", "time_period", "unit_measure", "agency", "dataset"], strings)?;
     let mult = ints(&b, "unit_mult")?;
-    let [m, n, d, r] = ["migrant", "non_migrant", "difference", "ratio"].map(|c| floats(&b, c));
-    let (m, n, d, r) = (m?, n?, d?, r?);
+    let [m, n, d, r] = columns(&b, ["migrant", "non_migrant", "difference", "ratio"], floats)?;
     let mut rows: Vec<GapRow> = (0..ind.len())
         .map(|i| GapRow {
             indicator: ind[i].clone(),

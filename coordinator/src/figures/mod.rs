@@ -323,6 +323,19 @@ fn floats(batches: &[RecordBatch], name: &str) -> Result<Vec<Option<f64>>> {
     Ok(out)
 }
 
+/// Several columns at once, read with `read` (`strings`, `ints` or `floats`).
+fn columns<T, const N: usize>(
+    batches: &[RecordBatch],
+    names: [&str; N],
+    read: fn(&[RecordBatch], &str) -> Result<Vec<T>>,
+) -> Result<[Vec<T>; N]> {
+    let mut out = Vec::with_capacity(N);
+    for n in names {
+        out.push(read(batches, n)?);
+    }
+    out.try_into().map_err(|_| Error::Config("figure query returned too few columns".into()))
+}
+
 fn ratios(batches: &[RecordBatch], prefix: &str) -> Result<Vec<Ratio>> {
     let n = ints(batches, &format!("{prefix}numerator"))?;
     let d = ints(batches, &format!("{prefix}denominator"))?;
