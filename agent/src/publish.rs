@@ -47,7 +47,7 @@ pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: u
     let mut validator = Validator::new(contract, manifest.clone(), ValidationOptions { max_problems });
     validate_stream(&mut validator, contract, &src.schema, src.batches, |_| Ok(()))
         .map_err(|e| Error::Source { path: d.source.display().to_string(), message: e.to_string() })?;
-    let summary = validator.finish().map_err(|r| Error::Invalid(Box::new(r)))?;
+    let summary = validator.finish()?.map_err(|r| Error::Invalid(Box::new(r)))?;
     manifest.content_hash = Some(summary.content_hash.clone());
     Ok(Prepared { manifest, summary, dataset: d.clone() })
 }

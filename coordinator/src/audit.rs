@@ -111,5 +111,6 @@ async fn content_hash(catalog: &Catalog, e: &PublicationEntry) -> Result<(String
         hasher.push_batch(&batch, rows + 1)?;
         rows += batch.num_rows() as u64;
     }
-    Ok((hasher.finish().content_hash, rows))
+    let hashed = hasher.finish().map_err(|e| crate::Error::Io { path: "row hashes spilled to a temporary file".into(), source: e })?;
+    Ok((hashed.content_hash, rows))
 }

@@ -99,7 +99,11 @@ where
             staging.write(&batch)?;
         }
     }
-    let summary = match validator.finish() {
+    let finished = validator.finish().map_err(|e| match e {
+        sdgx_schemas::Error::Io { path, source } => Error::Io { path: path.display().to_string(), source },
+        other => Error::Contract(other),
+    })?;
+    let summary = match finished {
         Ok(s) => s,
         Err(report) => {
             tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, errors = report.error_count, "publication rejected");

@@ -75,7 +75,7 @@ fn main() {
         for b in &data {
             v.push(b);
         }
-        let summary = v.finish().unwrap_or_else(|r| panic!("bench data must be valid:\n{r}"));
+        let summary = v.finish().expect("hashes read back").unwrap_or_else(|r| panic!("bench data must be valid:\n{r}"));
         let validate = t.elapsed().as_secs_f64();
         assert_eq!(summary.rows as usize, ROWS);
 

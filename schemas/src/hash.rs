@@ -76,13 +76,31 @@ pub fn row_digest(row: &[u8]) -> [u8; 32] {
     Sha256::digest(row).into()
 }
 
+/// Rows kept in memory before a sorted run is spilled to a temporary file (56 MiB).
+const RUN_ROWS: usize = 1 << 20;
+
+/// One row's entry: key hash, row number, digest.
+type Entry = (u128, u64, [u8; 32]);
+const ENTRY_BYTES: usize = 16 + 8 + 32;
+
 /// Accumulates the rows of a publication and yields its content hash and duplicate keys.
 ///
-/// Keeps 56 bytes per row (key hash, row number, digest); rows are sorted by key hash at the end.
-#[derive(Debug, Default)]
+/// Keeps 56 bytes per row (key hash, row number, digest), sorted by key hash at the end. At
+/// most [`RUN_ROWS`] entries stay in memory: beyond that, sorted runs are spilled to anonymous
+/// temporary files and merged at [`finish`](Self::finish), so memory stays bounded however
+/// many rows a publication has. (If a run cannot be spilled, the entries stay in memory.)
+#[derive(Debug)]
 pub struct ContentHasher {
-    rows: Vec<(u128, u64, [u8; 32])>,
+    rows: Vec<Entry>,
+    runs: Vec<std::fs::File>,
+    run_rows: usize,
     buf: Vec<u8>,
+}
+
+impl Default for ContentHasher {
+    fn default() -> Self {
+        Self::with_run_rows(RUN_ROWS)
+    }
 }
 
 /// The result of hashing a publication.
@@ -95,6 +113,11 @@ pub struct Hashed {
 }
 
 impl ContentHasher {
+    /// A hasher that spills a sorted run every `run_rows` rows.
+    pub fn with_run_rows(run_rows: usize) -> Self {
+        ContentHasher { rows: Vec::new(), runs: Vec::new(), run_rows: run_rows.max(1), buf: Vec::new() }
+    }
+
     /// Adds row `r` of `columns` (every contract column, in wire order), numbered `row`.
     pub fn push_row(&mut self, columns: &[ColumnRef<'_>], r: usize, row: u64) {
         self.buf.clear();
@@ -102,6 +125,27 @@ impl ContentHasher {
         let key = key_hash(&self.buf);
         encode(&columns[crate::observation::idx::MIGRATORY_STATUS + 1..], r, &mut self.buf);
         self.rows.push((key, row, row_digest(&self.buf)));
+        if self.rows.len() >= self.run_rows && self.spill().is_err() {
+            // No room on disk: keep going in memory, spilling again only after as many rows.
+            self.run_rows = self.run_rows.saturating_mul(2);
+        }
+    }
+
+    /// Sorts the entries in memory and writes them to a new run file.
+    fn spill(&mut self) -> std::io::Result<()> {
+        use std::io::{Seek, Write};
+        self.rows.sort_unstable_by_key(|e| (e.0, e.1));
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tempfile::tempfile()?);
+        for (k, r, d) in &self.rows {
+            w.write_all(&k.to_le_bytes())?;
+            w.write_all(&r.to_le_bytes())?;
+            w.write_all(d)?;
+        }
+        let mut f = w.into_inner().map_err(|e| e.into_error())?;
+        f.rewind()?;
+        self.runs.push(f);
+        self.rows.clear();
+        Ok(())
     }
 
     /// Adds every row of a wire batch (columns found by name, cast to the wire types),
@@ -129,25 +173,75 @@ impl ContentHasher {
         Ok(())
     }
 
-    /// The content hash, and the duplicate keys found.
-    pub fn finish(mut self) -> Hashed {
+    /// The content hash, and the duplicate keys found. Fails only when a spilled run cannot
+    /// be read back.
+    pub fn finish(mut self) -> std::io::Result<Hashed> {
         self.rows.sort_unstable_by_key(|e| (e.0, e.1));
-        let mut duplicates = Vec::new();
-        let mut first = 0;
-        for i in 0..self.rows.len() {
-            if i > 0 && self.rows[i].0 == self.rows[i - 1].0 {
-                duplicates.push((self.rows[i].1, first));
-            } else {
-                first = self.rows[i].1;
+        let mut runs: Vec<Run> = self.runs.into_iter().map(Run::new).collect::<std::io::Result<_>>()?;
+        let mut memory = self.rows.into_iter().peekable();
+        // A k-way merge of the sorted runs and the sorted entries still in memory.
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, run) in runs.iter_mut().enumerate() {
+            if let Some(e) = run.next()? {
+                heap.push(std::cmp::Reverse(((e.0, e.1), i, e.2)));
             }
         }
+        let total = heap.len() as u64 + runs.iter().map(|r| r.left).sum::<u64>() + memory.len() as u64;
         let mut h = Sha256::new();
         h.update(b"sdgx-content-v1\n");
-        h.update((self.rows.len() as u64).to_le_bytes());
-        for (_, _, d) in &self.rows {
-            h.update(d);
+        h.update(total.to_le_bytes());
+        let mut duplicates = Vec::new();
+        let (mut prev, mut first) = (None::<u128>, 0u64);
+        loop {
+            let from_run = heap.peek().map(|std::cmp::Reverse((k, _, _))| *k);
+            let from_memory = memory.peek().map(|e| (e.0, e.1));
+            let (key, row, digest) = match (from_run, from_memory) {
+                (Some(a), Some(b)) if b < a => memory.next().expect("peeked"),
+                (Some(_), _) => {
+                    let std::cmp::Reverse(((k, r), i, d)) = heap.pop().expect("peeked");
+                    if let Some(e) = runs[i].next()? {
+                        heap.push(std::cmp::Reverse(((e.0, e.1), i, e.2)));
+                    }
+                    (k, r, d)
+                }
+                (None, Some(_)) => memory.next().expect("peeked"),
+                (None, None) => break,
+            };
+            if prev == Some(key) {
+                duplicates.push((row, first));
+            } else {
+                first = row;
+                prev = Some(key);
+            }
+            h.update(digest);
         }
-        Hashed { content_hash: format!("sha256:{}", hex::encode(h.finalize())), duplicates }
+        Ok(Hashed { content_hash: format!("sha256:{}", hex::encode(h.finalize())), duplicates })
+    }
+}
+
+/// A spilled run being read back in order.
+struct Run {
+    reader: std::io::BufReader<std::fs::File>,
+    left: u64,
+}
+
+impl Run {
+    fn new(f: std::fs::File) -> std::io::Result<Run> {
+        let left = f.metadata()?.len() / ENTRY_BYTES as u64;
+        Ok(Run { reader: std::io::BufReader::with_capacity(1 << 16, f), left })
+    }
+
+    fn next(&mut self) -> std::io::Result<Option<Entry>> {
+        use std::io::Read;
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let mut b = [0u8; ENTRY_BYTES];
+        self.reader.read_exact(&mut b)?;
+        self.left -= 1;
+        let key = u128::from_le_bytes(b[..16].try_into().expect("16 bytes"));
+        let row = u64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
+        Ok(Some((key, row, b[24..].try_into().expect("32 bytes"))))
     }
 }
 
@@ -169,7 +263,7 @@ mod tests {
             for (n, &r) in rows.iter().enumerate() {
                 h.push_row(&[ColumnRef::Text(&t); 27], r, n as u64 + 1);
             }
-            h.finish()
+            h.finish().expect("in memory")
         };
         assert_eq!(hash(&[0, 1]).content_hash, hash(&[1, 0]).content_hash);
         assert_ne!(hash(&[0, 1]).content_hash, hash(&[0, 2]).content_hash);
@@ -177,6 +271,27 @@ mod tests {
         assert!(is_well_formed(&hash(&[]).content_hash));
         assert!(!is_well_formed("sha256:ABC"));
         assert_eq!(hash(&[0, 1, 0, 0]).duplicates, vec![(3, 1), (4, 1)]);
+    }
+
+    #[test]
+    fn spilled_runs_give_the_same_hash_and_duplicates() {
+        let t = StringArray::from((0..50).map(|i| format!("v{}", i % 37)).collect::<Vec<_>>());
+        let run = |run_rows: usize| {
+            let mut h = ContentHasher::with_run_rows(run_rows);
+            for r in 0..50 {
+                h.push_row(&[ColumnRef::Text(&t); 27], r, r as u64 + 1);
+            }
+            let spilled = h.runs.len();
+            (h.finish().expect("runs read back"), spilled)
+        };
+        let (memory, none) = run(usize::MAX);
+        assert_eq!(none, 0);
+        for n in [1, 3, 7, 16, 49] {
+            let (spilled, runs) = run(n);
+            assert_eq!(runs, 50 / n, "{n} rows per run");
+            assert_eq!(spilled, memory, "{n} rows per run");
+        }
+        assert_eq!(memory.duplicates.len(), 13, "37 distinct keys in 50 rows");
     }
 
     #[test]

@@ -266,5 +266,5 @@ pub fn validate_csv(
     let reader = read_csv(path, 8192)?;
     let schema = reader.schema();
     validate_stream(&mut validator, contract, &schema, reader, |_| Ok(()))?;
-    Ok(validator.finish())
+    validator.finish()
 }

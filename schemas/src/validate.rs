@@ -449,8 +449,9 @@ impl<'c> Validator<'c> {
         }
     }
 
-    /// Ends validation: the import summary, or the report of every problem found.
-    pub fn finish(mut self) -> Result<ImportSummary, ValidationReport> {
+    /// Ends validation: the import summary, or the report of every problem found. Fails only
+    /// when the row hashes spilled to temporary files cannot be read back.
+    pub fn finish(mut self) -> crate::Result<Result<ImportSummary, ValidationReport>> {
         if self.first_schema.is_none() {
             self.record(Problem::new(Rule::MissingColumn, None, None, None,
                 "the publication carried no data: no schema and no record batch arrived".into()));
@@ -461,7 +462,9 @@ impl<'c> Validator<'c> {
                     format!("the manifest lists {code} but no valid row of it arrived")));
             }
         }
-        let hashed = std::mem::take(&mut self.hasher).finish();
+        let hashed = std::mem::take(&mut self.hasher)
+            .finish()
+            .map_err(|source| crate::Error::Io { path: "row hashes spilled to a temporary file".into(), source })?;
         for (row, first) in hashed.duplicates {
             self.record(Problem::new(Rule::DuplicateKey, Some(row), Some("indicator"), None,
                 format!("row {row} has the same key (indicator, series, ref_area, time_period, freq, reporting_type and every breakdown) as row {first}")));
@@ -474,7 +477,7 @@ impl<'c> Validator<'c> {
                 self.record(p);
             }
         if self.error_count > 0 {
-            return Err(ValidationReport {
+            return Ok(Err(ValidationReport {
                 agency: self.manifest.agency,
                 dataset: self.manifest.dataset,
                 rows: self.rows,
@@ -482,7 +485,7 @@ impl<'c> Validator<'c> {
                 error_count: self.error_count,
                 errors: self.errors,
                 warnings: self.warnings,
-            });
+            }));
         }
         let breakdown_names: Vec<&str> = obs::breakdowns().map(|c| c.name).collect();
         let mut periods = BTreeSet::new();
@@ -502,7 +505,7 @@ impl<'c> Validator<'c> {
                 (code, IndicatorSummary { rows: a.rows, periods: a_periods, disaggregations, suppressed: a.suppressed })
             })
             .collect();
-        Ok(ImportSummary {
+        Ok(Ok(ImportSummary {
             agency: self.manifest.agency,
             dataset: self.manifest.dataset,
             rows: self.rows,
@@ -510,6 +513,6 @@ impl<'c> Validator<'c> {
             indicators,
             content_hash,
             warnings: self.warnings,
-        })
+        }))
     }
 }
