@@ -54,7 +54,8 @@ echo "   Flight (mutual TLS) https://localhost:${flight##*:}   HTTP http://$http
 
 for agency in $agencies; do
   echo "== agent $agency"
-  SDGX_COORDINATOR="https://localhost:${flight##*:}" "$bin/sdgx-agent" publish \
+  # Each agent's durable outbox; in a deployment it lives on the ministry's server.
+  SDGX_OUTBOX="$data/outbox-$agency" SDGX_COORDINATOR="https://localhost:${flight##*:}" "$bin/sdgx-agent" publish \
     --config "examples/federation/$agency/agent.toml" | sed 's/^/   /'
 done
 
@@ -62,7 +63,7 @@ echo
 "$bin/sdgx-coordinator" figures --config "$config" --data-dir "$data"
 "$bin/sdgx-coordinator" audit verify --config "$config" --data-dir "$data" | sed 's/^/== /'
 echo "== what the health ministry still owes (sdgx-agent status, over HTTP with its agency token)"
-SDGX_COORDINATOR_HTTP="http://$http" "$bin/sdgx-agent" status --config examples/federation/moh/agent.toml | sed 's/^/   /'
+SDGX_OUTBOX="$data/outbox-moh" SDGX_COORDINATOR_HTTP="http://$http" "$bin/sdgx-agent" status --config examples/federation/moh/agent.toml | sed 's/^/   /'
 elapsed=$(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 cat <<EOF2
 == done in ${elapsed}s (after the build). Synthetic data: invented numbers, not official statistics.

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::compute::{ComputeConfig, SourceConfig};
+use crate::compute::ComputeConfig;
+use crate::sources::SourceConfig;
+use crate::daemon::DaemonConfig;
+use crate::delivery::DeliveryConfig;
 use crate::error::{Error, Result};
 pub use sdgx_schemas::flight::TransportConfig;
 
@@ -91,7 +94,14 @@ pub struct Config {
     /// A file holding this agency's API token (role `agency`, created with
     /// `sdgx-coordinator token create --role agency --name <agency>`).
     pub token_file: Option<PathBuf>,
-    /// Named sources that indicator definitions query (see [`crate::compute`]).
+    /// The durable outbox directory (default `outbox` beside the config file): publications
+    /// wait here, synced to disk, until the coordinator acknowledges them.
+    pub outbox: PathBuf,
+    /// Retries of deliveries.
+    pub delivery: DeliveryConfig,
+    /// The daemon's schedule (`sdgx-agent run`).
+    pub daemon: DaemonConfig,
+    /// Named sources that indicator definitions query (see [`crate::sources`]).
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
     /// The datasets to publish.
@@ -112,6 +122,9 @@ impl Default for Config {
             tls: None,
             coordinator_http: None,
             token_file: None,
+            outbox: PathBuf::from("outbox"),
+            delivery: DeliveryConfig::default(),
+            daemon: DaemonConfig::default(),
             sources: vec![],
             datasets: vec![],
         }
@@ -143,6 +156,7 @@ impl Config {
         c.national_framework.iter_mut().for_each(abs);
         c.national_codelists.iter_mut().for_each(abs);
         c.token_file.iter_mut().for_each(abs);
+        abs(&mut c.outbox);
         for d in &mut c.datasets {
             abs(&mut d.manifest);
             abs(&mut d.source);
@@ -151,7 +165,7 @@ impl Config {
             }
         }
         for s in &mut c.sources {
-            abs(s.kind.path_mut());
+            s.kind.paths_mut().into_iter().for_each(abs);
         }
         if let Some(t) = c.tls.as_mut() {
             abs(&mut t.ca);

@@ -33,7 +33,37 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
-    /// The coordinator could not be reached or failed.
+    /// The coordinator refused the publication for good (not a validation failure: for example
+    /// the agency may not publish this dataset); retrying would not help.
+    #[error("coordinator {url} refused the publication ({code:?}): {message}")]
+    Refused {
+        /// The coordinator's URL.
+        url: String,
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The coordinator's message.
+        message: String,
+    },
+    /// A publication could not be delivered yet; it stays in the outbox and is retried by
+    /// `sdgx-agent run` or the next `sdgx-agent publish`.
+    #[error("{publication}: not delivered after {attempts} attempt(s); it stays in the outbox and `sdgx-agent run` or the next publish will deliver it. Last error: {last}")]
+    Undelivered {
+        /// `agency/dataset`.
+        publication: String,
+        /// Attempts so far.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+    /// The outbox could not be written or read.
+    #[error("outbox {path}: {message}")]
+    Outbox {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The coordinator could not be reached or failed (worth retrying).
     #[error("coordinator {url}: {message}")]
     Coordinator {
         /// The coordinator's URL.

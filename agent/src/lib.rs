@@ -18,12 +18,18 @@
 pub mod client;
 pub mod compute;
 pub mod config;
+pub mod daemon;
+pub mod delivery;
 pub mod error;
+pub mod outbox;
+pub mod progress;
 pub mod publish;
 pub mod sdc;
 pub mod source;
+pub mod sources;
 pub mod status;
 
+use std::path::Path;
 use std::sync::Arc;
 
 use sdgx_schemas::flight::Ack;
@@ -31,6 +37,9 @@ use sdgx_schemas::Contract;
 
 pub use config::Config;
 pub use error::{Error, Result};
+
+use config::DatasetConfig;
+use outbox::{Outbox, State};
 
 /// What happened to one dataset.
 #[derive(Debug)]
@@ -41,6 +50,8 @@ pub struct Outcome {
     pub computed: Option<compute::Computed>,
     /// The local check: the prepared publication, or why it failed.
     pub checked: Result<publish::Prepared>,
+    /// The outbox entry delivered, when staged.
+    pub entry: Option<outbox::Entry>,
     /// The coordinator's answer, when sent.
     pub sent: Option<Result<Ack>>,
 }
@@ -50,39 +61,77 @@ pub fn contract(config: &Config) -> Result<Contract> {
     Ok(Contract::load(config.national_codelists.as_deref(), config.national_framework.as_deref())?)
 }
 
-/// Checks every dataset and, unless `dry_run`, publishes each valid one. A failure of one
-/// dataset does not stop the others.
+/// Computes (for an indicator definition) and checks one dataset; with `copy`, writes its
+/// normalised rows there for the outbox.
+pub async fn prepare(config: &Config, contract: &Arc<Contract>, d: &DatasetConfig, copy: Option<&Path>) -> (Option<compute::Computed>, Result<publish::Prepared>) {
+    let mut computed = None;
+    if let Some(comp) = &d.compute {
+        match compute::compute(&config.sources, config.tls.as_ref(), comp, &d.source).await {
+            Ok(c) => computed = Some(c),
+            Err(e) => return (None, Err(e)),
+        }
+    }
+    let (c, d2, agency, bs, mp) = (contract.clone(), d.clone(), config.agency.clone(), config.batch_size, config.max_problems);
+    let copy = copy.map(Path::to_owned);
+    let target = copy.clone();
+    let checked = tokio::task::spawn_blocking(move || publish::check(&c, &d2, &agency, bs, mp, target.as_deref()))
+        .await
+        .unwrap_or_else(|e| Err(Error::Config(format!("the check of {} stopped: {e}", d.manifest.display()))));
+    if checked.is_err()
+        && let Some(p) = copy
+    {
+        let _ = std::fs::remove_file(p);
+    }
+    (computed, checked)
+}
+
+/// Checks every dataset and, unless `dry_run`, stages each valid one in the outbox and
+/// delivers the outbox (these and any earlier undelivered publications), retrying for
+/// `delivery.publish_retry_secs`. A failure of one dataset does not stop the others.
 pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
     let contract = Arc::new(contract(config)?);
-    let mut client = None;
     let mut out = Vec::new();
-    for d in &config.datasets {
-        let mut computed = None;
-        if let Some(comp) = &d.compute {
-            match compute::compute(&config.sources, comp, &d.source).await {
-                Ok(c) => computed = Some(c),
-                Err(e) => {
-                    out.push(Outcome { manifest: d.manifest.clone(), computed: None, checked: Err(e), sent: None });
-                    continue;
-                }
-            }
+    if dry_run {
+        for d in &config.datasets {
+            let (computed, checked) = prepare(config, &contract, d, None).await;
+            out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry: None, sent: None });
         }
-        let c = contract.clone();
-        let (d2, agency, bs, mp) = (d.clone(), config.agency.clone(), config.batch_size, config.max_problems);
-        let checked = tokio::task::spawn_blocking(move || publish::check(&c, &d2, &agency, bs, mp))
-            .await
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let sent = match (&checked, dry_run) {
-            (Ok(p), false) => {
-                if client.is_none() {
-                    client = Some(client::connect(&config.coordinator, &config.transport, config.tls.as_ref()).await?);
-                }
-                let cl = client.as_mut().expect("connected");
-                Some(publish::send(cl, &config.coordinator, contract.clone(), p, config.batch_size).await)
-            }
-            _ => None,
+        return Ok(out);
+    }
+    let outbox = Outbox::open(&config.outbox)?;
+    let _lock = outbox.lock().await?;
+    // An explicit publish tries everything pending now, whatever its backoff.
+    for mut e in outbox.pending()? {
+        if e.next_attempt.take().is_some() {
+            outbox.update(&e)?;
+        }
+    }
+    for d in &config.datasets {
+        let copy = outbox.staging_file();
+        let (computed, checked) = prepare(config, &contract, d, Some(&copy)).await;
+        let entry = match &checked {
+            Ok(p) => Some(outbox.stage(p, &copy, false)?.entry().clone()),
+            Err(_) => None,
         };
-        out.push(Outcome { manifest: d.manifest.clone(), computed, checked, sent });
+        out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry, sent: None });
+    }
+    let mut attempts = delivery::deliver_all(config, &contract, &outbox, std::time::Duration::from_secs(config.delivery.publish_retry_secs)).await?;
+    for o in &mut out {
+        let Some(e) = &o.entry else { continue };
+        let last = attempts.iter().position(|a| a.entry.id == e.id).map(|i| attempts.swap_remove(i));
+        o.sent = Some(match last {
+            Some(a) if a.entry.state != State::Pending => a.result,
+            Some(a) => Err(undelivered(&a.entry)),
+            None => Err(undelivered(e)),
+        });
     }
     Ok(out)
+}
+
+fn undelivered(e: &outbox::Entry) -> Error {
+    Error::Undelivered {
+        publication: e.label(),
+        attempts: e.attempts,
+        last: e.last_reply.clone().unwrap_or_else(|| "not attempted yet".into()),
+    }
 }

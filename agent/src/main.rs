@@ -31,7 +31,15 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Show what this agency owes: its reporting calendar, from the coordinator's HTTP API.
+    /// Run as a daemon: publish every dataset at start, on the `[daemon]` schedule and when
+    /// its inputs change, and keep delivering the outbox, until SIGINT or SIGTERM.
+    Run {
+        /// Agent configuration (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Show the outbox (pending, sent and failed publications, with the coordinator's last
+    /// reply) and what this agency owes: its reporting calendar, from the coordinator's HTTP API.
     Status {
         /// Agent configuration (TOML).
         #[arg(long, short)]
@@ -56,6 +64,7 @@ async fn main() -> std::process::ExitCode {
         Command::Publish { config, dry_run } => (config, dry_run),
         Command::Validate { config } => (config, true),
         Command::Status { config, json } => return status(&config, json).await,
+        Command::Run { config } => return daemon(&config).await,
     };
     let config = match sdgx_agent::Config::load(&config) {
         Ok(c) => c,
@@ -93,6 +102,7 @@ async fn main() -> std::process::ExitCode {
             }
             (Ok(p), Some(Err(e))) => {
                 failed = true;
+                print!("{}", p.summary);
                 println!("agency {} dataset {}: not published\n{e}", p.manifest.agency, p.manifest.dataset);
             }
         }
@@ -100,23 +110,64 @@ async fn main() -> std::process::ExitCode {
     if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS }
 }
 
-async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode {
-    let calendar = match sdgx_agent::Config::load(config) {
-        Ok(c) => sdgx_agent::status::calendar(&c).await,
-        Err(e) => Err(e),
+async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
+    let config = match sdgx_agent::Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
     };
-    match calendar {
-        Ok(c) if json => {
-            println!("{}", serde_json::to_string_pretty(&c).expect("the calendar serialises"));
-            std::process::ExitCode::SUCCESS
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
         }
-        Ok(c) => {
-            print!("{}", sdgx_agent::status::render(&c));
-            std::process::ExitCode::SUCCESS
-        }
+    };
+    match sdgx_agent::daemon::run(&config, shutdown).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode {
+    let config = match sdgx_agent::Config::load(config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.entries());
+    let calendar = if config.coordinator_http.is_some() { Some(sdgx_agent::status::calendar(&config).await) } else { None };
+    let mut ok = true;
+    if json {
+        let v = serde_json::json!({
+            "outbox": outbox.as_ref().map_err(ToString::to_string),
+            "calendar": calendar.as_ref().map(|c| c.as_ref().map_err(ToString::to_string)),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("the status serialises"));
+        ok = outbox.is_ok() && !matches!(calendar, Some(Err(_)));
+    } else {
+        match &outbox {
+            Ok(entries) => print!("{}", sdgx_agent::status::render_outbox(&config.outbox, entries)),
+            Err(e) => {
+                ok = false;
+                eprintln!("error: {e}");
+            }
+        }
+        match &calendar {
+            Some(Ok(c)) => print!("{}", sdgx_agent::status::render(c)),
+            Some(Err(e)) => {
+                ok = false;
+                eprintln!("error: {e}");
+            }
+            None => println!("(set coordinator_http and token_file to see the reporting calendar)"),
+        }
+    }
+    if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
 }

@@ -1,9 +1,11 @@
-//! Publishing a dataset: validate it locally (first pass over the file), then stream it to
-//! the coordinator with `do_put` (second pass). Batches go from file to wire through a bounded
-//! channel; the dataset is never held in memory whole.
+//! Publishing a dataset: validate it locally while writing its normalised rows to the outbox
+//! (one pass over the source), then stream the outbox copy to the coordinator with `do_put`.
+//! Batches go from file to wire through a bounded channel; a dataset is never held in memory
+//! whole.
 
+use std::path::Path;
 use std::sync::Arc;
-
+use arrow::array::RecordBatch;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::FlightClient;
@@ -13,9 +15,13 @@ use sdgx_schemas::normalize::{observation_schema_nullable, validate_stream, Norm
 use sdgx_schemas::{Contract, ImportSummary, Manifest, ValidationOptions, Validator};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::config::DatasetConfig;
+use crate::config::{DatasetConfig, Format};
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 use crate::source;
+
+/// Rows per Parquet row group of an outbox copy (bounds the writer's memory).
+const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// A dataset that passed local validation, with its content hash in the manifest.
 #[derive(Debug, Clone)]
@@ -24,13 +30,12 @@ pub struct Prepared {
     pub manifest: Manifest,
     /// The local import summary.
     pub summary: ImportSummary,
-    /// Where the data comes from.
-    pub dataset: DatasetConfig,
 }
 
-/// Validates a dataset locally. Fails with every problem found, or when the manifest names
-/// another agency than `agency`.
-pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: usize, max_problems: usize) -> Result<Prepared> {
+/// Validates a dataset locally. When `copy` is given, the normalised rows are written there as
+/// Parquet (synced to disk) in the same pass: the outbox copy that is later sent. Fails with
+/// every problem found, or when the manifest names another agency than `agency`.
+pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: usize, max_problems: usize, copy: Option<&Path>) -> Result<Prepared> {
     let text = std::fs::read_to_string(&d.manifest)
         .map_err(|e| Error::Source { path: d.manifest.display().to_string(), message: e.to_string() })?;
     let mut manifest = Manifest::from_toml(&text)
@@ -45,34 +50,79 @@ pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: u
     manifest.content_hash = None;
     let src = source::open(&d.source, d.format()?, batch_size)?;
     let mut validator = Validator::new(contract, manifest.clone(), ValidationOptions { max_problems });
-    validate_stream(&mut validator, contract, &src.schema, src.batches, |_| Ok(()))
-        .map_err(|e| Error::Source { path: d.source.display().to_string(), message: e.to_string() })?;
+    let io = |p: &Path, e: &dyn std::fmt::Display| Error::Outbox { path: p.display().to_string(), message: e.to_string() };
+    let mut writer = match copy {
+        Some(p) => {
+            let file = std::fs::File::create(p).map_err(|e| io(p, &e))?;
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+                .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                .build();
+            Some(parquet::arrow::ArrowWriter::try_new(file, observation_schema_nullable(), Some(props)).map_err(|e| io(p, &e))?)
+        }
+        None => None,
+    };
+    let mut write_err = None;
+    validate_stream(&mut validator, contract, &src.schema, src.batches, |wire| {
+        if let (Some(w), None) = (writer.as_mut(), &write_err) {
+            if let Err(e) = w.write(&wire) {
+                write_err = Some(e);
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| Error::Source { path: d.source.display().to_string(), message: e.to_string() })?;
     let summary = validator.finish()?.map_err(|r| Error::Invalid(Box::new(r)))?;
+    if let (Some(p), Some(w)) = (copy, writer) {
+        if let Some(e) = write_err {
+            return Err(io(p, &e));
+        }
+        let file = w.into_inner().map_err(|e| io(p, &e))?;
+        file.sync_all().map_err(|e| io(p, &e))?;
+    }
     manifest.content_hash = Some(summary.content_hash.clone());
-    Ok(Prepared { manifest, summary, dataset: d.clone() })
+    Ok(Prepared { manifest, summary })
 }
 
-/// Streams a prepared dataset to the coordinator and returns its acknowledgement.
-pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>, p: &Prepared, batch_size: usize) -> Result<Ack> {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<arrow::array::RecordBatch, FlightError>>(4);
-    let d = p.dataset.clone();
+/// What to upload: a publication's manifest and its rows in a contract file.
+#[derive(Debug, Clone, Copy)]
+pub struct Upload<'a> {
+    /// The manifest, with its content hash.
+    pub manifest: &'a Manifest,
+    /// The rows: an outbox copy, or any contract file.
+    pub data: &'a Path,
+    /// The file's format.
+    pub format: Format,
+    /// Rows in the file (for the progress report).
+    pub rows: u64,
+}
+
+/// Streams a publication to the coordinator and returns its acknowledgement.
+pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>, up: Upload<'_>, batch_size: usize) -> Result<Ack> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(4);
+    let (path, format, rows) = (up.data.to_owned(), up.format, up.rows);
+    let label = format!("{}/{}", up.manifest.agency, up.manifest.dataset);
     let reader = tokio::task::spawn_blocking(move || -> Result<()> {
-        let src = source::open(&d.source, d.format()?, batch_size)?;
+        let progress = Progress::new(&label, rows);
+        let src = source::open(&path, format, batch_size)?;
         let mut normalizer = Normalizer::new(&contract, &src.schema);
         for batch in src.batches {
+            let n = batch.as_ref().map_or(0, |b| b.num_rows());
             let wire = batch
                 .map_err(|e| e.into())
                 .and_then(|b| normalizer.normalize(&b, &mut |_| {}))
                 .map_err(|e| FlightError::ExternalError(Box::new(e)));
             let failed = wire.is_err();
             if tx.blocking_send(wire).is_err() || failed {
-                break;
+                return Ok(());
             }
+            progress.advance(n as u64);
         }
+        progress.done();
         Ok(())
     });
     let flight_data = FlightDataEncoderBuilder::new()
-        .with_flight_descriptor(Some(PublishCommand::descriptor(&p.manifest)))
+        .with_flight_descriptor(Some(PublishCommand::descriptor(up.manifest)))
         .with_schema(observation_schema_nullable())
         .build(ReceiverStream::new(rx));
     let fail = |m: String| Error::Coordinator { url: url.to_owned(), message: m };
@@ -86,8 +136,11 @@ pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>,
         FlightError::Tonic(s) if s.code() == tonic::Code::InvalidArgument && !s.details().is_empty() => {
             match sdgx_schemas::flight::decode_report(s.details()) {
                 Ok(report) => Error::Rejected(Box::new(report)),
-                Err(_) => fail(s.message().to_owned()),
+                Err(_) => Error::Refused { url: url.to_owned(), code: s.code(), message: s.message().to_owned() },
             }
+        }
+        FlightError::Tonic(s) if crate::delivery::is_permanent(s.code()) => {
+            Error::Refused { url: url.to_owned(), code: s.code(), message: s.message().to_owned() }
         }
         FlightError::Tonic(s) => fail(format!("{:?}: {}", s.code(), s.message())),
         other => fail(other.to_string()),

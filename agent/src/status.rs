@@ -1,4 +1,5 @@
-//! `sdgx-agent status`: what this agency owes the coordinator, from its reporting calendar,
+//! `sdgx-agent status`: the outbox (what was sent, what waits, what was refused), and what
+//! this agency owes the coordinator, from its reporting calendar,
 //! fetched over the coordinator's HTTP API with the agency's token.
 
 use std::fmt::Write;
@@ -59,6 +60,41 @@ pub fn render(c: &AgencyCalendar) -> String {
     }
     if c.reports.is_empty() {
         let _ = writeln!(s, "  (nothing on the calendar for this agency)");
+    }
+    s
+}
+
+/// The outbox as a readable table: pending first, then the newest finished entries.
+pub fn render_outbox(dir: &std::path::Path, entries: &[crate::outbox::Entry]) -> String {
+    use crate::outbox::State;
+    let mut s = String::new();
+    let count = |st: State| entries.iter().filter(|e| e.state == st).count();
+    let _ = writeln!(
+        s,
+        "outbox {}: {} pending, {} sent, {} failed, {} superseded",
+        dir.display(),
+        count(State::Pending),
+        count(State::Sent),
+        count(State::Failed),
+        count(State::Superseded)
+    );
+    let mut shown: Vec<&crate::outbox::Entry> = entries.iter().filter(|e| e.state == State::Pending).collect();
+    shown.extend(entries.iter().rev().filter(|e| e.state != State::Pending).take(20));
+    for e in shown {
+        let _ = writeln!(
+            s,
+            "  {:<10} {:<32} {:>9} rows  staged {}  attempts {}{}",
+            e.state.name(),
+            e.manifest.dataset,
+            e.rows,
+            e.created,
+            e.attempts,
+            e.next_attempt.as_deref().map(|t| format!("  next {t}")).unwrap_or_default()
+        );
+        if let Some(r) = &e.last_reply {
+            let first = r.lines().next().unwrap_or_default();
+            let _ = writeln!(s, "             last reply: {first}");
+        }
     }
     s
 }

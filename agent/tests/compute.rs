@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::Float64Type;
-use sdgx_agent::compute::{self, ComputeConfig, SourceConfig, SourceKind};
+use sdgx_agent::compute::{self, ComputeConfig};
+use sdgx_agent::sources::{SourceConfig, SourceKind};
 use sdgx_agent::sdc::{Reason, SdcConfig};
 
 fn example() -> PathBuf {
@@ -44,7 +45,7 @@ async fn the_worked_indicator_matches_the_microdata_and_is_protected() {
     let sources = vec![SourceConfig { name: "lcs".into(), kind: SourceKind::Csv { path: example().join("microdata/lcs.csv"), delimiter: None } }];
     let def = ComputeConfig { sql: example().join("microdata/returned-migrants-paid-work.sql"), sdc: SdcConfig::default() };
     let out = dir.path().join("out.parquet");
-    let c = compute::compute(&sources, &def, &out).await.unwrap();
+    let c = compute::compute(&sources, None, &def, &out).await.unwrap();
     let expected = by_hand();
     // 2 years x (1 total + 2 sexes + 4 origins + 4 reasons) = 22 cells.
     assert_eq!((c.rows, expected.len()), (22, 22));
@@ -121,7 +122,7 @@ async fn an_excel_sheet_is_a_source() {
     let def = ComputeConfig { sql: sql.clone(), sdc: SdcConfig::default() };
     let out = dir.path().join("out.parquet");
     // The header is on row 3: A3:C13.
-    let c = compute::compute(&src(Some("A3:C13"), Some("Decisions")), &def, &out).await.unwrap();
+    let c = compute::compute(&src(Some("A3:C13"), Some("Decisions")), None, &def, &out).await.unwrap();
     assert_eq!((c.rows, c.suppressed.len()), (3, 0));
     let b = &read(&out)[0];
     let v = b.column(b.schema().index_of("obs_value").unwrap()).as_primitive::<Float64Type>();
@@ -132,9 +133,9 @@ async fn an_excel_sheet_is_a_source() {
     assert_eq!((at("_T"), at("F"), at("M")), (70.0, 80.0, 60.0));
 
     // Bad sheet and bad range name the source, the file and what is wrong.
-    let e = compute::compute(&src(None, Some("Nope")), &def, &out).await.unwrap_err().to_string();
+    let e = compute::compute(&src(None, Some("Nope")), None, &def, &out).await.unwrap_err().to_string();
     assert!(e.contains("source \"register\"") && e.contains("register.xlsx") && e.contains("no sheet \"Nope\""), "{e}");
-    let e = compute::compute(&src(Some("A3-C13"), None), &def, &out).await.unwrap_err().to_string();
+    let e = compute::compute(&src(Some("A3-C13"), None), None, &def, &out).await.unwrap_err().to_string();
     assert!(e.contains("range \"A3-C13\""), "{e}");
 }
 
@@ -147,26 +148,26 @@ async fn bad_sources_and_definitions_are_named() {
     let out = dir.path().join("out.parquet");
     // A missing file.
     let missing = vec![SourceConfig { name: "t".into(), kind: SourceKind::Csv { path: dir.path().join("nope.csv"), delimiter: None } }];
-    let e = compute::compute(&missing, &def, &out).await.unwrap_err().to_string();
+    let e = compute::compute(&missing, None, &def, &out).await.unwrap_err().to_string();
     assert!(e.contains("source \"t\"") && e.contains("nope.csv") && e.contains("no such file"), "{e}");
     // A malformed CSV: the error names the source, the file and the offending line.
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "a,b\n1,2\n3,4,5\n").unwrap();
     let ragged = vec![SourceConfig { name: "t".into(), kind: SourceKind::Csv { path: bad.clone(), delimiter: None } }];
-    let e = compute::compute(&ragged, &def, &out).await.unwrap_err().to_string();
+    let e = compute::compute(&ragged, None, &def, &out).await.unwrap_err().to_string();
     assert!(e.contains("source \"t\"") && e.contains("bad.csv") && e.contains("line 3"), "{e}");
     // Not a Parquet file.
     let fake = dir.path().join("fake.parquet");
     std::fs::write(&fake, "not parquet").unwrap();
-    let e = compute::compute(&[SourceConfig { name: "t".into(), kind: SourceKind::Parquet { path: fake } }], &def, &out).await.unwrap_err().to_string();
+    let e = compute::compute(&[SourceConfig { name: "t".into(), kind: SourceKind::Parquet { path: fake } }], None, &def, &out).await.unwrap_err().to_string();
     assert!(e.contains("fake.parquet"), "{e}");
     // A definition without sdc_count is refused: no cell may leave unprotected.
     std::fs::write(dir.path().join("ok.csv"), "a\n1\n").unwrap();
     std::fs::write(&sql, "SELECT 'x' AS indicator, 1.0 AS obs_value FROM t").unwrap();
     let ok = vec![SourceConfig { name: "t".into(), kind: SourceKind::Csv { path: dir.path().join("ok.csv"), delimiter: None } }];
-    let e = compute::compute(&ok, &def, &out).await.unwrap_err().to_string();
+    let e = compute::compute(&ok, None, &def, &out).await.unwrap_err().to_string();
     assert!(e.contains("sdc_count"), "{e}");
     // DDL in a definition is refused.
     std::fs::write(&sql, "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'").unwrap();
-    assert!(compute::compute(&ok, &def, &out).await.is_err());
+    assert!(compute::compute(&ok, None, &def, &out).await.is_err());
 }

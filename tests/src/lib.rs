@@ -112,7 +112,7 @@ impl Running {
     /// The example agent config of `agency`, pointed at this coordinator (with its certificate
     /// when the coordinator runs mutual TLS).
     pub fn agent(&self, agency: &str) -> sdgx_agent::Config {
-        let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).expect("example agent config");
+        let mut c = example_agent(agency, &self.dir.path().join(format!("outbox-{agency}")));
         c.coordinator = self.flight.clone();
         c.tls = self.pki.as_ref().map(|p| sdgx_agent::config::TlsConfig {
             ca: p.join("ca.pem"),
@@ -138,5 +138,152 @@ impl Running {
         let _ = self.stop.take().expect("running").send(());
         self.task.take().expect("running").await.expect("task").expect("clean shutdown");
         self.dir
+    }
+}
+
+/// The example agent config of `agency`, unchanged but for a fresh outbox in `outbox`.
+pub fn example_agent(agency: &str, outbox: &Path) -> sdgx_agent::Config {
+    let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).expect("example agent config");
+    c.outbox = outbox.to_owned();
+    c
+}
+
+type Predicate = Box<dyn Fn() -> bool + Send + Sync>;
+
+#[derive(Default)]
+struct ProxyState {
+    target: std::sync::Mutex<Option<std::net::SocketAddr>>,
+    stall_upload_after: std::sync::Mutex<Option<u64>>,
+    cut_reply_when: std::sync::Mutex<Option<Predicate>>,
+    refused: tokio::sync::watch::Sender<u64>,
+    uploaded: tokio::sync::watch::Sender<u64>,
+    cuts: tokio::sync::watch::Sender<u64>,
+}
+
+/// A TCP proxy between agents and the coordinator that injects network faults: it can refuse
+/// connections (the coordinator is down), stall an upload after so many bytes (to kill the
+/// agent mid-upload), or cut a connection when the coordinator replies after a condition
+/// holds (the acknowledgement is lost after the commit).
+pub struct FaultProxy {
+    /// The address agents connect to.
+    pub addr: std::net::SocketAddr,
+    state: Arc<ProxyState>,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on 127.0.0.1:0 that refuses every connection until [`forward_to`](Self::forward_to).
+    pub async fn start() -> FaultProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("bound");
+        let state = Arc::new(ProxyState::default());
+        let s = state.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let target = *s.target.lock().expect("lock");
+                let Some(target) = target else {
+                    s.refused.send_modify(|n| *n += 1);
+                    drop(client);
+                    continue;
+                };
+                let s = s.clone();
+                tokio::spawn(async move {
+                    if let Ok(server) = tokio::net::TcpStream::connect(target).await {
+                        pump(client, server, s).await;
+                    }
+                });
+            }
+        });
+        FaultProxy { addr, state }
+    }
+
+    /// The proxy's URL for an agent (plaintext).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Forwards new connections to `target` (`None`: refuse them).
+    pub fn forward_to(&self, target: Option<std::net::SocketAddr>) {
+        *self.state.target.lock().expect("lock") = target;
+    }
+
+    /// Stops forwarding agents' bytes once `bytes` have been forwarded in all (`None`: never).
+    /// The stalled connection is closed towards the coordinator when the agent goes away.
+    pub fn stall_upload_after(&self, bytes: Option<u64>) {
+        *self.state.stall_upload_after.lock().expect("lock") = bytes;
+    }
+
+    /// The first time the coordinator sends bytes while `when` holds, the connection is cut
+    /// instead (both ways).
+    pub fn cut_reply_when(&self, when: impl Fn() -> bool + Send + Sync + 'static) {
+        *self.state.cut_reply_when.lock().expect("lock") = Some(Box::new(when));
+    }
+
+    /// Waits until at least `n` connections have been refused.
+    pub async fn wait_refused(&self, n: u64) {
+        self.state.refused.subscribe().wait_for(|&r| r >= n).await.expect("proxy alive");
+    }
+
+    /// Waits until at least `n` bytes from agents have been forwarded.
+    pub async fn wait_uploaded(&self, n: u64) {
+        self.state.uploaded.subscribe().wait_for(|&r| r >= n).await.expect("proxy alive");
+    }
+
+    /// Connections cut so far.
+    pub fn cuts(&self) -> u64 {
+        *self.state.cuts.borrow()
+    }
+}
+
+async fn pump(mut client: tokio::net::TcpStream, mut server: tokio::net::TcpStream, s: Arc<ProxyState>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut cr, mut cw) = client.split();
+    let (mut sr, mut sw) = server.split();
+    let up = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let limit = *s.stall_upload_after.lock().expect("lock");
+            let done = *s.uploaded.borrow();
+            let allowed = limit.map_or(n as u64, |l| l.saturating_sub(done).min(n as u64)) as usize;
+            if allowed > 0 {
+                if sw.write_all(&buf[..allowed]).await.is_err() {
+                    return;
+                }
+                s.uploaded.send_modify(|u| *u += allowed as u64);
+            }
+            // Beyond the limit, the agent's bytes are read and dropped until it goes away.
+        }
+    };
+    let down = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match sr.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            let cut = {
+                let mut when = s.cut_reply_when.lock().expect("lock");
+                let hit = when.as_ref().is_some_and(|w| w());
+                if hit {
+                    *when = None;
+                }
+                hit
+            };
+            if cut {
+                s.cuts.send_modify(|c| *c += 1);
+                return;
+            }
+            if cw.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    };
+    // Either direction ending closes both.
+    tokio::select! {
+        _ = up => {}
+        _ = down => {}
     }
 }

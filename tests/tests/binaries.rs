@@ -69,12 +69,14 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     let (flight, http) = (addrs["flight"].as_str().unwrap().to_owned(), addrs["http"].as_str().unwrap().to_owned());
     let port = flight.rsplit(':').next().unwrap();
 
+    let outboxes = tempfile::tempdir().unwrap();
     for a in AGENCIES {
         let out = Command::new(binary("sdgx-agent"))
             .args(["publish", "--config"])
             .arg(root().join(format!("examples/federation/{a}/agent.toml")))
             .env("SDGX_COORDINATOR", format!("https://localhost:{port}"))
             .env("SDGX_DEPLOYMENT_NOTE", "ministry server")
+            .env("SDGX_OUTBOX", outboxes.path().join(a))
             .env("SDGX_TLS__CA", pki.join("ca.pem"))
             .env("SDGX_TLS__CERT", pki.join(format!("agents/{a}.pem")))
             .env("SDGX_TLS__KEY", pki.join(format!("agents/{a}.key")))
@@ -90,6 +92,7 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
         .arg(root().join("examples/federation/labour/agent.toml"))
         .env("SDGX_COORDINATOR", format!("https://localhost:{port}"))
         .env("SDGX_TLS__CA", pki.join("ca.pem"))
+        .env("SDGX_OUTBOX", outboxes.path().join("impostor"))
         .env("SDGX_TLS__CERT", pki.join("agents/sms.pem"))
         .env("SDGX_TLS__KEY", pki.join("agents/sms.key"))
         .output()

@@ -59,6 +59,10 @@ impl Fixture {
         let mut c = sdgx_agent::Config::load(&root().join(format!("examples/federation/{agency}/agent.toml"))).unwrap();
         let scheme = if plaintext { "http" } else { "https" };
         c.coordinator = format!("{scheme}://localhost:{}", self.flight_port);
+        // A fresh outbox per attempt, tried once: each case is judged on its own connection.
+        static ATTEMPT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        c.outbox = self.dir.path().join(format!("outbox-{}", ATTEMPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
+        c.delivery.publish_retry_secs = 0;
         c.tls = match (cert, plaintext) {
             (_, true) => None,
             (Some((cert, key)), false) => Some(sdgx_agent::config::TlsConfig { ca: self.pki.join("ca.pem"), cert, key, domain: None }),
@@ -82,8 +86,10 @@ impl Fixture {
         let channel = endpoint.connect().await.map_err(|e| format!("connect: {e}"))?;
         let mut client = arrow_flight::FlightClient::new(channel);
         let contract = Arc::new(sdgx_agent::contract(c).unwrap());
-        let p = sdgx_agent::publish::check(&contract, &c.datasets[0], &c.agency, 1000, 10).unwrap();
-        sdgx_agent::publish::send(&mut client, &c.coordinator, contract, &p, 1000).await.map(|_| ()).map_err(|e| e.to_string())
+        let d = &c.datasets[0];
+        let p = sdgx_agent::publish::check(&contract, d, &c.agency, 1000, 10, None).unwrap();
+        let up = sdgx_agent::publish::Upload { manifest: &p.manifest, data: &d.source, format: d.format().unwrap(), rows: p.summary.rows };
+        sdgx_agent::publish::send(&mut client, &c.coordinator, contract, up, 1000).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn cert(&self, agency: &str) -> Option<(PathBuf, PathBuf)> {

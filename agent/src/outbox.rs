@@ -1,0 +1,275 @@
+//! The durable outbox: every publication is written here, synced to disk, before it is sent,
+//! and stays until the coordinator acknowledges it or refuses it for good.
+//!
+//! Layout of the outbox directory (`outbox` in the agent config):
+//!
+//! ```text
+//! <outbox>/.lock                   held by the process that stages or delivers
+//! <outbox>/.staging/               publications being written (removed at the next start)
+//! <outbox>/<id>/entry.json         the manifest, the state and the coordinator's last reply
+//! <outbox>/<id>/data.parquet       the normalised rows, exactly as validated (while pending)
+//! ```
+//!
+//! `<id>` is a UUIDv7, so entries sort in the order they were made. An entry becomes visible
+//! only by renaming its complete directory into place; every file and directory is fsync'd
+//! first, so a crash leaves either no entry or a whole one. A state change rewrites
+//! `entry.json` the same way (write, sync, rename, sync the directory).
+
+use std::path::{Path, PathBuf};
+
+use sdgx_schemas::flight::Ack;
+use sdgx_schemas::Manifest;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::publish::Prepared;
+
+/// Finished (sent, failed or superseded) entries kept for `status`; older ones are removed.
+const KEEP_FINISHED: usize = 200;
+
+/// Where a publication is in its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Waiting to be sent, or to be sent again.
+    Pending,
+    /// Acknowledged by the coordinator.
+    Sent,
+    /// Refused for good (invalid, or not allowed); not retried.
+    Failed,
+    /// A newer publication of the same dataset was staged before this one was delivered.
+    Superseded,
+}
+
+impl State {
+    /// The state's name as `status` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Sent => "sent",
+            State::Failed => "failed",
+            State::Superseded => "superseded",
+        }
+    }
+}
+
+/// One publication in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// UUIDv7: sorts by creation time.
+    pub id: String,
+    /// When it was staged (RFC 3339).
+    pub created: String,
+    /// The manifest, with its `content_hash`.
+    pub manifest: Manifest,
+    /// Rows in the publication.
+    pub rows: u64,
+    /// Where it is in its delivery.
+    pub state: State,
+    /// Attempts to send it so far.
+    pub attempts: u32,
+    /// When it was last sent (RFC 3339).
+    pub last_attempt: Option<String>,
+    /// When it will be sent again, while pending after a failed attempt (RFC 3339).
+    pub next_attempt: Option<String>,
+    /// The coordinator's last reply, or why it could not be reached.
+    pub last_reply: Option<String>,
+    /// The acknowledgement, once sent.
+    pub ack: Option<Ack>,
+}
+
+impl Entry {
+    /// `agency/dataset`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.manifest.agency, self.manifest.dataset)
+    }
+
+    /// The content hash the entry carries.
+    pub fn content_hash(&self) -> &str {
+        self.manifest.content_hash.as_deref().unwrap_or_default()
+    }
+}
+
+/// What staging a publication did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Staged {
+    /// A new entry.
+    Added(Entry),
+    /// The same content was already pending: that entry is kept, nothing is added.
+    AlreadyPending(Entry),
+    /// The same content was the dataset's last delivery: nothing to send.
+    Unchanged(Entry),
+}
+
+impl Staged {
+    /// The entry concerned.
+    pub fn entry(&self) -> &Entry {
+        match self {
+            Staged::Added(e) | Staged::AlreadyPending(e) | Staged::Unchanged(e) => e,
+        }
+    }
+}
+
+/// The outbox directory.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    dir: PathBuf,
+}
+
+/// The exclusive hold on an outbox, released on drop.
+#[derive(Debug)]
+pub struct Lock(#[allow(dead_code)] std::fs::File);
+
+fn io(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Outbox { path: path.display().to_string(), message: e.to_string() }
+}
+
+/// Syncs a directory, so that the renames and creations inside it are durable.
+fn sync_dir(dir: &Path) -> Result<()> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))
+}
+
+/// Writes `bytes` to `path` atomically and durably.
+fn write_durable(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))?;
+    sync_dir(path.parent().expect("an entry file is inside a directory"))
+}
+
+impl Outbox {
+    /// Opens (creating) the outbox at `dir`.
+    pub fn open(dir: &Path) -> Result<Outbox> {
+        std::fs::create_dir_all(dir.join(".staging")).map_err(|e| io(dir, e))?;
+        Ok(Outbox { dir: dir.to_owned() })
+    }
+
+    /// The outbox directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Waits for the exclusive hold on the outbox (another agent process may be staging or
+    /// delivering), then removes what a crashed process left half-staged.
+    pub async fn lock(&self) -> Result<Lock> {
+        let path = self.dir.join(".lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| io(&path, e))?;
+        let file = tokio::task::spawn_blocking(move || file.lock().map(|_| file))
+            .await
+            .map_err(|e| io(&path, e))?
+            .map_err(|e| io(&path, e))?;
+        let staging = self.dir.join(".staging");
+        for leftover in std::fs::read_dir(&staging).map_err(|e| io(&staging, e))?.flatten() {
+            let p = leftover.path();
+            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+        Ok(Lock(file))
+    }
+
+    /// A fresh path to write a publication's normalised rows to before [`stage`](Self::stage).
+    pub fn staging_file(&self) -> PathBuf {
+        self.dir.join(".staging").join(format!("{}.parquet", uuid::Uuid::now_v7()))
+    }
+
+    /// The normalised rows of a pending entry.
+    pub fn data(&self, e: &Entry) -> PathBuf {
+        self.dir.join(&e.id).join("data.parquet")
+    }
+
+    /// Every entry, oldest first.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for d in std::fs::read_dir(&self.dir).map_err(|e| io(&self.dir, e))? {
+            let d = d.map_err(|e| io(&self.dir, e))?;
+            if d.file_name().to_string_lossy().starts_with('.') || !d.path().is_dir() {
+                continue;
+            }
+            let path = d.path().join("entry.json");
+            let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
+            out.push(serde_json::from_str::<Entry>(&text).map_err(|e| io(&path, e))?);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+
+    /// The entries waiting to be sent, oldest first.
+    pub fn pending(&self) -> Result<Vec<Entry>> {
+        Ok(self.entries()?.into_iter().filter(|e| e.state == State::Pending).collect())
+    }
+
+    /// Makes a validated publication durable: moves `staged` (its normalised rows, already
+    /// synced) into a new entry. A pending entry of the same dataset is superseded, or kept
+    /// instead of a new one when its content is the same. With `skip_unchanged`, content equal
+    /// to the dataset's last delivery is not staged again.
+    pub fn stage(&self, p: &Prepared, staged: &Path, skip_unchanged: bool) -> Result<Staged> {
+        let hash = p.manifest.content_hash.as_deref().unwrap_or_default();
+        let same_dataset: Vec<Entry> = self
+            .entries()?
+            .into_iter()
+            .filter(|e| e.manifest.agency == p.manifest.agency && e.manifest.dataset == p.manifest.dataset)
+            .collect();
+        let discard = || std::fs::remove_file(staged).map_err(|e| io(staged, e));
+        if let Some(e) = same_dataset.iter().find(|e| e.state == State::Pending && e.content_hash() == hash) {
+            discard()?;
+            return Ok(Staged::AlreadyPending(e.clone()));
+        }
+        let last = same_dataset.iter().rev().find(|e| matches!(e.state, State::Sent | State::Pending));
+        if let Some(e) = last.filter(|e| skip_unchanged && e.state == State::Sent && e.content_hash() == hash) {
+            discard()?;
+            return Ok(Staged::Unchanged(e.clone()));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let entry = Entry {
+            id: id.clone(),
+            created: now(),
+            manifest: p.manifest.clone(),
+            rows: p.summary.rows,
+            state: State::Pending,
+            attempts: 0,
+            last_attempt: None,
+            next_attempt: None,
+            last_reply: None,
+            ack: None,
+        };
+        let building = self.dir.join(".staging").join(&id);
+        std::fs::create_dir(&building).map_err(|e| io(&building, e))?;
+        std::fs::rename(staged, building.join("data.parquet")).map_err(|e| io(staged, e))?;
+        write_durable(&building.join("entry.json"), &serde_json::to_vec_pretty(&entry).expect("an entry serialises"))?;
+        let target = self.dir.join(&id);
+        std::fs::rename(&building, &target).map_err(|e| io(&target, e))?;
+        sync_dir(&self.dir)?;
+        for mut old in same_dataset.into_iter().filter(|e| e.state == State::Pending) {
+            old.state = State::Superseded;
+            old.next_attempt = None;
+            old.last_reply = Some(format!("superseded by {id} before it was delivered"));
+            self.update(&old)?;
+        }
+        Ok(Staged::Added(entry))
+    }
+
+    /// Records a changed entry durably. A finished entry's rows are removed, and only the
+    /// newest finished entries are kept.
+    pub fn update(&self, e: &Entry) -> Result<()> {
+        let dir = self.dir.join(&e.id);
+        write_durable(&dir.join("entry.json"), &serde_json::to_vec_pretty(e).expect("an entry serialises"))?;
+        if e.state != State::Pending {
+            let data = dir.join("data.parquet");
+            if data.exists() {
+                std::fs::remove_file(&data).map_err(|err| io(&data, err))?;
+            }
+            let finished: Vec<Entry> = self.entries()?.into_iter().filter(|e| e.state != State::Pending).collect();
+            for old in finished.iter().take(finished.len().saturating_sub(KEEP_FINISHED)) {
+                let d = self.dir.join(&old.id);
+                std::fs::remove_dir_all(&d).map_err(|err| io(&d, err))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The current time, RFC 3339 in UTC to the second.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
