@@ -59,6 +59,12 @@ for agency in $agencies; do
     --config "examples/federation/$agency/agent.toml" | sed 's/^/   /'
 done
 
+echo "== agent armstat, computing 10.7.p1 from survey microdata (dry run, then publication)"
+SDGX_OUTBOX="$data/outbox-armstat" "$bin/sdgx-agent" validate \
+  --config examples/federation/armstat/agent-microdata.toml | sed 's/^/   /'
+SDGX_OUTBOX="$data/outbox-armstat" SDGX_COORDINATOR="https://localhost:${flight##*:}" "$bin/sdgx-agent" publish \
+  --config examples/federation/armstat/agent-microdata.toml | tail -1 | sed 's/^/   /'
+
 echo
 "$bin/sdgx-coordinator" figures --config "$config" --data-dir "$data"
 "$bin/sdgx-coordinator" audit verify --config "$config" --data-dir "$data" | sed 's/^/== /'

@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 # the variable names avoid the SDGX_ prefix, which the binaries read as configuration.
 PROJECT_PYTHON="$(bash scripts/venv.sh)"
 export PROJECT_PYTHON
+# The PostgreSQL source tests start their own throwaway server from Debian's package.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  sudo=$( [ "$(id -u)" = 0 ] || echo sudo )
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
 # Build the binaries first: the end-to-end tests start them as separate processes.
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast

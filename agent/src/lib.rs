@@ -9,11 +9,16 @@
 //! | [`config`] | settings, loaded from TOML and `SDGX_*` variables |
 //! | [`error`] | the crate's error type |
 //! | [`source`] | reading dataset files as batch streams |
-//! | [`client`] | the Flight connection to the coordinator |
-//! | [`publish`] | local validation, then streaming publication |
-//! | [`compute`] | sources (CSV, Parquet, Excel) and indicator definitions run in DataFusion |
+//! | [`sources`] | named sources of indicator definitions: files, Excel, PostgreSQL, HTTP(S) |
+//! | [`compute`] | indicator definitions run in DataFusion, then disclosure control |
 //! | [`sdc`] | statistical disclosure control: primary and secondary suppression |
-//! | [`status`] | the agency's reporting calendar, from the coordinator's HTTP API |
+//! | [`publish`] | local validation into the outbox, then the streaming upload |
+//! | [`outbox`] | the durable outbox of publications |
+//! | [`delivery`] | sending the outbox, with retries, backoff and jitter |
+//! | [`progress`] | upload progress: a bar on a terminal, log lines otherwise |
+//! | [`client`] | the Flight connection to the coordinator |
+//! | [`daemon`] | `sdgx-agent run`: scheduled and on-change publication |
+//! | [`status`] | the outbox and the agency's reporting calendar |
 
 pub mod client;
 pub mod compute;

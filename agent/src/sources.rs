@@ -377,6 +377,10 @@ async fn download(
 ) -> std::result::Result<(PathBuf, HttpFormat), String> {
     use std::io::Write;
     let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // The agent binary installs ring at start; a library caller may not have.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(600)).connect_timeout(std::time::Duration::from_secs(30));
     if url.starts_with("https:") {
         if let Some(bundle) = ca.or(tls.map(|t| t.ca.as_path())) {

@@ -171,3 +171,30 @@ async fn bad_sources_and_definitions_are_named() {
     std::fs::write(&sql, "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'").unwrap();
     assert!(compute::compute(&ok, None, &def, &out).await.is_err());
 }
+
+#[tokio::test]
+async fn the_migration_services_register_definition_matches_the_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/federation/sms");
+    let mut cfg = sdgx_agent::Config::load(&base.join("agent-register.toml")).unwrap();
+    cfg.outbox = dir.path().join("outbox");
+    cfg.datasets[0].source = dir.path().join("asylum-granted.parquet");
+    let out = sdgx_agent::run(&cfg, true).await.unwrap();
+    let summary = &out[0].checked.as_ref().unwrap_or_else(|e| panic!("{e}")).summary;
+    // 3 years x (total, 2 sexes, 2 age groups, 5 citizenships) = 30 cells, all validated.
+    assert_eq!(summary.rows, 30);
+    // By hand from register/applications.csv: granted (refugee status or complementary) /
+    // decided: 2021 74 / 180 = 41.1 %, 2022 109 / 210 = 51.9 %, 2023 128 / 240 = 53.3 %.
+    let b = &read(&cfg.datasets[0].source)[0];
+    let s = |n: &str| arrow::compute::cast(b.column(b.schema().index_of(n).unwrap()), &arrow::datatypes::DataType::Utf8).unwrap();
+    let (t, sex, age, cit) = (s("time_period"), s("sex"), s("age"), s("cust_breakdown"));
+    let v = b.column(b.schema().index_of("obs_value").unwrap()).as_primitive::<Float64Type>();
+    let mut totals = BTreeMap::new();
+    for i in 0..b.num_rows() {
+        let k = |a: &arrow::array::ArrayRef| a.as_string::<i32>().value(i).to_owned();
+        if (k(&sex), k(&age), k(&cit)) == ("_T".into(), "_T".into(), "_T".into()) {
+            totals.insert(k(&t), v.value(i));
+        }
+    }
+    assert_eq!(totals, BTreeMap::from([("2021".into(), 41.1), ("2022".into(), 51.9), ("2023".into(), 53.3)]));
+}

@@ -4,7 +4,7 @@
 //! Each publication must arrive exactly once: one new store version, never two.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use sdgx_agent::outbox::{Outbox, State};
 use sdgx_e2e::{binary, example_agent, root, FaultProxy, Running};
@@ -32,7 +32,7 @@ fn commits(r: &Running) -> usize {
         .unwrap_or(0)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn coordinator_down_when_publishing_starts_then_everything_arrives_once() {
     let proxy = FaultProxy::start().await;
     let tmp = tempfile::tempdir().unwrap();
@@ -63,7 +63,7 @@ async fn coordinator_down_when_publishing_starts_then_everything_arrives_once() 
     r.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledgement_lost_after_commit_creates_no_second_version() {
     let r = Running::start(|_| {}).await;
     let proxy = FaultProxy::start().await;
@@ -90,7 +90,7 @@ async fn acknowledgement_lost_after_commit_creates_no_second_version() {
     r.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_killed_mid_upload_and_restarted_delivers_once() {
     let r = Running::start(|_| {}).await;
     let proxy = FaultProxy::start().await;
@@ -102,7 +102,7 @@ async fn agent_killed_mid_upload_and_restarted_delivers_once() {
     std::fs::write(&cfg_file, toml_of(&cfg)).unwrap();
     // The link stalls after 2 KB: the agent is mid-upload when it is killed.
     proxy.stall_upload_after(Some(2048));
-    let mut child = Command::new(binary("sdgx-agent"))
+    let mut child = tokio::process::Command::new(binary("sdgx-agent"))
         .args(["publish", "--config"])
         .arg(&cfg_file)
         .stdout(Stdio::null())
@@ -110,14 +110,13 @@ async fn agent_killed_mid_upload_and_restarted_delivers_once() {
         .spawn()
         .unwrap();
     proxy.wait_uploaded(2048).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill().await.unwrap();
     let entries = Outbox::open(&cfg.outbox).unwrap().entries().unwrap();
     assert_eq!((entries.len(), entries[0].state), (1, State::Pending), "the killed upload stays pending");
     assert_eq!(version(&r).await, before, "nothing partial is visible");
     // Restarted, the agent finds the same content pending and delivers it.
     proxy.stall_upload_after(None);
-    let out = Command::new(binary("sdgx-agent")).args(["publish", "--config"]).arg(&cfg_file).output().unwrap();
+    let out = tokio::process::Command::new(binary("sdgx-agent")).args(["publish", "--config"]).arg(&cfg_file).output().await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("published: publication"), "{stdout}");
@@ -126,13 +125,13 @@ async fn agent_killed_mid_upload_and_restarted_delivers_once() {
     assert_eq!(after.len(), 1, "the restart reused the pending entry");
     assert_eq!((after[0].id.as_str(), after[0].state), (entries[0].id.as_str(), State::Sent));
     // status lists it with the coordinator's reply.
-    let status = Command::new(binary("sdgx-agent")).args(["status", "--config"]).arg(&cfg_file).output().unwrap();
+    let status = tokio::process::Command::new(binary("sdgx-agent")).args(["status", "--config"]).arg(&cfg_file).output().await.unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("0 pending, 1 sent, 0 failed") && text.contains("last reply: acknowledged: publication"), "{text}");
     r.stop().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_publishes_at_start_and_on_change_but_not_unchanged_content() {
     let r = Running::start(|_| {}).await;
     let before = version(&r).await;
