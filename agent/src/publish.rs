@@ -64,10 +64,10 @@ pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: u
     };
     let mut write_err = None;
     validate_stream(&mut validator, contract, &src.schema, src.batches, |wire| {
-        if let (Some(w), None) = (writer.as_mut(), &write_err) {
-            if let Err(e) = w.write(&wire) {
-                write_err = Some(e);
-            }
+        if let (Some(w), None) = (writer.as_mut(), &write_err)
+            && let Err(e) = w.write(&wire)
+        {
+            write_err = Some(e);
         }
         Ok(())
     })
