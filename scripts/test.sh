@@ -7,11 +7,16 @@ cd "$(dirname "$0")/.."
 # the variable names avoid the SDGX_ prefix, which the binaries read as configuration.
 PROJECT_PYTHON="$(bash scripts/venv.sh)"
 export PROJECT_PYTHON
-# The PostgreSQL source tests start their own throwaway server from Debian's package.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# Debian packages the tests drive: a throwaway PostgreSQL server (the database source tests)
+# and Chromium with its WebDriver (the report and dashboard tests).
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+if [ ${#need[@]} -gt 0 ]; then
   sudo=$( [ "$(id -u)" = 0 ] || echo sudo )
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 # Build the binaries first: the end-to-end tests start them as separate processes.
 cargo build --workspace --bins

@@ -151,6 +151,11 @@ impl Catalog {
         &self.contract
     }
 
+    /// The contract in force, shared.
+    pub fn shared_contract(&self) -> Arc<Contract> {
+        self.contract.clone()
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<Store> {
         &self.store

@@ -9,6 +9,10 @@
 //! | `POST /api/v1/query` `{"sql": "...", "as_of": N or "RFC 3339"}` | reader, admin | rows of a read-only SQL query (see [`crate::query`]) |
 //! | `GET /api/v1/calendar/{agency}` | that agency's token, reader, admin | the agency's reporting calendar: each report owed, its due date and status |
 //! | `GET /api/v1/admin/audit` | admin | the audit of the tamper-evident log |
+//! | `GET /api/v1/exports` | reader, admin | the export formats |
+//! | `GET /api/v1/exports/{format}?as_of=` | reader, admin | one export as a file (see [`crate::export`]) |
+//! | `GET /api/v1/openapi.json` | anyone | this API's OpenAPI description |
+//! | `/dashboard/...` | reader, admin (login form, then a session cookie) | the web dashboard (see [`crate::dashboard`]) |
 //!
 //! Every route but `/health` needs `Authorization: Bearer <token>`; repeated failures from one
 //! address are refused for a while (429).
@@ -73,6 +77,8 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/v1/figures/{name}", get(figure))
         .route("/api/v1/publications", get(publications))
         .route("/api/v1/query", post(run_query))
+        .route("/api/v1/exports", get(|| async { Json(json!({ "exports": crate::export::FORMATS.map(|(n, _)| n) })) }))
+        .route("/api/v1/exports/{format}", get(export))
         .route_layer(from_fn_with_state((state.clone(), Role::Reader), authorize));
     let agency = Router::new()
         .route("/api/v1/calendar/{agency}", get(calendar))
@@ -80,7 +86,14 @@ pub fn router(state: Arc<HttpState>) -> Router {
     let admin = Router::new()
         .route("/api/v1/admin/audit", get(audit))
         .route_layer(from_fn_with_state((state.clone(), Role::Admin), authorize));
-    Router::new().route("/health", get(health)).merge(reader).merge(agency).merge(admin).with_state(state)
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
+        .merge(reader)
+        .merge(agency)
+        .merge(admin)
+        .merge(crate::dashboard::router(state.clone()))
+        .with_state(state)
 }
 
 async fn authorize(
@@ -163,6 +176,38 @@ async fn calendar(
     }
     let cal = figures::completeness::agency_calendar(&s.catalog, &agency, chrono::Utc::now()).await?;
     Ok(Json(serde_json::to_value(cal).map_err(|e| Error::Config(e.to_string()))?))
+}
+
+/// Query parameters of an export.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportParams {
+    /// Store version or RFC 3339 timestamp to read (current when absent).
+    pub as_of: Option<AsOf>,
+}
+
+async fn export(
+    State(s): State<Arc<HttpState>>,
+    Path(format): Path<String>,
+    params: std::result::Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response> {
+    let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
+    download(&s.catalog, &format, p.as_of.as_ref()).await
+}
+
+/// An export as a file download (shared with the dashboard).
+pub async fn download(catalog: &Catalog, format: &str, as_of: Option<&AsOf>) -> Result<Response> {
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+    let format = crate::export::Format::parse(format)?;
+    let snapshot = crate::export::snapshot(catalog, as_of).await?;
+    let bytes = crate::export::render(format, &snapshot)?;
+    let name = format.file_name(snapshot.store_version);
+    Response::builder()
+        .header(CONTENT_TYPE, format.content_type())
+        .header(CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+        .header("x-sdgx-store-version", snapshot.store_version.to_string())
+        .body(axum::body::Body::from(bytes))
+        .map_err(|e| Error::Config(e.to_string()))
 }
 
 async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {

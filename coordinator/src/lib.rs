@@ -22,6 +22,9 @@
 //! | [`query`] | the analysts' read-only SQL sandbox |
 //! | [`http`] | the HTTP API |
 //! | [`table`] | plain-text rendering of figures |
+//! | [`export`] | VNR exports: SDMX-CSV, Open SDG, the XLSX annex, the HTML report |
+//! | [`dashboard`] | the web dashboard (server-rendered HTML) |
+//! | [`openapi`] | the HTTP API's OpenAPI description |
 //! | [`server`] | startup, listeners and graceful shutdown |
 
 pub mod audit;
@@ -29,12 +32,15 @@ pub mod auth;
 pub mod calendar;
 pub mod catalog;
 pub mod config;
+pub mod dashboard;
 pub mod error;
+pub mod export;
 pub mod figures;
 pub mod flight;
 pub mod flightsql;
 pub mod http;
 pub mod ingest;
+pub mod openapi;
 pub mod pki;
 pub mod query;
 pub mod server;

@@ -52,6 +52,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Export for the VNR and the UN: sdmx-csv-1.0, sdmx-csv-2.0, sdmx-report, open-sdg, xlsx
+    /// or html, from one store version.
+    Export {
+        /// The format.
+        format: String,
+        /// Store version, or RFC 3339 timestamp, to read (current when absent).
+        #[arg(long)]
+        as_of: Option<sdgx_coordinator::catalog::AsOf>,
+        /// The file to write (for open-sdg: a directory, or a .zip file).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check the tamper-evident publications log.
     Audit {
         #[command(subcommand)]
@@ -188,6 +200,14 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
                     println!("{}", table::render(&figure));
                 }
             }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Export { format, as_of, out } => {
+            let format = sdgx_coordinator::export::Format::parse(&format)?;
+            let config = load()?;
+            let (catalog, _) = server::open(&config, false).await?;
+            let snapshot = sdgx_coordinator::export::snapshot(&catalog, as_of.as_ref()).await?;
+            println!("{}", sdgx_coordinator::export::write(format, &snapshot, &out)?);
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Ca { command: CaCommand::Init { dir, names, days } } => {

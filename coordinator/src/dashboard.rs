@@ -1,0 +1,239 @@
+//! The web dashboard: server-rendered HTML with a little vanilla JavaScript, served by the
+//! coordinator under `/dashboard`. It uses the API's tokens: `/dashboard/login` takes a reader
+//! or admin token and keeps it in an `HttpOnly`, `SameSite=Strict` session cookie; every other
+//! page needs it (failed logins count in the same limiter as the API).
+//!
+//! Pages: the headline and by-goal figures (`/dashboard`), the coverage heatmap
+//! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
+//! publications log with validation summaries (`/dashboard/publications`), the indicators and
+//! each indicator's observations and metadata (`/dashboard/indicators/{code}`), and the export
+//! downloads (`/dashboard/exports`).
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use crate::auth::Role;
+use crate::error::Result;
+use crate::export::html::{self, esc, percent};
+use crate::figures::{self, Figure, Window};
+use crate::http::HttpState;
+
+const COOKIE_NAME: &str = "sdgx_session";
+
+/// The dashboard's routes.
+pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
+    let pages = Router::new()
+        .route("/dashboard", get(overview))
+        .route("/dashboard/coverage", get(coverage))
+        .route("/dashboard/agencies", get(agencies))
+        .route("/dashboard/publications", get(publications))
+        .route("/dashboard/indicators", get(indicators))
+        .route("/dashboard/indicators/{code}", get(indicator))
+        .route("/dashboard/exports", get(exports))
+        .route("/dashboard/exports/{format}", get(download))
+        .route_layer(from_fn_with_state(state, session));
+    Router::new().route("/dashboard/login", get(login_form).post(login)).route("/dashboard/logout", axum::routing::post(logout)).merge(pages)
+}
+
+fn token_from_cookie(req: &Request) -> Option<String> {
+    req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == COOKIE_NAME).then(|| v.to_owned())
+    })
+}
+
+fn to_login() -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login")]).into_response()
+}
+
+async fn session(State(state): State<Arc<HttpState>>, req: Request, next: Next) -> Response {
+    match token_from_cookie(&req).as_deref().and_then(|t| state.tokens.authenticate(t)) {
+        Some((_, role)) if role >= Role::Reader => next.run(req).await,
+        _ => to_login(),
+    }
+}
+
+const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a>\
+<a href=\"/dashboard/publications\">Publications</a><a href=\"/dashboard/indicators\">Indicators</a><a href=\"/dashboard/exports\">Exports</a>\
+<form method=\"post\" action=\"/dashboard/logout\" style=\"display:inline\"><button>Log out</button></form></nav>";
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(html::page(&format!("{title} · sdgx"), NAV, body))
+}
+
+async fn login_form() -> Html<String> {
+    Html(login_page(None))
+}
+
+fn login_page(error: Option<&str>) -> String {
+    let msg = error.map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", esc(e))).unwrap_or_default();
+    html::page(
+        "Log in · sdgx",
+        "",
+        &format!(
+            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (reader or admin)</label><br>\
+<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" size=\"50\" required> <button id=\"login\" type=\"submit\">Log in</button></form>"
+        ),
+    )
+}
+
+/// The login form's body.
+#[derive(Deserialize)]
+pub struct Login {
+    token: String,
+}
+
+async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(l): Form<Login>) -> Response {
+    let ip = peer.ip();
+    if state.limiter.blocked(ip) {
+        return (StatusCode::TOO_MANY_REQUESTS, Html(login_page(Some("Too many failed attempts from this address; try again later.")))).into_response();
+    }
+    match state.tokens.authenticate(l.token.trim()) {
+        Some((_, role)) if role >= Role::Reader => {
+            let cookie = format!("{COOKIE_NAME}={}; HttpOnly; SameSite=Strict; Path=/dashboard", l.token.trim());
+            (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard".to_owned()), (SET_COOKIE, cookie)]).into_response()
+        }
+        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs reader or admin."))))).into_response(),
+        None => {
+            state.limiter.failed(ip);
+            tracing::warn!(%ip, "rejected an invalid dashboard token");
+            (StatusCode::UNAUTHORIZED, Html(login_page(Some("That token is not valid.")))).into_response()
+        }
+    }
+}
+
+async fn logout() -> Response {
+    let cookie = format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=0");
+    (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login".to_owned()), (SET_COOKIE, cookie)]).into_response()
+}
+
+async fn figure(state: &HttpState, name: &str) -> Result<Figure> {
+    figures::compute(&state.catalog, name, Window::default(), None).await
+}
+
+fn about(a: &figures::About) -> String {
+    format!("<p class=\"provenance\">Store version {}, framework {}.</p>", a.store_version, esc(&a.framework_version))
+}
+
+async fn overview(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
+    let Figure::MigrationShare(share) = figure(&state, "migration-disaggregation-share").await? else { unreachable!("the named figure") };
+    let Figure::ReportingStatus(rep) = figure(&state, "reporting-status").await? else { unreachable!("the named figure") };
+    let mut b = String::from("<h1>National SDG figures by migratory status</h1>");
+    b.push_str(&about(&share.about));
+    b.push_str(&html::headline(&share));
+    let _ = write!(b, "<h2>By goal</h2>{}<h2>Trend by reference year</h2>{}", html::goal_chart(&share), html::trend_chart(&share));
+    let _ = write!(b, "<h2>Reporting status</h2><p>{} of {} indicators in scope are reported ({}).</p>", rep.numerator, rep.denominator, percent(rep.share));
+    Ok(page("Headline", &b))
+}
+
+async fn coverage(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
+    let Figure::CoverageMatrix(c) = figure(&state, "coverage-matrix").await? else { unreachable!("the named figure") };
+    let b = format!("<h1>Coverage of disaggregations</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::coverage_chart(&c));
+    Ok(page("Coverage", &b))
+}
+
+async fn agencies(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
+    let Figure::Completeness(c) = figure(&state, "agency-completeness").await? else { unreachable!("the named figure") };
+    let mut b = format!("<h1>Agency completeness and timeliness</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::completeness_chart(&c));
+    b.push_str("<table><thead><tr><th>Agency</th><th>Dataset</th><th>Period</th><th>Due</th><th>First received</th><th>Status</th></tr></thead><tbody>");
+    for r in &c.reports {
+        let status = match (r.received, r.on_time) {
+            (true, true) => "received on time",
+            (true, false) => "received late",
+            (false, _) => "not received",
+        };
+        let _ = write!(b, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{status}</td></tr>",
+            esc(&r.agency), esc(&r.dataset), esc(&r.period), esc(&r.due), esc(r.first_received.as_deref().unwrap_or("-")));
+    }
+    b.push_str("</tbody></table>");
+    Ok(page("Agencies", &b))
+}
+
+async fn publications(State(state): State<Arc<HttpState>>) -> Html<String> {
+    let store = state.catalog.store();
+    let mut b = format!("<h1>Publications log</h1><p class=\"provenance\">Store version {}.</p>", store.version().await);
+    b.push_str("<table><thead><tr><th>Version</th><th>Received</th><th>Agency</th><th>Dataset</th><th>Rows</th><th>Indicators</th><th>Periods</th><th>Warnings</th><th>Content hash</th></tr></thead><tbody>");
+    for p in store.publications().await.iter().rev() {
+        let sm = &p.summary;
+        let _ = write!(
+            b,
+            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\" title=\"{}\">{}</td><td><code>{}</code></td></tr>",
+            p.store_version,
+            esc(&p.received_at),
+            esc(&p.agency),
+            esc(&p.dataset),
+            p.rows,
+            esc(&sm.indicators.keys().cloned().collect::<Vec<_>>().join(", ")),
+            esc(&sm.periods.iter().cloned().collect::<Vec<_>>().join(", ")),
+            esc(&sm.warnings.iter().map(|w| w.message.clone()).collect::<Vec<_>>().join("\n")),
+            sm.warnings.len(),
+            esc(&p.content_hash[..p.content_hash.len().min(19)])
+        );
+    }
+    b.push_str("</tbody></table>");
+    page("Publications", &b)
+}
+
+const FILTER_JS: &str = "<script>document.getElementById('filter').addEventListener('input',function(e){var q=e.target.value.toLowerCase();\
+document.querySelectorAll('#indicators tbody tr').forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)<0?'none':'';});});</script>";
+
+async fn indicators(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
+    let Figure::DisaggregationStatus(d) = figure(&state, "disaggregation-status").await? else { unreachable!("the named figure") };
+    let mut b = format!("<h1>Indicators</h1>{}<p><label>Filter <input id=\"filter\" type=\"search\"></label></p>", about(&d.about));
+    b.push_str("<table id=\"indicators\"><thead><tr><th>Indicator</th><th>Goal</th><th>Disaggregation status</th><th>Present</th><th>Missing</th></tr></thead><tbody>");
+    for i in &d.indicators {
+        let _ = write!(b, "<tr><td><a href=\"/dashboard/indicators/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&i.indicator), esc(&i.indicator), i.goal, esc(&i.status), esc(&i.present.join(", ")), esc(&i.missing.join(", ")));
+    }
+    b.push_str("</tbody></table>");
+    b.push_str(FILTER_JS);
+    Ok(page("Indicators", &b))
+}
+
+async fn indicator(State(state): State<Arc<HttpState>>, Path(code): Path<String>) -> Result<Html<String>> {
+    let contract = state.catalog.contract();
+    let ind = contract.framework.indicator(&code).ok_or_else(|| crate::Error::NotFound(format!("no indicator {code:?} in the framework")))?;
+    let session = state.catalog.tables(None).await?;
+    let sql = format!(
+        "SELECT agency, dataset, series, ref_area, time_period, sex, age, migratory_status, cust_breakdown, composite_breakdown, obs_value, unit_measure, obs_status, conf_status \
+         FROM observations WHERE indicator = {} ORDER BY time_period DESC, series, ref_area LIMIT 1000",
+        figures::literal(&code)
+    );
+    let batches = session.ctx.sql(&sql).await?.collect().await?;
+    let mut b = format!("<h1>{} {}</h1><p class=\"provenance\">Store version {}; goal {}, target {}.</p>", esc(&ind.code), esc(&ind.title), session.store_version, ind.goal, esc(&ind.target));
+    if let Some(m) = &ind.metadata {
+        b.push_str("<h2>Metadata</h2><dl>");
+        for (k, v) in [("Definition", &m.definitions), ("Unit", &m.unit_of_measurement), ("Data sources", &m.data_sources), ("Methodology", &m.methodology), ("Periodicity", &m.periodicity), ("Disaggregation", &m.disaggregation), ("Lead actor", &m.lead_actor)] {
+            if let Some(v) = v {
+                let _ = write!(b, "<dt>{k}</dt><dd>{}</dd>", esc(v));
+            }
+        }
+        b.push_str("</dl>");
+    }
+    let _ = write!(b, "<h2>Observations (newest first, at most 1,000)</h2>{}", html::batches_table(&batches)?);
+    Ok(page(&ind.code, &b))
+}
+
+async fn exports(State(state): State<Arc<HttpState>>) -> Html<String> {
+    let v = state.catalog.store().version().await;
+    let mut b = format!("<h1>Exports</h1><p class=\"provenance\">Current store version {v}; each file states the version it was made from.</p><ul>");
+    for (name, f) in crate::export::FORMATS {
+        let _ = write!(b, "<li><a href=\"/dashboard/exports/{name}\" download=\"{}\">{name}</a></li>", f.file_name(v));
+    }
+    b.push_str("</ul>");
+    page("Exports", &b)
+}
+
+async fn download(State(state): State<Arc<HttpState>>, Path(format): Path<String>) -> Result<Response> {
+    crate::http::download(&state.catalog, &format, None).await
+}

@@ -1,0 +1,310 @@
+//! Exports for the Voluntary National Review and the UN, each reproducible from a stated store
+//! version: SDMX-CSV 1.0 and 2.0 for the global SDG dataflow (with a report of what the global
+//! structure cannot carry), an Open SDG data bundle, an XLSX statistical annex and a
+//! self-contained HTML report.
+//!
+//! | module | export |
+//! | --- | --- |
+//! | [`sdmx`] | SDMX-CSV 1.0 / 2.0 and the exclusion report |
+//! | [`opensdg`] | the Open SDG data bundle (`data/`, `meta/`) |
+//! | [`xlsx`] | the statistical annex |
+//! | [`html`] | the HTML report, and the pieces the dashboard shares with it |
+//! | [`svg`] | the SVG charts |
+//!
+//! Every export is computed from one [`Snapshot`]: the observations and all six figures read at
+//! one store version, and states that version, the framework version, the generation time and
+//! the definition of each figure.
+
+pub mod html;
+pub mod opensdg;
+pub mod sdmx;
+pub mod svg;
+pub mod xlsx;
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use futures::TryStreamExt;
+use sdgx_schemas::observation::COLUMNS;
+use sdgx_schemas::Contract;
+
+use crate::catalog::{AsOf, Catalog};
+use crate::error::{Error, Result};
+use crate::figures::{self, completeness, disaggregation, gap, Figure, MigrationShare, ReportingStatus, Window};
+use crate::store::PublicationEntry;
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// SDMX-CSV 1.0 (`DATAFLOW` column).
+    SdmxCsv1,
+    /// SDMX-CSV 2.0 (`STRUCTURE`, `STRUCTURE_ID`, `ACTION`).
+    SdmxCsv2,
+    /// The observations the global structure cannot carry, with the reason (text).
+    SdmxReport,
+    /// The Open SDG data bundle (a zip over HTTP, a directory or a zip on the CLI).
+    OpenSdg,
+    /// The XLSX statistical annex.
+    Xlsx,
+    /// The HTML report.
+    Html,
+}
+
+/// Every format, by name.
+pub const FORMATS: [(&str, Format); 6] = [
+    ("sdmx-csv-1.0", Format::SdmxCsv1),
+    ("sdmx-csv-2.0", Format::SdmxCsv2),
+    ("sdmx-report", Format::SdmxReport),
+    ("open-sdg", Format::OpenSdg),
+    ("xlsx", Format::Xlsx),
+    ("html", Format::Html),
+];
+
+impl Format {
+    /// The format named `name`.
+    pub fn parse(name: &str) -> Result<Format> {
+        FORMATS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f).ok_or_else(|| {
+            Error::NotFound(format!("no export {name:?}; exports are {}", FORMATS.map(|(n, _)| n).join(", ")))
+        })
+    }
+
+    /// The format's name.
+    pub fn name(self) -> &'static str {
+        FORMATS.iter().find(|(_, f)| *f == self).map(|(n, _)| *n).expect("every format is listed")
+    }
+
+    /// The HTTP content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::SdmxCsv1 | Format::SdmxCsv2 => "application/vnd.sdmx.data+csv; charset=utf-8",
+            Format::SdmxReport => "text/plain; charset=utf-8",
+            Format::OpenSdg => "application/zip",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Format::Html => "text/html; charset=utf-8",
+        }
+    }
+
+    /// A file name for a download of store version `v`.
+    pub fn file_name(self, v: i64) -> String {
+        let ext = match self {
+            Format::SdmxCsv1 | Format::SdmxCsv2 => "csv",
+            Format::SdmxReport => "txt",
+            Format::OpenSdg => "zip",
+            Format::Xlsx => "xlsx",
+            Format::Html => "html",
+        };
+        format!("sdgx-{}-v{v}.{ext}", self.name())
+    }
+}
+
+/// One observation, as the exports read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Obs {
+    /// Every text column of the contract by index (empty when null); numbers below.
+    pub text: Vec<String>,
+    /// `obs_value`.
+    pub value: Option<f64>,
+    /// `unit_mult`.
+    pub unit_mult: i32,
+    /// `lower_bound`.
+    pub lower: Option<f64>,
+    /// `upper_bound`.
+    pub upper: Option<f64>,
+    /// The publishing agency.
+    pub agency: String,
+    /// Its dataset.
+    pub dataset: String,
+}
+
+impl Obs {
+    /// The text of contract column `name`.
+    pub fn get(&self, name: &str) -> &str {
+        let i = COLUMNS.iter().position(|c| c.name == name).expect("a contract column");
+        &self.text[i]
+    }
+}
+
+/// Everything an export reads, from one store version.
+pub struct Snapshot {
+    /// The store version read.
+    pub store_version: i64,
+    /// The framework version in force.
+    pub framework_version: String,
+    /// When the export was generated (RFC 3339, UTC).
+    pub generated_at: String,
+    /// When the store version was committed (RFC 3339, UTC).
+    pub committed_at: String,
+    /// The whole country's `ref_area`.
+    pub national_area: String,
+    /// Every observation, ordered by indicator, series, area, period and breakdowns.
+    pub observations: Vec<Obs>,
+    /// The publications current at that version.
+    pub publications: Vec<PublicationEntry>,
+    /// The headline figure.
+    pub share: MigrationShare,
+    /// Reporting status.
+    pub reporting: ReportingStatus,
+    /// Disaggregation status.
+    pub disaggregation: disaggregation::DisaggregationStatus,
+    /// Coverage matrix.
+    pub coverage: disaggregation::CoverageMatrix,
+    /// Migrant gap.
+    pub gap: gap::MigrantGap,
+    /// Agency completeness and timeliness.
+    pub completeness: completeness::Completeness,
+    /// The contract (framework and codelists) in force.
+    pub contract: Arc<Contract>,
+}
+
+/// Reads the store at `as_of` (current when `None`): every observation and all six figures.
+pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapshot> {
+    let version = catalog.version_of(as_of).await?;
+    let pinned = AsOf::Version(version);
+    let window = Window::default();
+    let mut figs = Vec::new();
+    for name in figures::FIGURES {
+        figs.push(figures::compute(catalog, name, window, Some(&pinned)).await?);
+    }
+    let mut it = figs.into_iter();
+    let mut next = || it.next().expect("six figures");
+    let (Figure::MigrationShare(share), Figure::ReportingStatus(reporting), Figure::DisaggregationStatus(disaggregation), Figure::CoverageMatrix(coverage), Figure::MigrantGap(gap), Figure::Completeness(completeness)) =
+        (next(), next(), next(), next(), next(), next())
+    else {
+        return Err(Error::Config("figures came back in another order".into()));
+    };
+    let session = catalog.tables(Some(version)).await?;
+    let order: Vec<&str> = COLUMNS.iter().take(sdgx_schemas::observation::idx::MIGRATORY_STATUS + 1).map(|c| c.name).collect();
+    let sql = format!("SELECT * FROM observations ORDER BY {}", order.join(", "));
+    let mut stream = session.ctx.sql(&sql).await?.execute_stream().await?;
+    let mut observations = Vec::new();
+    while let Some(b) = stream.try_next().await? {
+        let text: Vec<Option<arrow::array::ArrayRef>> = COLUMNS
+            .iter()
+            .map(|c| match c.data_type {
+                sdgx_schemas::observation::ColumnType::Text => b.column_by_name(c.name).map(|a| cast(a, &DataType::Utf8)).transpose(),
+                _ => Ok(None),
+            })
+            .collect::<std::result::Result<_, _>>()?;
+        let float = |n: &str| -> Result<arrow::array::ArrayRef> {
+            Ok(cast(b.column_by_name(n).ok_or_else(|| Error::Config(format!("observations lack {n}")))?, &DataType::Float64)?)
+        };
+        let (value, lower, upper) = (float("obs_value")?, float("lower_bound")?, float("upper_bound")?);
+        let mult = cast(b.column_by_name("unit_mult").ok_or_else(|| Error::Config("observations lack unit_mult".into()))?, &DataType::Int32)?;
+        let agency = cast(b.column_by_name("agency").ok_or_else(|| Error::Config("observations lack agency".into()))?, &DataType::Utf8)?;
+        let dataset = cast(b.column_by_name("dataset").ok_or_else(|| Error::Config("observations lack dataset".into()))?, &DataType::Utf8)?;
+        let f = |a: &arrow::array::ArrayRef, i: usize| {
+            let p = a.as_primitive::<arrow::datatypes::Float64Type>();
+            p.is_valid(i).then(|| p.value(i))
+        };
+        let s = |a: &arrow::array::ArrayRef, i: usize| if a.is_valid(i) { a.as_string::<i32>().value(i).to_owned() } else { String::new() };
+        for i in 0..b.num_rows() {
+            observations.push(Obs {
+                text: text.iter().map(|a| a.as_ref().map(|a| s(a, i)).unwrap_or_default()).collect(),
+                value: f(&value, i),
+                unit_mult: mult.as_primitive::<arrow::datatypes::Int32Type>().value(i),
+                lower: f(&lower, i),
+                upper: f(&upper, i),
+                agency: s(&agency, i),
+                dataset: s(&dataset, i),
+            });
+        }
+    }
+    let committed = catalog.store().committed_at(version).await?;
+    Ok(Snapshot {
+        store_version: version,
+        framework_version: catalog.contract().framework.version.clone(),
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        committed_at: committed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        national_area: catalog.registers().national_area.clone(),
+        observations,
+        publications: session.publications.clone(),
+        share,
+        reporting,
+        disaggregation,
+        coverage,
+        gap,
+        completeness,
+        contract: catalog.shared_contract(),
+    })
+}
+
+impl Snapshot {
+    /// The statement every export carries: store version, framework version, generation time.
+    pub fn provenance(&self) -> String {
+        format!(
+            "sdgx export of store version {} (committed {}), framework {}, generated {}",
+            self.store_version, self.committed_at, self.framework_version, self.generated_at
+        )
+    }
+
+    /// Each figure's name and exact definition.
+    pub fn definitions(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("Migration disaggregation share (headline)", self.share.about.definition.clone()),
+            ("Reporting status", self.reporting.about.definition.clone()),
+            ("Disaggregation status", self.disaggregation.about.definition.clone()),
+            ("Coverage matrix", self.coverage.about.definition.clone()),
+            ("Migrant / non-migrant gap", self.gap.about.definition.clone()),
+            ("Agency completeness and timeliness", self.completeness.about.definition.clone()),
+        ]
+    }
+
+    /// The English name of `code` in the codelist of contract column `column`, or the code.
+    pub fn label(&self, column: &str, code: &str) -> String {
+        COLUMNS
+            .iter()
+            .find(|c| c.name == column)
+            .and_then(|c| c.codelist)
+            .and_then(|cl| self.contract.codelists.get(cl))
+            .and_then(|cl| cl.name(code))
+            .map_or_else(|| code.to_owned(), str::to_owned)
+    }
+}
+
+/// Renders `format` from `snapshot`: the bytes of the file.
+pub fn render(format: Format, snapshot: &Snapshot) -> Result<Vec<u8>> {
+    Ok(match format {
+        Format::SdmxCsv1 => sdmx::csv(snapshot, sdmx::Version::V1).into_bytes(),
+        Format::SdmxCsv2 => sdmx::csv(snapshot, sdmx::Version::V2).into_bytes(),
+        Format::SdmxReport => sdmx::report(snapshot).into_bytes(),
+        Format::OpenSdg => opensdg::zip(&opensdg::bundle(snapshot))?,
+        Format::Xlsx => xlsx::annex(snapshot)?,
+        Format::Html => html::report(snapshot).into_bytes(),
+    })
+}
+
+/// Writes `format` of `snapshot` to `out` (the CLI): the Open SDG bundle as a directory, or as a
+/// zip when `out` ends in `.zip`; SDMX-CSV with its report beside it (`<out>.report.txt`).
+/// Returns a line saying what was written.
+pub fn write(format: Format, snapshot: &Snapshot, out: &std::path::Path) -> Result<String> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    }
+    let v = snapshot.store_version;
+    match format {
+        Format::OpenSdg if out.extension().is_none_or(|e| e != "zip") => {
+            let files = opensdg::bundle(snapshot);
+            opensdg::write_dir(&files, out)?;
+            Ok(format!("wrote the Open SDG bundle of store version {v} to {}/ ({} files)", out.display(), files.len()))
+        }
+        Format::SdmxCsv1 | Format::SdmxCsv2 => {
+            std::fs::write(out, render(format, snapshot)?).map_err(Error::io(out))?;
+            let report = out.with_extension("report.txt");
+            std::fs::write(&report, sdmx::report(snapshot)).map_err(Error::io(&report))?;
+            let (rows, excluded) = sdmx::map(snapshot);
+            Ok(format!(
+                "wrote {} ({} observations of store version {v}); {} left out, listed with the reason in {}",
+                out.display(),
+                rows.len(),
+                excluded.len(),
+                report.display()
+            ))
+        }
+        _ => {
+            std::fs::write(out, render(format, snapshot)?).map_err(Error::io(out))?;
+            Ok(format!("wrote {} ({} of store version {v})", out.display(), format.name()))
+        }
+    }
+}

@@ -1,0 +1,73 @@
+"""Opens sdgx's HTML report and dashboard in headless Chromium (Debian's chromium and
+chromium-driver, driven by Selenium WebDriver) and checks what a person would see.
+
+Usage: browser.py <report.html> <dashboard base URL> <reader token> <expected headline> <screenshot dir>
+Prints one JSON line with what it saw; exits 1 with the reason on any mismatch."""
+import json
+import sys
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+report, base, token, expected, shots = sys.argv[1:6]
+
+
+def fail(msg):
+    print(msg, file=sys.stderr)
+    sys.exit(1)
+
+
+opts = webdriver.ChromeOptions()
+opts.binary_location = "/usr/bin/chromium"
+for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1366,900"):
+    opts.add_argument(a)
+driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+seen = {}
+try:
+    # The report, from the file.
+    driver.get("file://" + report)
+    headline = driver.find_element(By.ID, "headline-value").text
+    if headline != expected:
+        fail(f"report: headline {headline!r}, expected {expected!r}")
+    counts = {sel: len(driver.find_elements(By.CSS_SELECTOR, sel)) for sel in ("svg.bars rect.bar", "svg.heatmap rect.cell", "svg.trend circle.point")}
+    if any(n == 0 for n in counts.values()):
+        fail(f"report: a chart drew nothing: {counts}")
+    driver.save_screenshot(f"{shots}/report.png")
+    seen["report"] = {"headline": headline, "elements": counts}
+
+    # The dashboard: login first.
+    driver.get(base + "/dashboard")
+    if not driver.current_url.endswith("/dashboard/login"):
+        fail(f"dashboard without a session went to {driver.current_url}, not the login page")
+    driver.find_element(By.ID, "token").send_keys("not-a-token")
+    driver.find_element(By.ID, "login").click()
+    alert = driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    if "not valid" not in alert:
+        fail(f"a wrong token gave {alert!r}")
+    driver.find_element(By.ID, "token").send_keys(token)
+    driver.find_element(By.ID, "login").click()
+    if not driver.current_url.endswith("/dashboard"):
+        fail(f"login went to {driver.current_url}")
+    headline = driver.find_element(By.ID, "headline-value").text
+    if headline != expected:
+        fail(f"dashboard: headline {headline!r}, expected {expected!r}")
+    bars = len(driver.find_elements(By.CSS_SELECTOR, "svg.bars rect.bar"))
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    if bars == 0 or overflow > 0:
+        fail(f"dashboard: {bars} bars, {overflow}px wider than a laptop window")
+    driver.save_screenshot(f"{shots}/dashboard.png")
+    driver.get(base + "/dashboard/coverage")
+    cells = len(driver.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell"))
+    if cells == 0:
+        fail("coverage page: the heatmap drew nothing")
+    driver.save_screenshot(f"{shots}/coverage.png")
+    driver.get(base + "/dashboard/indicators")
+    driver.find_element(By.ID, "filter").send_keys("10.7")
+    visible = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#indicators tbody tr") if r.is_displayed()]
+    if not visible or any("10.7" not in v for v in visible):
+        fail(f"the indicator filter shows {visible[:5]}")
+    seen["dashboard"] = {"headline": headline, "bars": bars, "heatmap_cells": cells, "filtered": len(visible)}
+finally:
+    driver.quit()
+print(json.dumps(seen))

@@ -1,0 +1,272 @@
+//! The VNR exports on the example federation: SDMX-CSV 1.0 and 2.0 read back by pysdmx, the
+//! Open SDG bundle's layout, the XLSX annex read back by calamine, the HTML report and the
+//! dashboard in headless Chromium, and the OpenAPI document against the routes served.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use calamine::Reader;
+use sdgx_coordinator::auth::{Role, Tokens};
+use sdgx_coordinator::export::{self, opensdg, sdmx, Format};
+use sdgx_e2e::{binary, python, root, Running};
+
+/// The example federation, with cba's 2022 remittance cost suppressed (conf_status C), and a
+/// reader token.
+async fn federation() -> (Running, String, tempfile::TempDir) {
+    let (token, reader) = Tokens::create("analyst", Role::Reader);
+    let r = Running::start(|c| c.security.tokens = vec![reader]).await;
+    r.publish_all().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("examples/federation/cba/remittances.csv")).unwrap();
+    let suppressed = text.replacen("10.c.1,SI_RMT_COST,AM,2022,_T,_T,_T,_T,_T,_T,2.3,PT,,,C,", "10.c.1,SI_RMT_COST,AM,2022,_T,_T,_T,_T,_T,_T,,PT,,C,C,", 1);
+    assert_ne!(text, suppressed);
+    let src = tmp.path().join("remittances.csv");
+    std::fs::write(&src, suppressed).unwrap();
+    let mut cfg = r.agent("cba");
+    cfg.datasets[0].source = src;
+    let out = sdgx_agent::run(&cfg, false).await.unwrap();
+    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    (r, token, tmp)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
+    let (r, token, tmp) = federation().await;
+    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let (rows, excluded) = sdmx::map(&snap);
+    // Over HTTP, as a reader: both versions, stating the store version.
+    let client = reqwest::Client::new();
+    let mut files = Vec::new();
+    for f in ["sdmx-csv-1.0", "sdmx-csv-2.0"] {
+        let resp = client.get(format!("http://{}/api/v1/exports/{f}", r.http)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{f}");
+        assert_eq!(resp.headers()["x-sdgx-store-version"].to_str().unwrap(), snap.store_version.to_string());
+        let path = tmp.path().join(format!("{f}.csv"));
+        std::fs::write(&path, resp.bytes().await.unwrap()).unwrap();
+        files.push(path);
+    }
+    assert_eq!(client.get(format!("http://{}/api/v1/exports/sdmx-csv-1.0", r.http)).send().await.unwrap().status(), 401);
+    let v1 = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(v1.starts_with("DATAFLOW,FREQ,REPORTING_TYPE,SERIES,REF_AREA,SEX,AGE,URBANISATION,INCOME_WEALTH_QUANTILE,EDUCATION_LEV,OCCUPATION,CUST_BREAKDOWN,COMPOSITE_BREAKDOWN,DISABILITY_STATUS,ACTIVITY,PRODUCT,TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MULT,UNIT_MEASURE,NATURE,COMMENT_OBS,UPPER_BOUND,LOWER_BOUND\n"), "{}", &v1[..300]);
+    assert!(std::fs::read_to_string(&files[1]).unwrap().starts_with("STRUCTURE,STRUCTURE_ID,ACTION,FREQ,"));
+    // Every observation is exported or listed as left out.
+    assert_eq!(rows.len() + excluded.len(), snap.observations.len());
+    // Known values of the example data (hand-read from the agencies' CSV files).
+    let key = |series: &str, period: &str, composite: &str| {
+        let mut k = serde_json::Map::new();
+        for (d, _) in sdmx::DIMENSIONS {
+            k.insert(d.into(), "_T".into());
+        }
+        for (d, v) in [("FREQ", "A"), ("REPORTING_TYPE", "N"), ("SERIES", series), ("REF_AREA", "AM"), ("TIME_PERIOD", period), ("COMPOSITE_BREAKDOWN", composite)] {
+            k.insert(d.into(), v.into());
+        }
+        serde_json::Value::Object(k)
+    };
+    let expect = serde_json::json!({
+        "dataflow": sdmx::DATAFLOW,
+        "count": rows.len(),
+        "dimensions": sdmx::DIMENSIONS.map(|(d, _)| d),
+        "samples": [
+            {"key": key("SI_RMT_COST", "2021", "_T"), "value": 2.4},
+            {"key": key("SI_RMT_COST", "2022", "_T"), "value": null},
+            {"key": key("SH_HIV_INCD", "2021", "MS_MIGRANT"), "value": 0.2},
+            {"key": key("SH_HIV_INCD", "2021", "MS_NOMIGRANT"), "value": 0.1},
+        ],
+    });
+    let expect_file = tmp.path().join("expect.json");
+    std::fs::write(&expect_file, expect.to_string()).unwrap();
+    let out = std::process::Command::new(python())
+        .arg(root().join("tests/py/sdmx_interop.py"))
+        .args([&files[0], &files[1]])
+        .arg(root().join("schemas/data/codelists.csv"))
+        .arg(&expect_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pysdmx: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    // The report lists what the global structure cannot carry, with the reason.
+    let report = client.get(format!("http://{}/api/v1/exports/sdmx-report", r.http)).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    assert!(report.contains(&format!("store version {}", snap.store_version)), "{report}");
+    assert!(report.contains(&format!("exported: {}; left out: {}", rows.len(), excluded.len())), "{report}");
+    assert!(report.contains("national proxy indicator 10.7.p1 is not in the global framework"), "{report}");
+    assert!(excluded.iter().all(|e| !e.reason.is_empty()));
+    assert!(excluded.iter().any(|e| e.obs.get("indicator") == "10.7.p1"));
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_export() {
+    let (r, _token, tmp) = federation().await;
+    let config = root().join("examples/federation/coordinator.toml");
+    let run = |format: &str, out: &Path| {
+        let o = std::process::Command::new(binary("sdgx-coordinator"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(r.dir.path())
+            .args(["export", format, "--as-of", "8", "--out"])
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Version 8 is the federation before cba's republication: exports are reproducible from it.
+    let bundle = tmp.path().join("open-sdg");
+    let said = run("open-sdg", &bundle);
+    assert!(said.contains("store version 8"), "{said}");
+    let about: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("about.json")).unwrap()).unwrap();
+    assert_eq!(about["store_version"], 8);
+    assert_eq!(about["definitions"].as_array().unwrap().len(), 6);
+    let labels: BTreeSet<&str> = opensdg::DIMENSION_LABELS.iter().map(|(_, l)| *l).collect();
+    let mut files = 0;
+    for e in std::fs::read_dir(bundle.join("data")).unwrap() {
+        let path = e.unwrap().path();
+        files += 1;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let mut rd = csv::Reader::from_path(&path).unwrap();
+        let header: Vec<String> = rd.headers().unwrap().iter().map(str::to_owned).collect();
+        assert_eq!(header[0], "Year", "{name}: Year first");
+        assert_eq!(header.last().unwrap(), "Value", "{name}: Value last");
+        let mut rest: Vec<&str> = header[1..header.len() - 1].iter().map(String::as_str).collect();
+        if rest.last() == Some(&"GeoCode") {
+            rest.pop();
+        }
+        for special in ["Series", "Units"] {
+            if rest.first() == Some(&special) {
+                rest.remove(0);
+            }
+        }
+        assert!(header.iter().filter(|h| *h == "Units").count() == 1, "{name}: one Units column");
+        assert!(rest.iter().all(|h| labels.contains(h)), "{name}: disaggregation columns are labels: {rest:?}");
+        let dis: Vec<usize> = header.iter().enumerate().filter(|(_, h)| labels.contains(h.as_str()) || *h == "GeoCode").map(|(i, _)| i).collect();
+        let (si, ui) = (header.iter().position(|h| h == "Series"), header.iter().position(|h| h == "Units").unwrap());
+        let mut headline = BTreeMap::new();
+        for rec in rd.records() {
+            let rec = rec.unwrap();
+            assert!(rec[0].len() == 4 && rec[0].parse::<u16>().is_ok(), "{name}: year {:?}", &rec[0]);
+            assert!(rec[rec.len() - 1].parse::<f64>().is_ok(), "{name}: value {:?}", &rec[rec.len() - 1]);
+            assert!(rec.iter().all(|c| !c.starts_with('_')), "{name}: totals are blanks, not codes: {rec:?}");
+            if dis.iter().all(|&i| rec[i].is_empty()) {
+                *headline.entry((rec[0].to_owned(), si.map(|i| rec[i].to_owned()), rec[ui].to_owned())).or_insert(0) += 1;
+            }
+        }
+        assert!(!headline.is_empty(), "{name}: a headline row\n{}", std::fs::read_to_string(&path).unwrap());
+        assert!(headline.values().all(|&n| n == 1), "{name}: one headline row per year, series and unit: {headline:?}");
+        let meta = bundle.join("meta").join(name.replace(".csv", ".md"));
+        let meta = std::fs::read_to_string(&meta).unwrap_or_else(|_| panic!("{name}: metadata"));
+        assert!(meta.starts_with("---\n") && meta.contains("expected_disaggregations: [") && meta.contains("reporting_status: \"complete\""), "{meta}");
+    }
+    assert!(files >= 15, "one file per indicator with data: {files}");
+    // The worked indicator: every row is about returned migrants, which is its population (no
+    // column), disaggregated by sex, country returned from and reason for return.
+    let p1 = std::fs::read_to_string(bundle.join("data/indicator_10-7-p1.csv")).unwrap();
+    assert!(p1.starts_with("Year,Series,Units,Sex,Custom breakdown,Composite breakdown,Value\n"), "{p1}");
+    assert_eq!(about["populations"]["10.7.p1"][0], "Migratory status: Returned migrant");
+    let meta = std::fs::read_to_string(bundle.join("meta/indicator_10-7-p1.md")).unwrap();
+    assert!(meta.contains("methodology: ") && meta.contains("sdgx_store_version: 8"), "{meta}");
+    // The other exports from the CLI, each stating its version.
+    assert!(run("sdmx-csv-1.0", &tmp.path().join("sdg.csv")).contains("left out, listed with the reason in"));
+    assert!(std::fs::read_to_string(tmp.path().join("sdg.report.txt")).unwrap().contains("store version 8"));
+    run("xlsx", &tmp.path().join("annex.xlsx"));
+    run("html", &tmp.path().join("report.html"));
+    assert!(std::fs::read_to_string(tmp.path().join("report.html")).unwrap().contains("store version 8 ("));
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xlsx_annex_reads_back_with_the_headline_and_the_indicators() {
+    let (r, _token, tmp) = federation().await;
+    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let path = tmp.path().join("annex.xlsx");
+    std::fs::write(&path, export::render(Format::Xlsx, &snap).unwrap()).unwrap();
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
+    let names = book.sheet_names();
+    assert_eq!(names.first().map(String::as_str), Some("Summary"));
+    assert_eq!(names.last().map(String::as_str), Some("Publications"));
+    assert!(names.iter().any(|n| n == "Goal 10") && names.iter().any(|n| n == "Goal 3"), "{names:?}");
+    let summary = book.worksheet_range("Summary").unwrap();
+    let f = |r: u32, c: u32| summary.get_value((r, c)).cloned().unwrap_or(calamine::Data::Empty);
+    assert_eq!(f(2, 1), calamine::Data::Float(snap.store_version as f64));
+    let share = snap.share.share.unwrap();
+    assert_eq!(f(6, 1), calamine::Data::Float(share));
+    assert_eq!(f(7, 1), calamine::Data::Float(snap.share.numerator as f64));
+    assert_eq!(f(8, 1), calamine::Data::Float(snap.share.denominator as f64));
+    // Goal 3: 3.3.1's latest national total, 2023 = 0.1, with migrants 0.2 and non-migrants 0.1.
+    let g3 = book.worksheet_range("Goal 3").unwrap();
+    let row = g3.rows().find(|r| r[0].to_string() == "3.3.1").expect("3.3.1 listed");
+    assert_eq!((row[2].to_string(), row[3].to_string(), row[5].to_string()), ("0.1".into(), "2023".into(), "moh".into()));
+    assert_eq!((row[7].to_string(), row[8].to_string(), row[9].to_string()), ("0.2".into(), "0.1".into(), "2023".into()));
+    assert!(row[6].to_string().contains("Migratory status"), "{row:?}");
+    let pubs = book.worksheet_range("Publications").unwrap();
+    assert_eq!(pubs.rows().count(), snap.publications.len() + 1);
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_and_dashboard_in_headless_chromium() {
+    let (r, token, tmp) = federation().await;
+    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let report = tmp.path().join("report.html");
+    std::fs::write(&report, export::render(Format::Html, &snap).unwrap()).unwrap();
+    // The figure's value as the HTTP API gives it, shown with one decimal.
+    let fig: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/figures/migration-disaggregation-share", r.http))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let expected = format!("{:.1}%", fig["share"].as_f64().unwrap() * 100.0);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = tokio::process::Command::new(python())
+        .arg(root().join("tests/py/browser.py"))
+        .arg(&report)
+        .arg(format!("http://{}", r.http))
+        .arg(&token)
+        .arg(&expected)
+        .arg(&shots)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "chromium: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for s in ["report.png", "dashboard.png", "coverage.png"] {
+        assert!(std::fs::metadata(shots.join(s)).unwrap().len() > 10_000, "{s} is a real screenshot");
+    }
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_describes_exactly_the_routes_served() {
+    let (token, reader) = Tokens::create("analyst", Role::Reader);
+    let (admin_token, admin) = Tokens::create("admin", Role::Admin);
+    let r = Running::start(|c| c.security.tokens = vec![reader, admin]).await;
+    let client = reqwest::Client::new();
+    let doc: serde_json::Value = client.get(format!("http://{}/api/v1/openapi.json", r.http)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented: BTreeSet<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(p, ops)| ops.as_object().unwrap().keys().map(move |m| (m.clone(), p.clone())))
+        .collect();
+    let listed: BTreeSet<(String, String)> = sdgx_coordinator::openapi::ROUTES.iter().map(|(m, p, _, _)| (m.to_string(), p.to_string())).collect();
+    assert_eq!(documented, listed);
+    // Every documented route is served (not 404 or 405), with parameters filled in.
+    for (method, path) in &documented {
+        let url = format!(
+            "http://{}{}",
+            r.http,
+            path.replace("{name}", "reporting-status").replace("{format}", "sdmx-report").replace("{agency}", "moh")
+        );
+        let req = if method == "post" { client.post(&url).json(&serde_json::json!({"sql": "SELECT 1"})) } else { client.get(&url) };
+        let t = if path.contains("/admin/") { &admin_token } else { &token };
+        let status = req.bearer_auth(t).send().await.unwrap().status().as_u16();
+        assert!(status == 200, "{method} {path}: {status}");
+    }
+    // And an undocumented API path is not.
+    assert_eq!(client.get(format!("http://{}/api/v1/nothing", r.http)).bearer_auth(&token).send().await.unwrap().status(), 404);
+    r.stop().await;
+}
