@@ -93,7 +93,11 @@ pub fn coverage_chart(c: &CoverageMatrix) -> String {
         .iter()
         .map(|r| (r.indicator.clone(), c.dimensions.iter().map(|d| r.cells.get(d).is_some_and(|x| x.covered)).collect()))
         .collect();
-    let cols: Vec<String> = c.dimensions.iter().map(|d| super::opensdg::dimension_label(d).to_owned()).collect();
+    let cols: Vec<String> = c
+        .dimensions
+        .iter()
+        .map(|d| if d == "geography" { "Geography below national".to_owned() } else { super::opensdg::dimension_label(d).to_owned() })
+        .collect();
     svg::heatmap("Coverage: indicator × disaggregation dimension", &cols, &rows)
 }
 

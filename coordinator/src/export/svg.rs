@@ -64,7 +64,8 @@ pub fn trend(title: &str, points: &[(String, Option<f64>)]) -> String {
 /// A heatmap: rows × columns of covered (true) or not.
 pub fn heatmap(title: &str, columns: &[String], rows: &[(String, Vec<bool>)]) -> String {
     let (left, top, cell) = (90.0, 110.0, 18.0);
-    let w = left + cell * columns.len() as f64 + 10.0;
+    // Room on the right for the last rotated column labels.
+    let w = left + cell * columns.len() as f64 + 110.0;
     let h = top + cell * rows.len() as f64 + 10.0;
     let mut s = String::new();
     let _ = write!(s, r#"<svg class="chart heatmap" role="img" aria-label="{}" viewBox="0 0 {w} {h}" width="{w}" height="{h}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>"#, esc(title), esc(title));
