@@ -212,13 +212,7 @@ async fn indicator(State(state): State<Arc<HttpState>>, Path(code): Path<String>
     let batches = session.ctx.sql(&sql).await?.collect().await?;
     let mut b = format!("<h1>{} {}</h1><p class=\"provenance\">Store version {}; goal {}, target {}.</p>", esc(&ind.code), esc(&ind.title), session.store_version, ind.goal, esc(&ind.target));
     if let Some(m) = &ind.metadata {
-        b.push_str("<h2>Metadata</h2><dl>");
-        for (k, v) in [("Definition", &m.definitions), ("Unit", &m.unit_of_measurement), ("Data sources", &m.data_sources), ("Methodology", &m.methodology), ("Periodicity", &m.periodicity), ("Disaggregation", &m.disaggregation), ("Lead actor", &m.lead_actor)] {
-            if let Some(v) = v {
-                let _ = write!(b, "<dt>{k}</dt><dd>{}</dd>", esc(v));
-            }
-        }
-        b.push_str("</dl>");
+        let _ = write!(b, "<h2>Metadata</h2>{}", html::metadata_list(m));
     }
     let _ = write!(b, "<h2>Observations (newest first, at most 1,000)</h2>{}", html::batches_table(&batches)?);
     Ok(page(&ind.code, &b))

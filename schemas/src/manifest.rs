@@ -35,6 +35,28 @@ pub struct Metadata {
     pub comments: Option<String>,
 }
 
+impl Metadata {
+    /// The fields that are set, in the template's order: (key, English label, text).
+    pub fn fields(&self) -> Vec<(&'static str, &'static str, &str)> {
+        [
+            ("definitions", "Definition", &self.definitions),
+            ("goal_and_target", "Goal and target", &self.goal_and_target),
+            ("unit_of_measurement", "Unit of measurement", &self.unit_of_measurement),
+            ("international_standards", "International standards", &self.international_standards),
+            ("data_sources", "Data sources", &self.data_sources),
+            ("methodology", "Methodology", &self.methodology),
+            ("periodicity", "Periodicity", &self.periodicity),
+            ("disaggregation", "Disaggregation", &self.disaggregation),
+            ("lead_actor", "Lead actor", &self.lead_actor),
+            ("other_actors", "Other actors", &self.other_actors),
+            ("comments", "Comments", &self.comments),
+        ]
+        .into_iter()
+        .filter_map(|(k, l, v)| v.as_deref().map(|v| (k, l, v)))
+        .collect()
+    }
+}
+
 /// The reference period a dataset covers: SDMX time periods, both inclusive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

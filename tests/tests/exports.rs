@@ -193,7 +193,7 @@ async fn the_xlsx_annex_reads_back_with_the_headline_and_the_indicators() {
     assert_eq!(f(8, 1), calamine::Data::Float(snap.share.denominator as f64));
     // Goal 3: 3.3.1's latest national total, 2023 = 0.1, with migrants 0.2 and non-migrants 0.1.
     let g3 = book.worksheet_range("Goal 3").unwrap();
-    let row = g3.rows().find(|r| r[0].to_string() == "3.3.1").expect("3.3.1 listed");
+    let row = g3.rows().find(|r| r[0] == "3.3.1").expect("3.3.1 listed");
     assert_eq!((row[2].to_string(), row[3].to_string(), row[5].to_string()), ("0.1".into(), "2023".into(), "moh".into()));
     assert_eq!((row[7].to_string(), row[8].to_string(), row[9].to_string()), ("0.2".into(), "0.1".into(), "2023".into()));
     assert!(row[6].to_string().contains("Migratory status"), "{row:?}");

@@ -144,6 +144,16 @@ pub fn gap_table(g: &MigrantGap) -> String {
     s
 }
 
+/// An indicator's metadata as a definition list.
+pub fn metadata_list(m: &sdgx_schemas::Metadata) -> String {
+    let mut s = String::from("<dl>");
+    for (_, label, v) in m.fields() {
+        let _ = write!(s, "<dt>{label}</dt><dd>{}</dd>", esc(v));
+    }
+    s.push_str("</dl>");
+    s
+}
+
 /// The report.
 pub fn report(s: &Snapshot) -> String {
     let mut b = String::new();
@@ -164,23 +174,8 @@ pub fn report(s: &Snapshot) -> String {
     let _ = write!(b, "<section><h2>Migrants and non-migrants</h2><p class=\"muted\">{}</p>{}</section>", esc(&s.gap.about.definition), gap_table(&s.gap));
     b.push_str("<section><h2>Methodology</h2>");
     for ind in s.contract.framework.indicators().iter().filter(|i| i.in_scope && i.metadata.is_some()) {
-        let m = ind.metadata.as_ref().expect("filtered");
-        let _ = write!(b, "<h3>{} {}</h3><dl>", esc(&ind.code), esc(&ind.title));
-        for (k, v) in [
-            ("Definition", &m.definitions),
-            ("Unit", &m.unit_of_measurement),
-            ("Data sources", &m.data_sources),
-            ("Methodology", &m.methodology),
-            ("Periodicity", &m.periodicity),
-            ("Disaggregation", &m.disaggregation),
-            ("Lead actor", &m.lead_actor),
-            ("Comments", &m.comments),
-        ] {
-            if let Some(v) = v {
-                let _ = write!(b, "<dt>{k}</dt><dd>{}</dd>", esc(v));
-            }
-        }
-        b.push_str("</dl>");
+        let _ = write!(b, "<h3>{} {}</h3>", esc(&ind.code), esc(&ind.title));
+        b.push_str(&metadata_list(ind.metadata.as_ref().expect("filtered")));
     }
     b.push_str("</section><section><h2>Definitions of the figures</h2><dl>");
     for (name, d) in s.definitions() {

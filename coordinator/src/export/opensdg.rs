@@ -191,24 +191,8 @@ fn meta(s: &Snapshot, ind: &sdgx_schemas::framework::Indicator, has_data: bool) 
         field("source_active_1", "true".into());
         field("source_organisation_1", q(&agencies.into_iter().collect::<Vec<_>>().join(", ")));
     }
-    if let Some(m) = &ind.metadata {
-        for (k, v) in [
-            ("definitions", &m.definitions),
-            ("goal_and_target", &m.goal_and_target),
-            ("unit_of_measurement", &m.unit_of_measurement),
-            ("international_standards", &m.international_standards),
-            ("data_sources", &m.data_sources),
-            ("methodology", &m.methodology),
-            ("periodicity", &m.periodicity),
-            ("disaggregation", &m.disaggregation),
-            ("lead_actor", &m.lead_actor),
-            ("other_actors", &m.other_actors),
-            ("comments", &m.comments),
-        ] {
-            if let Some(v) = v {
-                field(k, q(v));
-            }
-        }
+    for (k, _, v) in ind.metadata.as_ref().map(|m| m.fields()).unwrap_or_default() {
+        field(k, q(v));
     }
     field("sdgx_store_version", s.store_version.to_string());
     field("sdgx_framework_version", q(&s.framework_version));
