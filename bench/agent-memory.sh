@@ -59,14 +59,16 @@ exec 3< <(exec /usr/bin/time -f "%M" -o "$work/coordinator.rss" "$bin/sdgx-coord
   --config "$work/coordinator.toml" --data-dir "$work/store" \
   --flight-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 2>"$work/coordinator.log")
 coordinator=$!
-trap 'kill $coordinator 2>/dev/null || true' EXIT
+# $coordinator is GNU time, which ignores SIGINT while it waits: signal the coordinator itself.
+stop() { pkill -INT -P "$coordinator" 2>/dev/null || true; wait "$coordinator" 2>/dev/null || true; }
+trap stop EXIT
 read -r ready <&3
 flight=$(sed -E 's/.*"flight":"([^"]+)".*/\1/' <<<"$ready")
 start=$EPOCHREALTIME
 SDGX_COORDINATOR="http://$flight" \
   /usr/bin/time -f "%M %e" -o "$work/agent.rss" "$bin/sdgx-agent" publish --config "$work/agent.toml" >"$work/agent.out" 2>"$work/agent.log"
 end=$EPOCHREALTIME
-kill -INT $coordinator; wait $coordinator 2>/dev/null || true; sleep 0.2
+stop
 read -r agent_kib agent_secs <"$work/agent.rss"
 coord_kib=$(tail -1 "$work/coordinator.rss")
 grep -q "published: publication" "$work/agent.out" || { cat "$work/agent.out" "$work/agent.log" >&2; exit 1; }

@@ -178,17 +178,17 @@ pub fn report(s: &Snapshot) -> String {
     let _ = writeln!(out, "SDMX-CSV export report for {DATAFLOW}");
     let _ = writeln!(out, "{}", s.provenance());
     let _ = writeln!(out, "observations in the store: {}; exported: {}; left out: {}", s.observations.len(), rows.len(), excluded.len());
-    let _ = writeln!(out, "suppressed cells exported with OBS_STATUS Q (the DSD has no CONF_STATUS): {}",
-        s.observations.iter().filter(|o| is_suppressed(o.get("conf_status"))).count());
-    let mut by_reason: std::collections::BTreeMap<String, usize> = Default::default();
+    let status = DIMENSIONS.len() + 1;
+    let _ = writeln!(out, "suppressed cells exported (empty OBS_VALUE, OBS_STATUS Q; the DSD has no CONF_STATUS): {}",
+        rows.iter().filter(|r| r[status] == "Q" && r[DIMENSIONS.len()].is_empty()).count());
+    let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
     for e in &excluded {
-        let kind = e.reason.split([' ', ':']).take(3).collect::<Vec<_>>().join(" ");
-        *by_reason.entry(kind).or_default() += 1;
+        *by_reason.entry(e.reason.as_str()).or_default() += 1;
     }
     if !excluded.is_empty() {
-        let _ = writeln!(out, "\nleft out, by kind of reason:");
-        for (k, n) in by_reason {
-            let _ = writeln!(out, "  {n:>6}  {k} ...");
+        let _ = writeln!(out, "\nleft out, by reason:");
+        for (reason, n) in by_reason {
+            let _ = writeln!(out, "  {n:>6}  {reason}");
         }
         let _ = writeln!(out, "\nleft out, each observation (agency/dataset indicator series ref_area time_period breakdowns: reason):");
         for e in &excluded {
