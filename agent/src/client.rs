@@ -26,7 +26,7 @@ pub async fn connect(url: &str, t: &TransportConfig, tls: Option<&TlsConfig>) ->
         .initial_stream_window_size(t.stream_window)
         .initial_connection_window_size(t.connection_window)
         .tcp_nodelay(t.tcp_nodelay);
-    let channel = endpoint.connect().await.map_err(|e| fail(format!("cannot connect: {e}")))?;
+    let channel = endpoint.connect().await.map_err(|e| fail(format!("cannot connect: {}", crate::error::chain(&e))))?;
     let inner = FlightServiceClient::new(channel)
         .max_decoding_message_size(t.max_message_size)
         .max_encoding_message_size(t.max_message_size);

@@ -75,3 +75,18 @@ pub enum Error {
 
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error with every cause it wraps, `outer: inner: innermost` (reqwest and tokio-postgres
+/// put the useful part, such as "connection refused", in a source).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut m = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !m.contains(&text) {
+            m = format!("{m}: {text}");
+        }
+        source = s.source();
+    }
+    m
+}

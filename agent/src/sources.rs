@@ -352,15 +352,7 @@ async fn postgres_to_parquet(url: &str, password_file: Option<&Path>, sql: &str,
 fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => {
-            let mut m = e.to_string();
-            let mut source = std::error::Error::source(e);
-            while let Some(s) = source {
-                m = format!("{m}: {s}");
-                source = s.source();
-            }
-            m
-        }
+        None => crate::error::chain(e),
     }
 }
 
@@ -399,15 +391,7 @@ async fn download(
         let token = std::fs::read_to_string(t).map_err(|e| format!("token_file {}: {e}", t.display()))?;
         req = req.bearer_auth(token.trim());
     }
-    let mut response = req.send().await.map_err(|e| {
-        let mut m = format!("unreachable: {e}");
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            m = format!("{m}: {s}");
-            source = s.source();
-        }
-        m
-    })?;
+    let mut response = req.send().await.map_err(|e| format!("unreachable: {}", crate::error::chain(&e)))?;
     if !response.status().is_success() {
         return Err(format!("HTTP {}", response.status()));
     }

@@ -28,7 +28,7 @@ pub async fn calendar(config: &Config) -> Result<AgencyCalendar> {
         builder = builder.tls_certs_only(certs);
     }
     let client = builder.build().map_err(|e| api(e.to_string()))?;
-    let response = client.get(&url).bearer_auth(&token).send().await.map_err(|e| api(format!("unreachable: {e}")))?;
+    let response = client.get(&url).bearer_auth(&token).send().await.map_err(|e| api(format!("unreachable: {}", crate::error::chain(&e))))?;
     let status = response.status();
     let body = response.text().await.map_err(|e| api(e.to_string()))?;
     if !status.is_success() {
