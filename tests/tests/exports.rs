@@ -88,6 +88,7 @@ async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
     assert!(report.contains(&format!("store version {}", snap.store_version)), "{report}");
     assert!(report.contains(&format!("exported: {}; left out: {}", rows.len(), excluded.len())), "{report}");
     assert!(report.contains("national proxy indicator 10.7.p1 is not in the global framework"), "{report}");
+    assert!(report.contains("Migration disaggregation share (headline): Proportion of SDG indicators produced"), "{report}");
     assert!(excluded.iter().all(|e| !e.reason.is_empty()));
     assert!(excluded.iter().any(|e| e.obs.get("indicator") == "10.7.p1"));
     r.stop().await;

@@ -178,6 +178,11 @@ pub fn report(s: &Snapshot) -> String {
     let _ = writeln!(out, "SDMX-CSV export report for {DATAFLOW}");
     let _ = writeln!(out, "{}", s.provenance());
     let _ = writeln!(out, "observations in the store: {}; exported: {}; left out: {}", s.observations.len(), rows.len(), excluded.len());
+    let _ = writeln!(out, "\ndefinitions of the figures computed from this store version:");
+    for (name, d) in s.definitions() {
+        let _ = writeln!(out, "  {name}: {d}");
+    }
+    out.push('\n');
     let status = DIMENSIONS.len() + 1;
     let _ = writeln!(out, "suppressed cells exported (empty OBS_VALUE, OBS_STATUS Q; the DSD has no CONF_STATUS): {}",
         rows.iter().filter(|r| r[status] == "Q" && r[DIMENSIONS.len()].is_empty()).count());
