@@ -10,8 +10,9 @@ use sdgx_coordinator::auth::{Role, Tokens};
 use sdgx_coordinator::export::{self, opensdg, sdmx, Format};
 use sdgx_e2e::{binary, python, root, Running};
 
-/// The example federation, with cba's 2022 remittance cost suppressed (conf_status C), and a
-/// reader token.
+/// The example federation, with cba's 2022 remittance cost suppressed (conf_status C), two
+/// labour rows the global SDMX structure cannot carry (a national citizenship code; migratory
+/// status crossed with a skill in COMPOSITE_BREAKDOWN), and a reader token.
 async fn federation() -> (Running, String, tempfile::TempDir) {
     let (token, reader) = Tokens::create("analyst", Role::Reader);
     let r = Running::start(|c| c.security.tokens = vec![reader]).await;
@@ -23,6 +24,15 @@ async fn federation() -> (Running, String, tempfile::TempDir) {
     let src = tmp.path().join("remittances.csv");
     std::fs::write(&src, suppressed).unwrap();
     let mut cfg = r.agent("cba");
+    cfg.datasets[0].source = src;
+    let out = sdgx_agent::run(&cfg, false).await.unwrap();
+    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let mut labour = std::fs::read_to_string(root().join("examples/federation/labour/labour-market.csv")).unwrap();
+    labour.push_str("8.5.2,SL_TLF_UEM,AM,2023,_T,Y_GE15,_T,NCIT_SY,_T,_T,14.0,PT,,,C,\n");
+    labour.push_str("8.5.2,SL_TLF_UEM,AM,2023,_T,Y_GE15,_T,_T,SKILL_NMRCY,MS_MIGRANT,15.0,PT,,,C,\n");
+    let src = tmp.path().join("labour-market.csv");
+    std::fs::write(&src, labour).unwrap();
+    let mut cfg = r.agent("labour");
     cfg.datasets[0].source = src;
     let out = sdgx_agent::run(&cfg, false).await.unwrap();
     out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
@@ -89,6 +99,8 @@ async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
     assert!(report.contains(&format!("exported: {}; left out: {}", rows.len(), excluded.len())), "{report}");
     assert!(report.contains("national proxy indicator 10.7.p1 is not in the global framework"), "{report}");
     assert!(report.contains("Migration disaggregation share (headline): Proportion of SDG indicators produced"), "{report}");
+    assert!(report.contains("AM 2023 age=Y_GE15,cust_breakdown=NCIT_SY: national extension code NCIT_SY in cust_breakdown"), "{report}");
+    assert!(report.contains("migratory status MS_MIGRANT crossed with composite breakdown SKILL_NMRCY: COMPOSITE_BREAKDOWN holds only one"), "{report}");
     assert!(excluded.iter().all(|e| !e.reason.is_empty()));
     assert!(excluded.iter().any(|e| e.obs.get("indicator") == "10.7.p1"));
     r.stop().await;
