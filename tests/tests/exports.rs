@@ -108,7 +108,7 @@ async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_export() {
-    let (r, _token, tmp) = federation().await;
+    let (r, token, tmp) = federation().await;
     let config = root().join("examples/federation/coordinator.toml");
     let run = |format: &str, out: &Path| {
         let o = std::process::Command::new(binary("sdgx-coordinator"))
@@ -177,6 +177,26 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     assert_eq!(about["populations"]["10.7.p1"][0], "Migratory status: Returned migrant");
     let meta = std::fs::read_to_string(bundle.join("meta/indicator_10-7-p1.md")).unwrap();
     assert!(meta.contains("methodology: ") && meta.contains("sdgx_store_version: 8"), "{meta}");
+    // Over HTTP the same bundle comes as a zip archive with the same files.
+    let resp = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/exports/open-sdg?as_of=8", r.http))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/zip");
+    assert!(resp.headers()["content-disposition"].to_str().unwrap().contains("sdgx-open-sdg-v8.zip"));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(resp.bytes().await.unwrap())).unwrap();
+    let zipped: BTreeSet<String> = archive.file_names().map(str::to_owned).collect();
+    let on_disk: BTreeSet<String> = ["data", "meta"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(bundle.join(d)).unwrap().map(move |e| format!("{d}/{}", e.unwrap().file_name().to_string_lossy())))
+        .chain(["about.json".to_owned()])
+        .collect();
+    assert_eq!(zipped, on_disk);
+    let mut p1_zipped = String::new();
+    std::io::Read::read_to_string(&mut archive.by_name("data/indicator_10-7-p1.csv").unwrap(), &mut p1_zipped).unwrap();
+    assert_eq!(p1_zipped, p1);
     // The other exports from the CLI, each stating its version.
     assert!(run("sdmx-csv-1.0", &tmp.path().join("sdg.csv")).contains("left out, listed with the reason in"));
     assert!(std::fs::read_to_string(tmp.path().join("sdg.report.txt")).unwrap().contains("store version 8"));
