@@ -273,3 +273,55 @@ impl Outbox {
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(hash: &str) -> Prepared {
+        let mut manifest = Manifest::from_toml(
+            "agency = \"cba\"\ndataset = \"remittances\"\ntitle = \"t\"\nindicators = [\"10.c.1\"]\nperiodicity = \"A\"\n[reference_period]\nstart = \"2021\"\nend = \"2023\"\n",
+        )
+        .unwrap();
+        manifest.content_hash = Some(hash.to_owned());
+        let summary = sdgx_schemas::ImportSummary {
+            agency: "cba".into(),
+            dataset: "remittances".into(),
+            rows: 6,
+            periods: Default::default(),
+            indicators: Default::default(),
+            content_hash: hash.to_owned(),
+            warnings: vec![],
+        };
+        Prepared { manifest, summary }
+    }
+
+    fn stage(o: &Outbox, hash: &str, skip_unchanged: bool) -> Staged {
+        let f = o.staging_file();
+        std::fs::write(&f, b"rows").unwrap();
+        o.stage(&prepared(hash), &f, skip_unchanged).unwrap()
+    }
+
+    #[test]
+    fn staging_keeps_one_pending_version_per_dataset_and_skips_unchanged_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = Outbox::open(dir.path()).unwrap();
+        let Staged::Added(first) = stage(&o, "sha256:a", true) else { panic!("a new entry") };
+        assert!(o.data(&first).exists(), "the rows are in the entry");
+        // The same content again while pending: the pending entry is kept.
+        assert!(matches!(stage(&o, "sha256:a", false), Staged::AlreadyPending(e) if e.id == first.id));
+        // Other content while pending: the older one is superseded and its rows removed.
+        let Staged::Added(second) = stage(&o, "sha256:b", true) else { panic!("a new entry") };
+        let states: Vec<(String, State)> = o.entries().unwrap().into_iter().map(|e| (e.id, e.state)).collect();
+        assert_eq!(states, vec![(first.id.clone(), State::Superseded), (second.id.clone(), State::Pending)]);
+        assert!(!o.data(&first).exists());
+        // Once sent, the same content is unchanged for the daemon, but staged again by publish.
+        let mut sent = second.clone();
+        sent.state = State::Sent;
+        o.update(&sent).unwrap();
+        assert!(matches!(stage(&o, "sha256:b", true), Staged::Unchanged(e) if e.id == second.id));
+        assert!(matches!(stage(&o, "sha256:b", false), Staged::Added(_)));
+        // Nothing was left half-staged.
+        assert_eq!(std::fs::read_dir(dir.path().join(".staging")).unwrap().count(), 0);
+    }
+}

@@ -43,7 +43,8 @@ async fn federation() -> (Running, String, tempfile::TempDir) {
 async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
     let (r, token, tmp) = federation().await;
     let snap = export::snapshot(&r.catalog, None).await.unwrap();
-    let (rows, excluded) = sdmx::map(&snap);
+    let mapped = sdmx::map(&snap);
+    let (rows, excluded) = (&mapped.rows, &mapped.excluded);
     // Over HTTP, as a reader: both versions, stating the store version.
     let client = reqwest::Client::new();
     let mut files = Vec::new();

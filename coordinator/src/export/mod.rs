@@ -266,9 +266,9 @@ impl Snapshot {
 /// Renders `format` from `snapshot`: the bytes of the file.
 pub fn render(format: Format, snapshot: &Snapshot) -> Result<Vec<u8>> {
     Ok(match format {
-        Format::SdmxCsv1 => sdmx::csv(snapshot, sdmx::Version::V1).into_bytes(),
-        Format::SdmxCsv2 => sdmx::csv(snapshot, sdmx::Version::V2).into_bytes(),
-        Format::SdmxReport => sdmx::report(snapshot).into_bytes(),
+        Format::SdmxCsv1 => sdmx::csv(&sdmx::map(snapshot), sdmx::Version::V1).into_bytes(),
+        Format::SdmxCsv2 => sdmx::csv(&sdmx::map(snapshot), sdmx::Version::V2).into_bytes(),
+        Format::SdmxReport => sdmx::report(snapshot, &sdmx::map(snapshot)).into_bytes(),
         Format::OpenSdg => opensdg::zip(&opensdg::bundle(snapshot))?,
         Format::Xlsx => xlsx::annex(snapshot)?,
         Format::Html => html::report(snapshot).into_bytes(),
@@ -290,15 +290,16 @@ pub fn write(format: Format, snapshot: &Snapshot, out: &std::path::Path) -> Resu
             Ok(format!("wrote the Open SDG bundle of store version {v} to {}/ ({} files)", out.display(), files.len()))
         }
         Format::SdmxCsv1 | Format::SdmxCsv2 => {
-            std::fs::write(out, render(format, snapshot)?).map_err(Error::io(out))?;
+            let mapped = sdmx::map(snapshot);
+            let version = if format == Format::SdmxCsv1 { sdmx::Version::V1 } else { sdmx::Version::V2 };
+            std::fs::write(out, sdmx::csv(&mapped, version)).map_err(Error::io(out))?;
             let report = out.with_extension("report.txt");
-            std::fs::write(&report, sdmx::report(snapshot)).map_err(Error::io(&report))?;
-            let (rows, excluded) = sdmx::map(snapshot);
+            std::fs::write(&report, sdmx::report(snapshot, &mapped)).map_err(Error::io(&report))?;
             Ok(format!(
                 "wrote {} ({} observations of store version {v}); {} left out, listed with the reason in {}",
                 out.display(),
-                rows.len(),
-                excluded.len(),
+                mapped.rows.len(),
+                mapped.excluded.len(),
                 report.display()
             ))
         }

@@ -129,8 +129,16 @@ fn row(s: &Snapshot, o: &Obs) -> Result<Vec<String>, String> {
     Ok(r)
 }
 
-/// Maps every observation: the rows of the file and the observations left out.
-pub fn map(s: &Snapshot) -> (Vec<Vec<String>>, Vec<Excluded<'_>>) {
+/// Every observation mapped once: the rows of the file and the observations left out.
+pub struct Mapped<'a> {
+    /// The file's rows: dimensions, OBS_VALUE, attributes.
+    pub rows: Vec<Vec<String>>,
+    /// The observations left out, each with its reason.
+    pub excluded: Vec<Excluded<'a>>,
+}
+
+/// Maps every observation of `s` (the file and the report are both written from the result).
+pub fn map(s: &Snapshot) -> Mapped<'_> {
     let (mut rows, mut excluded) = (Vec::new(), Vec::new());
     let mut keys = HashSet::new();
     for o in &s.observations {
@@ -146,12 +154,11 @@ pub fn map(s: &Snapshot) -> (Vec<Vec<String>>, Vec<Excluded<'_>>) {
             Err(reason) => excluded.push(Excluded { obs: o, reason }),
         }
     }
-    (rows, excluded)
+    Mapped { rows, excluded }
 }
 
-/// The SDMX-CSV file.
-pub fn csv(s: &Snapshot, version: Version) -> String {
-    let (rows, _) = map(s);
+/// The SDMX-CSV file of the mapped rows.
+pub fn csv(m: &Mapped<'_>, version: Version) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = match version {
         Version::V1 => vec!["DATAFLOW"],
@@ -161,7 +168,7 @@ pub fn csv(s: &Snapshot, version: Version) -> String {
     header.push("OBS_VALUE");
     header.extend(ATTRIBUTES);
     w.write_record(&header).expect("writes to memory");
-    for r in rows {
+    for r in &m.rows {
         let lead: Vec<&str> = match version {
             Version::V1 => vec![DATAFLOW],
             Version::V2 => vec!["dataflow", DATAFLOW, "I"],
@@ -172,8 +179,8 @@ pub fn csv(s: &Snapshot, version: Version) -> String {
 }
 
 /// The export report: provenance, counts, and every observation left out with its reason.
-pub fn report(s: &Snapshot) -> String {
-    let (rows, excluded) = map(s);
+pub fn report(s: &Snapshot, m: &Mapped<'_>) -> String {
+    let (rows, excluded) = (&m.rows, &m.excluded);
     let mut out = String::new();
     let _ = writeln!(out, "SDMX-CSV export report for {DATAFLOW}");
     let _ = writeln!(out, "{}", s.provenance());
@@ -187,7 +194,7 @@ pub fn report(s: &Snapshot) -> String {
     let _ = writeln!(out, "suppressed cells exported (empty OBS_VALUE, OBS_STATUS Q; the DSD has no CONF_STATUS): {}",
         rows.iter().filter(|r| r[status] == "Q" && r[DIMENSIONS.len()].is_empty()).count());
     let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
-    for e in &excluded {
+    for e in excluded {
         *by_reason.entry(e.reason.as_str()).or_default() += 1;
     }
     if !excluded.is_empty() {
@@ -196,7 +203,7 @@ pub fn report(s: &Snapshot) -> String {
             let _ = writeln!(out, "  {n:>6}  {reason}");
         }
         let _ = writeln!(out, "\nleft out, each observation (agency/dataset indicator series ref_area time_period breakdowns: reason):");
-        for e in &excluded {
+        for e in excluded {
             let o = e.obs;
             let breakdowns: Vec<String> = COLUMNS
                 .iter()
