@@ -143,6 +143,171 @@ impl TicketRequest {
     }
 }
 
+/// The buffer layout of a column type [`IpcGuard`] lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// `Null`: a field node, no buffers.
+    Null,
+    /// Validity bitmap and fixed-width values (`Boolean`, `Int*`, `UInt*`, `Float*`).
+    Fixed,
+    /// Validity bitmap, offsets of this many bytes each, and values (`Utf8`, `Binary`, and
+    /// their `Large` forms).
+    Variable(usize),
+}
+
+/// Checks the `FlightData` messages of one publication, in order, before they reach the Arrow
+/// IPC decoder, refusing with [`Error::Flight`] what arrow-ipc 59 would panic on or allocate
+/// without bound for (found by fuzzing; `docs/fuzzing.md`), and what no valid publication
+/// holds anyway:
+///
+/// - a schema without a field list, in big-endian byte order, with a dictionary-encoded field,
+///   or with a field type other than the scalar types below (arrow's schema conversion panics on
+///   many malformed type tables; the observation schema has only `Utf8`, `Float64` and `Int32`
+///   columns, and `Null`, `Boolean`, `Int*`, `UInt*`, `Float*`, `LargeUtf8`, `Binary` and
+///   `LargeBinary` are let through so the validator can name the column of the wrong type);
+/// - a dictionary batch (no observation column is dictionary-encoded);
+/// - in a record batch: a compressed body (arrow allocates the uncompressed length a buffer
+///   declares, up to 2^63 bytes, before decompressing; agents send uncompressed batches), a
+///   negative row count, field node length or null count, variadic buffer counts (arrow asserts
+///   they match the schema's view columns), a buffer lying outside the message body (arrow
+///   panics slicing the body), a validity bitmap shorter than its column while nulls are
+///   declared, or an offsets buffer whose length is not a whole number of offsets (arrow
+///   panics on both while validating).
+///
+/// Headers that are not IPC messages at all, other message types, and counts of nodes or
+/// buffers that do not match the schema are left to the decoder, which reports them as errors.
+#[derive(Debug, Clone, Default)]
+pub struct IpcGuard {
+    /// The buffer layout of each column of the last schema seen.
+    columns: Option<Vec<Layout>>,
+}
+
+impl IpcGuard {
+    /// A guard for a new publication.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks the next message of the publication.
+    pub fn check(&mut self, data: &arrow_flight::FlightData) -> Result<()> {
+        use arrow::ipc::MessageHeader;
+        let Ok(message) = arrow::ipc::root_as_message(&data.data_header) else { return Ok(()) };
+        match message.header_type() {
+            MessageHeader::Schema => match message.header_as_schema() {
+                Some(schema) => {
+                    self.columns = Some(schema_layout(schema)?);
+                    Ok(())
+                }
+                None => Ok(()),
+            },
+            MessageHeader::DictionaryBatch => {
+                malformed("dictionary batch", "no observation column is dictionary-encoded; send plain Utf8".into())
+            }
+            MessageHeader::RecordBatch => match (message.header_as_record_batch(), &self.columns) {
+                (Some(batch), Some(columns)) => check_batch(batch, columns, data.data_body.len() as u64),
+                _ => Ok(()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+fn malformed<T>(what: &str, why: String) -> Result<T> {
+    Err(Error::Flight(format!("malformed IPC {what}: {why}")))
+}
+
+fn schema_layout(schema: arrow::ipc::Schema<'_>) -> Result<Vec<Layout>> {
+    use arrow::ipc::{Endianness, Precision, Type};
+    if schema.endianness() != Endianness::Little {
+        return malformed("schema", "it is big-endian; publications are little-endian".into());
+    }
+    let Some(fields) = schema.fields() else { return malformed("schema", "it has no field list".into()) };
+    fields
+        .iter()
+        .map(|f| {
+            let name = f.name().unwrap_or_default();
+            if f.dictionary().is_some() {
+                return malformed("schema", format!("column {name:?} is dictionary-encoded; send it as plain Utf8"));
+            }
+            let layout = match f.type_type() {
+                Type::Null => Some(Layout::Null),
+                Type::Bool => Some(Layout::Fixed),
+                Type::Utf8 | Type::Binary => Some(Layout::Variable(4)),
+                Type::LargeUtf8 | Type::LargeBinary => Some(Layout::Variable(8)),
+                Type::Int => f.type_as_int().filter(|i| [8, 16, 32, 64].contains(&i.bitWidth())).map(|_| Layout::Fixed),
+                Type::FloatingPoint => f
+                    .type_as_floating_point()
+                    .filter(|p| [Precision::HALF, Precision::SINGLE, Precision::DOUBLE].contains(&p.precision()))
+                    .map(|_| Layout::Fixed),
+                _ => None,
+            };
+            layout.map_or_else(
+                || malformed("schema", format!(
+                    "column {name:?} has type {:?}, which the observation schema does not use (it has Utf8, Float64 and Int32 columns)",
+                    f.type_type())),
+                Ok,
+            )
+        })
+        .collect()
+}
+
+fn check_batch(batch: arrow::ipc::RecordBatch<'_>, columns: &[Layout], body: u64) -> Result<()> {
+    let what = "record batch";
+    if batch.compression().is_some() {
+        return malformed(what, "the body is compressed; publications are sent uncompressed".into());
+    }
+    if batch.length() < 0 {
+        return malformed(what, format!("negative row count {}", batch.length()));
+    }
+    if batch.variadicBufferCounts().is_some_and(|v| !v.is_empty()) {
+        return malformed(what, "it has variadic buffers (view types), which the observation schema does not use".into());
+    }
+    let nodes: Vec<_> = batch.nodes().into_iter().flatten().collect();
+    for (i, n) in nodes.iter().enumerate() {
+        if n.length() < 0 || n.null_count() < 0 || n.null_count() > n.length() {
+            return malformed(what, format!("field node {i} has length {} and null count {}", n.length(), n.null_count()));
+        }
+    }
+    let buffers: Vec<_> = batch.buffers().into_iter().flatten().collect();
+    for (i, b) in buffers.iter().enumerate() {
+        let within = u64::try_from(b.offset())
+            .ok()
+            .zip(u64::try_from(b.length()).ok())
+            .and_then(|(o, l)| o.checked_add(l))
+            .is_some_and(|end| end <= body);
+        if !within {
+            return malformed(what, format!("buffer {i} (offset {}, length {}) lies outside the {body}-byte body", b.offset(), b.length()));
+        }
+    }
+    // Walk the columns as the decoder will; stop where nodes or buffers run out (the decoder
+    // reports that).
+    let mut next_buffer = 0;
+    for (c, (layout, node)) in columns.iter().zip(&nodes).enumerate() {
+        let count = match layout {
+            Layout::Null => 0,
+            Layout::Fixed => 2,
+            Layout::Variable(_) => 3,
+        };
+        let Some(bufs) = buffers.get(next_buffer..next_buffer + count) else { break };
+        next_buffer += count;
+        if let [validity, ..] = bufs
+            && node.null_count() > 0
+            && (validity.length() as u64).saturating_mul(8) < node.length() as u64
+        {
+            return malformed(what, format!(
+                "column {c} declares {} nulls in {} rows but its validity bitmap has {} bytes",
+                node.null_count(), node.length(), validity.length()));
+        }
+        if let (Layout::Variable(width), [_, offsets, _]) = (layout, bufs)
+            && !(offsets.length() as u64).is_multiple_of(*width as u64)
+        {
+            return malformed(what, format!(
+                "column {c}'s offsets buffer has {} bytes, not a whole number of {width}-byte offsets", offsets.length()));
+        }
+    }
+    Ok(())
+}
+
 /// Encodes a validation report as gRPC status details.
 pub fn encode_report(report: &ValidationReport) -> Vec<u8> {
     serde_json::to_vec(report).expect("serialisable")

@@ -19,6 +19,7 @@
 //! | [`hash`] | canonical content and the content hash |
 //! | [`flight`] | Flight descriptor, acknowledgement and ticket encoding |
 //! | [`error`] | the crate's error type |
+//! | `fuzzing` | (feature `fuzzing`) the harness of the fuzz targets and their regression tests |
 
 pub mod api;
 pub mod codelist;
@@ -26,6 +27,8 @@ pub mod contract;
 pub mod error;
 pub mod flight;
 pub mod framework;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod hash;
 pub mod manifest;
 pub mod normalize;

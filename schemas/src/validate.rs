@@ -165,8 +165,8 @@ impl<'c> Validator<'c> {
             // Names and types must stay the same; nullability and metadata may differ.
             let shape = |s: &SchemaRef| s.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect::<Vec<_>>();
             if shape(first) != shape(schema) {
-                let err = Problem::new(Rule::SchemaChanged, Some(self.rows + 1), None, None,
-                    format!("the batch starting at row {} has another schema than the first batch", self.rows + 1));
+                let err = Problem::new(Rule::SchemaChanged, Some(self.rows.saturating_add(1)), None, None,
+                    format!("the batch starting at row {} has another schema than the first batch", self.rows.saturating_add(1)));
                 self.record(err);
                 return false;
             }
@@ -206,7 +206,8 @@ impl<'c> Validator<'c> {
         if self.check_schema(&batch.schema()) {
             self.check_rows(batch);
         }
-        self.rows += n as u64;
+        // Saturating: an IPC batch without columns may claim any row count.
+        self.rows = self.rows.saturating_add(n as u64);
     }
 
     fn check_rows(&mut self, batch: &RecordBatch) {
@@ -257,7 +258,7 @@ impl<'c> Validator<'c> {
         let contract = self.contract;
 
         for r in 0..batch.num_rows() {
-            let row = self.rows + r as u64 + 1;
+            let row = self.rows.saturating_add(r as u64 + 1);
             // Required cells and codes.
             let mut complete = true;
             for &(c, required, list) in &text_checks {
