@@ -11,6 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 target = float(sys.argv[1]) * 1e9
 out = sys.argv[2]
+max_rows = int(sys.argv[3]) if len(sys.argv) > 3 else None
 codes = {}
 with open(ROOT / "schemas" / "data" / "codelists.csv", newline="") as f:
     for r in csv.DictReader(f):
@@ -23,6 +24,8 @@ with open(out + ".tmp", "w") as f:
     f.write(header)
     keys = itertools.product(codes["CL_CUST_BREAKDOWN"], codes["CL_AGE"], codes["CL_EDUCATION_LEV"], ["F", "M"], ["2021", "2022", "2023"])
     buf = []
+    if max_rows is not None:
+        keys = itertools.islice(keys, max_rows)
     for cust, age, edu, sex, year in keys:
         line = f"10.7.p2,AM_ASY_GRANTED,AM,{year},{sex},{age},{edu},{cust},_T,_T,{rng.random() * 100:.1f},PT,,,C,\n"
         buf.append(line)

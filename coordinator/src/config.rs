@@ -92,6 +92,12 @@ pub struct Config {
     pub national_codelists: Option<PathBuf>,
     /// At most this many validation problems are reported per publication.
     pub max_problems: usize,
+    /// At most this many Flight messages (the schema and every record batch) per publication:
+    /// a stream of millions of tiny batches is refused once it passes the limit.
+    pub max_publication_messages: u64,
+    /// A publication whose stream sends nothing for this many seconds is abandoned (a stalled
+    /// or malicious peer holds no connection forever).
+    pub publish_idle_timeout_secs: u64,
     /// Memory limit of one query, in bytes.
     pub query_memory_limit: usize,
     /// Time limit of one analyst query, in seconds.
@@ -122,6 +128,8 @@ impl Default for Config {
             national_framework: None,
             national_codelists: None,
             max_problems: 100,
+            max_publication_messages: 100_000,
+            publish_idle_timeout_secs: 300,
             query_memory_limit: 2 << 30,
             query_timeout_secs: 30,
             query_max_rows: 1_000_000,
@@ -178,6 +186,9 @@ impl Config {
         }
         if self.query_memory_limit < 16 << 20 {
             return Err(Error::Config("query_memory_limit must be at least 16 MiB".into()));
+        }
+        if self.max_publication_messages < 2 || self.publish_idle_timeout_secs == 0 {
+            return Err(Error::Config("max_publication_messages must be at least 2 and publish_idle_timeout_secs at least 1".into()));
         }
         if self.query_timeout_secs == 0 || self.query_max_rows == 0 {
             return Err(Error::Config("query_timeout_secs and query_max_rows must be at least 1".into()));

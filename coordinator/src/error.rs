@@ -81,14 +81,60 @@ impl Error {
     }
 }
 
+/// Bounds of a gRPC status's message and details, in bytes. Both travel in HTTP/2 trailers,
+/// which clients refuse past a limit (gRPC C++: 8 KiB by default; hyper: 16 KiB), so a report
+/// of many problems is cut to its first ones; the agent's own check lists them all.
+const STATUS_MESSAGE_BYTES: usize = 2048;
+const STATUS_DETAILS_BYTES: usize = 3072;
+
+/// `text` cut at a line end to at most `STATUS_MESSAGE_BYTES`, saying so.
+fn bounded(text: String) -> String {
+    if text.len() <= STATUS_MESSAGE_BYTES {
+        return text;
+    }
+    let mut end = STATUS_MESSAGE_BYTES - 120;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let cut = text[..end].rfind('\n').unwrap_or(end);
+    let more = text[cut..].lines().filter(|l| !l.trim().is_empty()).count();
+    format!("{}\n  ... {more} more line(s) not shown; run `sdgx-agent validate` for the full report", &text[..cut])
+}
+
+/// The report as status details: as many problems as fit in `STATUS_DETAILS_BYTES`, the rest
+/// dropped and the report marked truncated.
+fn bounded_details(report: &ValidationReport) -> Vec<u8> {
+    let mut r = report.clone();
+    loop {
+        let bytes = sdgx_schemas::flight::encode_report(&r);
+        if bytes.len() <= STATUS_DETAILS_BYTES || (r.errors.is_empty() && r.warnings.is_empty()) {
+            return bytes;
+        }
+        if r.warnings.pop().is_none() {
+            r.errors.pop();
+        }
+        r.truncated = true;
+    }
+}
+
 impl From<Error> for tonic::Status {
     fn from(e: Error) -> Self {
+        let s = Error::into_status(e);
+        if s.message().len() <= STATUS_MESSAGE_BYTES {
+            return s;
+        }
+        tonic::Status::with_details(s.code(), bounded(s.message().to_owned()), s.details().to_vec().into())
+    }
+}
+
+impl Error {
+    fn into_status(e: Error) -> tonic::Status {
         use tonic::{Code, Status};
         match &e {
             Error::Rejected(report) => Status::with_details(
                 Code::InvalidArgument,
                 report.to_string(),
-                sdgx_schemas::flight::encode_report(report).into(),
+                bounded_details(report).into(),
             ),
             Error::BadRequest(m) => Status::invalid_argument(m.clone()),
             Error::Contract(sdgx_schemas::Error::UnsupportedVersion { .. }) => Status::failed_precondition(e.to_string()),
@@ -143,5 +189,44 @@ impl IntoResponse for Error {
             _ => None,
         };
         (status, axum::Json(HttpError { error: kind, message: self.to_string(), report })).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sdgx_schemas::{Problem, Rule};
+
+    #[test]
+    fn a_long_rejection_fits_in_a_status() {
+        let problem = |i: u64| {
+            let v = format!("BAD{i}{}", "z".repeat(300));
+            Problem::new(Rule::UnknownCode, Some(i), Some("sex"), Some(&v), format!("{v:?} is not a code of CL_SEX"))
+        };
+        let report = ValidationReport {
+            agency: "armstat".into(),
+            dataset: "ilcs-poverty".into(),
+            rows: 500,
+            errors: (1..=100).map(problem).collect(),
+            warnings: vec![],
+            error_count: 500,
+            truncated: true,
+        };
+        let status = tonic::Status::from(Error::Rejected(Box::new(report.clone())));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().len() <= STATUS_MESSAGE_BYTES, "message of {} bytes", status.message().len());
+        assert!(status.message().starts_with("agency armstat dataset ilcs-poverty: rejected, 500 error(s)"));
+        assert!(status.message().contains("more line(s) not shown"), "{}", status.message());
+        assert!(status.details().len() <= STATUS_DETAILS_BYTES, "details of {} bytes", status.details().len());
+        let sent = sdgx_schemas::flight::decode_report(status.details()).expect("details decode");
+        assert!(sent.truncated && !sent.errors.is_empty() && sent.errors.len() < 100);
+        assert_eq!(sent.errors[0], report.errors[0], "the first problems are the ones kept");
+        assert_eq!(sent.error_count, 500);
+
+        // A short report passes unchanged.
+        let short = ValidationReport { errors: vec![problem(1)], error_count: 1, truncated: false, ..report };
+        let status = tonic::Status::from(Error::Rejected(Box::new(short.clone())));
+        assert_eq!(status.message(), short.to_string());
+        assert_eq!(sdgx_schemas::flight::decode_report(status.details()).expect("decodes"), short);
     }
 }

@@ -48,7 +48,7 @@ pub async fn receive<S>(state: &Ingest, publisher: &Publisher, stream: S) -> Res
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
-    let mut stream = stream.peekable();
+    let mut stream = guarded(stream, state.limits).peekable();
     let first = std::pin::Pin::new(&mut stream).peek().await;
     let descriptor = match first {
         Some(Ok(d)) => d.flight_descriptor.clone(),
@@ -59,7 +59,15 @@ where
     authorize(&state.registry, publisher, &manifest)?;
     let (contract, store, options) = (&state.contract, &state.store, state.options.clone());
     let (agency, dataset) = (manifest.agency.clone(), manifest.dataset.clone());
-    let decoded = FlightRecordBatchStream::new_from_flight_data(stream.map_err(FlightError::from));
+    // Every message passes the IPC guard before the decoder sees it.
+    let mut guard = sdgx_schemas::flight::IpcGuard::new();
+    let checked = stream.enumerate().map(move |(i, m)| {
+        m.and_then(|m| match guard.check(&m) {
+            Ok(()) => Ok(m),
+            Err(e) => Err(tonic::Status::invalid_argument(format!("the Arrow IPC stream is malformed: message {}: {e}", i + 1))),
+        })
+    });
+    let decoded = FlightRecordBatchStream::new_from_flight_data(checked.map_err(FlightError::from));
     // A stream that carried a schema but no batch is an empty publication of that schema.
     let decoded = futures::stream::unfold((decoded, false, false), |(mut s, yielded, done)| async move {
         if done {
@@ -72,11 +80,57 @@ where
             None => None,
         }
     });
+    // The IPC decoder is not ours: should it panic on some input despite the checks above, the
+    // publication fails with an error and the service goes on.
+    let decoded = std::panic::AssertUnwindSafe(decoded).catch_unwind().map(|r| {
+        r.unwrap_or_else(|panic| {
+            let why = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
+            Err(FlightError::DecodeError(format!("the decoder failed: {}", why.unwrap_or("(no message)"))))
+        })
+    });
     let batches = decoded.map_err(move |e| match e {
-        FlightError::Tonic(s) => Error::Flight(FlightError::Tonic(s)),
+        // Transport errors (a message over the size limit, a cancelled stream, the limits of
+        // `guarded`) keep their gRPC code and gain the publication's name.
+        FlightError::Tonic(s) => Error::Flight(FlightError::Tonic(Box::new(tonic::Status::new(
+            s.code(),
+            format!("agency {agency} dataset {dataset}: {}", s.message()),
+        )))),
         other => Error::BadRequest(format!("agency {agency} dataset {dataset}: the Arrow IPC stream is malformed: {other}")),
     });
     ingest(contract, store, options, manifest, batches).await
+}
+
+/// Limits on one publication's stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most Flight messages accepted (schema and batches).
+    pub max_messages: u64,
+    /// Longest wait for the next message.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// `stream` with the limits applied: past `max_messages` messages, or after `idle_timeout`
+/// without one, it ends with an error (and is not read further).
+fn guarded<S>(stream: S, limits: Limits) -> impl Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static
+where
+    S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
+{
+    Box::pin(futures::stream::unfold((Some(stream), 0u64), move |(s, n)| async move {
+        let mut s = s?;
+        match tokio::time::timeout(limits.idle_timeout, s.next()).await {
+            Err(_) => Some((Err(tonic::Status::deadline_exceeded(format!(
+                "nothing arrived for {} s (publish_idle_timeout_secs); the publication was abandoned and nothing was stored",
+                limits.idle_timeout.as_secs()
+            ))), (None, n))),
+            Ok(Some(Ok(_))) if n >= limits.max_messages => Some((Err(tonic::Status::invalid_argument(format!(
+                "the stream carried more than {} messages (max_publication_messages); send the rows in fewer, larger batches",
+                limits.max_messages
+            ))), (None, n))),
+            Ok(None) => None,
+            Ok(Some(Ok(m))) => Some((Ok(m), (Some(s), n + 1))),
+            Ok(Some(Err(status))) => Some((Err(status), (None, n))),
+        }
+    }))
 }
 
 /// Validates a publication's batches as they arrive, staging them to disk, then commits it;
@@ -134,4 +188,6 @@ pub struct Ingest {
     pub options: ValidationOptions,
     /// Which agency may publish which dataset.
     pub registry: Registry,
+    /// Limits on each publication's stream.
+    pub limits: Limits,
 }

@@ -19,6 +19,10 @@ use crate::error::{Error, Result};
 use crate::manifest::Manifest;
 use crate::report::ValidationReport;
 
+/// Largest publication descriptor command accepted, in bytes (the manifest with its metadata
+/// template is a few kilobytes).
+pub const MAX_COMMAND_BYTES: usize = 1 << 20;
+
 /// The descriptor command of a publication.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PublishCommand {
@@ -101,6 +105,12 @@ impl PublishCommand {
         let d = descriptor.ok_or_else(|| Error::Flight("the first message carries no flight descriptor".into()))?;
         if d.r#type != arrow_flight::flight_descriptor::DescriptorType::Cmd as i32 {
             return Err(Error::Flight("the publication descriptor must be of type CMD".into()));
+        }
+        if d.cmd.len() > MAX_COMMAND_BYTES {
+            return Err(Error::Flight(format!(
+                "the descriptor command is {} bytes; at most {MAX_COMMAND_BYTES} are accepted (keep long metadata texts short, or link to them)",
+                d.cmd.len()
+            )));
         }
         let v = parse(&d.cmd, "the descriptor command")?;
         if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest"].contains(&k.as_str()))) {

@@ -68,6 +68,7 @@ rules! {
     MigratoryStatusInComposite => "migratory_status_in_composite", Error, "An MS_* code stands in composite_breakdown; it belongs in migratory_status.";
     SuppressedCellHasValue => "suppressed_cell_has_value", Error, "A cell withheld for confidentiality (conf_status C, D or N) carries a value.";
     BoundsInverted => "bounds_inverted", Error, "lower_bound is greater than upper_bound.";
+    TextTooLong => "text_too_long", Error, "comment_obs is longer than 4,000 bytes.";
     ManifestInvalidId => "manifest_invalid_id", Error, "The manifest's agency or dataset id is malformed.";
     ManifestMissingField => "manifest_missing_field", Error, "The manifest lacks a title or lists no indicators.";
     ManifestUnknownIndicator => "manifest_unknown_indicator", Error, "The manifest lists an indicator that is not in the framework.";
@@ -117,10 +118,14 @@ impl Problem {
             row,
             column: column.map(str::to_owned),
             value: value.map(|v| truncate(v, 200)),
-            message,
+            message: if message.len() > MAX_MESSAGE { truncate(&message, MAX_MESSAGE) } else { message },
         }
     }
 }
+
+/// Longest message kept in a problem, in bytes: a message that quotes a huge value is cut, so a
+/// report stays small enough for a gRPC status.
+const MAX_MESSAGE: usize = 1000;
 
 fn truncate(v: &str, max: usize) -> String {
     if v.len() <= max {

@@ -63,6 +63,9 @@ pub struct Validator<'c> {
     acc_index: FxHashMap<String, usize>,
 }
 
+/// Longest `comment_obs` accepted, in bytes.
+pub const MAX_COMMENT_BYTES: usize = 4000;
+
 /// String equality without a `memcmp` call: codes are short, and the call dominates.
 #[inline]
 fn same(a: &str, b: &str) -> bool {
@@ -236,6 +239,7 @@ impl<'c> Validator<'c> {
         let (composite, unit, obs_status, conf) =
             (text(idx::COMPOSITE_BREAKDOWN), text(idx::UNIT_MEASURE), text(idx::OBS_STATUS), text(idx::CONF_STATUS));
         let (value, lower, upper) = (float(idx::OBS_VALUE), float(idx::LOWER_BOUND), float(idx::UPPER_BOUND));
+        let comment = text(idx::COMMENT_OBS);
         let unit_mult = match cols[idx::UNIT_MULT] {
             ColumnRef::Int(a) => a,
             _ => unreachable!(),
@@ -409,6 +413,11 @@ impl<'c> Validator<'c> {
             if !lower.is_null(r) && !upper.is_null(r) && lower.value(r) > upper.value(r) {
                 self.problem(Rule::BoundsInverted, row, idx::LOWER_BOUND, &lower.value(r).to_string(),
                     format!("lower_bound {} is greater than upper_bound {}", lower.value(r), upper.value(r)));
+            }
+            if !comment.is_null(r) && comment.value(r).len() > MAX_COMMENT_BYTES {
+                let v = comment.value(r);
+                self.problem(Rule::TextTooLong, row, idx::COMMENT_OBS, v,
+                    format!("comment_obs is {} bytes long; at most {MAX_COMMENT_BYTES} are allowed", v.len()));
             }
             // Key: duplicates and content hash.
             self.hasher.push_row(&cols, r, row);
