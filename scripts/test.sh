@@ -21,3 +21,7 @@ fi
 # Build the binaries first: the end-to-end tests start them as separate processes.
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast
+# The containers: the example federation in docker-compose.yml under faults (the coordinator
+# killed mid-burst, an agent cut off the network, everything restarted); it builds its image
+# from the binaries built above, on a base made locally, so it needs Docker but no registry.
+scripts/compose-test.sh

@@ -48,6 +48,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the agent's configuration and outbox without contacting the coordinator (a
+    /// container healthcheck): prints the outbox's entries by state as JSON and exits 0, or
+    /// prints the error and exits 1.
+    Health {
+        /// Agent configuration (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -65,6 +73,7 @@ async fn main() -> std::process::ExitCode {
         Command::Validate { config } => (config, true),
         Command::Status { config, json } => return status(&config, json).await,
         Command::Run { config } => return daemon(&config).await,
+        Command::Health { config } => return health(&config),
     };
     let config = match sdgx_agent::Config::load(&config) {
         Ok(c) => c,
@@ -127,6 +136,19 @@ async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
     };
     match sdgx_agent::daemon::run(&config, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn health(config: &std::path::Path) -> std::process::ExitCode {
+    match sdgx_agent::Config::load(config).and_then(|c| sdgx_agent::status::health(&c).map(|h| (c.agency, h))) {
+        Ok((agency, outbox)) => {
+            println!("{}", serde_json::json!({ "status": "ok", "agency": agency, "outbox": outbox }));
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE

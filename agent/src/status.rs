@@ -9,6 +9,18 @@ use sdgx_schemas::api::AgencyCalendar;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+/// The agent's own health, for container healthchecks (`sdgx-agent health`): its outbox can
+/// be opened and read (the configuration was loaded by the caller). Returns how many outbox
+/// entries are in each state (`pending`, `sent`, `failed`, `superseded`). The coordinator is
+/// not asked: an unreachable coordinator delays delivery, which the outbox absorbs; it does
+/// not make the agent unhealthy.
+pub fn health(config: &Config) -> Result<std::collections::BTreeMap<&'static str, usize>> {
+    use crate::outbox::{Outbox, State};
+    let entries = Outbox::open(&config.outbox)?.entries()?;
+    let states = [State::Pending, State::Sent, State::Failed, State::Superseded];
+    Ok(states.into_iter().map(|s| (s.name(), entries.iter().filter(|e| e.state == s).count())).collect())
+}
+
 /// Fetches this agency's reporting calendar.
 pub async fn calendar(config: &Config) -> Result<AgencyCalendar> {
     let base = config.coordinator_http.as_deref().ok_or_else(|| {

@@ -154,6 +154,27 @@ fn flight_info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor) -
     Ok(Response::new(info))
 }
 
+/// The schema a result is sent with: `FlightDataEncoder` sends dictionary-encoded columns (the
+/// store's partition columns, `agency` and `dataset`, and what views derive from them) as
+/// their plain value type, so FlightInfo and prepared statements must announce the same, or
+/// clients that compare the two (the ADBC driver) refuse the result.
+fn wire_schema(schema: &Schema) -> Schema {
+    fn field(f: &Field) -> Field {
+        f.clone().with_data_type(data_type(f.data_type()))
+    }
+    fn data_type(t: &DataType) -> DataType {
+        match t {
+            DataType::Dictionary(_, values) => data_type(values),
+            DataType::List(f) => DataType::List(Arc::new(field(f))),
+            DataType::LargeList(f) => DataType::LargeList(Arc::new(field(f))),
+            DataType::FixedSizeList(f, n) => DataType::FixedSizeList(Arc::new(field(f)), *n),
+            DataType::Struct(fields) => DataType::Struct(fields.iter().map(|f| field(f)).collect()),
+            other => other.clone(),
+        }
+    }
+    Schema::new_with_metadata(schema.fields().iter().map(|f| field(f)).collect::<Vec<_>>(), schema.metadata().clone())
+}
+
 fn ipc_schema(schema: &Schema) -> Result<bytes::Bytes, Status> {
     let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default()).try_into().map_err(Error::from)?;
     Ok(bytes)
@@ -214,7 +235,7 @@ impl AnalystFlight {
     /// Runs `handle`'s statement and streams its result, under the query time limit.
     async fn execute(&self, handle: &Handle) -> Result<Response<DoGetStream>, Status> {
         let (_session, df) = self.plan(handle).await?;
-        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        let schema: SchemaRef = Arc::new(wire_schema(df.schema().as_arrow()));
         let batches = df.execute_stream().await.map_err(Error::from)?;
         let limit = self.limits.timeout;
         let deadline = tokio::time::Instant::now() + limit;
@@ -290,7 +311,7 @@ impl FlightSqlService for AnalystFlight {
         let handle = Handle { sql: query.query, version: self.version(&request).await?, params: None };
         let (_session, df) = self.plan(&handle).await?;
         let ticket = TicketStatementQuery { statement_handle: handle.encode().into() };
-        flight_info(df.schema().as_arrow(), ticket.as_any().encode_to_vec(), request.into_inner())
+        flight_info(&wire_schema(df.schema().as_arrow()), ticket.as_any().encode_to_vec(), request.into_inner())
     }
 
     async fn do_get_statement(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
@@ -314,7 +335,7 @@ impl FlightSqlService for AnalystFlight {
         );
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.encode().into(),
-            dataset_schema: ipc_schema(df.schema().as_arrow())?,
+            dataset_schema: ipc_schema(&wire_schema(df.schema().as_arrow()))?,
             parameter_schema: ipc_schema(&param_schema)?,
         })
     }
@@ -352,7 +373,7 @@ impl FlightSqlService for AnalystFlight {
         self.authenticate(&request)?;
         let handle = Handle::decode(&cmd.prepared_statement_handle)?;
         let (_session, df) = self.plan(&handle).await?;
-        flight_info(df.schema().as_arrow(), cmd.as_any().encode_to_vec(), request.into_inner())
+        flight_info(&wire_schema(df.schema().as_arrow()), cmd.as_any().encode_to_vec(), request.into_inner())
     }
 
     async fn do_get_prepared_statement(
@@ -441,4 +462,32 @@ impl FlightSqlService for AnalystFlight {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, DictionaryArray, Int64Array};
+    use arrow::datatypes::UInt16Type;
+
+    /// What FlightInfo announces is what do_get sends, for a dictionary-encoded column too.
+    #[tokio::test]
+    async fn announced_schema_is_the_sent_schema() {
+        let keys: DictionaryArray<UInt16Type> = vec!["cba", "moh", "cba"].into_iter().collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("key", keys.data_type().clone(), true),
+            Field::new("numerator", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), Arc::new(Int64Array::from(vec![1, 2, 3]))]).unwrap();
+        let announced = wire_schema(&schema);
+        assert_eq!(announced.field(0).data_type(), &DataType::Utf8);
+        let encoded: Vec<_> = FlightDataEncoderBuilder::new()
+            .with_schema(Arc::new(announced.clone()))
+            .build(futures::stream::once(async { Ok(batch) }))
+            .try_collect()
+            .await
+            .unwrap();
+        let sent = Schema::try_from(&encoded[0]).unwrap();
+        assert_eq!(sent, announced);
+    }
 }

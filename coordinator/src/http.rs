@@ -142,6 +142,39 @@ async fn health(State(s): State<Arc<HttpState>>) -> Json<Value> {
     Json(json!({ "status": "ok", "store_version": s.catalog.store().version().await }))
 }
 
+/// Asks the coordinator listening on `addr` for `GET /health` (a plain HTTP/1.0 request, for
+/// container healthchecks: `sdgx-coordinator health`) and returns its store version. An
+/// unspecified address (`0.0.0.0`, `::`) is asked on the loopback interface. Fails with
+/// [`Error::Transport`] when nothing answers within `timeout`, the status is not 200 or the
+/// body does not say `"status": "ok"`.
+pub async fn probe(addr: SocketAddr, timeout: std::time::Duration) -> Result<u64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+    }
+    let fail = |m: String| Error::Transport(format!("health of http://{addr}: {m}"));
+    let ask = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| fail(e.to_string()))?;
+        let request = format!("GET /health HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.map_err(|e| fail(e.to_string()))?;
+        let mut response = Vec::new();
+        stream.take(64 << 10).read_to_end(&mut response).await.map_err(|e| fail(e.to_string()))?;
+        Ok::<_, Error>(String::from_utf8_lossy(&response).into_owned())
+    };
+    let response = tokio::time::timeout(timeout, ask).await.map_err(|_| fail(format!("no answer within {timeout:?}")))??;
+    let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| fail("not an HTTP response".into()))?;
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1) != Some("200") {
+        return Err(fail(format!("answered {status:?}")));
+    }
+    let v: Value = serde_json::from_str(body).map_err(|e| fail(format!("body {body:?}: {e}")))?;
+    match (v["status"].as_str(), v["store_version"].as_u64()) {
+        (Some("ok"), Some(version)) => Ok(version),
+        _ => Err(fail(format!("answered {body}"))),
+    }
+}
+
 async fn figure(
     State(s): State<Arc<HttpState>>,
     Path(name): Path<String>,

@@ -79,6 +79,17 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Ask a running coordinator's HTTP API for /health (a container healthcheck): prints its
+    /// answer and exits 0 when it is ok, 1 otherwise.
+    Health {
+        /// The HTTP address to ask (default: http_addr of the configuration; 0.0.0.0 is asked
+        /// on the loopback interface).
+        #[arg(long)]
+        addr: Option<std::net::SocketAddr>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -233,6 +244,15 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             sdgx_coordinator::auth::Tokens::append_to_file(&file, entry)?;
             eprintln!("token for {name} ({role:?}) stored as a hash in {}; it is shown only now:", file.display());
             println!("{secret}");
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Health { addr, timeout } => {
+            let addr = match addr {
+                Some(a) => a,
+                None => load()?.http_addr,
+            };
+            let version = sdgx_coordinator::http::probe(addr, std::time::Duration::from_secs(timeout)).await?;
+            println!("{}", serde_json::json!({ "status": "ok", "store_version": version }));
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Audit { command: AuditCommand::Verify } => {

@@ -1,0 +1,225 @@
+"""Checks for the compose fault-injection test (scripts/compose-test.sh), from the host, with
+clients nobody here wrote: the ADBC Flight SQL driver on the coordinator's analysts' port, and
+plain HTTP for the publications log.
+
+    compose_check.py figures   FLIGHT CA TOKEN_FILE              -> the figure views, as JSON
+    compose_check.py store     FLIGHT CA TOKEN_FILE              -> version, publications, checks
+    compose_check.py acks      FLIGHT CA TOKEN_FILE ACKS_JSON    -> every acknowledgement checked
+    compose_check.py history   HTTP TOKEN_FILE                   -> content hash -> commits
+    compose_check.py outboxes  STATUS_JSON...                    -> the agents' outboxes summed up
+    compose_check.py change    EXAMPLES AGENCY MARKER            -> changes the agency's datasets
+
+FLIGHT is grpc+tls://127.0.0.1:PORT (the analysts' Flight SQL port, TLS with the national CA,
+CA the CA bundle's path); HTTP is http://127.0.0.1:PORT; TOKEN_FILE holds a reader token (read
+from the file so it never appears in a command line or a log). Each prints one JSON document;
+`store` and `acks` exit 1 when a property fails, naming it.
+"""
+import json
+import sys
+import urllib.request
+
+# Every figure view of docs/analysts.md: what an analyst reads.
+FIGURE_VIEWS = [
+    "indicator_production",
+    "migration_disaggregation_share",
+    "migration_disaggregation_by_goal",
+    "migration_disaggregation_by_agency",
+    "migration_disaggregation_by_year",
+    "reporting_status",
+    "reporting_status_by_goal",
+    "reporting_status_by_indicator",
+    "observed_breakdowns",
+    "disaggregation_status_by_indicator",
+    "disaggregation_status_by_goal",
+    "disaggregation_status_by_agency",
+    "coverage_matrix",
+    "migrant_gap",
+    "reporting_calendar_status",
+    "agency_completeness",
+    "reporting_completeness",
+]
+
+
+def connect(uri: str, ca: str, token_file: str, as_of: int | None = None):
+    import adbc_driver_flightsql.dbapi as flightsql
+    from adbc_driver_flightsql import DatabaseOptions
+
+    token = open(token_file).read().strip()
+    kwargs = {
+        "username": "compose-test",
+        "password": token,
+        DatabaseOptions.TLS_ROOT_CERTS.value: open(ca).read(),
+    }
+    if as_of is not None:
+        kwargs["adbc.flight.sql.rpc.call_header.x-sdgx-as-of"] = str(as_of)
+    return flightsql.connect(uri, db_kwargs=kwargs)
+
+
+def rows(conn, sql: str, params=None) -> list[dict]:
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetch_arrow_table().to_pylist()
+
+
+def canonical(value):
+    """Rows as sorted JSON-able lists, so two reads compare equal when their contents do."""
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in value)
+
+
+def figures(uri: str, ca: str, token_file: str) -> dict:
+    conn = connect(uri, ca, token_file)
+    out = {view: canonical(rows(conn, f"SELECT * FROM {view}")) for view in FIGURE_VIEWS}
+    headline = rows(conn, "SELECT numerator, denominator, share FROM migration_disaggregation_share")[0]
+    conn.close()
+    return {"headline": headline, "views": out}
+
+
+def store(uri: str, ca: str, token_file: str) -> dict:
+    """The current publications, and whether each is whole: every visible publication's
+    observations number its rows, and no observation belongs to a publication not visible."""
+    conn = connect(uri, ca, token_file)
+    pubs = rows(conn, "SELECT publication_id, agency, dataset, content_hash, rows, store_version FROM publications")
+    counts = {
+        r["publication_id"]: r["n"]
+        for r in rows(conn, "SELECT publication_id, count(*) AS n FROM observations GROUP BY publication_id")
+    }
+    history = rows(conn, "SELECT DISTINCT publication_id FROM publication_periods")
+    conn.close()
+    problems = []
+    visible = {p["publication_id"] for p in pubs}
+    for p in pubs:
+        if counts.get(p["publication_id"], 0) != p["rows"]:
+            problems.append(f'{p["agency"]}/{p["dataset"]} {p["publication_id"]}: {counts.get(p["publication_id"], 0)} observations, {p["rows"]} rows declared')
+    for pid in counts.keys() - visible:
+        problems.append(f"{counts[pid]} observations of publication {pid}, which is not visible")
+    return {
+        "publications": sorted(pubs, key=lambda p: (p["agency"], p["dataset"])),
+        "observations": sum(counts.values()),
+        "committed_ever": len(history),
+        "problems": problems,
+    }
+
+
+def acks(uri: str, ca: str, token_file: str, acks_file: str) -> dict:
+    """Every acknowledged publication is in the store: at the store version its acknowledgement
+    names, the publication is visible with the acknowledged content hash and all its rows; and
+    it is in the history of the current version."""
+    acked = json.load(open(acks_file))
+    problems = []
+    by_version: dict[int, list[dict]] = {}
+    for a in acked:
+        by_version.setdefault(a["store_version"], []).append(a)
+    for version, group in sorted(by_version.items()):
+        conn = connect(uri, ca, token_file, as_of=version)
+        for a in group:
+            pid = a["publication_id"]
+            found = rows(conn, "SELECT content_hash, rows FROM publications WHERE publication_id = $1", (pid,))
+            n = rows(conn, "SELECT count(*) AS n FROM observations WHERE publication_id = $1", (pid,))[0]["n"]
+            label = f'{a["agency"]}/{a["dataset"]} {pid} (acknowledged at version {version})'
+            if not found:
+                problems.append(f"{label}: not in the store at that version")
+            elif found[0]["content_hash"] != a["content_hash"] or found[0]["rows"] != a["rows"]:
+                problems.append(f"{label}: stored as {found[0]}, acknowledged as {a['content_hash']} with {a['rows']} rows")
+            elif n != a["rows"]:
+                problems.append(f"{label}: {n} observations, {a['rows']} rows acknowledged (partial)")
+        conn.close()
+    conn = connect(uri, ca, token_file)
+    history = {r["publication_id"] for r in rows(conn, "SELECT DISTINCT publication_id FROM publication_periods")}
+    conn.close()
+    for a in acked:
+        if a["publication_id"] not in history:
+            problems.append(f'{a["agency"]}/{a["dataset"]} {a["publication_id"]}: missing from the current history')
+    return {"checked": len(acked), "versions": len(by_version), "problems": problems}
+
+
+def history(http: str, token_file: str) -> dict:
+    token = open(token_file).read().strip()
+    req = urllib.request.Request(f"{http}/api/v1/publications", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        log = json.load(r)
+    commits: dict[str, list[str]] = {}
+    for p in log["publications"]:
+        commits.setdefault(p["content_hash"], []).append(p["publication_id"])
+    return {"store_version": log["store_version"], "entries": len(log["publications"]), "commits": commits}
+
+
+def outboxes(*files: str) -> dict:
+    """The agents' outboxes (`sdgx-agent status --json` of each): what is pending or failed,
+    every acknowledgement, the states of each content hash, and each dataset's newest
+    delivered content."""
+    out = {"pending": 0, "failed": [], "acks": [], "by_hash": {}, "newest_sent": {}, "attempts": {}}
+    seen = set()
+    for f in files:
+        status = json.load(open(f))
+        entries = status["outbox"]
+        if isinstance(entries, dict):
+            if "Err" in entries:
+                raise SystemExit(f"{f}: {entries['Err']}")
+            entries = entries["Ok"]
+        for e in sorted(entries, key=lambda e: e["id"]):
+            m = e["manifest"]
+            label = f'{m["agency"]}/{m["dataset"]}'
+            h = m.get("content_hash") or ""
+            out["by_hash"].setdefault(h, []).append(e["state"])
+            out["attempts"][h] = max(out["attempts"].get(h, 0), e["attempts"])
+            if e["state"] == "pending":
+                out["pending"] += 1
+            elif e["state"] == "failed":
+                out["failed"].append(f'{label}: {e.get("last_reply")}')
+            elif e["state"] == "sent" and e.get("ack"):
+                a = e["ack"]
+                out["newest_sent"][label] = a["content_hash"]
+                if a["publication_id"] not in seen:
+                    seen.add(a["publication_id"])
+                    out["acks"].append({"agency": m["agency"], "dataset": m["dataset"], **{k: a[k] for k in ("publication_id", "store_version", "rows", "content_hash", "duplicate")}})
+    return out
+
+
+def change(examples: str, agency: str, marker: str) -> dict:
+    """Gives every dataset of `agency` new content without changing any figure: the first
+    row's footnote (`comment_obs`) becomes `marker`. Each file is replaced atomically, so an
+    agent never reads half of it."""
+    import csv
+    import glob
+    import io
+    import os
+
+    changed = []
+    for path in sorted(glob.glob(f"{examples}/federation/{agency}/*.csv")):
+        with open(path, newline="") as f:
+            table = list(csv.reader(f))
+        column = table[0].index("comment_obs")
+        table[1][column] = marker
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(table)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", newline="") as f:
+            f.write(buf.getvalue())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        changed.append(os.path.basename(path))
+    return {"agency": agency, "changed": changed}
+
+
+def main() -> int:
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "figures":
+        out = figures(*args)
+    elif cmd == "store":
+        out = store(*args)
+    elif cmd == "acks":
+        out = acks(*args)
+    elif cmd == "history":
+        out = history(*args)
+    elif cmd == "outboxes":
+        out = outboxes(*args)
+    elif cmd == "change":
+        out = change(*args)
+    else:
+        raise SystemExit(__doc__)
+    print(json.dumps(out, sort_keys=True))
+    return 1 if out.get("problems") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
