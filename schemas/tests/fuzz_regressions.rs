@@ -7,10 +7,12 @@
 //! --nocapture` replays what a fuzzing run found instead, printing each input's outcome.
 //!
 //! `SDGX_FUZZ_SEEDS=<dir> cargo test -p sdgx-schemas --test fuzz_regressions seeds` writes the
-//! seeds to `<dir>/ingest/` (the corpus directory `cargo fuzz run ingest` reads).
+//! seeds to `<dir>/ingest/` and `<dir>/manifest/` (the corpus directories `cargo fuzz run`
+//! reads).
 
 use std::path::{Path, PathBuf};
 
+use sdgx_schemas::flight::{Ack, PublishCommand, TicketRequest};
 use sdgx_schemas::fuzzing::{self, Outcome};
 
 /// The regression inputs of one target: `tests/fuzz-regressions/<target>/*`, or
@@ -64,6 +66,18 @@ fn seeds_are_valid_publications() {
         for (i, seed) in seeds.iter().enumerate() {
             std::fs::write(dir.join(format!("seed-{}", fuzzing::manifests()[i].dataset)), seed).expect("seed written");
         }
+        // The manifest target's seeds: each manifest as TOML and as a descriptor command, an
+        // acknowledgement and a ticket.
+        let dir = dir.with_file_name("manifest");
+        std::fs::create_dir_all(&dir).expect("seed directory");
+        for (i, ((toml, _), m)) in fuzzing::EXAMPLES.iter().zip(fuzzing::manifests()).enumerate() {
+            std::fs::write(dir.join(format!("toml-{i}")), toml).expect("seed written");
+            std::fs::write(dir.join(format!("cmd-{i}")), &PublishCommand::descriptor(m).cmd).expect("seed written");
+        }
+        let ack = Ack { contract_version: "1".into(), publication_id: "p".into(), store_version: 3, duplicate: true, rows: 9, content_hash: format!("sha256:{}", "0".repeat(64)) };
+        std::fs::write(dir.join("ack"), ack.encode()).expect("seed written");
+        let ticket = TicketRequest::Dataset { agency: "sms".into(), dataset: "asylum-decisions".into(), as_of: Some(2) };
+        std::fs::write(dir.join("ticket"), &ticket.ticket().ticket).expect("seed written");
     }
 }
 
@@ -137,4 +151,21 @@ fn compressed_body_claiming_a_terabyte_is_refused() {
         Outcome::Malformed(m) => assert!(m.contains("compressed"), "{m}"),
         other => panic!("a compressed body must be refused as malformed: {other:?}"),
     }
+}
+
+/// An IPC record batch without columns may claim any row count (up to 2^63 - 1); three of
+/// them overflowed the validator's row counter. Found by reading, not by the fuzzer.
+#[test]
+fn batches_claiming_huge_row_counts_do_not_overflow() {
+    use arrow::array::{RecordBatch, RecordBatchOptions};
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::empty());
+    let options = RecordBatchOptions::new().with_row_count(Some(i64::MAX as usize));
+    let batch = RecordBatch::try_new_with_options(schema, vec![], &options).expect("a batch without columns");
+    let mut v = sdgx_schemas::Validator::new(fuzzing::contract(), fuzzing::manifests()[0].clone(), Default::default());
+    for _ in 0..3 {
+        v.push(&batch);
+    }
+    assert_eq!(v.rows(), u64::MAX);
+    let report = v.finish().expect("in memory").expect_err("no observation columns");
+    assert_eq!(report.rows, u64::MAX);
 }
