@@ -13,7 +13,7 @@ use sdgx_schemas::{Contract, Manifest, ValidationOptions, Validator, CONTRACT_VE
 
 use crate::auth::Registry;
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::store::{Staging, Store};
 
 /// Who is publishing, as established by the transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,19 +140,37 @@ where
     S: Stream<Item = Result<RecordBatch>> + Send,
 {
     tracing::info!(agency = %manifest.agency, dataset = %manifest.dataset, "publication received");
+    let started = std::time::Instant::now();
     let mut validator = Validator::new(contract, manifest.clone(), options);
+    // Validation runs here, as batches are decoded; staging (Parquet encoding and the disk
+    // write) runs on a blocking thread fed through a short queue, so the two overlap.
     let mut staging = store.stage(&manifest)?;
-    let mut batches = std::pin::pin!(batches);
-    while let Some(batch) = batches.try_next().await? {
-        validator.push(&batch);
-        if validator.has_errors() {
-            if validator.saturated() {
-                break;
-            }
-        } else {
+    let (queue, mut staged) = tokio::sync::mpsc::channel::<RecordBatch>(4);
+    let writer = tokio::task::spawn_blocking(move || -> Result<Staging> {
+        while let Some(batch) = staged.blocking_recv() {
             staging.write(&batch)?;
         }
+        Ok(staging)
+    });
+    let mut batches = std::pin::pin!(batches);
+    let received: Result<()> = async {
+        while let Some(batch) = batches.try_next().await? {
+            validator.push(&batch);
+            if validator.has_errors() {
+                if validator.saturated() {
+                    break;
+                }
+            } else if queue.send(batch).await.is_err() {
+                // The writer stopped: its error is reported below.
+                break;
+            }
+        }
+        Ok(())
     }
+    .await;
+    drop(queue);
+    let staging = writer.await.map_err(|e| Error::Transport(format!("the staging writer failed: {e}")))??;
+    received?;
     let finished = validator.finish().map_err(|e| match e {
         sdgx_schemas::Error::Io { path, source } => Error::Io { path: path.display().to_string(), source },
         other => Error::Contract(other),
@@ -164,10 +182,12 @@ where
             return Err(Error::Rejected(Box::new(report)));
         }
     };
+    let received_ms = started.elapsed().as_millis() as u64;
     let committed = store.commit(staging, manifest, summary).await?;
     let e = &committed.entry;
     tracing::info!(agency = %e.agency, dataset = %e.dataset, publication = %e.publication_id,
-        version = e.store_version, rows = e.rows, duplicate = committed.duplicate, "publication acknowledged");
+        version = e.store_version, rows = e.rows, duplicate = committed.duplicate,
+        received_ms, commit_ms = started.elapsed().as_millis() as u64 - received_ms, "publication acknowledged");
     Ok(Ack {
         contract_version: CONTRACT_VERSION.into(),
         publication_id: e.publication_id.clone(),
