@@ -342,7 +342,7 @@ impl Fixture {
             Input::Action => c.do_action(Action::new("drop", "")).await.map(|_| ()),
             Input::Handshake => c.handshake(stream::iter(vec![HandshakeRequest::default()])).await.map(|_| ()),
             Input::Transport { other_ca, plaintext } => {
-                let identity = other_ca.then(|| (self.foreign.as_path(), "armstat"));
+                let identity = other_ca.then_some((self.foreign.as_path(), "armstat"));
                 match self.connect(identity, plaintext).await {
                     Err(e) => Err(tonic::Status::unavailable(format!("refused at connection: {e}"))),
                     Ok(mut c) => {
