@@ -129,12 +129,14 @@ async fn start_baseline(t: &TransportConfig) -> SocketAddr {
         .initial_stream_window_size(Some(t.stream_window))
         .initial_connection_window_size(Some(t.connection_window))
         .add_service(svc)
-        .serve_with_incoming(tokio_stream_incoming(listener, t.tcp_nodelay));
+        .serve_with_incoming(accepted(listener, t.tcp_nodelay));
     tokio::spawn(server);
     addr
 }
 
-fn tokio_stream_incoming(listener: tokio::net::TcpListener, nodelay: bool) -> impl Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+/// The connections accepted on `listener`, with Nagle's algorithm off when `nodelay` (as the
+/// coordinator's own listener does).
+fn accepted(listener: tokio::net::TcpListener, nodelay: bool) -> impl Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     futures::stream::unfold(listener, move |l| async move {
         let r = l.accept().await.map(|(s, _)| {
             let _ = s.set_nodelay(nodelay);

@@ -42,8 +42,8 @@ enum Input {
     Action,
     /// A `handshake`.
     Handshake,
-    /// A valid publication over a connection with this identity (`None`: no certificate; `Some`:
-    /// a certificate from another CA) or, with `plaintext`, without TLS at all.
+    /// A valid publication over a connection without a client certificate, with armstat's
+    /// certificate from another CA (`other_ca`), or without TLS at all (`plaintext`).
     Transport { other_ca: bool, plaintext: bool },
 }
 
