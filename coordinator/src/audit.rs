@@ -1,18 +1,37 @@
-//! The tamper-evident publications log: each entry carries the SHA-256 of its publication's
-//! canonical content and the hash of the previous entry; [`verify`] recomputes the chain and
-//! every content hash from the store and names the first entry that does not match.
+//! The tamper-evident publications log, and its verification against the whole Delta log.
+//!
+//! Every commit after the table's creation is one publication and carries its log entry
+//! (commit metadata key [`crate::store::LOG_KEY`]). An entry anchors, by hashes:
+//! - the publication's rows (`content_hash`, recomputed from the rows the store holds);
+//! - the commit's actions (`actions_hash`: every action of the commit but its `commitInfo`,
+//!   adds and removes with their paths, sizes, partition values, statistics and deletion
+//!   vectors, in the canonical form of [`actions_hash`]);
+//! - the previous entry (`previous_entry_hash`), so the entries form a chain;
+//!
+//! and the serving coordinator records the chain's head (version and entry hash) outside the
+//! store, in `<data_dir>/state/head.json`, after every commit, so deleting or replacing the
+//! newest commits is seen too.
+//!
+//! [`check_log`] replays the commit files from version 0 and checks all of it but the rows
+//! (the coordinator runs it at start); [`verify`] adds the rows. Each failure names the commit
+//! (store version) and, where it has one, the entry.
 
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
-use crate::error::Result;
-use crate::store::PublicationEntry;
+use crate::error::{Error, Result};
+use crate::store::{PublicationEntry, LOG_KEY};
 
 /// The `previous_entry_hash` of the first entry.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of a log entry: SHA-256 of its JSON serialisation (fields in declaration order)
 /// with `entry_hash` empty and `store_version` 0 (the version is known only after the commit).
+/// It covers `actions_hash` when the entry has one.
 pub fn entry_hash(e: &PublicationEntry) -> String {
     let mut c = e.clone();
     c.entry_hash = String::new();
@@ -21,21 +40,181 @@ pub fn entry_hash(e: &PublicationEntry) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
 }
 
-/// The first entry that failed verification.
+/// The hash of a commit's actions (each a JSON object such as `{"add": {…}}`, as written in the
+/// commit file; `commitInfo` excluded): SHA-256 of the tag `sdgx-actions-v1\n` followed by each
+/// action's canonical JSON (object keys sorted at every level, no whitespace) and a newline, the
+/// actions sorted by that form. Every field counts: for an add its path, size, partition values,
+/// statistics, data-change flag and deletion vector; for a remove the same but statistics.
+pub fn actions_hash(actions: &[Value]) -> String {
+    let mut lines: Vec<String> = actions
+        .iter()
+        .map(|a| {
+            let mut s = String::new();
+            canonical(a, &mut s);
+            s
+        })
+        .collect();
+    lines.sort_unstable();
+    let mut h = Sha256::new();
+    h.update(b"sdgx-actions-v1\n");
+    for l in &lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    format!("sha256:{}", hex::encode(h.finalize()))
+}
+
+/// Appends the canonical JSON of `v` to `out`: object keys sorted, no whitespace.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_unstable();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// One commit of the Delta log, as read from its commit file.
+#[derive(Debug, Clone)]
+pub struct LogCommit {
+    /// Its version.
+    pub version: i64,
+    /// `commitInfo.timestamp` (ms since the epoch).
+    pub timestamp: Option<i64>,
+    /// The publications-log entry of its `commitInfo`: none, or one that does not parse.
+    pub entry: Option<std::result::Result<PublicationEntry, String>>,
+    /// Every action but `commitInfo`, in file order.
+    pub actions: Vec<Value>,
+    /// Why the file is not a readable commit, if it is not.
+    pub unreadable: Option<String>,
+}
+
+/// Parses a commit file (newline-delimited JSON actions).
+pub fn parse_commit(version: i64, bytes: &[u8]) -> LogCommit {
+    let mut c = LogCommit { version, timestamp: None, entry: None, actions: vec![], unreadable: None };
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        c.unreadable = Some("the commit file is not UTF-8".into());
+        return c;
+    };
+    let mut infos = 0;
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let action: Value = match serde_json::from_str(line) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                c.unreadable.get_or_insert_with(|| format!("line {} is not a JSON object", n + 1));
+                continue;
+            }
+            Err(e) => {
+                c.unreadable.get_or_insert_with(|| format!("line {} is not JSON: {e}", n + 1));
+                continue;
+            }
+        };
+        match action.get("commitInfo") {
+            Some(info) => {
+                infos += 1;
+                c.timestamp = info.get("timestamp").and_then(Value::as_i64);
+                c.entry = info.get(LOG_KEY).map(|e| serde_json::from_value(e.clone()).map_err(|e| e.to_string()));
+            }
+            None => c.actions.push(action),
+        }
+    }
+    if infos > 1 {
+        c.unreadable.get_or_insert_with(|| format!("it carries {infos} commitInfo actions"));
+    }
+    c
+}
+
+/// The head of the log as the serving coordinator last recorded it, outside the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Head {
+    /// The store version of the newest entry.
+    pub version: i64,
+    /// Its publication.
+    pub publication_id: String,
+    /// Its `entry_hash`.
+    pub entry_hash: String,
+}
+
+impl Head {
+    /// The head whose newest entry is `e`.
+    pub fn of(e: &PublicationEntry) -> Head {
+        Head { version: e.store_version, publication_id: e.publication_id.clone(), entry_hash: e.entry_hash.clone() }
+    }
+}
+
+/// Reads the recorded head at `path` (none when the file does not exist).
+pub fn read_head(path: &Path) -> Result<Option<Head>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| Error::Integrity(format!("{}: the recorded head of the log is unreadable: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path)(e)),
+    }
+}
+
+/// Records `head` at `path` atomically: a temporary file written and flushed to disk, renamed
+/// over the old record, and the directory flushed.
+pub fn write_head(path: &Path, head: &Head) -> Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().expect("the head file is in a directory");
+    std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(Error::io(&tmp))?;
+    f.write_all(&serde_json::to_vec_pretty(head).expect("a head serialises")).map_err(Error::io(&tmp))?;
+    f.sync_all().map_err(Error::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io(path))?;
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io(dir))?;
+    Ok(())
+}
+
+/// What failed verification, and where.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Mismatch {
-    /// 1-based position in the log.
+    /// 1-based position of the entry in the log; 0 when the failure concerns a commit without
+    /// a readable entry (or one that is missing).
     pub entry: usize,
-    /// Publication id.
+    /// Publication id (empty without an entry).
     pub publication_id: String,
-    /// Agency.
+    /// Agency (empty without an entry).
     pub agency: String,
-    /// Dataset.
+    /// Dataset (empty without an entry).
     pub dataset: String,
-    /// Store version of its commit.
+    /// The commit: its store version.
     pub store_version: i64,
     /// What does not match.
     pub reason: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "commit {} (_delta_log/{:020}.json)", self.store_version, self.store_version)?;
+        if self.entry > 0 {
+            write!(f, ", entry {} (publication {}, agency {}, dataset {})", self.entry, self.publication_id, self.agency, self.dataset)?;
+        }
+        write!(f, ": {}", self.reason)
+    }
 }
 
 /// The result of an audit.
@@ -50,59 +229,191 @@ pub struct AuditReport {
 impl std::fmt::Display for AuditReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.first_mismatch {
-            None => write!(f, "audit passed: {} publications-log entries, chain and content hashes verified", self.entries),
-            Some(m) => write!(
+            None => write!(
                 f,
-                "audit FAILED at entry {} of {} (publication {}, agency {}, dataset {}, store version {}): {}",
-                m.entry, self.entries, m.publication_id, m.agency, m.dataset, m.store_version, m.reason
+                "audit passed: {} publications-log entries; every commit carries its entry, chain, actions and content hashes verified",
+                self.entries
             ),
+            Some(m) => write!(f, "audit FAILED at {m} ({} entries in the log)", self.entries),
         }
     }
 }
 
-/// Recomputes the chain of entry hashes and, for every entry, the content hash of the rows the
-/// store holds for that publication at its version.
-pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
-    let log = catalog.store().read_log().await?;
-    let mut previous = GENESIS.to_owned();
-    for (i, e) in log.iter().enumerate() {
-        let fail = |reason: String| AuditReport {
-            entries: log.len(),
-            first_mismatch: Some(Mismatch {
-                entry: i + 1,
-                publication_id: e.publication_id.clone(),
-                agency: e.agency.clone(),
-                dataset: e.dataset.clone(),
-                store_version: e.store_version,
-                reason,
-            }),
+/// Replays commits in order, checking each against its entry and the chain.
+struct Chain {
+    expected: i64,
+    previous: String,
+    entries: usize,
+    /// Whether an entry with an actions hash was seen (entries after it must have one too).
+    anchored: bool,
+}
+
+impl Chain {
+    fn new() -> Chain {
+        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false }
+    }
+
+    /// Checks the next commit; returns its entry, if it is a publication.
+    fn step<'a>(&mut self, c: &'a LogCommit) -> std::result::Result<Option<&'a PublicationEntry>, Mismatch> {
+        let bare = |version: i64, reason: String| Mismatch {
+            entry: 0,
+            publication_id: String::new(),
+            agency: String::new(),
+            dataset: String::new(),
+            store_version: version,
+            reason,
         };
-        if e.previous_entry_hash != previous {
-            return Ok(fail(format!("previous_entry_hash {} does not match the previous entry's hash {previous}", e.previous_entry_hash)));
+        if c.version != self.expected {
+            let from = if self.expected == 0 { "the log starts at".to_owned() } else { format!("the log goes from version {} to", self.expected - 1) };
+            return Err(bare(self.expected, format!("the commit file is missing: {from} version {}; commits were deleted", c.version)));
+        }
+        self.expected += 1;
+        if let Some(why) = &c.unreadable {
+            return Err(bare(c.version, format!("the commit file is unreadable: {why}")));
+        }
+        let kinds = || c.actions.iter().filter_map(|a| a.as_object()?.keys().next().cloned()).collect::<Vec<_>>();
+        if c.version == 0 {
+            if c.entry.is_some() || kinds().iter().any(|k| k == "add" || k == "remove") {
+                return Err(bare(0, "the table's creation commit carries data (an entry, or add or remove actions)".into()));
+            }
+            return Ok(None);
+        }
+        let e = match &c.entry {
+            None => {
+                let (adds, removes) = (kinds().iter().filter(|k| *k == "add").count(), kinds().iter().filter(|k| *k == "remove").count());
+                return Err(bare(c.version, format!(
+                    "the commit carries no publications-log entry ({LOG_KEY}) but {adds} add and {removes} remove action(s): every commit after the table's creation must be a publication"
+                )));
+            }
+            Some(Err(why)) => return Err(bare(c.version, format!("its publications-log entry is unreadable: {why}"))),
+            Some(Ok(e)) => e,
+        };
+        self.entries += 1;
+        let fail = |reason: String| Mismatch {
+            entry: self.entries,
+            publication_id: e.publication_id.clone(),
+            agency: e.agency.clone(),
+            dataset: e.dataset.clone(),
+            store_version: c.version,
+            reason,
+        };
+        if e.previous_entry_hash != self.previous {
+            return Err(fail(format!(
+                "previous_entry_hash {} does not match the previous entry's hash {}",
+                e.previous_entry_hash, self.previous
+            )));
         }
         let recomputed = entry_hash(e);
         if recomputed != e.entry_hash {
-            return Ok(fail(format!("the entry was altered: it hashes to {recomputed}, the log records {}", e.entry_hash)));
+            return Err(fail(format!("the entry was altered: it hashes to {recomputed}, the log records {}", e.entry_hash)));
         }
-        previous = e.entry_hash.clone();
-        match content_hash(catalog, e).await {
+        match &e.actions_hash {
+            Some(recorded) => {
+                self.anchored = true;
+                let actual = actions_hash(&c.actions);
+                if actual != *recorded {
+                    return Err(fail(format!(
+                        "the commit's actions ({}) hash to {actual}, the entry records {recorded}: its add or remove actions were edited",
+                        kinds().join(", ")
+                    )));
+                }
+            }
+            None if self.anchored => {
+                return Err(fail("the entry has no actions hash, but an earlier entry has one".into()));
+            }
+            // An entry written before actions were anchored: its rows are checked, not its actions.
+            None => {}
+        }
+        self.previous = e.entry_hash.clone();
+        Ok(Some(e))
+    }
+
+    /// Checks the replayed log against the recorded head.
+    fn finish(&self, commits: &[LogCommit], head: Option<&Head>) -> std::result::Result<(), Mismatch> {
+        let Some(h) = head else { return Ok(()) };
+        let at_head = |reason: String| Mismatch {
+            entry: 0,
+            publication_id: h.publication_id.clone(),
+            agency: String::new(),
+            dataset: String::new(),
+            store_version: h.version,
+            reason,
+        };
+        let newest = commits.last().map_or(-1, |c| c.version);
+        if newest < h.version {
+            return Err(at_head(format!(
+                "the newest commit is version {newest}, older than the head the coordinator recorded (version {}, publication {}, state/head.json): commit(s) {}..={} were deleted",
+                h.version, h.publication_id, newest + 1, h.version
+            )));
+        }
+        let recorded = usize::try_from(h.version).ok().and_then(|v| commits.get(v)).and_then(|c| c.entry.as_ref()?.as_ref().ok());
+        if recorded.is_none_or(|e| e.entry_hash != h.entry_hash) {
+            return Err(at_head(format!(
+                "the commit is not the one the coordinator recorded as the head (entry {} of publication {}, state/head.json): it was replaced",
+                h.entry_hash, h.publication_id
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Checks the whole Delta log but the rows: every version present from 0, every commit after
+/// the creation carrying a readable entry whose actions hash matches the commit's actions, the
+/// chain linking, and the newest commit not older than `head`. Returns the number of entries.
+pub fn check_log(commits: &[LogCommit], head: Option<&Head>) -> std::result::Result<usize, Mismatch> {
+    let mut chain = Chain::new();
+    for c in commits {
+        chain.step(c)?;
+    }
+    chain.finish(commits, head)?;
+    Ok(chain.entries)
+}
+
+/// The full audit: [`check_log`] over the commit files as they are in storage now, and, for
+/// every entry, the content hash of the rows the store holds for that publication at its
+/// version. Reports the first failure, in commit order.
+pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
+    let store = catalog.store();
+    let commits = store.read_commits().await?;
+    let head = store.recorded_head()?;
+    let entries = commits.iter().filter(|c| matches!(c.entry, Some(Ok(_)))).count();
+    let failed = |m: Mismatch| Ok(AuditReport { entries, first_mismatch: Some(m) });
+    let mut chain = Chain::new();
+    for c in &commits {
+        let e = match chain.step(c) {
+            Err(m) => return failed(m),
+            Ok(None) => continue,
+            Ok(Some(e)) => e,
+        };
+        let fail = |reason: String| Mismatch {
+            entry: chain.entries,
+            publication_id: e.publication_id.clone(),
+            agency: e.agency.clone(),
+            dataset: e.dataset.clone(),
+            store_version: c.version,
+            reason,
+        };
+        match content_hash(catalog, e, c.version).await {
             Ok((hash, rows)) if hash == e.content_hash && rows == e.rows => {}
             Ok((hash, rows)) => {
-                return Ok(fail(format!(
+                return failed(fail(format!(
                     "the stored rows ({rows}) hash to {hash}; the log records {} rows hashing to {}",
                     e.rows, e.content_hash
                 )));
             }
-            Err(err) => return Ok(fail(format!("its rows cannot be read from the store: {err}"))),
+            Err(err) => return failed(fail(format!("its rows cannot be read from the store: {err}"))),
         }
     }
-    Ok(AuditReport { entries: log.len(), first_mismatch: None })
+    if let Err(m) = chain.finish(&commits, head.as_ref()) {
+        return failed(m);
+    }
+    Ok(AuditReport { entries, first_mismatch: None })
 }
 
-async fn content_hash(catalog: &Catalog, e: &PublicationEntry) -> Result<(String, u64)> {
+async fn content_hash(catalog: &Catalog, e: &PublicationEntry, version: i64) -> Result<(String, u64)> {
     use datafusion::prelude::{col, lit};
     use futures::TryStreamExt;
-    let session = catalog.tables(Some(e.store_version)).await?;
+    let session = catalog.tables(Some(version)).await?;
     let df = session.ctx.table("observations").await?.filter(col("publication_id").eq(lit(e.publication_id.clone())))?;
     let mut stream = df.execute_stream().await?;
     let mut hasher = sdgx_schemas::hash::ContentHasher::default();
@@ -113,4 +424,55 @@ async fn content_hash(catalog: &Catalog, e: &PublicationEntry) -> Result<(String
     }
     let hashed = hasher.finish().map_err(|e| crate::Error::Io { path: "row hashes spilled to a temporary file".into(), source: e })?;
     Ok((hashed.content_hash, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_actions_hash_is_canonical_and_covers_every_field() {
+        let add = serde_json::json!({"add": {"path": "agency=a/dataset=d/part-0.parquet", "size": 10, "partitionValues": {"agency": "a", "dataset": "d"}, "stats": "{\"numRecords\":3}", "dataChange": true}});
+        let reordered: Value = serde_json::from_str(r#"{"add":{"stats":"{\"numRecords\":3}","dataChange":true,"size":10,"partitionValues":{"dataset":"d","agency":"a"},"path":"agency=a/dataset=d/part-0.parquet"}}"#).unwrap();
+        let remove = serde_json::json!({"remove": {"path": "agency=a/dataset=d/part-old.parquet", "size": 9, "dataChange": true}});
+        let h = actions_hash(&[add.clone(), remove.clone()]);
+        assert_eq!(h, actions_hash(&[remove.clone(), reordered]), "key order and action order do not count");
+        for (field, value) in [("path", Value::from("agency=b/dataset=d/part-0.parquet")), ("size", Value::from(11)),
+            ("partitionValues", serde_json::json!({"agency": "b", "dataset": "d"})), ("stats", Value::from("{\"numRecords\":0}")),
+            ("dataChange", Value::from(false))] {
+            let mut edited = add.clone();
+            edited["add"][field] = value;
+            assert_ne!(h, actions_hash(&[edited, remove.clone()]), "{field} counts");
+        }
+        assert_ne!(h, actions_hash(&[add.clone(), remove.clone(), add.clone()]), "a duplicated action counts");
+        assert_ne!(h, actions_hash(std::slice::from_ref(&add)), "a dropped action counts");
+    }
+
+    #[test]
+    fn a_commit_file_is_parsed_into_entry_and_actions() {
+        let text = format!(
+            "{}\n{}\n",
+            serde_json::json!({"commitInfo": {"timestamp": 1700000000000i64, LOG_KEY: {"not": "an entry"}}}),
+            serde_json::json!({"add": {"path": "p", "size": 1}})
+        );
+        let c = parse_commit(3, text.as_bytes());
+        assert_eq!((c.version, c.timestamp, c.actions.len()), (3, Some(1_700_000_000_000), 1));
+        assert!(matches!(c.entry, Some(Err(_))), "an entry that does not parse is kept as unreadable");
+        assert!(c.unreadable.is_none());
+        assert!(parse_commit(4, b"{\"add\": ").unreadable.is_some());
+    }
+
+    #[test]
+    fn the_head_is_written_atomically_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/head.json");
+        assert_eq!(read_head(&path).unwrap(), None);
+        let head = Head { version: 7, publication_id: "p".into(), entry_hash: "sha256:ab".into() };
+        write_head(&path, &head).unwrap();
+        assert_eq!(read_head(&path).unwrap(), Some(head));
+        assert!(!path.with_extension("json.tmp").exists());
+        std::fs::write(&path, "{").unwrap();
+        let e = read_head(&path).unwrap_err().to_string();
+        assert!(e.contains("head.json") && e.contains("unreadable"), "{e}");
+    }
 }

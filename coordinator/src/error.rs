@@ -61,6 +61,16 @@ pub enum Error {
     /// A listener could not be bound or served.
     #[error("transport: {0}")]
     Transport(String),
+    /// The disk (or object store) holding `path` is full; nothing was committed.
+    #[error("no space left on device writing {path}")]
+    NoSpace {
+        /// The file or object being written.
+        path: String,
+    },
+    /// The store's Delta log does not match its tamper-evident publications log (see
+    /// [`crate::audit`]); the message names the commit.
+    #[error("store integrity: {0}")]
+    Integrity(String),
 }
 
 /// Result alias for this crate.
@@ -73,12 +83,41 @@ impl Error {
         move |source| Error::Io { path, source }
     }
 
+    /// `e` as [`Error::NoSpace`] naming `path` when a disk-full error (ENOSPC) is anywhere in
+    /// its chain of sources, else `e` unchanged.
+    pub fn or_no_space(e: Error, path: &str) -> Error {
+        if matches!(e, Error::NoSpace { .. }) || !is_no_space(&e) {
+            return e;
+        }
+        Error::NoSpace { path: path.to_owned() }
+    }
+
     fn is_user_query_error(e: &DataFusionError) -> bool {
         matches!(
             e.find_root(),
             DataFusionError::SQL(..) | DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_)
         )
     }
+}
+
+/// Whether a disk-full error (ENOSPC) is anywhere in `e`'s chain of sources. The layers between
+/// the disk and the store (parquet, object_store, deltalake) box their sources, and some keep
+/// only the message, so a level's text naming the condition counts too.
+pub fn is_no_space(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && (io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28))
+        {
+            return true;
+        }
+        let text = e.to_string();
+        if text.contains("No space left on device") || text.contains("os error 28") {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// Bounds of a gRPC status's message and details, in bytes. Both travel in HTTP/2 trailers,
@@ -148,6 +187,8 @@ impl Error {
             Error::Query(DataFusionError::ResourcesExhausted(_)) => Status::resource_exhausted(e.to_string()),
             Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => (**s).clone(),
             Error::Flight(_) | Error::Arrow(_) => Status::invalid_argument(e.to_string()),
+            Error::NoSpace { .. } => Status::resource_exhausted(e.to_string()),
+            Error::Integrity(_) => Status::data_loss(e.to_string()),
             _ => {
                 tracing::error!(error = %e, "internal error");
                 Status::internal(e.to_string())
@@ -179,6 +220,7 @@ impl IntoResponse for Error {
             Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Error::Query(DataFusionError::ResourcesExhausted(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "resources_exhausted"),
+            Error::NoSpace { .. } => (StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             _ => {
                 tracing::error!(error = %self, "internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -195,6 +237,31 @@ impl IntoResponse for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disk_full_is_found_through_every_layer() {
+        let enospc = || std::io::Error::from_raw_os_error(28);
+        // As the local object store reports a failed write, inside parquet's and deltalake's errors.
+        let store = || object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(enospc()) };
+        let cases: Vec<Error> = vec![
+            Error::Io { path: "x".into(), source: enospc() },
+            Error::Parquet(parquet::errors::ParquetError::External(Box::new(store()))),
+            Error::Store(deltalake::DeltaTableError::ObjectStore { source: store() }),
+            Error::Store(deltalake::DeltaTableError::Generic(format!("commit failed: {}", enospc()))),
+        ];
+        for e in cases {
+            let shown = e.to_string();
+            match Error::or_no_space(e, "/srv/store/_delta_log/00000000000000000003.json") {
+                Error::NoSpace { path } => assert_eq!(path, "/srv/store/_delta_log/00000000000000000003.json"),
+                other => panic!("{shown} was not seen as disk full: {other}"),
+            }
+        }
+        let e = Error::or_no_space(Error::Config("full of hope".into()), "p");
+        assert!(matches!(e, Error::Config(_)));
+        let e = Error::NoSpace { path: "/srv/store/agency=a/dataset=d/part-0.parquet".into() };
+        assert_eq!(e.to_string(), "no space left on device writing /srv/store/agency=a/dataset=d/part-0.parquet");
+        assert_eq!(tonic::Status::from(e).code(), tonic::Code::ResourceExhausted);
+    }
     use sdgx_schemas::{Problem, Rule};
 
     #[test]

@@ -138,8 +138,10 @@ enum TokenCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the chain of entry hashes and every publication's content hash from the store;
-    /// name the first entry that does not match (exit status 1).
+    /// Replay the Delta log from version 0: every commit must carry its publications-log entry,
+    /// each entry's actions and content hashes must match its commit and rows, the chain must
+    /// link and the newest commit must not be older than the head the coordinator recorded;
+    /// name the first commit that does not match (exit status 1).
     Verify,
 }
 
@@ -257,7 +259,15 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
         }
         Command::Audit { command: AuditCommand::Verify } => {
             let config = load()?;
-            let (catalog, _) = server::open(&config, false).await?;
+            // A log deltalake cannot even load (a deleted middle commit) is a failed audit too.
+            let catalog = match server::open(&config, false).await {
+                Ok((catalog, _)) => catalog,
+                Err(sdgx_coordinator::Error::Integrity(why)) => {
+                    println!("audit FAILED at {why}");
+                    return Ok(std::process::ExitCode::FAILURE);
+                }
+                Err(e) => return Err(e),
+            };
             let report = sdgx_coordinator::audit::verify(&catalog).await?;
             println!("{report}");
             Ok(if report.first_mismatch.is_none() { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })

@@ -1,12 +1,21 @@
 //! The versioned store: one Delta Lake table of observations, partitioned by agency and
 //! dataset, where each accepted publication is exactly one commit.
 //!
-//! A publication is first written to a staging Parquet file while it is validated; only a
-//! valid, non-duplicate publication is committed, with `replace_where agency = .. AND
-//! dataset = ..`, so the commit atomically removes the previous version's files and adds the
-//! new ones. The publications-log entry travels *inside that commit* (commit metadata key
-//! `sdgx.publication`), so the log and the data can never disagree; on start the log is
-//! rebuilt from the Delta history. Staging files left by a crash are removed on start.
+//! A publication is written, while it is validated, straight to the table's object store as
+//! the data file it will be: `agency=<a>/dataset=<d>/part-….parquet`, the contract's columns by
+//! name in the contract's order plus `publication_id` (the partition columns live in the path),
+//! row groups flushed as they fill. Only a valid publication that changes the dataset (its rows
+//! or its manifest) is committed: one Delta transaction of the file's `Add` (with the statistics
+//! deltalake itself writes) and the `Remove`s of the previous version's files of that (agency,
+//! dataset), so readers see either the previous version or the new one. Nothing is rewritten.
+//! A rejected or duplicate publication's file is deleted; a crash before the commit leaves an
+//! orphan file no commit lists, invisible to readers.
+//!
+//! The publications-log entry travels *inside that commit* (commit metadata key
+//! `sdgx.publication`) and hashes the commit's actions (see [`crate::audit`]), so the log and the
+//! data can never disagree unnoticed. On start the log is rebuilt by reading the commit files
+//! themselves; the serving coordinator refuses a log that does not verify, or whose newest
+//! commit is older than the head it recorded in `<data_dir>/state/head.json`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,26 +24,41 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
-use datafusion::prelude::{col, lit, ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
+use delta_kernel::expressions::Scalar;
+use delta_kernel::table_properties::DataSkippingNumIndexedCols;
+use deltalake::datafile::writer::{PartitionWriter, PartitionWriterConfig};
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake::kernel::transaction::CommitProperties;
-use deltalake::kernel::StructType;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::{Action, Add, StructType};
+use deltalake::logstore::{LogStoreRef, ObjectStoreRef};
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::table::config::TablePropertiesExt as _;
 use deltalake::DeltaTable;
-use futures::TryStreamExt;
-use parquet::arrow::ArrowWriter;
+use futures::{StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, RwLock};
 
-use sdgx_schemas::{ImportSummary, Manifest};
+use sdgx_schemas::{ImportSummary, Manifest, Problem, Rule, ValidationReport};
 
+use crate::audit::{Head, LogCommit};
 use crate::error::{Error, Result};
 
 /// Commit-metadata key holding the publications-log entry.
-const LOG_KEY: &str = "sdgx.publication";
+pub const LOG_KEY: &str = "sdgx.publication";
 
 /// Provenance columns added to every stored observation.
 pub const PROVENANCE: [&str; 3] = ["agency", "dataset", "publication_id"];
+
+/// The table's partition columns (in the data files' paths, not in the files).
+pub const PARTITIONS: [&str; 2] = ["agency", "dataset"];
+
+/// Rows per row group of a data file: staging holds at most one row group (encoded) in memory.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Commit files read at once when the log is replayed.
+const PARALLEL_READS: usize = 16;
 
 /// One entry of the publications log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +82,11 @@ pub struct PublicationEntry {
     pub store_version: i64,
     /// `entry_hash` of the previous entry of the log, or [`crate::audit::GENESIS`] for the first.
     pub previous_entry_hash: String,
+    /// `sha256:<hex>` of the canonical form of the commit's actions (every action of the
+    /// commit but its `commitInfo`; see [`crate::audit::actions_hash`]). Absent in entries
+    /// written before actions were anchored (see docs/store.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions_hash: Option<String>,
     /// SHA-256 of this entry's canonical JSON with `entry_hash` and `store_version` blanked
     /// (see [`crate::audit::entry_hash`]).
     pub entry_hash: String,
@@ -72,7 +101,8 @@ pub struct PublicationEntry {
 pub struct Committed {
     /// The log entry (new, or the existing one for a duplicate).
     pub entry: PublicationEntry,
-    /// True when the same content was already current and nothing was committed.
+    /// True when the same content, under the same manifest, was already current and nothing
+    /// was committed.
     pub duplicate: bool,
 }
 
@@ -80,7 +110,9 @@ pub struct Committed {
 pub struct Store {
     url: url::Url,
     options: HashMap<String, String>,
-    staging: PathBuf,
+    object_store: ObjectStoreRef,
+    num_indexed_cols: DataSkippingNumIndexedCols,
+    head_path: PathBuf,
     table: RwLock<DeltaTable>,
     log: RwLock<Vec<PublicationEntry>>,
     /// Commit time (ms since the epoch) of every version, indexed by version.
@@ -102,50 +134,166 @@ pub fn table_schema() -> SchemaRef {
     S.clone()
 }
 
-/// A publication being written to a staging file while it is validated.
+/// The schema of a data file: the table's without its partition columns.
+pub fn file_schema() -> SchemaRef {
+    static S: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+        let fields: Vec<Field> =
+            table_schema().fields().iter().filter(|f| !PARTITIONS.contains(&f.name().as_str())).map(|f| f.as_ref().clone()).collect();
+        Arc::new(Schema::new(fields))
+    });
+    S.clone()
+}
+
+/// The batch to store for a wire batch: the contract's columns found *by name*, in the
+/// contract's order, then `publication_id`. A column the contract does not know, a missing one
+/// or one of another type is refused with the validator's rule and wording, naming it.
+fn stored_batch(batch: &RecordBatch, agency: &str, dataset: &str, publication_id: &str) -> Result<RecordBatch> {
+    let contract = sdgx_schemas::observation_schema();
+    let wire = batch.schema();
+    let mut problems = Vec::new();
+    for f in wire.fields() {
+        if contract.field_with_name(f.name()).is_err() {
+            problems.push(Problem::new(Rule::UnknownColumn, None, Some(f.name()), None,
+                format!("column {:?} is not part of the observation schema", f.name())));
+        }
+    }
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(contract.fields().len() + 1);
+    for c in contract.fields() {
+        match wire.column_with_name(c.name()) {
+            None => problems.push(Problem::new(Rule::MissingColumn, None, Some(c.name()), None,
+                format!("column {} ({:?}) is missing", c.name(), c.data_type()))),
+            Some((_, f)) if f.data_type() != c.data_type() => problems.push(Problem::new(Rule::WrongType, None, Some(c.name()),
+                Some(&f.data_type().to_string()), format!("column {} must be {:?}, found {:?}", c.name(), c.data_type(), f.data_type()))),
+            Some((i, _)) => columns.push(batch.column(i).clone()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Rejected(Box::new(ValidationReport {
+            agency: agency.to_owned(),
+            dataset: dataset.to_owned(),
+            rows: 0,
+            error_count: problems.len() as u64,
+            errors: problems,
+            warnings: vec![],
+            truncated: false,
+        })));
+    }
+    columns.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(publication_id, batch.num_rows()))));
+    Ok(RecordBatch::try_new(file_schema(), columns)?)
+}
+
+/// A publication being written, while it is validated, as its data file in the table's object
+/// store (not yet part of the table: only [`Store::commit`] adds it).
+///
+/// [`write`](Self::write) blocks on the upload: call it from a blocking thread
+/// (`spawn_blocking`), never from an async task.
 pub struct Staging {
-    path: PathBuf,
-    writer: Option<ArrowWriter<std::fs::File>>,
-    provenance: [String; 3],
+    writer: Option<PartitionWriter>,
+    /// The files written, once the writer is closed.
+    uploaded: Vec<Add>,
+    committed: bool,
+    runtime: tokio::runtime::Handle,
+    store: ObjectStoreRef,
+    /// Where the file goes, for messages: `<store>/agency=<a>/dataset=<d>/`.
+    location: String,
+    agency: String,
+    dataset: String,
+    publication_id: String,
 }
 
 impl Staging {
-    /// Appends a wire batch, adding the provenance columns.
+    /// Appends a wire batch: its columns by name in the contract's order, plus the publication
+    /// id. Complete row groups are uploaded as they fill.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let n = batch.num_rows();
-        let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
-        for v in &self.provenance {
-            cols.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v.as_str(), n))));
-        }
-        let out = RecordBatch::try_new(table_schema(), cols)?;
-        self.writer.as_mut().expect("open until finished").write(&out)?;
-        Ok(())
+        let out = stored_batch(batch, &self.agency, &self.dataset, &self.publication_id)?;
+        let writer = self.writer.as_mut().expect("open until finished");
+        self.runtime.block_on(writer.write(&out)).map_err(|e| Error::or_no_space(e.into(), &self.location))
     }
 
     /// The publication id the staged rows carry.
     pub fn publication_id(&self) -> &str {
-        &self.provenance[2]
+        &self.publication_id
     }
 
-    fn finish(&mut self) -> Result<()> {
+    /// Completes the upload and returns the data files' `Add` actions (none for no rows).
+    async fn finish(&mut self) -> Result<Vec<Add>> {
         if let Some(w) = self.writer.take() {
-            w.close()?;
+            self.uploaded = w.close().await.map_err(|e| Error::or_no_space(e.into(), &self.location))?;
         }
-        Ok(())
+        Ok(self.uploaded.clone())
     }
 }
 
 impl Drop for Staging {
+    /// An uncommitted publication's upload is aborted and its file deleted (in the background;
+    /// should that fail, or the process stop first, the file stays an orphan no commit lists).
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if self.committed || (self.writer.is_none() && self.uploaded.is_empty()) {
+            return;
+        }
+        let writer = self.writer.take();
+        let paths: Vec<String> = self.uploaded.drain(..).map(|a| a.path).collect();
+        let store = self.store.clone();
+        drop(self.runtime.spawn(async move {
+            if let Some(w) = writer
+                && let Err(e) = w.abort().await {
+                    tracing::warn!(error = %e, "could not abort an uncommitted upload");
+                }
+            for p in paths {
+                let location = deltalake::Path::parse(&p).unwrap_or_else(|_| deltalake::Path::from(p.as_str()));
+                if let Err(e) = store.delete(&location).await {
+                    tracing::warn!(path = %p, error = %e, "could not delete an uncommitted data file; it is an orphan no commit lists");
+                }
+            }
+        }));
     }
+}
+
+/// Every commit of the Delta log under `log_store`, read from the commit files themselves
+/// (`_delta_log/<version>.json`), oldest first. A version missing from the files is missing
+/// from the list (the audit names it).
+async fn read_commits(log_store: &LogStoreRef) -> Result<Vec<LogCommit>> {
+    let store = log_store.object_store(None);
+    let prefix = deltalake::Path::from("_delta_log");
+    let listed: Vec<deltalake::ObjectMeta> = match store.list(Some(&prefix)).try_collect().await {
+        Ok(l) => l,
+        Err(object_store::Error::NotFound { .. }) => vec![],
+        Err(e) => return Err(Error::Store(e.into())),
+    };
+    let mut versions: Vec<i64> = listed.iter().filter_map(|m| commit_version(m.location.filename()?)).collect();
+    versions.sort_unstable();
+    futures::stream::iter(versions)
+        .map(|v| {
+            let store = store.clone();
+            async move {
+                let bytes = store.get(&commit_path(v)).await?.bytes().await?;
+                Ok::<_, object_store::Error>(crate::audit::parse_commit(v, &bytes))
+            }
+        })
+        .buffered(PARALLEL_READS)
+        .map_err(|e| Error::Store(e.into()))
+        .try_collect()
+        .await
+}
+
+/// The version of a commit file's name (`00000000000000000012.json` is 12).
+fn commit_version(name: &str) -> Option<i64> {
+    let digits = name.strip_suffix(".json")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+/// The object path of a commit file, relative to the table root.
+pub fn commit_path(version: i64) -> deltalake::Path {
+    deltalake::Path::from(format!("_delta_log/{version:020}.json"))
 }
 
 impl Store {
     /// Opens the store at `url`, creating an empty table when there is none, and rebuilds the
-    /// publications log from the Delta history.
-    /// `writer` is true for the serving coordinator, which alone removes staging files left by
-    /// a crash; read-only users (the `figures` command) leave them alone.
+    /// publications log by reading the commit files.
+    /// `writer` is true for the serving coordinator: it alone removes staging files left by a
+    /// crash, refuses a log that does not verify or is older than the head recorded in
+    /// `<data_dir>/state/head.json` (naming the commit), and records the head. Read-only users
+    /// (`figures`, `audit verify`) open what deltalake can read and leave the audit to report.
     /// `options` configure the object store (see [`crate::storage`]).
     pub async fn open(url: url::Url, options: HashMap<String, String>, data_dir: &Path, writer: bool) -> Result<Store> {
         crate::storage::check_scheme(&url)?;
@@ -159,20 +307,23 @@ impl Store {
             && let Ok(p) = url.to_file_path() {
                 std::fs::create_dir_all(&p).map_err(Error::io(&p))?;
             }
+        let head_path = data_dir.join("state").join("head.json");
+        let head = crate::audit::read_head(&head_path)?;
         let mut table = DeltaTable::try_from_url_with_storage_options(url.clone(), options.clone()).await?;
-        if table.version().is_none() {
-            match table.load().await {
-                Ok(()) => {}
-                Err(deltalake::DeltaTableError::NotATable(_)) | Err(deltalake::DeltaTableError::InvalidTableLocation(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
+        let mut commits = read_commits(&table.log_store()).await?;
+        let problem = crate::audit::check_log(&commits, head.as_ref()).err();
+        let refused = |m: &crate::audit::Mismatch| {
+            Error::Integrity(format!("{m}; the store was changed outside the coordinator (`sdgx-coordinator audit verify` reports it)"))
+        };
+        if writer && let Some(m) = &problem {
+            return Err(refused(m));
         }
-        if table.version().is_none() {
+        if commits.is_empty() {
             let schema: StructType = table_schema().as_ref().try_into_kernel().map_err(|e| Error::Store(e.into()))?;
             table = table
                 .create()
                 .with_columns(schema.fields().cloned())
-                .with_partition_columns(["agency", "dataset"])
+                .with_partition_columns(PARTITIONS)
                 .with_table_name("observations")
                 .with_comment("sdgx national SDG observations; one commit per publication")
                 .with_configuration([
@@ -181,16 +332,28 @@ impl Store {
                     ("delta.enableExpiredLogCleanup", Some("false")),
                 ])
                 .await?;
+            commits = read_commits(&table.log_store()).await?;
+        } else if let Err(e) = table.load().await {
+            return Err(match &problem {
+                Some(m) => refused(m),
+                None => e.into(),
+            });
         }
-        let log = read_log(&table).await?;
-        let commit_times = commit_times(&table).await?;
+        let num_indexed_cols = table.snapshot()?.table_config().num_indexed_cols();
+        let log = entries(&commits);
+        if writer
+            && let Some(last) = log.last() {
+                crate::audit::write_head(&head_path, &Head::of(last)).map_err(|e| Error::or_no_space(e, &head_path.display().to_string()))?;
+            }
         Ok(Store {
             url,
             options,
-            staging,
+            object_store: table.object_store(),
+            num_indexed_cols,
+            head_path,
             table: RwLock::new(table),
             log: RwLock::new(log),
-            commit_times: RwLock::new(commit_times),
+            commit_times: RwLock::new(commit_times(&commits)),
             commit_lock: Mutex::new(()),
         })
     }
@@ -205,30 +368,66 @@ impl Store {
         self.table.read().await.version().unwrap_or(0) as i64
     }
 
-    /// Starts staging a publication of `manifest`.
+    /// Starts staging a publication of `manifest`: its data file is created in the table's
+    /// object store, outside the table until committed. Call from within the tokio runtime.
     pub fn stage(&self, manifest: &Manifest) -> Result<Staging> {
         let id = uuid::Uuid::now_v7().to_string();
-        let path = self.staging.join(format!("{id}.parquet"));
-        let file = std::fs::File::create(&path).map_err(Error::io(&path))?;
+        let partition = indexmap::IndexMap::from([
+            ("agency".to_owned(), Scalar::String(manifest.agency.clone())),
+            ("dataset".to_owned(), Scalar::String(manifest.dataset.clone())),
+        ]);
         let props = parquet::file::properties::WriterProperties::builder()
             .set_compression(parquet::basic::Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
-        let writer = ArrowWriter::try_new(file, table_schema(), Some(props))?;
-        Ok(Staging { path, writer: Some(writer), provenance: [manifest.agency.clone(), manifest.dataset.clone(), id] })
+        let config = PartitionWriterConfig::try_new(file_schema(), partition, Some(props), None, None, None, None)?;
+        let writer = PartitionWriter::try_with_config(self.object_store.clone(), config, self.num_indexed_cols, None)?;
+        let location = format!(
+            "{}/agency={}/dataset={}/",
+            crate::storage::redact(&self.url).trim_end_matches('/'),
+            manifest.agency,
+            manifest.dataset
+        );
+        Ok(Staging {
+            writer: Some(writer),
+            uploaded: vec![],
+            committed: false,
+            runtime: tokio::runtime::Handle::current(),
+            store: self.object_store.clone(),
+            location,
+            agency: manifest.agency.clone(),
+            dataset: manifest.dataset.clone(),
+            publication_id: id,
+        })
     }
 
-    /// Commits a staged, validated publication as one Delta commit replacing the previous
-    /// version of the same (agency, dataset); identical content is acknowledged as a
-    /// duplicate without a commit.
+    /// Commits a staged, validated publication as one Delta commit: the staged file's `Add`
+    /// and the `Remove`s of the previous version's files of the same (agency, dataset), with
+    /// the log entry (which hashes those actions) in the commit's metadata. The same content
+    /// under the same manifest is acknowledged as a duplicate without a commit; a changed
+    /// manifest with the same rows is a new version.
     pub async fn commit(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
-        staged.finish()?;
+        let adds = staged.finish().await?;
         let _guard = self.commit_lock.lock().await;
         if let Some(current) = self.current(&manifest.agency, &manifest.dataset).await
-            && current.content_hash == summary.content_hash {
+            && current.content_hash == summary.content_hash
+            && current.manifest == manifest {
                 return Ok(Committed { entry: current, duplicate: true });
             }
+        let mut table = self.table.read().await.clone();
         let previous_entry_hash =
             self.log.read().await.last().map_or_else(|| crate::audit::GENESIS.to_owned(), |e| e.entry_hash.clone());
+        let snapshot = table.snapshot()?;
+        let files = snapshot.log_data();
+        let removes = files.iter().filter(|f| {
+            let p = f.partition_values_map();
+            p.get("agency").is_some_and(|v| v.as_deref() == Some(manifest.agency.as_str()))
+                && p.get("dataset").is_some_and(|v| v.as_deref() == Some(manifest.dataset.as_str()))
+        });
+        let actions: Vec<Action> =
+            adds.into_iter().map(Action::Add).chain(removes.map(|f| Action::Remove(f.remove_action(true)))).collect();
+        let json: Vec<serde_json::Value> = actions.iter().map(serde_json::to_value).collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Store(e.into()))?;
         let mut entry = PublicationEntry {
             publication_id: staged.publication_id().to_owned(),
             agency: manifest.agency.clone(),
@@ -239,40 +438,65 @@ impl Store {
             received_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             store_version: 0,
             previous_entry_hash,
+            actions_hash: Some(crate::audit::actions_hash(&json)),
             entry_hash: String::new(),
             manifest,
             summary,
         };
         entry.entry_hash = crate::audit::entry_hash(&entry);
-        let ctx = SessionContext::new();
-        let path = staged.path.to_str().ok_or_else(|| Error::Config("staging path is not UTF-8".into()))?;
-        let input = ctx.read_parquet(path, ParquetReadOptions::default()).await?.into_unoptimized_plan();
-        let table = self.table.read().await.clone();
-        let metadata = serde_json::to_value(&entry).map_err(|e| Error::Config(e.to_string()))?;
-        let table = table
-            .write(vec![])
-            .with_input_plan(input)
-            .with_save_mode(SaveMode::Overwrite)
-            .with_replace_where(col("agency").eq(lit(entry.agency.clone())).and(col("dataset").eq(lit(entry.dataset.clone()))))
-            .with_partition_columns(["agency", "dataset"])
-            .with_commit_properties(CommitProperties::default().with_metadata([(LOG_KEY.to_owned(), metadata)]))
-            .await?;
-        entry.store_version = table.version().unwrap_or(0) as i64;
-        // The commit is durable now: nothing below may fail the publication. Without a readable
-        // commit timestamp, the time now stands in (a few milliseconds later).
-        let newest: Vec<_> = table.history(Some(1)).try_collect().await.unwrap_or_default();
-        let committed_at = newest.first().and_then(|c| c.timestamp).unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let metadata = serde_json::to_value(&entry).map_err(|e| Error::Store(e.into()))?;
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Overwrite,
+            partition_by: Some(PARTITIONS.map(str::to_owned).to_vec()),
+            predicate: Some(format!("agency = '{}' AND dataset = '{}'", entry.agency, entry.dataset)),
+        };
+        let version = CommitBuilder::default()
+            .with_actions(actions)
+            .with_app_metadata(HashMap::from([(LOG_KEY.to_owned(), metadata)]))
+            .build(Some(snapshot), table.log_store(), operation)
+            .await
+            .map_err(|e| Error::or_no_space(e.into(), &format!("{}/_delta_log/", crate::storage::redact(&self.url).trim_end_matches('/'))))?
+            .version as i64;
+        staged.committed = true;
+        entry.store_version = version;
+        // The commit is durable now: nothing below may fail the publication.
+        let written = match self.object_store.get(&commit_path(version)).await {
+            Ok(r) => r.bytes().await.ok().map(|b| crate::audit::parse_commit(version, &b)),
+            Err(_) => None,
+        };
+        if let Some(w) = &written
+            && crate::audit::actions_hash(&w.actions) != *entry.actions_hash.as_ref().expect("set above") {
+                tracing::error!(version, "the commit's actions as written do not hash as the entry records; the audit will name it");
+            }
+        // Without a readable commit timestamp, the time now stands in (a few milliseconds later).
+        let committed_at = written.and_then(|w| w.timestamp).unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        if let Err(e) = table.update_incremental(Some(version as u64)).await {
+            tracing::error!(version, error = %e, "could not load the new commit; reloading the table");
+            let _ = table.load().await;
+        }
+        if let Err(e) = crate::audit::write_head(&self.head_path, &Head::of(&entry)) {
+            tracing::error!(path = %self.head_path.display(), error = %e, "could not record the log's head; it is recorded at the next commit or start");
+        }
         *self.table.write().await = table;
         self.commit_times.write().await.push(committed_at);
         self.log.write().await.push(entry.clone());
         Ok(Committed { entry, duplicate: false })
     }
 
-    /// The publications log as recorded in the store now, re-read from storage.
-    pub async fn read_log(&self) -> Result<Vec<PublicationEntry>> {
-        let mut table = DeltaTable::try_from_url_with_storage_options(self.url.clone(), self.options.clone()).await?;
-        table.load().await?;
-        read_log(&table).await
+    /// Every commit of the Delta log, re-read from the commit files in storage, oldest first.
+    pub async fn read_commits(&self) -> Result<Vec<LogCommit>> {
+        let table = DeltaTable::try_from_url_with_storage_options(self.url.clone(), self.options.clone()).await?;
+        read_commits(&table.log_store()).await
+    }
+
+    /// The head of the log the serving coordinator last recorded (outside the store), if any.
+    pub fn recorded_head(&self) -> Result<Option<Head>> {
+        crate::audit::read_head(&self.head_path)
+    }
+
+    /// Where the head of the log is recorded.
+    pub fn head_path(&self) -> &Path {
+        &self.head_path
     }
 
     /// The current publication of (agency, dataset), if any.
@@ -333,30 +557,24 @@ impl Store {
     }
 }
 
-/// The commit time of every version of `table`, oldest first (a commit without a timestamp
-/// takes its predecessor's, so the list stays ordered).
-async fn commit_times(table: &DeltaTable) -> Result<Vec<i64>> {
-    let infos: Vec<_> = table.history(None).try_collect().await?;
-    let mut times: Vec<i64> = infos.iter().rev().map(|c| c.timestamp.unwrap_or(0)).collect();
+/// The commit time of every version, oldest first (a commit without a timestamp takes its
+/// predecessor's, so the list stays ordered; a missing version takes its successor's slot).
+fn commit_times(commits: &[LogCommit]) -> Vec<i64> {
+    let mut times: Vec<i64> = commits.iter().map(|c| c.timestamp.unwrap_or(0)).collect();
     for i in 1..times.len() {
         times[i] = times[i].max(times[i - 1]);
     }
-    Ok(times)
+    times
 }
 
-async fn read_log(table: &DeltaTable) -> Result<Vec<PublicationEntry>> {
-    // The history lists every commit, newest first: the i-th is version latest - i (the log is
-    // never cleaned up: the table is created with expired-log cleanup off).
-    let infos: Vec<_> = table.history(None).try_collect().await?;
-    let latest = table.version().unwrap_or(0) as i64;
-    let mut log = Vec::new();
-    for (i, info) in infos.into_iter().enumerate() {
-        let Some(v) = info.info.get(LOG_KEY) else { continue };
-        let mut e: PublicationEntry = serde_json::from_value(v.clone())
-            .map_err(|e| Error::Config(format!("unreadable publications-log entry in the store: {e}")))?;
-        e.store_version = latest - i as i64;
-        log.push(e);
-    }
-    log.sort_by_key(|e| e.store_version);
-    Ok(log)
+/// The publications-log entries of `commits`, oldest first, with their store versions.
+fn entries(commits: &[LogCommit]) -> Vec<PublicationEntry> {
+    commits
+        .iter()
+        .filter_map(|c| {
+            let mut e = c.entry.clone()?.ok()?;
+            e.store_version = c.version;
+            Some(e)
+        })
+        .collect()
 }
