@@ -224,28 +224,59 @@ impl Staging {
     }
 }
 
-impl Drop for Staging {
-    /// An uncommitted publication's upload is aborted and its file deleted (in the background;
-    /// should that fail, or the process stop first, the file stays an orphan no commit lists).
-    fn drop(&mut self) {
-        if self.committed || (self.writer.is_none() && self.uploaded.is_empty()) {
-            return;
-        }
-        let writer = self.writer.take();
-        let paths: Vec<String> = self.uploaded.drain(..).map(|a| a.path).collect();
-        let store = self.store.clone();
-        drop(self.runtime.spawn(async move {
-            if let Some(w) = writer
-                && let Err(e) = w.abort().await {
-                    tracing::warn!(error = %e, "could not abort an uncommitted upload");
-                }
-            for p in paths {
-                let location = deltalake::Path::parse(&p).unwrap_or_else(|_| deltalake::Path::from(p.as_str()));
-                if let Err(e) = store.delete(&location).await {
-                    tracing::warn!(path = %p, error = %e, "could not delete an uncommitted data file; it is an orphan no commit lists");
-                }
+/// What an uncommitted publication left in the object store.
+struct Leftovers {
+    writer: Option<PartitionWriter>,
+    paths: Vec<String>,
+    store: ObjectStoreRef,
+    location: String,
+}
+
+impl Leftovers {
+    /// Aborts the unfinished upload and deletes the finished files. A file that cannot be
+    /// deleted stays an orphan no commit lists.
+    async fn remove(self) {
+        if let Some(w) = self.writer
+            && let Err(e) = w.abort().await {
+                tracing::warn!(location = %self.location, error = %e, "could not abort an uncommitted upload");
             }
-        }));
+        for p in self.paths {
+            let location = deltalake::Path::parse(&p).unwrap_or_else(|_| deltalake::Path::from(p.as_str()));
+            if let Err(e) = self.store.delete(&location).await {
+                tracing::warn!(path = %p, error = %e, "could not delete an uncommitted data file; it is an orphan no commit lists");
+            }
+        }
+    }
+}
+
+impl Staging {
+    fn leftovers(&mut self) -> Option<Leftovers> {
+        if self.committed || (self.writer.is_none() && self.uploaded.is_empty()) {
+            return None;
+        }
+        Some(Leftovers {
+            writer: self.writer.take(),
+            paths: self.uploaded.drain(..).map(|a| a.path).collect(),
+            store: self.store.clone(),
+            location: self.location.clone(),
+        })
+    }
+
+    /// Deletes what was uploaded for this uncommitted publication.
+    async fn discard(&mut self) {
+        if let Some(l) = self.leftovers() {
+            l.remove().await;
+        }
+    }
+}
+
+impl Drop for Staging {
+    /// An uncommitted publication's upload is aborted and its file deleted, in the background
+    /// (should the process stop first, the file stays an orphan no commit lists).
+    fn drop(&mut self) {
+        if let Some(l) = self.leftovers() {
+            drop(self.runtime.spawn(l.remove()));
+        }
     }
 }
 
@@ -412,6 +443,7 @@ impl Store {
         if let Some(current) = self.current(&manifest.agency, &manifest.dataset).await
             && current.content_hash == summary.content_hash
             && current.manifest == manifest {
+                staged.discard().await;
                 return Ok(Committed { entry: current, duplicate: true });
             }
         let mut table = self.table.read().await.clone();
@@ -577,4 +609,273 @@ fn entries(commits: &[LogCommit]) -> Vec<PublicationEntry> {
             Some(e)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Float64Array, Int32Array};
+    use proptest::prelude::*;
+    use sdgx_schemas::hash::ContentHasher;
+    use sdgx_schemas::Validator;
+
+    /// A batch of `rows` rows in the contract's schema (values need not be valid codes).
+    fn wire(rows: usize, tag: &str) -> RecordBatch {
+        let schema = sdgx_schemas::observation_schema();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                match f.data_type() {
+                    DataType::Utf8 => Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("{tag}{}{i}", f.name())))),
+                    DataType::Float64 => Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64 + 0.5))),
+                    DataType::Int32 => Arc::new(Int32Array::from_iter_values((0..rows).map(|i| i as i32))),
+                    other => unreachable!("the contract has no {other} column"),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    /// `batch` with its columns in the order `order` (indices into its schema).
+    fn reordered(batch: &RecordBatch, order: &[usize]) -> RecordBatch {
+        batch.project(order).unwrap()
+    }
+
+    fn content_hash(batch: &RecordBatch) -> String {
+        let mut h = ContentHasher::default();
+        h.push_batch(batch, 1).unwrap();
+        h.finish().unwrap().content_hash
+    }
+
+    fn manifest(agency: &str, dataset: &str, title: &str) -> Manifest {
+        Manifest::from_toml(&format!(
+            "agency = {agency:?}\ndataset = {dataset:?}\ntitle = {title:?}\nindicators = [\"1.1.1\"]\nperiodicity = \"A\"\n[reference_period]\nstart = \"2020\"\nend = \"2024\"\n"
+        ))
+        .unwrap()
+    }
+
+    fn summary(m: &Manifest, batches: &[RecordBatch]) -> ImportSummary {
+        let mut h = ContentHasher::default();
+        let mut rows = 0u64;
+        for b in batches {
+            h.push_batch(b, rows + 1).unwrap();
+            rows += b.num_rows() as u64;
+        }
+        ImportSummary {
+            agency: m.agency.clone(),
+            dataset: m.dataset.clone(),
+            rows,
+            periods: Default::default(),
+            indicators: Default::default(),
+            content_hash: h.finish().unwrap().content_hash,
+            warnings: vec![],
+        }
+    }
+
+    async fn publish(store: &Store, m: &Manifest, batches: Vec<RecordBatch>) -> Result<Committed> {
+        let s = summary(m, &batches);
+        let mut staging = store.stage(m)?;
+        let staging = tokio::task::spawn_blocking(move || -> Result<Staging> {
+            for b in &batches {
+                staging.write(b)?;
+            }
+            Ok(staging)
+        })
+        .await
+        .unwrap()?;
+        store.commit(staging, m.clone(), s).await
+    }
+
+    async fn open(dir: &Path) -> Store {
+        let url = url::Url::from_directory_path(dir.join("store")).unwrap();
+        Store::open(url, Default::default(), dir, true).await.unwrap()
+    }
+
+    /// The JSON actions of commit `version` of the store in `dir`.
+    fn actions(dir: &Path, version: i64) -> Vec<serde_json::Value> {
+        let text = std::fs::read(dir.join("store").join(commit_path(version).as_ref())).unwrap();
+        crate::audit::parse_commit(version, &text).actions
+    }
+
+    fn data_files(dir: &Path, agency: &str, dataset: &str) -> Vec<PathBuf> {
+        let d = dir.join(format!("store/agency={agency}/dataset={dataset}"));
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d).map(|r| r.map(|e| e.unwrap().path()).collect()).unwrap_or_default();
+        v.retain(|p| p.extension().is_some_and(|e| e == "parquet"));
+        v
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        /// Whatever order the columns arrive in, the same rows are stored, and they hash the same.
+        #[test]
+        fn any_column_permutation_stores_the_same_rows(
+            order in Just((0..sdgx_schemas::observation_schema().fields().len()).collect::<Vec<_>>()).prop_shuffle(),
+            rows in 0usize..40,
+        ) {
+            let batch = wire(rows, "r");
+            let expected = stored_batch(&batch, "a", "d", "p").unwrap();
+            let permuted = reordered(&batch, &order);
+            let stored = stored_batch(&permuted, "a", "d", "p").unwrap();
+            prop_assert_eq!(&stored, &expected);
+            prop_assert_eq!(stored.schema(), file_schema());
+            prop_assert_eq!(content_hash(&stored), content_hash(&batch));
+            prop_assert_eq!(content_hash(&permuted), content_hash(&batch));
+        }
+    }
+
+    #[test]
+    fn staging_refuses_exactly_the_schemas_the_validator_refuses() {
+        let contract = sdgx_schemas::Contract::load(None, None).unwrap();
+        let batch = wire(3, "x");
+        let schema = batch.schema();
+        let (sex, age) = (schema.index_of("sex").unwrap(), schema.index_of("age").unwrap());
+        let mut swapped: Vec<usize> = (0..schema.fields().len()).collect();
+        swapped.swap(sex, age);
+        let without_sex: Vec<usize> = (0..schema.fields().len()).filter(|i| *i != sex).collect();
+        let extra = {
+            let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.push(Field::new("ssn", DataType::Utf8, true));
+            let mut cols = batch.columns().to_vec();
+            cols.push(Arc::new(StringArray::from(vec!["1", "2", "3"])));
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap()
+        };
+        let retyped = {
+            // `unit_mult` (Int32) and a text column swap names: both exist, each of the wrong type.
+            let mult = schema.index_of("unit_mult").unwrap();
+            let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields[mult] = Field::new("sex", DataType::Int32, true);
+            fields[sex] = Field::new("unit_mult", DataType::Utf8, true);
+            RecordBatch::try_new(Arc::new(Schema::new(fields)), batch.columns().to_vec()).unwrap()
+        };
+        let cases = [
+            ("contract order", batch.clone(), vec![]),
+            ("sex and age swapped", reordered(&batch, &swapped), vec![]),
+            ("sex missing", reordered(&batch, &without_sex), vec![(Rule::MissingColumn, "sex")]),
+            ("an unknown column", extra, vec![(Rule::UnknownColumn, "ssn")]),
+            ("columns of other types swapped", retyped, vec![(Rule::WrongType, "sex"), (Rule::WrongType, "unit_mult")]),
+        ];
+        for (what, b, expected) in cases {
+            let mut validator = Validator::new(&contract, manifest("a", "d", "t"), Default::default());
+            validator.push(&b);
+            let schema_rules = [Rule::MissingColumn, Rule::UnknownColumn, Rule::WrongType];
+            let mut by_validator: Vec<(Rule, String)> = match validator.finish().unwrap() {
+                Ok(_) => vec![],
+                Err(report) => report.errors.iter().filter(|p| schema_rules.contains(&p.rule)).map(|p| (p.rule, p.column.clone().unwrap_or_default())).collect(),
+            };
+            let mut by_staging: Vec<(Rule, String)> = match stored_batch(&b, "a", "d", "p") {
+                Ok(_) => vec![],
+                Err(Error::Rejected(report)) => report.errors.iter().map(|p| (p.rule, p.column.clone().unwrap_or_default())).collect(),
+                Err(other) => panic!("{what}: staging failed with {other}, not the contract's error"),
+            };
+            by_validator.sort_by_key(|(r, c)| (r.to_string(), c.clone()));
+            by_staging.sort_by_key(|(r, c)| (r.to_string(), c.clone()));
+            let mut expected: Vec<(Rule, String)> = expected.into_iter().map(|(r, c)| (r, c.to_owned())).collect();
+            expected.sort_by_key(|(r, c)| (r.to_string(), c.clone()));
+            assert_eq!(by_staging, expected, "{what}: staging");
+            assert_eq!(by_validator, expected, "{what}: validator");
+        }
+    }
+
+    #[test]
+    fn a_full_disk_under_the_parquet_writer_says_so() {
+        let file = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let stored = stored_batch(&wire(1000, "f"), "a", "d", "p").unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, file_schema(), None).unwrap();
+        let e = w.write(&stored).and_then(|()| w.close().map(drop)).expect_err("/dev/full is full");
+        let e = Error::or_no_space(Error::Parquet(e), "/dev/full");
+        assert_eq!(e.to_string(), "no space left on device writing /dev/full");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_publication_is_its_staged_file_committed_with_its_statistics() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path()).await;
+        let m = manifest("a", "d", "First title");
+        let batch = wire(5, "v1");
+        let schema = batch.schema();
+        let mut order: Vec<usize> = (0..schema.fields().len()).collect();
+        order.swap(schema.index_of("sex").unwrap(), schema.index_of("age").unwrap());
+        let first = publish(&store, &m, vec![reordered(&batch, &order)]).await.unwrap();
+        assert!(!first.duplicate);
+        assert_eq!(first.entry.store_version, 1);
+
+        // One Add: the staged file, in the partition's directory, with deltalake's statistics.
+        let acts = actions(dir.path(), 1);
+        assert_eq!(acts.len(), 1, "{acts:?}");
+        let add = &acts[0]["add"];
+        let path = add["path"].as_str().unwrap();
+        assert!(path.starts_with("agency=a/dataset=d/part-"), "{path}");
+        assert_eq!(add["partitionValues"], serde_json::json!({"agency": "a", "dataset": "d"}));
+        let stats: serde_json::Value = serde_json::from_str(add["stats"].as_str().unwrap()).unwrap();
+        assert_eq!(stats["numRecords"], 5);
+        assert_eq!(stats["minValues"]["sex"], "v1sex0", "{stats}");
+        assert_eq!(stats["nullCount"]["obs_value"], 0);
+        let file = std::fs::File::open(dir.path().join("store").join(path)).unwrap();
+        assert_eq!(add["size"].as_u64().unwrap(), file.metadata().unwrap().len());
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+        assert_eq!(reader.schema().as_ref(), file_schema().as_ref(), "no partition columns in the file; the contract's by name");
+        let stored: Vec<RecordBatch> = reader.build().unwrap().collect::<std::result::Result<_, _>>().unwrap();
+        assert_eq!(stored[0].column_by_name("sex").unwrap(), batch.column_by_name("sex").unwrap(), "sex stored as sex");
+        assert_eq!(stored[0].column_by_name("age").unwrap(), batch.column_by_name("age").unwrap());
+
+        // The same rows under the same manifest: a duplicate, nothing committed, the upload gone.
+        let again = publish(&store, &m, vec![batch.clone()]).await.unwrap();
+        assert!(again.duplicate);
+        assert_eq!((store.version().await, again.entry.publication_id.as_str()), (1, first.entry.publication_id.as_str()));
+        assert_eq!(data_files(dir.path(), "a", "d").len(), 1, "the duplicate's file was deleted");
+
+        // The same rows with a new title: a new version, new entry, same rows.
+        let retitled = manifest("a", "d", "Second title");
+        let second = publish(&store, &retitled, vec![batch.clone()]).await.unwrap();
+        assert!(!second.duplicate, "a changed manifest is never dropped as a duplicate");
+        assert_eq!((second.entry.store_version, second.entry.title.as_str()), (2, "Second title"));
+        assert_eq!(second.entry.content_hash, first.entry.content_hash);
+        assert_eq!(store.current("a", "d").await.unwrap().manifest, retitled);
+        let acts = actions(dir.path(), 2);
+        let kinds: Vec<&str> = acts.iter().map(|a| a.as_object().unwrap().keys().next().unwrap().as_str()).collect();
+        assert_eq!(kinds, ["add", "remove"]);
+        assert_eq!(acts[1]["remove"]["path"], path, "the previous version's file is removed");
+        assert_ne!(acts[0]["add"]["path"], path);
+
+        // Another dataset's commit leaves this one's file alone.
+        publish(&store, &manifest("b", "d", "B"), vec![wire(2, "b")]).await.unwrap();
+        let kinds: Vec<String> = actions(dir.path(), 3).iter().map(|a| a.as_object().unwrap().keys().next().unwrap().clone()).collect();
+        assert_eq!(kinds, ["add"]);
+
+        // The log replays, the head is recorded, and a restart reads the same log.
+        let commits = store.read_commits().await.unwrap();
+        assert_eq!(crate::audit::check_log(&commits, store.recorded_head().unwrap().as_ref()), Ok(3));
+        assert_eq!(store.recorded_head().unwrap().unwrap().version, 3);
+        let log = store.publications().await;
+        drop(store);
+        let reopened = open(dir.path()).await;
+        assert_eq!(reopened.publications().await, log);
+        assert_eq!(reopened.version().await, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_publication_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path()).await;
+        let m = manifest("a", "d", "t");
+        let batch = wire(3, "x");
+        let mut staging = store.stage(&m).unwrap();
+        let staging = tokio::task::spawn_blocking(move || {
+            staging.write(&batch).unwrap();
+            let missing = batch.project(&[0, 1]).unwrap();
+            let e = staging.write(&missing).expect_err("columns missing");
+            assert!(e.to_string().contains("column sex"), "{e}");
+            staging
+        })
+        .await
+        .unwrap();
+        let mut staging = staging;
+        let adds = staging.finish().await.unwrap();
+        assert_eq!(adds.len(), 1);
+        assert_eq!(data_files(dir.path(), "a", "d").len(), 1, "uploaded, not committed");
+        staging.discard().await;
+        assert!(data_files(dir.path(), "a", "d").is_empty(), "the uncommitted file is deleted");
+        assert_eq!(store.version().await, 0);
+    }
 }
