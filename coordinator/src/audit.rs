@@ -475,4 +475,73 @@ mod tests {
         let e = read_head(&path).unwrap_err().to_string();
         assert!(e.contains("head.json") && e.contains("unreadable"), "{e}");
     }
+
+    fn entry(previous: &str, actions: Option<&[Value]>) -> PublicationEntry {
+        let manifest = sdgx_schemas::Manifest::from_toml(
+            "agency = \"a\"\ndataset = \"d\"\ntitle = \"t\"\nindicators = []\nperiodicity = \"A\"\n[reference_period]\nstart = \"2020\"\nend = \"2020\"\n",
+        )
+        .unwrap();
+        let summary = sdgx_schemas::ImportSummary {
+            agency: "a".into(),
+            dataset: "d".into(),
+            rows: 0,
+            periods: Default::default(),
+            indicators: Default::default(),
+            content_hash: "sha256:00".into(),
+            warnings: vec![],
+        };
+        let mut e = PublicationEntry {
+            publication_id: uuid::Uuid::now_v7().to_string(),
+            agency: "a".into(),
+            dataset: "d".into(),
+            title: "t".into(),
+            content_hash: "sha256:00".into(),
+            rows: 0,
+            received_at: "2026-01-01T00:00:00.000Z".into(),
+            store_version: 0,
+            previous_entry_hash: previous.into(),
+            actions_hash: actions.map(actions_hash),
+            entry_hash: String::new(),
+            manifest,
+            summary,
+        };
+        e.entry_hash = entry_hash(&e);
+        e
+    }
+
+    fn commit(version: i64, e: Option<PublicationEntry>, actions: Vec<Value>) -> LogCommit {
+        LogCommit { version, timestamp: Some(version), entry: e.map(Ok), actions, unreadable: None }
+    }
+
+    #[test]
+    fn entries_written_before_actions_were_anchored_are_accepted_only_before_the_first_anchored_one() {
+        let add = vec![serde_json::json!({"add": {"path": "p", "size": 1}})];
+        let legacy = entry(GENESIS, None);
+        let anchored = entry(&legacy.entry_hash, Some(&add));
+        let log = [commit(0, None, vec![]), commit(1, Some(legacy.clone()), add.clone()), commit(2, Some(anchored.clone()), add.clone())];
+        assert_eq!(check_log(&log, None), Ok(2));
+
+        // After an anchored entry, every entry must carry an actions hash.
+        let first = entry(GENESIS, Some(&add));
+        let downgraded = entry(&first.entry_hash, None);
+        let log = [commit(0, None, vec![]), commit(1, Some(first), add.clone()), commit(2, Some(downgraded), add.clone())];
+        let m = check_log(&log, None).unwrap_err();
+        assert_eq!((m.store_version, m.entry), (2, 2));
+        assert!(m.reason.contains("no actions hash"), "{m}");
+
+        // Stripping an entry's actions hash alters the entry.
+        let mut stripped = anchored.clone();
+        stripped.actions_hash = None;
+        let log = [commit(0, None, vec![]), commit(1, Some(legacy), add.clone()), commit(2, Some(stripped), add.clone())];
+        assert!(check_log(&log, None).unwrap_err().reason.contains("altered"));
+
+        // The recorded head must be there and be the same entry.
+        let log = [commit(0, None, vec![]), commit(1, Some(entry(GENESIS, Some(&add))), add.clone())];
+        let mut head = Head { version: 1, publication_id: "x".into(), entry_hash: "sha256:other".into() };
+        assert!(check_log(&log, Some(&head)).unwrap_err().reason.contains("replaced"));
+        head.version = 2;
+        let m = check_log(&log, Some(&head)).unwrap_err();
+        assert_eq!(m.store_version, 2);
+        assert!(m.reason.contains("deleted"), "{m}");
+    }
 }
