@@ -594,7 +594,7 @@ impl Store {
 }
 
 /// The commit time of every version, oldest first (a commit without a timestamp takes its
-/// predecessor's, so the list stays ordered; a missing version takes its successor's slot).
+/// predecessor's, so the list stays ordered).
 fn commit_times(commits: &[LogCommit]) -> Vec<i64> {
     let mut times: Vec<i64> = commits.iter().map(|c| c.timestamp.unwrap_or(0)).collect();
     for i in 1..times.len() {
@@ -878,6 +878,12 @@ mod tests {
         let adds = staging.finish().await.unwrap();
         assert_eq!(adds.len(), 1);
         assert_eq!(data_files(dir.path(), "a", "d").len(), 1, "uploaded, not committed");
+        // As after a crash before the commit: the file is there, the table does not list it.
+        let ctx = SessionContext::new();
+        let (provider, version) = store.provider(&ctx, None).await.unwrap();
+        ctx.register_table("t", provider).unwrap();
+        let n = ctx.sql("SELECT count(*) AS n FROM t").await.unwrap().collect().await.unwrap();
+        assert_eq!((version, n[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0)), (0, 0));
         staging.discard().await;
         assert!(data_files(dir.path(), "a", "d").is_empty(), "the uncommitted file is deleted");
         assert_eq!(store.version().await, 0);
