@@ -32,6 +32,7 @@ pub struct Coordinator {
     http: TcpListener,
     catalog: Arc<Catalog>,
     ingest: Arc<Ingest>,
+    limiter: Arc<FailureLimiter>,
 }
 
 /// Loads the contract and opens the store described by `config` (no listeners); `writer` is
@@ -66,7 +67,9 @@ impl Coordinator {
             None => None,
         };
         let http = bind(config.http_addr).await?;
-        Ok(Coordinator { config, flight, analyst_flight, http, catalog, ingest })
+        let window = std::time::Duration::from_secs(config.security.auth_window_secs);
+        let limiter = Arc::new(FailureLimiter::new(config.security.auth_max_failures, window));
+        Ok(Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter })
     }
 
     /// The bound Flight address.
@@ -84,6 +87,12 @@ impl Coordinator {
         self.http.local_addr().expect("bound")
     }
 
+    /// The failed-authentication limiter shared by the HTTP and Flight SQL ports (for its
+    /// counters).
+    pub fn limiter(&self) -> Arc<FailureLimiter> {
+        self.limiter.clone()
+    }
+
     /// The catalog (for in-process queries).
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.clone()
@@ -93,13 +102,12 @@ impl Coordinator {
     /// admits connections through [`crate::listener`] (caps, TLS handshake and first-request
     /// timeouts) and serves them with HTTP/2 stream limits and keep-alive pings.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let Coordinator { config, flight, analyst_flight, http, catalog, ingest } = self;
+        let Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter } = self;
         let shutdown = shutdown.shared();
         let (t, c) = (&config.transport, &config.connections);
         let sec = &config.security;
         let tokens = Arc::new(Tokens::load(&sec.tokens, sec.token_file.as_deref())?);
         let window = std::time::Duration::from_secs(sec.auth_window_secs);
-        let limiter = Arc::new(FailureLimiter::new(sec.auth_max_failures, window));
         let housekeeping = tokio::spawn({
             let limiter = limiter.clone();
             async move {
