@@ -54,9 +54,17 @@ async fn closed_by_server(s: &mut TcpStream) -> bool {
     tokio::time::timeout(PATIENCE, wait).await.is_ok()
 }
 
-/// Whether `s` is still open: nothing to read and no end of stream.
+/// Whether `s` is still open: no end of stream or reset among what it has received (an
+/// HTTP/2 server sends its settings first).
 fn still_open(s: &TcpStream) -> bool {
-    matches!(s.try_read(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.try_read(&mut buf) {
+            Ok(0) => return false,
+            Ok(_) => continue,
+            Err(e) => return e.kind() == std::io::ErrorKind::WouldBlock,
+        }
+    }
 }
 
 /// Sends `GET /health` on the kept-alive connection `s`: the status, or `None` when the server
