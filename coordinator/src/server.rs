@@ -213,7 +213,8 @@ async fn serve_http(
         .keep_alive_interval(Duration::from_secs(c.keepalive_interval_secs))
         .keep_alive_timeout(KEEPALIVE_TIMEOUT);
     let (stop, stopped) = tokio::sync::watch::channel(());
-    let mut incoming = std::pin::pin!(incoming);
+    // Boxed so that dropping it closes the listening socket before the connections drain.
+    let mut incoming = Box::pin(incoming);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let conn = tokio::select! {
@@ -245,7 +246,7 @@ async fn serve_http(
             }
         });
     }
-    drop(incoming);
+    drop(incoming); // stops the accept loop: new clients are refused while the others drain
     drop(stopped);
     let _ = stop.send(());
     stop.closed().await;
