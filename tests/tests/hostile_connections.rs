@@ -241,7 +241,7 @@ async fn health_and_publications_are_served_while_one_address_holds_many_idle_co
 }
 
 /// A coordinator on plaintext with a reader token; the limiter's counters are reachable.
-async fn with_reader() -> (Running2, String) {
+async fn with_reader() -> (WithLimiter, String) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::load(Some(&root().join("examples/federation/coordinator.toml"))).unwrap();
@@ -260,10 +260,11 @@ async fn with_reader() -> (Running2, String) {
     let task = tokio::spawn(c.run(async {
         let _ = rx.await;
     }));
-    (Running2 { _dir: dir, http, analysts, limiter, stop: tx, task }, reader)
+    (WithLimiter { _dir: dir, http, analysts, limiter, stop: tx, task }, reader)
 }
 
-struct Running2 {
+/// A running coordinator with its failed-authentication limiter at hand.
+struct WithLimiter {
     _dir: tempfile::TempDir,
     http: SocketAddr,
     analysts: SocketAddr,
