@@ -2,11 +2,13 @@
 //! hashes), a limiter of repeated failed authentication per client address, and the agency
 //! registry deciding which datasets each agency may publish.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -122,42 +124,88 @@ impl Tokens {
     }
 }
 
-/// Limits repeated failed authentication per client address: after `max_failures` failures
-/// within `window`, the address is refused until the window has passed.
+/// Limits failed authentication per client address (an IPv6 client counts by its /64, see
+/// [`crate::listener::address_key`]).
+///
+/// Only *failed* credentials count: a request without credentials is answered 401 by its
+/// caller and never reaches [`FailureLimiter::failed`], and neither does a CORS preflight; a
+/// valid token is admitted without asking the limiter, so an address's failures never lock out
+/// a valid token sent from it. Tokens carry about 244 random bits, so guessing one is hopeless
+/// at any rate: the limiter bounds the *rate* of failed attempts (the hashing, logging and
+/// answers they cost), it does not keep tokens secret.
+///
+/// Each address has an allowance of `max_failures` failures, refilled at `max_failures` per
+/// `window` (GCRA, from `governor`); once it is spent, failures are refused with the time until
+/// the next one is allowed, and the lockout is logged once per `window` per address. The
+/// per-address state is dropped soon after it is back to a full allowance (within a window
+/// and one refill period of its last failure; [`housekeep`](Self::housekeep)).
 #[derive(Debug)]
 pub struct FailureLimiter {
-    max_failures: u32,
-    window: Duration,
-    seen: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: DefaultKeyedRateLimiter<IpAddr>,
+    logged: DefaultKeyedRateLimiter<IpAddr>,
+    lockouts: AtomicU64,
+}
+
+/// A failed authentication refused because its address has spent its allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockedOut {
+    /// When the next failed attempt will be allowed.
+    pub retry_after: Duration,
+}
+
+impl LockedOut {
+    /// Whole seconds to wait, at least 1 (the `Retry-After` value).
+    pub fn secs(&self) -> u64 {
+        self.retry_after.as_secs_f64().ceil().max(1.0) as u64
+    }
+
+    /// The message of the refusal.
+    pub fn message(&self) -> String {
+        format!("too many failed authentication attempts from this address; retry after {} s", self.secs())
+    }
 }
 
 impl FailureLimiter {
-    /// A limiter allowing `max_failures` per `window`.
+    /// A limiter allowing `max_failures` failures at once per address, refilled at
+    /// `max_failures` per `window` (both at least 1: [`crate::Config::validate`] checks).
     pub fn new(max_failures: u32, window: Duration) -> Self {
-        FailureLimiter { max_failures, window, seen: Mutex::new(HashMap::new()) }
+        let burst = NonZeroU32::new(max_failures).unwrap_or(NonZeroU32::MIN);
+        let window = window.max(Duration::from_secs(1));
+        let refill = Quota::with_period((window / burst.get()).max(Duration::from_nanos(1))).expect("a non-zero period").allow_burst(burst);
+        let log_once = Quota::with_period(window).expect("a non-zero window");
+        FailureLimiter { failures: RateLimiter::keyed(refill), logged: RateLimiter::keyed(log_once), lockouts: AtomicU64::new(0) }
     }
 
-    /// Whether `ip` is currently refused.
-    pub fn blocked(&self, ip: IpAddr) -> bool {
-        let mut seen = self.seen.lock().expect("limiter lock");
-        match seen.get(&ip) {
-            Some((n, since)) if since.elapsed() < self.window => *n >= self.max_failures,
-            Some(_) => {
-                seen.remove(&ip);
-                false
-            }
-            None => false,
+    /// Records a failed credential from `ip`: `Ok` while the address has allowance left, the
+    /// refusal (and, once per window, a warning naming the address) once it has none.
+    pub fn failed(&self, ip: IpAddr) -> std::result::Result<(), LockedOut> {
+        let key = crate::listener::address_key(ip);
+        let Err(not_until) = self.failures.check_key(&key) else { return Ok(()) };
+        let locked = LockedOut { retry_after: not_until.wait_time_from(governor::clock::Clock::now(self.failures.clock())) };
+        if self.logged.check_key(&key).is_ok() {
+            self.lockouts.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%ip, retry_after_secs = locked.secs(), "locked out an address after repeated failed authentication");
+        }
+        Err(locked)
+    }
+
+    /// How many lockouts were logged (one per address per window).
+    pub fn lockouts(&self) -> u64 {
+        self.lockouts.load(Ordering::Relaxed)
+    }
+
+    /// Forgets the addresses back to a full allowance and frees their memory (the server calls
+    /// it once per window, so the state holds only addresses that failed recently).
+    pub fn housekeep(&self) {
+        for l in [&self.failures, &self.logged] {
+            l.retain_recent();
+            l.shrink_to_fit();
         }
     }
 
-    /// Records a failed attempt from `ip`.
-    pub fn failed(&self, ip: IpAddr) {
-        let mut seen = self.seen.lock().expect("limiter lock");
-        let e = seen.entry(ip).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= self.window {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
+    /// The addresses with recent failures.
+    pub fn tracked(&self) -> usize {
+        self.failures.len()
     }
 }
 
@@ -218,15 +266,31 @@ mod tests {
     }
 
     #[test]
-    fn limiter_blocks_after_repeated_failures() {
+    fn limiter_refuses_after_the_allowance_says_when_and_logs_once() {
         let l = FailureLimiter::new(3, Duration::from_secs(3600));
         let ip: IpAddr = "127.0.0.9".parse().unwrap();
         for _ in 0..3 {
-            assert!(!l.blocked(ip));
-            l.failed(ip);
+            assert_eq!(l.failed(ip), Ok(()));
         }
-        assert!(l.blocked(ip));
-        assert!(!l.blocked("127.0.0.10".parse().unwrap()));
+        let locked = l.failed(ip).unwrap_err();
+        assert!(locked.secs() > 1000 && locked.secs() <= 1200, "one failure refills every 1200 s: {locked:?}");
+        assert!(locked.message().contains("retry after"), "{}", locked.message());
+        assert!(l.failed(ip).is_err());
+        assert_eq!(l.lockouts(), 1, "logged once per window");
+        assert_eq!(l.failed("127.0.0.10".parse().unwrap()), Ok(()), "another address is not affected");
+        l.housekeep();
+        assert_eq!(l.tracked(), 2, "recent failures are kept");
+    }
+
+    #[test]
+    fn limiter_forgets_addresses_once_refilled() {
+        let l = FailureLimiter::new(1, Duration::from_secs(1));
+        l.failed("127.0.0.11".parse().unwrap()).unwrap();
+        assert_eq!(l.tracked(), 1);
+        // governor forgets a key one refill period after its state is back to full: 2 s here.
+        std::thread::sleep(Duration::from_millis(2100));
+        l.housekeep();
+        assert_eq!(l.tracked(), 0);
     }
 
     #[test]

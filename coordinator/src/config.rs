@@ -39,9 +39,12 @@ pub struct SecurityConfig {
     /// Tokens given inline, as hashes.
     #[serde(rename = "token")]
     pub tokens: Vec<TokenEntry>,
-    /// Failed authentications from one address before it is refused for `auth_window_secs`.
+    /// Failed authentications (invalid credentials; missing ones and CORS preflights do not
+    /// count) one client address may make at once before it is refused (429 with
+    /// `Retry-After`, gRPC `ResourceExhausted`). The allowance refills at this many per
+    /// `auth_window_secs`. Valid tokens are never refused.
     pub auth_max_failures: u32,
-    /// The window of the failed-authentication limit, in seconds.
+    /// The window of the failed-authentication limit, in seconds (see `auth_max_failures`).
     pub auth_window_secs: u64,
     /// The agency registry: each agency and the datasets it may publish. Empty: nobody may.
     #[serde(rename = "agency")]
@@ -114,6 +117,64 @@ pub struct Config {
     pub security: SecurityConfig,
     /// Flight transport settings.
     pub transport: TransportConfig,
+    /// Bounds on every listener's connections (see [`crate::listener`]).
+    pub connections: ConnectionLimits,
+}
+
+/// Bounds on the connections of each listener (the agents' Flight port, the analysts' Flight
+/// SQL port and the HTTP port count separately), applied before any request is read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionLimits {
+    /// At most this many open connections per listener from one client address (an IPv6
+    /// client counts by its /64); more are closed as soon as they are accepted.
+    pub max_per_address: usize,
+    /// At most this many open connections per listener in all. The process holds up to three
+    /// times this many sockets, plus the store's files: keep the open-file limit above that.
+    pub max_total: usize,
+    /// A TLS handshake not complete within this many seconds closes the connection.
+    pub tls_handshake_timeout_secs: u64,
+    /// A connection must start its first request (an HTTP/2 connection preface) within this
+    /// many seconds; on HTTP/1 every request head must arrive within it, the wait for the next
+    /// request on a kept-alive connection included.
+    pub header_timeout_secs: u64,
+    /// At most this many concurrent HTTP/2 streams (requests) per connection.
+    pub max_streams_per_connection: u32,
+    /// Every this many seconds an HTTP/2 connection is pinged; one whose peer does not answer
+    /// within 20 s is closed (a vanished peer holds no slot).
+    pub keepalive_interval_secs: u64,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_per_address: 64,
+            max_total: 256,
+            tls_handshake_timeout_secs: 10,
+            header_timeout_secs: 10,
+            max_streams_per_connection: 100,
+            keepalive_interval_secs: 60,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Checks the limits for consistency.
+    pub fn validate(&self) -> Result<()> {
+        let c = self;
+        if c.max_per_address == 0 || c.max_total < c.max_per_address {
+            return Err(Error::Config("connections.max_per_address must be at least 1 and connections.max_total at least max_per_address".into()));
+        }
+        if c.tls_handshake_timeout_secs == 0 || c.header_timeout_secs == 0 || c.keepalive_interval_secs == 0 {
+            return Err(Error::Config(
+                "connections.tls_handshake_timeout_secs, header_timeout_secs and keepalive_interval_secs must be at least 1".into(),
+            ));
+        }
+        if c.max_streams_per_connection == 0 {
+            return Err(Error::Config("connections.max_streams_per_connection must be at least 1".into()));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -137,6 +198,7 @@ impl Default for Config {
             calendar: vec![],
             security: SecurityConfig::default(),
             transport: TransportConfig::default(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -193,6 +255,10 @@ impl Config {
         if self.query_timeout_secs == 0 || self.query_max_rows == 0 {
             return Err(Error::Config("query_timeout_secs and query_max_rows must be at least 1".into()));
         }
+        if self.security.auth_max_failures == 0 || self.security.auth_window_secs == 0 {
+            return Err(Error::Config("security.auth_max_failures and security.auth_window_secs must be at least 1".into()));
+        }
+        self.connections.validate()?;
         crate::calendar::expand(&self.calendar)?;
         // TLS files are read (with errors naming them) when the coordinator starts serving.
         for p in [&self.national_framework, &self.national_codelists].into_iter().flatten() {

@@ -1,7 +1,7 @@
 //! The web dashboard: server-rendered HTML with a little vanilla JavaScript, served by the
 //! coordinator under `/dashboard`. It uses the API's tokens: `/dashboard/login` takes a reader
 //! or admin token and keeps it in an `HttpOnly`, `SameSite=Strict` session cookie; every other
-//! page needs it (failed logins count in the same limiter as the API).
+//! page needs it (failed logins count in the same limiter as the API; an empty token does not).
 //!
 //! Pages: the headline and by-goal figures (`/dashboard`), the coverage heatmap
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -93,22 +93,31 @@ pub struct Login {
     token: String,
 }
 
+/// Logs in with a reader's or an administrator's token. An empty token is refused without
+/// counting; an invalid one counts towards the address's failed authentications (429 with
+/// `Retry-After` once it has spent its allowance); a valid one is always admitted.
 async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(l): Form<Login>) -> Response {
     let ip = peer.ip();
-    if state.limiter.blocked(ip) {
-        return (StatusCode::TOO_MANY_REQUESTS, Html(login_page(Some("Too many failed attempts from this address; try again later.")))).into_response();
+    let token = l.token.trim();
+    if token.is_empty() {
+        return (StatusCode::UNAUTHORIZED, Html(login_page(Some("Enter an access token.")))).into_response();
     }
-    match state.tokens.authenticate(l.token.trim()) {
+    match state.tokens.authenticate(token) {
         Some((_, role)) if role >= Role::Reader => {
-            let cookie = format!("{COOKIE_NAME}={}; HttpOnly; SameSite=Strict; Path=/dashboard", l.token.trim());
+            let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/dashboard");
             (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard".to_owned()), (SET_COOKIE, cookie)]).into_response()
         }
         Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs reader or admin."))))).into_response(),
-        None => {
-            state.limiter.failed(ip);
-            tracing::warn!(%ip, "rejected an invalid dashboard token");
-            (StatusCode::UNAUTHORIZED, Html(login_page(Some("That token is not valid.")))).into_response()
-        }
+        None => match state.limiter.failed(ip) {
+            Ok(()) => {
+                tracing::warn!(%ip, "rejected an invalid dashboard token");
+                (StatusCode::UNAUTHORIZED, Html(login_page(Some("That token is not valid.")))).into_response()
+            }
+            Err(locked) => {
+                let message = format!("Too many failed attempts from this address; try again in {} s.", locked.secs());
+                (StatusCode::TOO_MANY_REQUESTS, [(RETRY_AFTER, locked.secs().to_string())], Html(login_page(Some(&message)))).into_response()
+            }
+        },
     }
 }
 

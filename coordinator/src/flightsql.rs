@@ -4,8 +4,8 @@
 //!
 //! - **Authentication**: a handshake with the token (Basic auth with the token as the
 //!   password, as ADBC and pyarrow send it; a bearer header; or the token as the payload),
-//!   answered with `authorization: Bearer <token>`, which every later call carries. Failed
-//!   attempts count towards the per-address limiter shared with HTTP.
+//!   answered with `authorization: Bearer <token>`, which every later call carries. Invalid
+//!   tokens count towards the per-address limiter shared with HTTP (missing ones do not).
 //! - **Read-only sandbox**: every statement is planned with [`crate::query::sql_options`] (no
 //!   DDL, DML or statements) over the catalog's tables only.
 //! - **Time travel**: the call header `x-sdgx-as-of` (a store version, or an RFC 3339
@@ -191,22 +191,25 @@ impl AnalystFlight {
         self.check(bearer(request).as_deref(), request.remote_addr().map(|a| a.ip()))
     }
 
-    /// Admits `token` from `ip` if it is a reader's or an administrator's; an invalid token
-    /// counts towards the address's failures.
+    /// Admits `token` from `ip` if it is a reader's or an administrator's. No token (or an empty
+    /// one) is refused without counting; an invalid token counts towards the address's failed
+    /// authentications and, once it has spent its allowance, is refused `ResourceExhausted`
+    /// saying when to retry (also as `retry-after` metadata, in seconds). A valid token is
+    /// admitted whatever the address's failures.
     fn check(&self, token: Option<&str>, ip: Option<std::net::IpAddr>) -> Result<(), Status> {
-        if ip.is_some_and(|ip| self.limiter.blocked(ip)) {
-            return Err(Status::resource_exhausted("too many failed authentication attempts from this address; try again later"));
-        }
-        match token.and_then(|t| self.tokens.authenticate(t)) {
+        let unauthenticated =
+            || Status::unauthenticated("send a valid token: handshake (Basic auth, the token as the password), then authorization: Bearer <token>");
+        let Some(token) = token.filter(|t| !t.is_empty()) else { return Err(unauthenticated()) };
+        match self.tokens.authenticate(token) {
             Some((_, role)) if role >= Role::Reader => Ok(()),
             Some((name, role)) => Err(Status::permission_denied(format!("{name} has role {role:?}; Flight SQL needs reader or admin"))),
             None => {
-                if let Some(ip) = ip {
-                    self.limiter.failed(ip);
+                if let Some(Err(locked)) = ip.map(|ip| self.limiter.failed(ip)) {
+                    let mut status = Status::resource_exhausted(locked.message());
+                    status.metadata_mut().insert("retry-after", locked.secs().into());
+                    return Err(status);
                 }
-                Err(Status::unauthenticated(
-                    "send a valid token: handshake (Basic auth, the token as the password), then authorization: Bearer <token>",
-                ))
+                Err(unauthenticated())
             }
         }
     }

@@ -14,15 +14,19 @@
 //! | `GET /api/v1/openapi.json` | anyone | this API's OpenAPI description |
 //! | `/dashboard/...` | reader, admin (login form, then a session cookie) | the web dashboard (see [`crate::dashboard`]) |
 //!
-//! Every route but `/health` needs `Authorization: Bearer <token>`; repeated failures from one
-//! address are refused for a while (429).
+//! Every route but `/health` and the OpenAPI description needs `Authorization: Bearer <token>`.
+//! Invalid tokens count towards their address's failed authentications (see
+//! [`crate::auth::FailureLimiter`]); past the allowance they are answered 429 with `Retry-After`.
+//! Missing credentials (401) and CORS preflights never count, and a valid token is never refused.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::Extension;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, RETRY_AFTER};
+use axum::http::Method;
+use axum::response::IntoResponse;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -30,7 +34,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::auth::{FailureLimiter, Role, Tokens};
+use crate::auth::{FailureLimiter, LockedOut, Role, Tokens};
 use crate::catalog::{AsOf, Catalog};
 use crate::error::{Error, Result};
 use crate::figures::{self, Window, FIGURES};
@@ -96,6 +100,10 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .with_state(state)
 }
 
+/// Admits a request whose bearer token has at least the role `need`. A request without
+/// credentials is answered 401 and not counted; an invalid token counts towards its address's
+/// failed authentications (never for `OPTIONS`, a CORS preflight) and, once the address has
+/// spent its allowance, is answered 429 with `Retry-After`. A valid token is always admitted.
 async fn authorize(
     State((state, need)): State<(Arc<HttpState>, Role)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -103,18 +111,18 @@ async fn authorize(
     next: Next,
 ) -> Result<Response> {
     let ip = peer.ip();
-    if state.limiter.blocked(ip) {
-        return Err(Error::TooManyAttempts("too many failed authentication attempts from this address; try again later".into()));
-    }
-    let token = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    let Some(token) = token else {
-        state.limiter.failed(ip);
+    let token = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(Error::Unauthenticated("send Authorization: Bearer <token>".into()));
     };
-    match state.tokens.authenticate(token.trim()) {
+    match state.tokens.authenticate(token) {
         None => {
-            state.limiter.failed(ip);
-            tracing::warn!(%ip, "rejected an invalid bearer token");
+            if req.method() != Method::OPTIONS {
+                if let Err(locked) = state.limiter.failed(ip) {
+                    return Ok(locked_out(&locked));
+                }
+                tracing::warn!(%ip, "rejected an invalid bearer token");
+            }
             Err(Error::Unauthenticated("the bearer token is not valid".into()))
         }
         Some((name, role)) if role < need => {
@@ -127,6 +135,13 @@ async fn authorize(
             Ok(next.run(req).await)
         }
     }
+}
+
+/// The answer to a failed authentication from a locked-out address: 429 with `Retry-After`.
+pub fn locked_out(locked: &LockedOut) -> Response {
+    let mut response = Error::TooManyAttempts(locked.message()).into_response();
+    response.headers_mut().insert(RETRY_AFTER, locked.secs().into());
+    response
 }
 
 /// The authenticated token holder of a request.

@@ -25,6 +25,7 @@
 //! | [`export`] | VNR exports: SDMX-CSV, Open SDG, the XLSX annex, the HTML report |
 //! | [`dashboard`] | the web dashboard (server-rendered HTML) |
 //! | [`openapi`] | the HTTP API's OpenAPI description |
+//! | [`listener`] | admission of connections: caps, TLS handshake and first-request timeouts |
 //! | [`server`] | startup, listeners and graceful shutdown |
 
 pub mod audit;
@@ -40,6 +41,7 @@ pub mod flight;
 pub mod flightsql;
 pub mod http;
 pub mod ingest;
+pub mod listener;
 pub mod openapi;
 pub mod pki;
 pub mod query;

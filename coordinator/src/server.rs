@@ -5,12 +5,14 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
+use axum::extract::ConnectInfo;
 use futures::FutureExt;
 use sdgx_schemas::{Contract, ValidationOptions};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tokio::net::{TcpListener, TcpStream};
+use tonic::transport::server::Connected;
 
 use crate::auth::{FailureLimiter, Registry, Tokens};
 use crate::catalog::{Catalog, Registers};
@@ -19,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::flight::{AgentsDoor, SdgxFlight};
 use crate::flightsql::AnalystFlight;
 use crate::ingest::Ingest;
+use crate::listener::{accept, Admitted, ConnectionLimits, Gate, Plain};
 use crate::store::Store;
 
 /// A coordinator with its listeners bound, ready to run.
@@ -29,6 +32,7 @@ pub struct Coordinator {
     http: TcpListener,
     catalog: Arc<Catalog>,
     ingest: Arc<Ingest>,
+    limiter: Arc<FailureLimiter>,
 }
 
 /// Loads the contract and opens the store described by `config` (no listeners); `writer` is
@@ -63,7 +67,9 @@ impl Coordinator {
             None => None,
         };
         let http = bind(config.http_addr).await?;
-        Ok(Coordinator { config, flight, analyst_flight, http, catalog, ingest })
+        let window = std::time::Duration::from_secs(config.security.auth_window_secs);
+        let limiter = Arc::new(FailureLimiter::new(config.security.auth_max_failures, window));
+        Ok(Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter })
     }
 
     /// The bound Flight address.
@@ -81,22 +87,43 @@ impl Coordinator {
         self.http.local_addr().expect("bound")
     }
 
+    /// The failed-authentication limiter shared by the HTTP and Flight SQL ports (for its
+    /// counters).
+    pub fn limiter(&self) -> Arc<FailureLimiter> {
+        self.limiter.clone()
+    }
+
     /// The catalog (for in-process queries).
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.clone()
     }
 
-    /// Serves Flight and HTTP until `shutdown` completes, then drains both.
+    /// Serves Flight and HTTP until `shutdown` completes, then drains both. Every listener
+    /// admits connections through [`crate::listener`] (caps, TLS handshake and first-request
+    /// timeouts) and serves them with HTTP/2 stream limits and keep-alive pings.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let Coordinator { config, flight, analyst_flight, http, catalog, ingest } = self;
+        let Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter } = self;
         let shutdown = shutdown.shared();
-        let t = &config.transport;
+        let (t, c) = (&config.transport, &config.connections);
         let sec = &config.security;
         let tokens = Arc::new(Tokens::load(&sec.tokens, sec.token_file.as_deref())?);
-        let limiter = Arc::new(FailureLimiter::new(sec.auth_max_failures, std::time::Duration::from_secs(sec.auth_window_secs)));
+        let window = std::time::Duration::from_secs(sec.auth_window_secs);
+        let housekeeping = tokio::spawn({
+            let limiter = limiter.clone();
+            async move {
+                let mut every = tokio::time::interval(window);
+                loop {
+                    every.tick().await;
+                    limiter.housekeep();
+                }
+            }
+        });
         let agents = AgentsDoor { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
         let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), agents);
-        let flight = flight_server(t, svc, flight, sec.tls.as_ref().map(|t| server_tls(t, true)).transpose()?, shutdown.clone())?;
+        let flight = match sec.tls.as_ref().map(|tls| server_tls(tls, true)).transpose()? {
+            Some(tls) => flight_server(t, c, svc, accept("flight", flight, Gate::new(c), tls, c, t.tcp_nodelay), shutdown.clone()),
+            None => flight_server(t, c, svc, accept("flight", flight, Gate::new(c), Plain, c, t.tcp_nodelay), shutdown.clone()),
+        };
         let limits = crate::query::Limits {
             timeout: std::time::Duration::from_secs(config.query_timeout_secs),
             max_rows: config.query_max_rows,
@@ -104,8 +131,11 @@ impl Coordinator {
         let analysts = match analyst_flight {
             Some(listener) => {
                 let svc = AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits);
-                let tls = sec.tls.as_ref().map(|t| server_tls(t, false)).transpose()?;
-                Some(flight_server(t, svc, listener, tls, shutdown.clone())?)
+                let gate = Gate::new(c);
+                Some(match sec.tls.as_ref().map(|tls| server_tls(tls, false)).transpose()? {
+                    Some(tls) => flight_server(t, c, svc, accept("analysts' flight", listener, gate, tls, c, t.tcp_nodelay), shutdown.clone()),
+                    None => flight_server(t, c, svc, accept("analysts' flight", listener, gate, Plain, c, t.tcp_nodelay), shutdown.clone()),
+                })
             }
             None => None,
         };
@@ -115,68 +145,139 @@ impl Coordinator {
             limiter,
             limits,
         });
-        let app = crate::http::router(state).into_make_service_with_connect_info::<SocketAddr>();
-        let http = axum::serve(http, app).with_graceful_shutdown(shutdown);
+        let app = crate::http::router(state);
+        let http = serve_http(app, accept("http", http, Gate::new(c), Plain, c, t.tcp_nodelay), c, shutdown);
         let analysts = async move {
             match analysts {
                 Some(a) => a.await,
                 None => Ok(()),
             }
         };
-        let (f, a, h) = tokio::join!(flight, analysts, http.into_future());
+        let (f, a, ()) = tokio::join!(flight, analysts, http);
+        housekeeping.abort();
         f.map_err(|e| Error::Transport(format!("flight server: {e}")))?;
         a.map_err(|e| Error::Transport(format!("analysts' flight server: {e}")))?;
-        h.map_err(|e| Error::Transport(format!("http server: {e}")))?;
         Ok(())
     }
 }
 
-/// A Flight server for `door` on `listener`.
-fn flight_server<S, F>(
+/// A Flight server for `svc` on the admitted connections `incoming`: HTTP/2 with the transport's
+/// windows and message sizes, and the stream limit and keep-alive pings of `c`.
+fn flight_server<S, IO, F>(
     t: &crate::config::TransportConfig,
+    c: &ConnectionLimits,
     svc: S,
-    listener: TcpListener,
-    tls: Option<tonic::transport::ServerTlsConfig>,
+    incoming: impl futures::Stream<Item = std::io::Result<Admitted<IO>>> + Send + 'static,
     shutdown: F,
-) -> Result<impl Future<Output = std::result::Result<(), tonic::transport::Error>> + use<S, F>>
+) -> futures::future::BoxFuture<'static, std::result::Result<(), tonic::transport::Error>>
 where
     S: FlightService,
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Connected + Unpin + Send + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     let svc = FlightServiceServer::new(svc).max_decoding_message_size(t.max_message_size).max_encoding_message_size(t.max_message_size);
-    let mut builder = tonic::transport::Server::builder();
-    if let Some(tls) = tls {
-        builder = builder.tls_config(tls).map_err(|e| Error::Transport(format!("TLS: {e}")))?;
+    Box::pin(
+        tonic::transport::Server::builder()
+            .initial_stream_window_size(Some(t.stream_window))
+            .initial_connection_window_size(Some(t.connection_window))
+            .max_concurrent_streams(Some(c.max_streams_per_connection))
+            .http2_keepalive_interval(Some(Duration::from_secs(c.keepalive_interval_secs)))
+            .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+            .add_service(svc)
+            .serve_with_incoming_shutdown(incoming, shutdown),
+    )
+}
+
+/// How long a keep-alive ping may go unanswered before the connection is closed.
+const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Serves `app` on the admitted connections `incoming` (HTTP/1 with hyper's header-read
+/// timeout, or HTTP/2 with the stream limit and keep-alive pings of `c`) until `shutdown`
+/// completes; then stops accepting, lets every connection finish its requests, and returns.
+async fn serve_http(
+    app: axum::Router,
+    incoming: impl futures::Stream<Item = std::io::Result<Admitted<TcpStream>>>,
+    c: &ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    use futures::StreamExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(c.header_timeout_secs));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(c.max_streams_per_connection)
+        .keep_alive_interval(Duration::from_secs(c.keepalive_interval_secs))
+        .keep_alive_timeout(KEEPALIVE_TIMEOUT);
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    // Boxed so that dropping it closes the listening socket before the connections drain.
+    let mut incoming = Box::pin(incoming);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let conn = tokio::select! {
+            () = &mut shutdown => break,
+            c = incoming.next() => match c {
+                Some(Ok(c)) => c,
+                Some(Err(_)) => continue,
+                None => break,
+            },
+        };
+        let peer = conn.peer();
+        let svc = app.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        });
+        let (builder, mut stopped) = (builder.clone(), stopped.clone());
+        tokio::spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(conn), hyper_util::service::TowerToHyperService::new(svc));
+            let mut conn = std::pin::pin!(conn);
+            let served = tokio::select! {
+                r = conn.as_mut() => r,
+                _ = stopped.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+            }
+        });
     }
-    Ok(builder
-        .initial_stream_window_size(Some(t.stream_window))
-        .initial_connection_window_size(Some(t.connection_window))
-        .add_service(svc)
-        .serve_with_incoming_shutdown(accepted(listener, t.tcp_nodelay), shutdown))
+    drop(incoming); // stops the accept loop: new clients are refused while the others drain
+    drop(stopped);
+    let _ = stop.send(());
+    stop.closed().await;
 }
 
-/// The connections accepted on `listener`, with Nagle's algorithm off when `nodelay` (the
-/// server's own `tcp_nodelay` applies only to listeners it binds itself; without this, every
-/// small reply waits for the peer's delayed acknowledgement, some 40 ms).
-fn accepted(listener: TcpListener, nodelay: bool) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    use futures::TryStreamExt;
-    TcpListenerStream::new(listener).map_ok(move |s| {
-        if let Err(e) = s.set_nodelay(nodelay) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-        s
-    })
-}
-
-/// A Flight port's TLS: the coordinator's identity and, with `client_auth`, client
-/// certificates required and verified against the configured CA bundle (expiry included).
-fn server_tls(t: &crate::config::TlsConfig, client_auth: bool) -> Result<tonic::transport::ServerTlsConfig> {
+/// A Flight port's TLS: the coordinator's identity, HTTP/2 by ALPN and, with `client_auth`,
+/// client certificates required and verified against the configured CA bundle (expiry
+/// included). The handshake runs in [`crate::listener`], so tonic's `peer_certs()` still sees the
+/// client's chain.
+fn server_tls(t: &crate::config::TlsConfig, client_auth: bool) -> Result<tokio_rustls::TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let read = |p: &std::path::Path| std::fs::read(p).map_err(Error::io(p));
-    let identity = tonic::transport::Identity::from_pem(read(&t.cert)?, read(&t.key)?);
-    let tls = tonic::transport::ServerTlsConfig::new().identity(identity);
-    if !client_auth {
-        return Ok(tls);
-    }
-    let ca = tonic::transport::Certificate::from_pem(read(&t.client_ca)?);
-    Ok(tls.client_ca_root(ca).client_auth_optional(false))
+    let bad = |p: &std::path::Path, e: &dyn std::fmt::Display| Error::Transport(format!("TLS: {}: {e}", p.display()));
+    let certs = |p: &std::path::Path| -> Result<Vec<CertificateDer<'static>>> {
+        CertificateDer::pem_slice_iter(&read(p)?).collect::<std::result::Result<_, _>>().map_err(|e| bad(p, &e))
+    };
+    let chain = certs(&t.cert)?;
+    let key = PrivateKeyDer::from_pem_slice(&read(&t.key)?).map_err(|e| bad(&t.key, &e))?;
+    let builder = rustls::ServerConfig::builder();
+    let builder = if client_auth {
+        let mut roots = rustls::RootCertStore::empty();
+        for ca in certs(&t.client_ca)? {
+            roots.add(ca).map_err(|e| bad(&t.client_ca, &e))?;
+        }
+        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots)).build().map_err(|e| bad(&t.client_ca, &e))?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut config = builder.with_single_cert(chain, key).map_err(|e| bad(&t.cert, &e))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
