@@ -191,6 +191,7 @@ pub struct Staging {
     writer: Option<PartitionWriter>,
     /// The files written, once the writer is closed.
     uploaded: Vec<Add>,
+    /// Set once the commit is attempted: the files are then never deleted.
     committed: bool,
     runtime: tokio::runtime::Handle,
     store: ObjectStoreRef,
@@ -487,6 +488,10 @@ impl Store {
             partition_by: Some(PARTITIONS.map(str::to_owned).to_vec()),
             predicate: Some(format!("agency = '{}' AND dataset = '{}'", entry.agency, entry.dataset)),
         };
+        // From here the file is kept whatever happens: a commit that fails ambiguously (its
+        // answer lost after the commit file was written) may still list it, and deleting a
+        // listed file would lose data; an unlisted one is only an orphan.
+        staged.committed = true;
         let version = CommitBuilder::default()
             .with_actions(actions)
             .with_app_metadata(HashMap::from([(LOG_KEY.to_owned(), metadata)]))
@@ -494,7 +499,6 @@ impl Store {
             .await
             .map_err(|e| Error::or_no_space(e.into(), &format!("{}/_delta_log/", crate::storage::redact(&self.url).trim_end_matches('/'))))?
             .version as i64;
-        staged.committed = true;
         entry.store_version = version;
         // The commit is durable now: nothing below may fail the publication.
         let written = match self.object_store.get(&commit_path(version)).await {
