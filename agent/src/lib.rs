@@ -105,6 +105,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
     }
     let outbox = Outbox::open(&config.outbox)?;
     let _lock = outbox.lock().await?;
+    outbox.warn_corrupt()?;
     // An explicit publish tries everything pending now, whatever its backoff.
     for mut e in outbox.pending()? {
         if e.next_attempt.take().is_some() {

@@ -49,8 +49,10 @@ enum Command {
         json: bool,
     },
     /// Check the agent's configuration and outbox without contacting the coordinator (a
-    /// container healthcheck): prints the outbox's entries by state as JSON and exits 0, or
-    /// prints the error and exits 1.
+    /// container healthcheck): prints the outbox's entries by state as JSON and exits 0
+    /// (`"status": "degraded"` with the list of corrupt entries when some cannot be read; the
+    /// others are still served), or prints the error and exits 1 (no configuration, no
+    /// readable outbox directory).
     Health {
         /// Agent configuration (TOML).
         #[arg(long, short)]
@@ -144,9 +146,9 @@ async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
 }
 
 fn health(config: &std::path::Path) -> std::process::ExitCode {
-    match sdgx_agent::Config::load(config).and_then(|c| sdgx_agent::status::health(&c).map(|h| (c.agency, h))) {
-        Ok((agency, outbox)) => {
-            println!("{}", serde_json::json!({ "status": "ok", "agency": agency, "outbox": outbox }));
+    match sdgx_agent::Config::load(config).and_then(|c| sdgx_agent::status::health(&c)) {
+        Ok(health) => {
+            println!("{}", serde_json::to_string(&health).expect("the health serialises"));
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
@@ -164,19 +166,20 @@ async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode 
             return std::process::ExitCode::FAILURE;
         }
     };
-    let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.entries());
+    let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.scan());
     let calendar = if config.coordinator_http.is_some() { Some(sdgx_agent::status::calendar(&config).await) } else { None };
     let mut ok = true;
     if json {
         let v = serde_json::json!({
-            "outbox": outbox.as_ref().map_err(ToString::to_string),
+            "outbox": outbox.as_ref().map(|l| &l.entries).map_err(ToString::to_string),
+            "corrupt": outbox.as_ref().map(|l| &l.corrupt).ok(),
             "calendar": calendar.as_ref().map(|c| c.as_ref().map_err(ToString::to_string)),
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("the status serialises"));
         ok = outbox.is_ok() && !matches!(calendar, Some(Err(_)));
     } else {
         match &outbox {
-            Ok(entries) => print!("{}", sdgx_agent::status::render_outbox(&config.outbox, entries)),
+            Ok(listing) => print!("{}", sdgx_agent::status::render_outbox(&config.outbox, listing)),
             Err(e) => {
                 ok = false;
                 eprintln!("error: {e}");

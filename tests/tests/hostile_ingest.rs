@@ -1,7 +1,7 @@
 //! Hostile publishers against the coordinator's publication resources (issue 15, case 6 and
 //! the schema-only publication of case 10): idle publications that never finish, more of them
 //! than tokio's blocking pool has threads, a publication that trickles under the idle timeout,
-//! and a publication without rows.
+//! a publication without rows, and an agent whose outbox holds a corrupt entry.
 //!
 //! The example coordinator runs in process over plaintext (`insecure_plaintext_publish`: the
 //! manifest's agency is trusted, so one client can publish as any agency); the limits work
@@ -227,4 +227,17 @@ async fn a_publication_without_rows_is_refused_unless_it_withdraws_the_dataset()
     assert!(ack.store_version > version);
     assert_eq!(rows(&running, "armstat", "ilcs-poverty").await, 0);
     assert!(rows(&running, "armstat", "ilcs-returned-migrants").await > 0, "the agency's other dataset is untouched");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_publishes_past_a_corrupt_outbox_entry() {
+    let running = Running::start(|_| {}).await;
+    let config = running.agent("armstat");
+    let damaged = config.outbox.join("01900000-0000-7000-8000-000000000000");
+    std::fs::create_dir_all(&damaged).expect("entry directory");
+    std::fs::write(damaged.join("entry.json"), b"\0\0\0 not json").expect("damaged entry");
+    agent_publishes(&running, "armstat").await;
+    assert!(rows(&running, "armstat", "ilcs-poverty").await > 0);
+    let health = sdgx_agent::status::health(&config).expect("health");
+    assert_eq!((health.status, health.outbox["sent"], health.corrupt.len()), ("degraded", 2, 1));
 }
