@@ -48,6 +48,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Withdraw a dataset: publish it with `withdraw = true` and no rows, so that its current
+    /// version at the coordinator is empty (earlier versions stay readable). Through the
+    /// outbox, like publish.
+    Withdraw {
+        /// Agent configuration (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The dataset id (its manifest's `dataset`).
+        #[arg(long)]
+        dataset: String,
+    },
     /// Check the agent's configuration and outbox without contacting the coordinator (a
     /// container healthcheck): prints the outbox's entries by state as JSON and exits 0
     /// (`"status": "degraded"` with the list of corrupt entries when some cannot be read; the
@@ -70,9 +81,10 @@ async fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let (config, dry_run) = match Cli::parse().command {
-        Command::Publish { config, dry_run } => (config, dry_run),
-        Command::Validate { config } => (config, true),
+    let (config, dry_run, withdraw) = match Cli::parse().command {
+        Command::Publish { config, dry_run } => (config, dry_run, None),
+        Command::Validate { config } => (config, true, None),
+        Command::Withdraw { config, dataset } => (config, false, Some(dataset)),
         Command::Status { config, json } => return status(&config, json).await,
         Command::Run { config } => return daemon(&config).await,
         Command::Health { config } => return health(&config),
@@ -84,7 +96,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let outcomes = match sdgx_agent::run(&config, dry_run).await {
+    let outcomes = match &withdraw {
+        Some(dataset) => sdgx_agent::withdraw(&config, dataset).await,
+        None => sdgx_agent::run(&config, dry_run).await,
+    };
+    let outcomes = match outcomes {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");

@@ -241,3 +241,18 @@ async fn an_agent_publishes_past_a_corrupt_outbox_entry() {
     let health = sdgx_agent::status::health(&config).expect("health");
     assert_eq!((health.status, health.outbox["sent"], health.corrupt.len()), ("degraded", 2, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_withdraws_a_dataset() {
+    let running = Running::start(|_| {}).await;
+    agent_publishes(&running, "armstat").await;
+    let mut config = running.agent("armstat");
+    config.delivery.publish_retry_secs = 0;
+    let e = sdgx_agent::withdraw(&config, "no-such-dataset").await.expect_err("an unknown dataset");
+    assert!(e.to_string().contains("ilcs-poverty"), "the error lists the datasets: {e}");
+    let out = sdgx_agent::withdraw(&config, "ilcs-poverty").await.expect("withdraws");
+    let ack = out[0].sent.as_ref().expect("sent").as_ref().expect("acknowledged");
+    assert_eq!((ack.rows, ack.duplicate), (0, false));
+    assert_eq!(rows(&running, "armstat", "ilcs-poverty").await, 0);
+    assert!(rows(&running, "armstat", "ilcs-returned-migrants").await > 0);
+}
