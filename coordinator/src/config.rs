@@ -206,9 +206,12 @@ impl Config {
                 self.publish_deadline_secs, self.publish_idle_timeout_secs
             )));
         }
-        if self.max_publications_per_agency == 0 || self.max_concurrent_publications < self.max_publications_per_agency {
+        if self.max_publications_per_agency == 0
+            || self.max_concurrent_publications < self.max_publications_per_agency
+            || self.max_concurrent_publications > 100_000
+        {
             return Err(Error::Config(format!(
-                "max_publications_per_agency ({}) must be at least 1 and at most max_concurrent_publications ({})",
+                "max_publications_per_agency ({}) must be at least 1 and at most max_concurrent_publications ({}), itself at most 100000",
                 self.max_publications_per_agency, self.max_concurrent_publications
             )));
         }

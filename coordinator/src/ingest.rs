@@ -376,4 +376,18 @@ mod tests {
         drop(first);
         let _again = a.admit("moh", "h").expect("a place was given back");
     }
+
+    #[test]
+    fn the_publication_settings_are_checked() {
+        assert!(Config::default().validate().is_ok());
+        let bad = |c: Config, setting: &str| {
+            let e = c.validate().expect_err(setting).to_string();
+            assert!(e.contains(setting), "{e}");
+        };
+        bad(Config { publish_deadline_secs: 10, publish_idle_timeout_secs: 20, ..Config::default() }, "publish_deadline_secs");
+        bad(Config { max_publications_per_agency: 0, ..Config::default() }, "max_publications_per_agency");
+        bad(Config { max_concurrent_publications: 2, max_publications_per_agency: 3, ..Config::default() }, "max_concurrent_publications");
+        let l = Limits::from_config(&Config::default());
+        assert_eq!((l.deadline, l.max_concurrent, l.max_per_agency), (Duration::from_secs(3600), 16, 4));
+    }
 }
