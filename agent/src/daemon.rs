@@ -92,6 +92,7 @@ async fn publish_one(config: &Config, contract: &Arc<sdgx_schemas::Contract>, ou
 pub async fn run(config: &Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let contract = Arc::new(crate::contract(config)?);
     let outbox = Outbox::open(&config.outbox)?;
+    outbox.warn_corrupt()?;
     let d = &config.daemon;
     let poll = Duration::from_secs(d.poll_secs.max(1));
     let mut seen: Vec<Option<Fingerprint>> = vec![None; config.datasets.len()];

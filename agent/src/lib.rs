@@ -105,6 +105,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
     }
     let outbox = Outbox::open(&config.outbox)?;
     let _lock = outbox.lock().await?;
+    outbox.warn_corrupt()?;
     // An explicit publish tries everything pending now, whatever its backoff.
     for mut e in outbox.pending()? {
         if e.next_attempt.take().is_some() {
@@ -120,8 +121,49 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
         };
         out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry, sent: None });
     }
-    let mut attempts = delivery::deliver_all(config, &contract, &outbox, std::time::Duration::from_secs(config.delivery.publish_retry_secs)).await?;
-    for o in &mut out {
+    deliver(config, &contract, &outbox, &mut out).await?;
+    Ok(out)
+}
+
+/// Withdraws the configured dataset whose manifest has the id `dataset`: stages a
+/// publication with `withdraw = true` and no rows in the outbox (superseding any pending
+/// version of the dataset), then delivers the outbox as [`run`] does. Once acknowledged, the
+/// dataset's current version is empty; `sdgx-agent run` publishes it again when its inputs
+/// change or on its schedule, so remove it from the configuration to keep it withdrawn.
+pub async fn withdraw(config: &Config, dataset: &str) -> Result<Vec<Outcome>> {
+    let contract = Arc::new(contract(config)?);
+    let mut ids = vec![];
+    let mut found = None;
+    for d in &config.datasets {
+        let m = publish::manifest(d, &config.agency)?;
+        if m.dataset == dataset {
+            found = Some(d);
+        }
+        ids.push(m.dataset);
+    }
+    let d = found.ok_or_else(|| Error::Config(format!("no dataset {dataset:?} in the configuration (its datasets: {})", ids.join(", "))))?;
+    let outbox = Outbox::open(&config.outbox)?;
+    let _lock = outbox.lock().await?;
+    outbox.warn_corrupt()?;
+    let copy = outbox.staging_file();
+    let checked = publish::withdrawal(&contract, d, &config.agency, &copy);
+    let entry = match &checked {
+        Ok(p) => Some(outbox.stage(p, &copy, false)?.entry().clone()),
+        Err(_) => {
+            let _ = std::fs::remove_file(&copy);
+            None
+        }
+    };
+    let mut out = vec![Outcome { manifest: d.manifest.clone(), computed: None, checked, entry, sent: None }];
+    deliver(config, &contract, &outbox, &mut out).await?;
+    Ok(out)
+}
+
+/// Delivers the outbox, retrying for `delivery.publish_retry_secs`, and records in each of
+/// `out` what became of its entry.
+async fn deliver(config: &Config, contract: &Arc<Contract>, outbox: &Outbox, out: &mut [Outcome]) -> Result<()> {
+    let mut attempts = delivery::deliver_all(config, contract, outbox, std::time::Duration::from_secs(config.delivery.publish_retry_secs)).await?;
+    for o in out.iter_mut() {
         let Some(e) = &o.entry else { continue };
         let last = attempts.iter().position(|a| a.entry.id == e.id).map(|i| attempts.swap_remove(i));
         o.sent = Some(match last {
@@ -130,7 +172,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
             None => Err(undelivered(e)),
         });
     }
-    Ok(out)
+    Ok(())
 }
 
 fn undelivered(e: &outbox::Entry) -> Error {

@@ -48,9 +48,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Withdraw a dataset: publish it with `withdraw = true` and no rows, so that its current
+    /// version at the coordinator is empty (earlier versions stay readable). Through the
+    /// outbox, like publish.
+    Withdraw {
+        /// Agent configuration (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The dataset id (its manifest's `dataset`).
+        #[arg(long)]
+        dataset: String,
+    },
     /// Check the agent's configuration and outbox without contacting the coordinator (a
-    /// container healthcheck): prints the outbox's entries by state as JSON and exits 0, or
-    /// prints the error and exits 1.
+    /// container healthcheck): prints the outbox's entries by state as JSON and exits 0
+    /// (`"status": "degraded"` with the list of corrupt entries when some cannot be read; the
+    /// others are still served), or prints the error and exits 1 (no configuration, no
+    /// readable outbox directory).
     Health {
         /// Agent configuration (TOML).
         #[arg(long, short)]
@@ -68,9 +81,10 @@ async fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let (config, dry_run) = match Cli::parse().command {
-        Command::Publish { config, dry_run } => (config, dry_run),
-        Command::Validate { config } => (config, true),
+    let (config, dry_run, withdraw) = match Cli::parse().command {
+        Command::Publish { config, dry_run } => (config, dry_run, None),
+        Command::Validate { config } => (config, true, None),
+        Command::Withdraw { config, dataset } => (config, false, Some(dataset)),
         Command::Status { config, json } => return status(&config, json).await,
         Command::Run { config } => return daemon(&config).await,
         Command::Health { config } => return health(&config),
@@ -82,7 +96,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let outcomes = match sdgx_agent::run(&config, dry_run).await {
+    let outcomes = match &withdraw {
+        Some(dataset) => sdgx_agent::withdraw(&config, dataset).await,
+        None => sdgx_agent::run(&config, dry_run).await,
+    };
+    let outcomes = match outcomes {
         Ok(o) => o,
         Err(e) => {
             eprintln!("error: {e}");
@@ -144,9 +162,9 @@ async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
 }
 
 fn health(config: &std::path::Path) -> std::process::ExitCode {
-    match sdgx_agent::Config::load(config).and_then(|c| sdgx_agent::status::health(&c).map(|h| (c.agency, h))) {
-        Ok((agency, outbox)) => {
-            println!("{}", serde_json::json!({ "status": "ok", "agency": agency, "outbox": outbox }));
+    match sdgx_agent::Config::load(config).and_then(|c| sdgx_agent::status::health(&c)) {
+        Ok(health) => {
+            println!("{}", serde_json::to_string(&health).expect("the health serialises"));
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
@@ -164,19 +182,20 @@ async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode 
             return std::process::ExitCode::FAILURE;
         }
     };
-    let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.entries());
+    let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.scan());
     let calendar = if config.coordinator_http.is_some() { Some(sdgx_agent::status::calendar(&config).await) } else { None };
     let mut ok = true;
     if json {
         let v = serde_json::json!({
-            "outbox": outbox.as_ref().map_err(ToString::to_string),
+            "outbox": outbox.as_ref().map(|l| &l.entries).map_err(ToString::to_string),
+            "corrupt": outbox.as_ref().map(|l| &l.corrupt).ok(),
             "calendar": calendar.as_ref().map(|c| c.as_ref().map_err(ToString::to_string)),
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("the status serialises"));
         ok = outbox.is_ok() && !matches!(calendar, Some(Err(_)));
     } else {
         match &outbox {
-            Ok(entries) => print!("{}", sdgx_agent::status::render_outbox(&config.outbox, entries)),
+            Ok(listing) => print!("{}", sdgx_agent::status::render_outbox(&config.outbox, listing)),
             Err(e) => {
                 ok = false;
                 eprintln!("error: {e}");

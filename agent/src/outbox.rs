@@ -10,6 +10,11 @@
 //! <outbox>/<id>/data.parquet       the normalised rows, exactly as validated (while pending)
 //! ```
 //!
+//! An entry whose `entry.json` cannot be read or parsed (a damaged disk, a hand edit) is
+//! *corrupt*: it is skipped, left on disk untouched for the operator, and reported by
+//! [`Outbox::scan`] (`sdgx-agent status` and `health` list it); every other entry is served as
+//! usual.
+//!
 //! `<id>` is a UUIDv7, so entries sort in the order they were made. An entry becomes visible
 //! only by renaming its complete directory into place; every file and directory is fsync'd
 //! first, so a crash leaves either no entry or a whole one. A state change rewrites
@@ -88,6 +93,27 @@ impl Entry {
     pub fn content_hash(&self) -> &str {
         self.manifest.content_hash.as_deref().unwrap_or_default()
     }
+}
+
+/// An outbox entry that cannot be read: skipped by every operation, left on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Corrupt {
+    /// The entry's directory name (its id, if it was one).
+    pub id: String,
+    /// The file that could not be read.
+    pub path: PathBuf,
+    /// Why.
+    pub error: String,
+}
+
+/// Everything in the outbox: the entries that can be read, oldest first, and those that
+/// cannot.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    /// The readable entries, oldest first.
+    pub entries: Vec<Entry>,
+    /// The corrupt entries, by id.
+    pub corrupt: Vec<Corrupt>,
 }
 
 /// What staging a publication did.
@@ -178,20 +204,42 @@ impl Outbox {
         self.dir.join(&e.id).join("data.parquet")
     }
 
-    /// Every entry, oldest first.
-    pub fn entries(&self) -> Result<Vec<Entry>> {
-        let mut out = Vec::new();
+    /// Every entry, oldest first, and every corrupt one. Fails only when the outbox directory
+    /// itself cannot be listed.
+    pub fn scan(&self) -> Result<Listing> {
+        let mut out = Listing::default();
         for d in std::fs::read_dir(&self.dir).map_err(|e| io(&self.dir, e))? {
             let d = d.map_err(|e| io(&self.dir, e))?;
             if d.file_name().to_string_lossy().starts_with('.') || !d.path().is_dir() {
                 continue;
             }
             let path = d.path().join("entry.json");
-            let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-            out.push(serde_json::from_str::<Entry>(&text).map_err(|e| io(&path, e))?);
+            let read = std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str::<Entry>(&text).map_err(|e| format!("not a valid outbox entry: {e}")));
+            match read {
+                Ok(e) => out.entries.push(e),
+                Err(error) => out.corrupt.push(Corrupt { id: d.file_name().to_string_lossy().into_owned(), path, error }),
+            }
         }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out.entries.sort_by(|a, b| a.id.cmp(&b.id));
+        out.corrupt.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
+    }
+
+    /// Every readable entry, oldest first (corrupt ones are skipped: see [`scan`](Self::scan)).
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        Ok(self.scan()?.entries)
+    }
+
+    /// Logs a warning for each corrupt entry; returns how many there are.
+    pub fn warn_corrupt(&self) -> Result<usize> {
+        let corrupt = self.scan()?.corrupt;
+        for c in &corrupt {
+            tracing::warn!(entry = %c.id, path = %c.path.display(), error = %c.error,
+                "corrupt outbox entry skipped; the others are delivered (move it away or delete it once inspected)");
+        }
+        Ok(corrupt.len())
     }
 
     /// The entries waiting to be sent, oldest first.

@@ -36,18 +36,7 @@ pub struct Prepared {
 /// Parquet (synced to disk) in the same pass: the outbox copy that is later sent. Fails with
 /// every problem found, or when the manifest names another agency than `agency`.
 pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: usize, max_problems: usize, copy: Option<&Path>) -> Result<Prepared> {
-    let text = std::fs::read_to_string(&d.manifest)
-        .map_err(|e| Error::Source { path: d.manifest.display().to_string(), message: e.to_string() })?;
-    let mut manifest = Manifest::from_toml(&text)
-        .map_err(|e| Error::Config(format!("{}: {e}", d.manifest.display())))?;
-    if manifest.agency != agency {
-        return Err(Error::Config(format!(
-            "{}: the manifest names agency {:?}, but this agent publishes for {agency:?}",
-            d.manifest.display(),
-            manifest.agency
-        )));
-    }
-    manifest.content_hash = None;
+    let mut manifest = manifest(d, agency)?;
     let src = source::open(&d.source, d.format()?, batch_size)?;
     let mut validator = Validator::new(contract, manifest.clone(), ValidationOptions { max_problems });
     let io = |p: &Path, e: &dyn std::fmt::Display| Error::Outbox { path: p.display().to_string(), message: e.to_string() };
@@ -80,6 +69,39 @@ pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: u
         let file = w.into_inner().map_err(|e| io(p, &e))?;
         file.sync_all().map_err(|e| io(p, &e))?;
     }
+    manifest.content_hash = Some(summary.content_hash.clone());
+    Ok(Prepared { manifest, summary })
+}
+
+/// The manifest of dataset `d`, which must be `agency`'s, without a content hash.
+pub fn manifest(d: &DatasetConfig, agency: &str) -> Result<Manifest> {
+    let text = std::fs::read_to_string(&d.manifest)
+        .map_err(|e| Error::Source { path: d.manifest.display().to_string(), message: e.to_string() })?;
+    let mut manifest = Manifest::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", d.manifest.display())))?;
+    if manifest.agency != agency {
+        return Err(Error::Config(format!(
+            "{}: the manifest names agency {:?}, but this agent publishes for {agency:?}",
+            d.manifest.display(),
+            manifest.agency
+        )));
+    }
+    manifest.content_hash = None;
+    Ok(manifest)
+}
+
+/// A withdrawal of dataset `d`: its manifest with `withdraw = true` and no rows, written to
+/// `copy` (an empty Parquet file, synced) for the outbox. Once acknowledged, the dataset's
+/// current version at the coordinator is empty.
+pub fn withdrawal(contract: &Contract, d: &DatasetConfig, agency: &str, copy: &Path) -> Result<Prepared> {
+    let mut manifest = manifest(d, agency)?;
+    manifest.withdraw = true;
+    let io = |e: &dyn std::fmt::Display| Error::Outbox { path: copy.display().to_string(), message: e.to_string() };
+    let file = std::fs::File::create(copy).map_err(|e| io(&e))?;
+    let writer = parquet::arrow::ArrowWriter::try_new(file, observation_schema_nullable(), None).map_err(|e| io(&e))?;
+    writer.into_inner().map_err(|e| io(&e))?.sync_all().map_err(|e| io(&e))?;
+    let mut validator = Validator::new(contract, manifest.clone(), ValidationOptions::default());
+    validator.push(&RecordBatch::new_empty(observation_schema_nullable()));
+    let summary = validator.finish()?.map_err(|r| Error::Invalid(Box::new(r)))?;
     manifest.content_hash = Some(summary.content_hash.clone());
     Ok(Prepared { manifest, summary })
 }

@@ -9,16 +9,36 @@ use sdgx_schemas::api::AgencyCalendar;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
-/// The agent's own health, for container healthchecks (`sdgx-agent health`): its outbox can
-/// be opened and read (the configuration was loaded by the caller). Returns how many outbox
-/// entries are in each state (`pending`, `sent`, `failed`, `superseded`). The coordinator is
-/// not asked: an unreachable coordinator delays delivery, which the outbox absorbs; it does
-/// not make the agent unhealthy.
-pub fn health(config: &Config) -> Result<std::collections::BTreeMap<&'static str, usize>> {
+/// The agent's own health, for container healthchecks (`sdgx-agent health`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Health {
+    /// `ok`, or `degraded` when some outbox entries are corrupt: the agent still serves every
+    /// other entry and dataset, so it is not unhealthy (a restart would not repair the file).
+    pub status: &'static str,
+    /// The agency.
+    pub agency: String,
+    /// How many readable outbox entries are in each state (`pending`, `sent`, `failed`,
+    /// `superseded`).
+    pub outbox: std::collections::BTreeMap<&'static str, usize>,
+    /// The corrupt entries, skipped (see [`crate::outbox`]).
+    pub corrupt: Vec<crate::outbox::Corrupt>,
+}
+
+/// The agent's health: its outbox can be opened and listed (the configuration was loaded by
+/// the caller). Fails only when the outbox directory itself cannot be opened or listed; a
+/// corrupt entry makes it `degraded`. The coordinator is not asked: an unreachable
+/// coordinator delays delivery, which the outbox absorbs; it does not make the agent
+/// unhealthy.
+pub fn health(config: &Config) -> Result<Health> {
     use crate::outbox::{Outbox, State};
-    let entries = Outbox::open(&config.outbox)?.entries()?;
+    let listing = Outbox::open(&config.outbox)?.scan()?;
     let states = [State::Pending, State::Sent, State::Failed, State::Superseded];
-    Ok(states.into_iter().map(|s| (s.name(), entries.iter().filter(|e| e.state == s).count())).collect())
+    Ok(Health {
+        status: if listing.corrupt.is_empty() { "ok" } else { "degraded" },
+        agency: config.agency.clone(),
+        outbox: states.into_iter().map(|s| (s.name(), listing.entries.iter().filter(|e| e.state == s).count())).collect(),
+        corrupt: listing.corrupt,
+    })
 }
 
 /// Fetches this agency's reporting calendar.
@@ -76,9 +96,11 @@ pub fn render(c: &AgencyCalendar) -> String {
     s
 }
 
-/// The outbox as a readable table: pending first, then the newest finished entries.
-pub fn render_outbox(dir: &std::path::Path, entries: &[crate::outbox::Entry]) -> String {
+/// The outbox as a readable table: pending first, then the newest finished entries, then the
+/// corrupt entries (skipped) with why.
+pub fn render_outbox(dir: &std::path::Path, listing: &crate::outbox::Listing) -> String {
     use crate::outbox::State;
+    let entries = &listing.entries;
     let mut s = String::new();
     let count = |st: State| entries.iter().filter(|e| e.state == st).count();
     let _ = writeln!(
@@ -107,6 +129,9 @@ pub fn render_outbox(dir: &std::path::Path, entries: &[crate::outbox::Entry]) ->
             let first = r.lines().next().unwrap_or_default();
             let _ = writeln!(s, "             last reply: {first}");
         }
+    }
+    for c in &listing.corrupt {
+        let _ = writeln!(s, "  {:<10} {} skipped: {}: {}", "corrupt", c.id, c.path.display(), c.error);
     }
     s
 }

@@ -101,6 +101,13 @@ pub struct Config {
     /// A publication whose stream sends nothing for this many seconds is abandoned (a stalled
     /// or malicious peer holds no connection forever).
     pub publish_idle_timeout_secs: u64,
+    /// A publication still arriving this many seconds after its `do_put` began is abandoned,
+    /// however steadily it trickles (the idle timeout bounds each wait, this the whole).
+    pub publish_deadline_secs: u64,
+    /// At most this many publications are received at once, from all agencies together.
+    pub max_concurrent_publications: usize,
+    /// At most this many publications are received at once from one agency.
+    pub max_publications_per_agency: usize,
     /// Memory limit of one query, in bytes.
     pub query_memory_limit: usize,
     /// Time limit of one analyst query, in seconds.
@@ -191,6 +198,9 @@ impl Default for Config {
             max_problems: 100,
             max_publication_messages: 100_000,
             publish_idle_timeout_secs: 300,
+            publish_deadline_secs: 3600,
+            max_concurrent_publications: 16,
+            max_publications_per_agency: 4,
             query_memory_limit: 2 << 30,
             query_timeout_secs: 30,
             query_max_rows: 1_000_000,
@@ -251,6 +261,21 @@ impl Config {
         }
         if self.max_publication_messages < 2 || self.publish_idle_timeout_secs == 0 {
             return Err(Error::Config("max_publication_messages must be at least 2 and publish_idle_timeout_secs at least 1".into()));
+        }
+        if self.publish_deadline_secs < self.publish_idle_timeout_secs {
+            return Err(Error::Config(format!(
+                "publish_deadline_secs ({}) must be at least publish_idle_timeout_secs ({})",
+                self.publish_deadline_secs, self.publish_idle_timeout_secs
+            )));
+        }
+        if self.max_publications_per_agency == 0
+            || self.max_concurrent_publications < self.max_publications_per_agency
+            || self.max_concurrent_publications > 100_000
+        {
+            return Err(Error::Config(format!(
+                "max_publications_per_agency ({}) must be at least 1 and at most max_concurrent_publications ({}), itself at most 100000",
+                self.max_publications_per_agency, self.max_concurrent_publications
+            )));
         }
         if self.query_timeout_secs == 0 || self.query_max_rows == 0 {
             return Err(Error::Config("query_timeout_secs and query_max_rows must be at least 1".into()));

@@ -55,6 +55,10 @@ pub enum Error {
     /// Too many failed attempts from this address.
     #[error("{0}")]
     TooManyAttempts(String),
+    /// A limit on concurrent work was reached (the message names it and its setting); the
+    /// same request may succeed later.
+    #[error("{0}")]
+    LimitReached(String),
     /// A query ran out of time.
     #[error("{0}")]
     Timeout(String),
@@ -182,6 +186,7 @@ impl Error {
             Error::Unauthenticated(m) => Status::unauthenticated(m.clone()),
             Error::PermissionDenied(m) => Status::permission_denied(m.clone()),
             Error::TooManyAttempts(m) => Status::resource_exhausted(m.clone()),
+            Error::LimitReached(m) => Status::resource_exhausted(m.clone()),
             Error::Timeout(m) => Status::deadline_exceeded(m.clone()),
             Error::Query(q) if Error::is_user_query_error(q) => Status::invalid_argument(e.to_string()),
             Error::Query(DataFusionError::ResourcesExhausted(_)) => Status::resource_exhausted(e.to_string()),
@@ -218,6 +223,7 @@ impl IntoResponse for Error {
             Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             Error::PermissionDenied(_) => (StatusCode::FORBIDDEN, "permission_denied"),
             Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Error::LimitReached(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
             Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             Error::Query(DataFusionError::ResourcesExhausted(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "resources_exhausted"),
             Error::NoSpace { .. } => (StatusCode::INSUFFICIENT_STORAGE, "no_space"),

@@ -45,11 +45,8 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
     let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
     let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit));
     let registry = Registry::new(config.security.agencies.clone());
-    let limits = crate::ingest::Limits {
-        max_messages: config.max_publication_messages,
-        idle_timeout: std::time::Duration::from_secs(config.publish_idle_timeout_secs),
-    };
-    let ingest = Arc::new(Ingest { contract, store, options: ValidationOptions { max_problems: config.max_problems }, registry, limits });
+    let limits = crate::ingest::Limits::from_config(config);
+    let ingest = Arc::new(Ingest::new(contract, store, ValidationOptions { max_problems: config.max_problems }, registry, limits));
     Ok((catalog, ingest))
 }
 

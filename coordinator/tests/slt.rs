@@ -75,6 +75,7 @@ impl Db {
             periodicity: "A".into(),
             content_hash: None,
             metadata: Default::default(),
+            withdraw: false,
         };
         let reader = read_csv(&path, 1024).map_err(fail)?;
         let mut normalizer = Normalizer::new(&self.contract, &reader.schema());

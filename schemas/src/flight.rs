@@ -370,6 +370,7 @@ mod tests {
             periodicity: "A".into(),
             content_hash: None,
             metadata: Metadata::default(),
+            withdraw: false,
         }
     }
 

@@ -90,6 +90,12 @@ pub struct Manifest {
     /// Methodology metadata following the national template.
     #[serde(default)]
     pub metadata: Metadata,
+    /// The publication withdraws the dataset: it carries no rows, and the dataset's current
+    /// version becomes empty. Without it, a publication without rows is refused (rule
+    /// `no_rows`); with it, any row is refused (rule `withdrawal_with_rows`). Left out of the
+    /// JSON when false, so manifests (and the log entries that hash them) are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdraw: bool,
 }
 
 /// Whether `id` is a valid agency or dataset id.

@@ -74,6 +74,8 @@ rules! {
     ManifestUnknownIndicator => "manifest_unknown_indicator", Error, "The manifest lists an indicator that is not in the framework.";
     ManifestBadPeriodicity => "manifest_bad_periodicity", Error, "The manifest's periodicity is not a CL_FREQ code with a time-period form (A, S, Q, M, W, D, B).";
     ManifestBadReferencePeriod => "manifest_bad_reference_period", Error, "The reference period is malformed or ends before it starts.";
+    NoRows => "no_rows", Error, "The publication carries no rows and its manifest does not withdraw the dataset (withdraw = true).";
+    WithdrawalWithRows => "withdrawal_with_rows", Error, "The manifest withdraws the dataset (withdraw = true) but the publication carries rows.";
     ManifestContentHashMismatch => "manifest_content_hash_mismatch", Error, "The manifest's content_hash is malformed or differs from the content received.";
     PercentageOutOfRange => "percentage_out_of_range", Warning, "A value in percent (unit PT) lies outside 0-100.";
     ValueOutsideBounds => "value_outside_bounds", Warning, "obs_value lies outside [lower_bound, upper_bound].";

@@ -206,6 +206,10 @@ impl<'c> Validator<'c> {
     /// Validates one batch. Its columns are found by name; their order does not matter.
     pub fn push(&mut self, batch: &RecordBatch) {
         let n = batch.num_rows();
+        if self.manifest.withdraw && n > 0 && self.rows == 0 {
+            self.record(Problem::new(Rule::WithdrawalWithRows, None, Some("manifest.withdraw"), Some("true"),
+                "the manifest withdraws the dataset, so the publication must carry no rows; leave withdraw out to publish rows".into()));
+        }
         if self.check_schema(&batch.schema()) {
             self.check_rows(batch);
         }
@@ -466,7 +470,14 @@ impl<'c> Validator<'c> {
             self.record(Problem::new(Rule::MissingColumn, None, None, None,
                 "the publication carried no data: no schema and no record batch arrived".into()));
         }
-        for code in self.manifest.indicators.clone() {
+        if self.rows == 0 && !self.manifest.withdraw && self.first_schema.is_some() {
+            self.record(Problem::new(Rule::NoRows, None, None, None, format!(
+                "the publication carries no rows; to empty the dataset {}, publish it with withdraw = true in its manifest",
+                self.manifest.dataset)));
+        }
+        // A withdrawal lists indicators that, by design, get no rows.
+        let listed = if self.manifest.withdraw { vec![] } else { self.manifest.indicators.clone() };
+        for code in listed {
             if !self.acc_index.contains_key(&code) && self.contract.framework.indicator(&code).is_some() {
                 self.record(Problem::new(Rule::ManifestIndicatorWithoutRows, None, Some("manifest.indicators"), Some(&code),
                     format!("the manifest lists {code} but no valid row of it arrived")));

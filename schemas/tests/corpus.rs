@@ -144,14 +144,22 @@ fn armenia_framework_adds_its_proxies() {
 }
 
 #[test]
-fn header_only_file_is_accepted_with_a_warning() {
+fn header_only_file_is_refused_unless_it_withdraws() {
     let contract = armenia();
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("h.csv");
     std::fs::write(&p, "indicator,series,ref_area,time_period,obs_value\n").unwrap();
     let m = manifest(&dir("examples/invalid/manifest.toml"));
-    let s = validate_csv(&contract, m, &p, ValidationOptions::default()).unwrap().unwrap_or_else(|r| panic!("{r}"));
+    let r = validate_csv(&contract, m.clone(), &p, ValidationOptions::default()).unwrap().expect_err("no rows, no withdrawal");
+    assert_eq!(r.errors.len(), 1, "{r}");
+    assert_eq!(r.errors[0].rule.id(), "no_rows");
+    assert!(r.to_string().contains("withdraw = true"), "{r}");
+    let withdrawal = sdgx_schemas::Manifest { withdraw: true, ..m.clone() };
+    let s = validate_csv(&contract, withdrawal.clone(), &p, ValidationOptions::default()).unwrap().unwrap_or_else(|r| panic!("{r}"));
     assert_eq!(s.rows, 0);
-    assert_eq!(s.warnings.len(), 1);
-    assert_eq!(s.warnings[0].rule.id(), "manifest_indicator_without_rows");
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // A withdrawal carrying a row is refused.
+    std::fs::write(&p, "indicator,series,ref_area,time_period,obs_value\n10.7.p1,,AM,2023,1\n").unwrap();
+    let r = validate_csv(&contract, withdrawal, &p, ValidationOptions::default()).unwrap().expect_err("a withdrawal with rows");
+    assert!(r.errors.iter().any(|e| e.rule.id() == "withdrawal_with_rows"), "{r}");
 }
