@@ -152,6 +152,8 @@ pub struct Admission {
     /// One semaphore per agency that has published since the start (agencies are those of the
     /// registry: [`authorize`] runs first).
     agencies: std::sync::Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Publications admitted and not yet finished.
+    in_progress: tokio::sync::watch::Sender<usize>,
 }
 
 /// A publication's place under the [`Admission`] limits, given back on drop.
@@ -159,6 +161,13 @@ pub struct Admission {
 pub struct Admitted {
     _agency: OwnedSemaphorePermit,
     _total: OwnedSemaphorePermit,
+    in_progress: tokio::sync::watch::Sender<usize>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.in_progress.send_modify(|n| *n -= 1);
+    }
 }
 
 impl Admission {
@@ -169,7 +178,19 @@ impl Admission {
             max_concurrent: limits.max_concurrent,
             total: Arc::new(Semaphore::new(limits.max_concurrent)),
             agencies: std::sync::Mutex::new(HashMap::new()),
+            in_progress: tokio::sync::watch::channel(0).0,
         }
+    }
+
+    /// The publications admitted and not yet finished (committed, refused or abandoned).
+    pub fn in_progress(&self) -> usize {
+        *self.in_progress.borrow()
+    }
+
+    /// Waits until at least `n` publications are in progress.
+    pub async fn wait_in_progress(&self, n: usize) {
+        let mut rx = self.in_progress.subscribe();
+        let _ = rx.wait_for(|&k| k >= n).await;
     }
 
     /// A place for `agency`'s publication of `dataset`, or [`Error::LimitReached`] naming the
@@ -193,7 +214,8 @@ impl Admission {
             .clone()
             .try_acquire_owned()
             .map_err(|_| refuse("the coordinator", self.max_concurrent, "max_concurrent_publications"))?;
-        Ok(Admitted { _agency: agency_place, _total: total_place })
+        self.in_progress.send_modify(|n| *n += 1);
+        Ok(Admitted { _agency: agency_place, _total: total_place, in_progress: self.in_progress.clone() })
     }
 }
 
@@ -258,18 +280,33 @@ where
     .await;
     // The write in flight ends before anything is answered, so a refused publication leaves
     // no staging file behind.
-    let staging = writer.finish().await;
-    received?;
-    let staging = staging?;
-    let finished = validator.finish().map_err(|e| match e {
-        sdgx_schemas::Error::Io { path, source } => Error::Io { path: path.display().to_string(), source },
-        other => Error::Contract(other),
-    })?;
-    let summary = match finished {
+    // A stream that failed is reported before a write that failed with it.
+    let mut staging = match (received, writer.finish().await) {
+        (Ok(()), Ok(staging)) => staging,
+        (Err(e), Ok(mut staging)) => {
+            staging.discard().await;
+            return Err(e);
+        }
+        (Err(e), Err(_)) | (Ok(()), Err(e)) => return Err(e),
+    };
+    let summary = validator
+        .finish()
+        .map_err(|e| match e {
+            sdgx_schemas::Error::Io { path, source } => Error::Io { path: path.display().to_string(), source },
+            other => Error::Contract(other),
+        })
+        .and_then(|finished| {
+            finished.map_err(|report| {
+                tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, errors = report.error_count, "publication rejected");
+                Error::Rejected(Box::new(report))
+            })
+        });
+    let summary = match summary {
         Ok(s) => s,
-        Err(report) => {
-            tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, errors = report.error_count, "publication rejected");
-            return Err(Error::Rejected(Box::new(report)));
+        Err(e) => {
+            // What was uploaded is deleted before the answer.
+            staging.discard().await;
+            return Err(e);
         }
     };
     let received_ms = started.elapsed().as_millis() as u64;

@@ -90,6 +90,12 @@ impl Coordinator {
         self.limiter.clone()
     }
 
+    /// The ingest path (for in-process observers: its admission counts publications in
+    /// progress).
+    pub fn ingest(&self) -> Arc<Ingest> {
+        self.ingest.clone()
+    }
+
     /// The catalog (for in-process queries).
     pub fn catalog(&self) -> Arc<Catalog> {
         self.catalog.clone()

@@ -263,8 +263,9 @@ impl Staging {
         })
     }
 
-    /// Deletes what was uploaded for this uncommitted publication.
-    async fn discard(&mut self) {
+    /// Deletes what was uploaded for this uncommitted publication, before returning (dropping
+    /// a `Staging` does the same in the background).
+    pub async fn discard(&mut self) {
         if let Some(l) = self.leftovers() {
             l.remove().await;
         }

@@ -38,6 +38,8 @@ pub struct Running {
     pub flight: String,
     /// The coordinator's query catalog.
     pub catalog: Arc<sdgx_coordinator::catalog::Catalog>,
+    /// The coordinator's ingest path (publications in progress).
+    pub ingest: Arc<sdgx_coordinator::ingest::Ingest>,
     /// The bound addresses.
     pub http: std::net::SocketAddr,
     /// The analysts' Flight address, when configured.
@@ -102,11 +104,12 @@ impl Running {
         let flight = format!("http://{}", c.flight_addr());
         let (http, analyst_flight) = (c.http_addr(), c.analyst_flight_addr());
         let catalog = c.catalog();
+        let ingest = c.ingest();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(c.run(async {
             let _ = rx.await;
         }));
-        Running { flight, catalog, http, analyst_flight, dir, pki: None, stop: Some(tx), task: Some(task) }
+        Running { flight, catalog, ingest, http, analyst_flight, dir, pki: None, stop: Some(tx), task: Some(task) }
     }
 
     /// The example agent config of `agency`, pointed at this coordinator (with its certificate

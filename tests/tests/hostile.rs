@@ -410,6 +410,25 @@ fn replace(batch: &RecordBatch, name: &str, array: Option<ArrayRef>) -> RecordBa
     RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).expect("batch")
 }
 
+/// The Parquet files under the table directory `root`, as paths relative to it (as the Delta
+/// log names them).
+fn data_files(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("store directory").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                let rel = p.strip_prefix(root).expect("inside the store").to_string_lossy().into_owned();
+                out.push(rel);
+            }
+        }
+    }
+    out
+}
+
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
@@ -492,6 +511,15 @@ async fn hostile_inputs_get_clear_errors_and_change_nothing() {
     assert!(served.load(Ordering::Relaxed) > 0, "the bystander was served");
     let left: Vec<_> = std::fs::read_dir(&staging).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "staging files left behind: {left:?}");
+    // Refused publications' data files are deleted before the answer: every data file in the
+    // store is one a commit added.
+    let added: std::collections::HashSet<String> = fx.running.catalog.store().read_commits().await.expect("commits")
+        .iter()
+        .flat_map(|c| c.actions.iter().filter_map(|a| a["add"]["path"].as_str().map(str::to_owned)))
+        .collect();
+    let store = fx.running.dir.path().join("store");
+    let orphans: Vec<String> = data_files(&store).into_iter().filter(|p| !added.contains(p)).collect();
+    assert!(orphans.is_empty(), "data files of refused publications left in the store: {orphans:?}");
 
     // The port still accepts a valid publication: new values, one new version.
     let values: ArrayRef = Arc::new(Float64Array::from_iter_values((0..fx.batch.num_rows()).map(|i| 10.0 + i as f64)));

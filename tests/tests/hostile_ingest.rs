@@ -76,18 +76,12 @@ fn idle(client: &FlightServiceClient<Channel>, manifest: &Manifest, schema: arro
     put(client, messages(manifest, schema, vec![]), true)
 }
 
-/// Waits until `n` staging files exist: every publication admitted has begun staging.
+/// Waits until `n` publications are in progress: every publication sent has been admitted and
+/// is staging, waiting for its next message.
 async fn wait_staging(running: &Running, n: usize) {
-    let dir = running.dir.path().join("staging");
-    let counted = async {
-        loop {
-            if std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0) >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(PROMPT, counted).await.unwrap_or_else(|_| panic!("{n} publications did not begin staging"));
+    tokio::time::timeout(PROMPT, running.ingest.admission.wait_in_progress(n))
+        .await
+        .unwrap_or_else(|_| panic!("{n} publications did not begin staging"));
 }
 
 /// Rows of (agency, dataset) in the current store version, by SQL.
