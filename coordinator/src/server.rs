@@ -97,13 +97,10 @@ impl Coordinator {
         let agents = AgentsDoor { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
         let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), agents);
         let flight = flight_server(t, svc, flight, sec.tls.as_ref().map(|t| server_tls(t, true)).transpose()?, shutdown.clone())?;
-        let limits = crate::query::Limits {
-            timeout: std::time::Duration::from_secs(config.query_timeout_secs),
-            max_rows: config.query_max_rows,
-        };
+        let limits = crate::query::Limits::from_config(&config)?;
         let analysts = match analyst_flight {
             Some(listener) => {
-                let svc = AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits);
+                let svc = AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits.clone());
                 let tls = sec.tls.as_ref().map(|t| server_tls(t, false)).transpose()?;
                 Some(flight_server(t, svc, listener, tls, shutdown.clone())?)
             }
