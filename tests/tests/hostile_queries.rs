@@ -93,19 +93,13 @@ impl Analyst {
     }
 }
 
-/// The gRPC status inside an arrow error.
+/// The gRPC status inside an arrow error (which keeps only its text).
 fn status(e: impl std::fmt::Display) -> tonic::Status {
     let text = e.to_string();
-    let code = [
-        ("InvalidArgument", Code::InvalidArgument),
-        ("ResourceExhausted", Code::ResourceExhausted),
-        ("DeadlineExceeded", Code::DeadlineExceeded),
-        ("Cancelled", Code::Cancelled),
-        ("Internal", Code::Internal),
-    ]
-    .into_iter()
-    .find(|(name, _)| text.contains(name))
-    .map_or(Code::Unknown, |(_, c)| c);
+    let code = [Code::InvalidArgument, Code::ResourceExhausted, Code::DeadlineExceeded, Code::Cancelled, Code::Internal]
+        .into_iter()
+        .find(|c| text.contains(c.description()))
+        .unwrap_or(Code::Unknown);
     tonic::Status::new(code, text)
 }
 
