@@ -147,7 +147,12 @@ impl QueryPool {
             Ok(Err(e)) if e.is_panic() => Err(Error::Query(datafusion::error::DataFusionError::Execution(format!("the query failed: {e}")))),
             Ok(Err(e)) => Err(Error::Query(datafusion::error::DataFusionError::Execution(format!("the query was cancelled: {e}")))),
             Err(_) => {
+                // Answer once the work has stopped (the task drops at its next yield), so a
+                // timeout means the query's CPU and memory are free again.
                 task.abort();
+                if tokio::time::timeout(ABORT_GRACE, task).await.is_err() {
+                    tracing::warn!(grace = ?ABORT_GRACE, "a query stopped at its time limit had not yielded within the grace");
+                }
                 Err(timed_out(timeout))
             }
         }
@@ -163,6 +168,9 @@ impl QueryPool {
     }
 }
 
+/// How long a timed-out query's caller waits for its task to stop before answering anyway.
+const ABORT_GRACE: Duration = Duration::from_secs(10);
+
 /// The error of a query stopped at its time limit.
 pub fn timed_out(timeout: Duration) -> Error {
     Error::Timeout(format!(
@@ -176,5 +184,41 @@ impl Drop for QueryPool {
         if let Some(rt) = self.runtime.take() {
             rt.shutdown_background();
         }
+    }
+}
+
+/// A physical optimizer rule that makes every operator with two or more inputs (joins, unions,
+/// recursive queries) take part in tokio's cooperative scheduling: DataFusion wraps only the
+/// leaves, and a cross join emits batch after batch from its buffered side without polling
+/// them, so a task running `count(*)` over a cross join never yielded and could not be stopped.
+/// Wrapped in `CooperativeExec`, each batch such an operator emits spends the task's budget,
+/// and the task yields (and an abort takes effect) every few batches.
+#[derive(Debug, Default)]
+pub struct YieldingJoins;
+
+impl datafusion::physical_optimizer::PhysicalOptimizerRule for YieldingJoins {
+    fn optimize(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        _config: &datafusion::config::ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        use datafusion::physical_plan::coop::CooperativeExec;
+        plan.transform_up(|p| {
+            Ok(if p.children().len() >= 2 {
+                Transformed::yes(Arc::new(CooperativeExec::new(p)) as Arc<dyn datafusion::physical_plan::ExecutionPlan>)
+            } else {
+                Transformed::no(p)
+            })
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "YieldingJoins"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
     }
 }
