@@ -141,8 +141,10 @@ impl QueryPool {
         F: Future<Output = Result<T>> + Send + 'static,
     {
         let admission = self.admit()?;
-        let mut task = self.handle().spawn(admission.run(work));
-        match tokio::time::timeout(timeout, &mut task).await {
+        // Dropped (the client went away): the work stops too.
+        let mut task = AbortOnDrop(self.handle().spawn(admission.run(work)));
+        let task = &mut task.0;
+        match tokio::time::timeout(timeout, &mut *task).await {
             Ok(Ok(out)) => out,
             Ok(Err(e)) if e.is_panic() => Err(Error::Query(datafusion::error::DataFusionError::Execution(format!("the query failed: {e}")))),
             Ok(Err(e)) => Err(Error::Query(datafusion::error::DataFusionError::Execution(format!("the query was cancelled: {e}")))),
@@ -165,6 +167,15 @@ impl QueryPool {
         F: Future<Output = ()> + Send + 'static,
     {
         self.handle().spawn(admission.run(work));
+    }
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

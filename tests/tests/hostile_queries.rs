@@ -370,11 +370,20 @@ async fn ingest_and_health_are_served_while_queries_saturate_their_threads() {
     let queries: Vec<_> = (0..4)
         .map(|_| {
             let a = a.clone();
-            tokio::spawn(async move { a.query(CROSS_JOIN).await })
+            // Retried while the probes below hold a slot for a moment.
+            tokio::spawn(async move {
+                loop {
+                    let answer = a.query(CROSS_JOIN).await;
+                    if answer.0 != 429 {
+                        return answer;
+                    }
+                }
+            })
         })
         .collect();
     // All four are admitted when a fifth is refused as overloaded.
-    loop {
+    for attempt in 0.. {
+        assert!(attempt < 1000, "the four queries were never all admitted (a fifth was never refused)");
         let (status, body) = a.query("SELECT 1").await;
         if status == 429 {
             assert_eq!(body["error"], "overloaded", "{body}");
@@ -382,7 +391,7 @@ async fn ingest_and_health_are_served_while_queries_saturate_their_threads() {
             break;
         }
         assert_eq!(status, 200, "{body}");
-        assert!(queries.iter().all(|q| !q.is_finished()), "a cross join of 10^12 rows finished");
+        assert!(queries.iter().all(|q| !q.is_finished()), "a cross join of 10^12 rows was answered");
         tokio::task::yield_now().await;
     }
     // While they hold every query slot: a publication is acknowledged, /health answers.
@@ -393,9 +402,18 @@ async fn ingest_and_health_are_served_while_queries_saturate_their_threads() {
     let e = a.flight_sql_rows("SELECT 1").await.expect_err("no slot over Flight SQL either");
     assert_eq!(e.code(), Code::ResourceExhausted, "{e}");
     assert!(queries.iter().all(|q| !q.is_finished()), "the queries were still running");
+    // Their clients go away: the queries stop, and their slots come free.
     for q in queries {
         q.abort();
         let _ = q.await;
+    }
+    for attempt in 0.. {
+        let (status, body) = a.query("SELECT 1").await;
+        if status == 200 {
+            break;
+        }
+        assert!(attempt < 200, "the abandoned queries still hold their slots: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     Arc::into_inner(a).expect("the last reference").r.stop().await;
 }
