@@ -11,10 +11,21 @@
 //! - **Time travel**: the call header `x-sdgx-as-of` (a store version, or an RFC 3339
 //!   timestamp) reads the store as it was. Handles and tickets carry the resolved store version,
 //!   so a result never mixes versions.
+//! - **Query threads**: every statement is planned and run on [`crate::query_pool`]'s threads
+//!   (admitted through its queue: ResourceExhausted when full), with the checks of
+//!   [`crate::query::plan`] (SQL length, expression depth: InvalidArgument naming the limit).
 //! - **Streaming**: results stream batch by batch from DataFusion to the wire, under the query
-//!   engine's memory limit and the query time limit; there is no row cap.
+//!   engine's memory limit and the query time limit; there is no row or byte cap. The query's
+//!   task hands batches over through a channel of [`STREAM_BUFFER`] batches, so a slow client
+//!   holds the query back instead of filling memory; at the time limit (DeadlineExceeded), or
+//!   when the client goes away, the task drops DataFusion's stream and stops.
+//! - **Parameters**: a DoPut binding is bounded before it is buffered (at most
+//!   [`MAX_PARAMETER_MESSAGES`] messages and `query_max_parameter_bytes`), and every message is
+//!   checked by [`IpcGuard`] before arrow-ipc decodes it (a compressed body claiming 2^40 bytes
+//!   aborted the process); it must hold exactly one row.
 //! - Handles are stateless (JSON: statement, store version and bound parameters as Arrow IPC),
-//!   so closing a prepared statement frees nothing and a restart invalidates nothing.
+//!   so closing a prepared statement frees nothing and a restart invalidates nothing. A handle
+//!   comes back from the client, so its parameters are bounded and checked again, the same way.
 
 use std::pin::Pin;
 use std::sync::Arc;
