@@ -453,7 +453,7 @@ async fn wrapped_resource_exhaustion_is_a_client_error() {
     // Every row of a self join gathered into one array, which cannot spill.
     let joins = "SELECT array_agg(t0.value) AS a FROM range(3000) t0 CROSS JOIN range(3000) t1";
     for sql in [doubling, joins] {
-        let (status, body) = a.query(&sql).await;
+        let (status, body) = a.query(sql).await;
         assert_eq!(status, 422, "{}: {body}", &sql[..60]);
         assert_eq!(body["error"], "resources_exhausted", "{body}");
     }
