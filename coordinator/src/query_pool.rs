@@ -111,12 +111,6 @@ impl QueryPool {
         *self.running.borrow()
     }
 
-    /// Waits until no query is running.
-    pub async fn idle(&self) {
-        let mut rx = self.running.subscribe();
-        let _ = rx.wait_for(|&n| n == 0).await;
-    }
-
     fn handle(&self) -> &tokio::runtime::Handle {
         self.runtime.as_ref().expect("the runtime lives as long as the pool").handle()
     }
