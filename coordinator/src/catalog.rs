@@ -199,10 +199,21 @@ impl Catalog {
         Ok(Session { ctx, store_version: version, publications: built.publications.clone() })
     }
 
+    /// A session with its own memory pool of `memory_limit` bytes, whose joins yield to tokio's
+    /// scheduler (so a query stopped at its time limit stops; see
+    /// [`crate::query_pool::YieldingJoins`]).
     fn context(&self) -> Result<SessionContext> {
         let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.memory_limit, 1.0).build_arc()?;
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema(CATALOG, "public");
-        Ok(SessionContext::new_with_config_rt(config, runtime))
+        let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
+        rules.push(Arc::new(crate::query_pool::YieldingJoins));
+        let state = datafusion::execution::SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rules(rules)
+            .build();
+        Ok(SessionContext::new_with_state(state))
     }
 
     /// Registers the tables of store version `version` and, with a window, the figure views.

@@ -114,6 +114,26 @@ pub struct Config {
     pub query_timeout_secs: u64,
     /// At most this many rows are returned by one analyst query.
     pub query_max_rows: usize,
+    /// At most this many bytes of JSON are returned by one HTTP query; rows past it are cut and
+    /// the result says so (Flight SQL streams with backpressure and has no byte cap).
+    pub query_max_response_bytes: usize,
+    /// Threads that run analysts' queries, apart from ingest and HTTP (0: one fewer than the
+    /// cores, at least 1). DataFusion's `target_partitions` matches.
+    pub query_threads: usize,
+    /// Stack of each query thread, in bytes (reserved address space; used as deep SQL needs).
+    pub query_stack_bytes: usize,
+    /// Longest SQL text accepted, in bytes.
+    pub query_max_sql_bytes: usize,
+    /// Deepest expression nesting accepted (`1+1+...+1` of N terms, or a chain of N `OR`s, is N
+    /// deep); deeper statements are refused before planning.
+    pub query_max_expression_depth: usize,
+    /// Analysts' queries running at once; more wait in a queue.
+    pub query_max_concurrent: usize,
+    /// Analysts' queries waiting at most; more are refused (HTTP 429, gRPC ResourceExhausted).
+    pub query_max_queued: usize,
+    /// Largest Flight SQL parameter binding (every message of one DoPut, or a handle's
+    /// parameters), in bytes.
+    pub query_max_parameter_bytes: usize,
     /// The `ref_area` code of the whole country; other codes count as geography below
     /// national in the coverage matrix.
     pub national_area: String,
@@ -204,6 +224,14 @@ impl Default for Config {
             query_memory_limit: 2 << 30,
             query_timeout_secs: 30,
             query_max_rows: 1_000_000,
+            query_max_response_bytes: 256 << 20,
+            query_threads: 0,
+            query_stack_bytes: 64 << 20,
+            query_max_sql_bytes: 1 << 20,
+            query_max_expression_depth: 1000,
+            query_max_concurrent: 4,
+            query_max_queued: 16,
+            query_max_parameter_bytes: 1 << 20,
             national_area: "AM".into(),
             calendar: vec![],
             security: SecurityConfig::default(),
@@ -284,6 +312,22 @@ impl Config {
             return Err(Error::Config("security.auth_max_failures and security.auth_window_secs must be at least 1".into()));
         }
         self.connections.validate()?;
+        if self.query_max_response_bytes < 1 << 10 || self.query_max_sql_bytes < 1 << 10 || self.query_max_parameter_bytes < 1 << 10 {
+            return Err(Error::Config("query_max_response_bytes, query_max_sql_bytes and query_max_parameter_bytes must be at least 1 KiB".into()));
+        }
+        if self.query_stack_bytes < 2 << 20 {
+            return Err(Error::Config("query_stack_bytes must be at least 2 MiB".into()));
+        }
+        // About 1,800 terms of `1+1+...` overflowed a 2 MiB stack: keep a wide margin.
+        if !(1..=self.query_stack_bytes / (16 << 10)).contains(&self.query_max_expression_depth) {
+            return Err(Error::Config(format!(
+                "query_max_expression_depth must be between 1 and query_stack_bytes / 16 KiB ({})",
+                self.query_stack_bytes / (16 << 10)
+            )));
+        }
+        if self.query_max_concurrent == 0 {
+            return Err(Error::Config("query_max_concurrent must be at least 1".into()));
+        }
         crate::calendar::expand(&self.calendar)?;
         // TLS files are read (with errors naming them) when the coordinator starts serving.
         for p in [&self.national_framework, &self.national_codelists].into_iter().flatten() {

@@ -62,6 +62,9 @@ pub enum Error {
     /// A query ran out of time.
     #[error("{0}")]
     Timeout(String),
+    /// Too many queries are running and waiting; try again later.
+    #[error("{0}")]
+    Overloaded(String),
     /// A listener could not be bound or served.
     #[error("transport: {0}")]
     Transport(String),
@@ -101,6 +104,12 @@ impl Error {
             e.find_root(),
             DataFusionError::SQL(..) | DataFusionError::Plan(_) | DataFusionError::SchemaError(..) | DataFusionError::NotImplemented(_)
         )
+    }
+
+    /// A query out of memory, however DataFusion wrapped it (a recursive CTE or a join wraps it
+    /// in context and in shared errors).
+    fn is_resources_exhausted(e: &DataFusionError) -> bool {
+        matches!(e.find_root(), DataFusionError::ResourcesExhausted(_))
     }
 }
 
@@ -189,7 +198,8 @@ impl Error {
             Error::LimitReached(m) => Status::resource_exhausted(m.clone()),
             Error::Timeout(m) => Status::deadline_exceeded(m.clone()),
             Error::Query(q) if Error::is_user_query_error(q) => Status::invalid_argument(e.to_string()),
-            Error::Query(DataFusionError::ResourcesExhausted(_)) => Status::resource_exhausted(e.to_string()),
+            Error::Query(q) if Error::is_resources_exhausted(q) => Status::resource_exhausted(e.to_string()),
+            Error::Overloaded(m) => Status::resource_exhausted(m.clone()),
             Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => (**s).clone(),
             Error::Flight(_) | Error::Arrow(_) => Status::invalid_argument(e.to_string()),
             Error::NoSpace { .. } => Status::resource_exhausted(e.to_string()),
@@ -225,7 +235,8 @@ impl IntoResponse for Error {
             Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             Error::LimitReached(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
             Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-            Error::Query(DataFusionError::ResourcesExhausted(_)) => (StatusCode::UNPROCESSABLE_ENTITY, "resources_exhausted"),
+            Error::Query(q) if Error::is_resources_exhausted(q) => (StatusCode::UNPROCESSABLE_ENTITY, "resources_exhausted"),
+            Error::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             Error::NoSpace { .. } => (StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             _ => {
                 tracing::error!(error = %self, "internal error");

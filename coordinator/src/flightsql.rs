@@ -11,10 +11,21 @@
 //! - **Time travel**: the call header `x-sdgx-as-of` (a store version, or an RFC 3339
 //!   timestamp) reads the store as it was. Handles and tickets carry the resolved store version,
 //!   so a result never mixes versions.
+//! - **Query threads**: every statement is planned and run on [`crate::query_pool`]'s threads
+//!   (admitted through its queue: ResourceExhausted when full), with the checks of
+//!   [`crate::query::plan`] (SQL length, expression depth: InvalidArgument naming the limit).
 //! - **Streaming**: results stream batch by batch from DataFusion to the wire, under the query
-//!   engine's memory limit and the query time limit; there is no row cap.
+//!   engine's memory limit and the query time limit; there is no row or byte cap. The query's
+//!   task hands batches over through a channel of [`STREAM_BUFFER`] batches, so a slow client
+//!   holds the query back instead of filling memory; at the time limit (DeadlineExceeded), or
+//!   when the client goes away, the task drops DataFusion's stream and stops.
+//! - **Parameters**: a DoPut binding is bounded before it is buffered (at most
+//!   [`MAX_PARAMETER_MESSAGES`] messages and `query_max_parameter_bytes`), and every message is
+//!   checked by [`IpcGuard`] before arrow-ipc decodes it (a compressed body claiming 2^40 bytes
+//!   aborted the process); it must hold exactly one row.
 //! - Handles are stateless (JSON: statement, store version and bound parameters as Arrow IPC),
-//!   so closing a prepared statement frees nothing and a restart invalidates nothing.
+//!   so closing a prepared statement frees nothing and a restart invalidates nothing. A handle
+//!   comes back from the client, so its parameters are bounded and checked again, the same way.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -51,7 +62,8 @@ use crate::auth::{FailureLimiter, Role, Tokens};
 use crate::catalog::{Catalog, Session};
 use crate::error::{Error, Result};
 use crate::figures::Window;
-use crate::query::{sql_options, Limits};
+use crate::query::Limits;
+use sdgx_schemas::flight::IpcGuard;
 
 /// The call header that selects the store version read.
 pub const AS_OF_HEADER: &str = "x-sdgx-as-of";
@@ -86,15 +98,122 @@ impl Handle {
         serde_json::from_slice(bytes).map_err(|e| Status::invalid_argument(format!("not an sdgx statement handle: {e}")))
     }
 
-    fn parameters(&self) -> Result<Option<Vec<ScalarValue>>> {
+    /// The bound parameters, checked as they were at bind time (the handle comes from the
+    /// client, so its bytes are as untrusted as a DoPut's).
+    fn parameters(&self, max_bytes: usize) -> Result<Option<Vec<ScalarValue>>> {
         let Some(b64) = &self.params else { return Ok(None) };
+        if b64.len() > max_bytes.div_ceil(3) * 4 + 4 {
+            return Err(Binding::too_big(b64.len() / 4 * 3, max_bytes));
+        }
         let bytes = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| Error::BadRequest(format!("bad parameters: {e}")))?;
-        let reader = arrow::ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)?;
-        let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>()?;
-        let batch = batches.first().ok_or_else(|| Error::BadRequest("no parameter row was bound".into()))?;
-        let values = batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0)).collect::<std::result::Result<_, _>>()?;
-        Ok(Some(values))
+        let mut binding = Binding::new(max_bytes);
+        for message in ipc_stream_messages(&bytes)? {
+            binding.push(message)?;
+        }
+        Ok(Some(binding.row()?.1))
     }
+}
+
+/// At most this many IPC messages bind one row of parameters (a schema and a batch, with room
+/// for empty batches some clients send).
+pub const MAX_PARAMETER_MESSAGES: usize = 8;
+
+/// A parameter binding received message by message: each is bounded (count and bytes) and
+/// checked by [`IpcGuard`] before it is kept, and nothing is decoded until the end.
+struct Binding {
+    guard: IpcGuard,
+    messages: Vec<FlightData>,
+    bytes: usize,
+    max_bytes: usize,
+}
+
+impl Binding {
+    fn new(max_bytes: usize) -> Self {
+        Binding { guard: IpcGuard::new(), messages: Vec::new(), bytes: 0, max_bytes }
+    }
+
+    fn too_big(bytes: usize, max: usize) -> Error {
+        Error::BadRequest(format!(
+            "the parameters take more than {max} bytes (query_max_parameter_bytes; at least {bytes}); bind one row of small values"
+        ))
+    }
+
+    /// Checks `message` and keeps it.
+    fn push(&mut self, message: FlightData) -> Result<()> {
+        self.bytes = self.bytes.saturating_add(message.data_header.len() + message.data_body.len() + message.app_metadata.len());
+        if self.bytes > self.max_bytes {
+            return Err(Binding::too_big(self.bytes, self.max_bytes));
+        }
+        if message.data_header.is_empty() {
+            return Ok(()); // the descriptor alone
+        }
+        if self.messages.len() >= MAX_PARAMETER_MESSAGES {
+            return Err(Error::BadRequest(format!(
+                "the parameters come in more than {MAX_PARAMETER_MESSAGES} messages; bind one row in one batch"
+            )));
+        }
+        self.guard.check(&message).map_err(|e| Error::BadRequest(format!("parameters: {e}")))?;
+        self.messages.push(message);
+        Ok(())
+    }
+
+    /// Decodes the one row bound: the batch and its values.
+    fn row(self) -> Result<(RecordBatch, Vec<ScalarValue>)> {
+        let mut schema = None;
+        let mut rows: Vec<RecordBatch> = Vec::new();
+        for m in &self.messages {
+            let header = arrow::ipc::root_as_message(&m.data_header).map_err(|e| Error::BadRequest(format!("parameters: not an IPC message: {e:?}")))?;
+            match header.header_type() {
+                arrow::ipc::MessageHeader::Schema => schema = Some(Arc::new(Schema::try_from(m)?)),
+                arrow::ipc::MessageHeader::RecordBatch => {
+                    let schema = schema.clone().ok_or_else(|| Error::BadRequest("parameters: a batch came before the schema".into()))?;
+                    let batch = arrow_flight::utils::flight_data_to_arrow_batch(m, schema, &Default::default())?;
+                    if batch.num_rows() > 0 {
+                        rows.push(batch);
+                    }
+                }
+                other => return Err(Error::BadRequest(format!("parameters: unexpected IPC message {other:?}"))),
+            }
+        }
+        let n: usize = rows.iter().map(RecordBatch::num_rows).sum();
+        if n != 1 {
+            return Err(Error::BadRequest(format!("bind exactly one row of parameters, not {n}")));
+        }
+        let batch = rows.pop().expect("one row");
+        let values = batch.columns().iter().map(|c| ScalarValue::try_from_array(c, 0)).collect::<std::result::Result<_, _>>()?;
+        Ok((batch, values))
+    }
+}
+
+/// The messages of an Arrow IPC stream, unparsed but for their framing (continuation marker,
+/// metadata length, `bodyLength`), at most [`MAX_PARAMETER_MESSAGES`].
+fn ipc_stream_messages(bytes: &[u8]) -> Result<Vec<FlightData>> {
+    let bad = |why: &str| Error::BadRequest(format!("parameters: not an Arrow IPC stream: {why}"));
+    let word = |at: usize| bytes.get(at..at + 4).map(|w| i32::from_le_bytes(w.try_into().expect("4 bytes")));
+    let (mut at, mut out) = (0usize, Vec::new());
+    while at < bytes.len() {
+        let mut len = word(at).ok_or_else(|| bad("truncated length"))?;
+        at += 4;
+        if len == -1 {
+            len = word(at).ok_or_else(|| bad("truncated length"))?;
+            at += 4;
+        }
+        if len == 0 {
+            break;
+        }
+        let len = usize::try_from(len).map_err(|_| bad("negative length"))?;
+        let header = bytes.get(at..at.saturating_add(len)).ok_or_else(|| bad("truncated message"))?;
+        at += len;
+        let message = arrow::ipc::root_as_message(header).map_err(|e| bad(&format!("{e:?}")))?;
+        let body_len = usize::try_from(message.bodyLength()).map_err(|_| bad("negative body length"))?;
+        let body = bytes.get(at..at.saturating_add(body_len)).ok_or_else(|| bad("truncated body"))?;
+        at += body_len;
+        if out.len() >= MAX_PARAMETER_MESSAGES {
+            return Err(bad(&format!("more than {MAX_PARAMETER_MESSAGES} messages")));
+        }
+        out.push(FlightData { data_header: header.to_vec().into(), data_body: body.to_vec().into(), ..Default::default() });
+    }
+    Ok(out)
 }
 
 /// The Basic or Bearer credential of a request: the token (Basic auth carries it as the
@@ -180,6 +299,24 @@ fn ipc_schema(schema: &Schema) -> Result<bytes::Bytes, Status> {
     Ok(bytes)
 }
 
+/// Batches a Flight SQL result buffers between the query and the client.
+const STREAM_BUFFER: usize = 2;
+
+/// How long a query stopped at its time limit waits for a client that stopped reading to take
+/// the error.
+const ERROR_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Plans `handle`'s statement in the sandbox ([`crate::query::plan`]), with its parameters
+/// bound. Runs on the query threads.
+async fn plan(catalog: &Catalog, handle: &Handle, limits: &Limits) -> Result<(Session, DataFrame)> {
+    let session = catalog.session(Some(handle.version), Window::default()).await?;
+    let mut df = crate::query::plan(&session, &handle.sql, limits).await?;
+    if let Some(values) = handle.parameters(limits.max_parameter_bytes)? {
+        df = df.with_param_values(values)?;
+    }
+    Ok((session, df))
+}
+
 impl AnalystFlight {
     /// The service over `catalog`, admitting holders of `tokens`.
     pub fn new(catalog: Arc<Catalog>, tokens: Arc<Tokens>, limiter: Arc<FailureLimiter>, limits: Limits) -> Self {
@@ -225,34 +362,78 @@ impl AnalystFlight {
         }
     }
 
-    /// Plans `handle`'s statement in the sandbox, with its parameters bound.
-    async fn plan(&self, handle: &Handle) -> Result<(Session, DataFrame)> {
-        let session = self.catalog.session(Some(handle.version), Window::default()).await?;
-        let mut df = session.ctx.sql_with_options(&handle.sql, sql_options()).await?;
-        if let Some(values) = handle.parameters()? {
-            df = df.with_param_values(values)?;
-        }
-        Ok((session, df))
+    /// Plans `handle`'s statement on the query threads (planning recurses as deep as the SQL
+    /// nests) and returns what `inspect` takes from the plan.
+    async fn inspect<T: Send + 'static>(
+        &self,
+        handle: Handle,
+        inspect: impl FnOnce(&DataFrame) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (catalog, limits) = (self.catalog.clone(), self.limits.clone());
+        self.limits
+            .pool
+            .run(self.limits.timeout, async move {
+                let (_session, df) = plan(&catalog, &handle, &limits).await?;
+                inspect(&df)
+            })
+            .await
     }
 
-    /// Runs `handle`'s statement and streams its result, under the query time limit.
-    async fn execute(&self, handle: &Handle) -> Result<Response<DoGetStream>, Status> {
-        let (_session, df) = self.plan(handle).await?;
-        let schema: SchemaRef = Arc::new(wire_schema(df.schema().as_arrow()));
-        let batches = df.execute_stream().await.map_err(Error::from)?;
-        let limit = self.limits.timeout;
-        let deadline = tokio::time::Instant::now() + limit;
-        let batches = futures::stream::unfold(Some(batches), move |state| async move {
-            let mut batches = state?;
-            tokio::select! {
-                next = batches.next() => next.map(|item| (item.map_err(|e| FlightError::ExternalError(Box::new(e))), Some(batches))),
-                () = tokio::time::sleep_until(deadline) => Some((
-                    Err(FlightError::Tonic(Box::new(Status::deadline_exceeded(format!(
-                        "the query ran longer than {} s and was stopped", limit.as_secs()))))),
-                    None,
-                )),
+    /// Runs `handle`'s statement on the query threads and streams its result, under the query
+    /// time limit. The query's task sends batches through a channel of [`STREAM_BUFFER`]
+    /// batches, so a client that reads slowly slows the query down rather than filling memory;
+    /// when the time limit passes, or the client goes away, the task drops DataFusion's stream
+    /// and stops.
+    async fn execute(&self, handle: Handle) -> Result<Response<DoGetStream>, Status> {
+        let admission = self.limits.pool.admit()?;
+        let (catalog, limits) = (self.catalog.clone(), self.limits.clone());
+        let timeout = limits.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<SchemaRef>>();
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(STREAM_BUFFER);
+        let expired = move || FlightError::Tonic(Box::new(Status::from(crate::query_pool::timed_out(timeout))));
+        self.limits.pool.spawn(admission, async move {
+            let start = async {
+                let (session, df) = plan(&catalog, &handle, &limits).await?;
+                let schema: SchemaRef = Arc::new(wire_schema(df.schema().as_arrow()));
+                let stream = df.execute_stream().await?;
+                Ok::<_, Error>((session, schema, stream))
+            };
+            let (_session, schema, mut batches) = match tokio::time::timeout_at(deadline, start).await {
+                Ok(Ok(started)) => started,
+                Ok(Err(e)) => return drop(ready_tx.send(Err(e))),
+                Err(_) => return drop(ready_tx.send(Err(crate::query_pool::timed_out(timeout)))),
+            };
+            if ready_tx.send(Ok(schema)).is_err() {
+                return;
+            }
+            loop {
+                let next = tokio::select! {
+                    next = tokio::time::timeout_at(deadline, batches.next()) => next,
+                    () = tx.closed() => return,
+                };
+                let item = match next {
+                    Ok(None) => return,
+                    Ok(Some(item)) => item.map_err(|e| FlightError::Tonic(Box::new(Status::from(Error::from(e))))),
+                    Err(_) => Err(expired()),
+                };
+                let last = item.is_err();
+                let sent = match tokio::time::timeout_at(deadline, tx.send(item)).await {
+                    Ok(sent) => sent.is_ok(),
+                    Err(_) => {
+                        // The client stopped reading: stop the query, and tell it why if it reads on.
+                        drop(batches);
+                        let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(expired()))).await;
+                        return;
+                    }
+                };
+                if last || !sent {
+                    return;
+                }
             }
         });
+        let schema = ready_rx.await.map_err(|_| Status::internal("the query stopped before it started"))??;
+        let batches = tokio_stream::wrappers::ReceiverStream::new(rx);
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)
@@ -312,14 +493,14 @@ impl FlightSqlService for AnalystFlight {
     async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let handle = Handle { sql: query.query, version: self.version(&request).await?, params: None };
-        let (_session, df) = self.plan(&handle).await?;
         let ticket = TicketStatementQuery { statement_handle: handle.encode().into() };
-        flight_info(&wire_schema(df.schema().as_arrow()), ticket.as_any().encode_to_vec(), request.into_inner())
+        let schema = self.inspect(handle, |df| Ok(wire_schema(df.schema().as_arrow()))).await?;
+        flight_info(&schema, ticket.as_any().encode_to_vec(), request.into_inner())
     }
 
     async fn do_get_statement(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.authenticate(&request)?;
-        self.execute(&Handle::decode(&ticket.statement_handle)?).await
+        self.execute(Handle::decode(&ticket.statement_handle)?).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -329,8 +510,10 @@ impl FlightSqlService for AnalystFlight {
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         self.authenticate(&request)?;
         let handle = Handle { sql: query.query, version: self.version(&request).await?, params: None };
-        let (_session, df) = self.plan(&handle).await?;
-        let mut params: Vec<(String, Option<DataType>)> = df.logical_plan().get_parameter_types().map_err(Error::from)?.into_iter().collect();
+        let (dataset_schema, params) = self
+            .inspect(handle.clone(), |df| Ok((wire_schema(df.schema().as_arrow()), df.logical_plan().get_parameter_types()?)))
+            .await?;
+        let mut params: Vec<(String, Option<DataType>)> = params.into_iter().collect();
         // $1, $2, ... in order (named parameters, if any, after them by name).
         params.sort_by_key(|(id, _)| (id.trim_start_matches('$').parse::<u32>().unwrap_or(u32::MAX), id.clone()));
         let param_schema = Schema::new(
@@ -338,7 +521,7 @@ impl FlightSqlService for AnalystFlight {
         );
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.encode().into(),
-            dataset_schema: ipc_schema(&wire_schema(df.schema().as_arrow()))?,
+            dataset_schema: ipc_schema(&dataset_schema)?,
             parameter_schema: ipc_schema(&param_schema)?,
         })
     }
@@ -350,13 +533,14 @@ impl FlightSqlService for AnalystFlight {
     ) -> Result<DoPutPreparedStatementResult, Status> {
         self.authenticate(&request)?;
         let mut handle = Handle::decode(&query.prepared_statement_handle)?;
-        let stream = arrow_flight::decode::FlightRecordBatchStream::new_from_flight_data(request.into_inner().map_err(FlightError::from));
-        let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(Error::from)?;
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        if rows != 1 {
-            return Err(Status::invalid_argument(format!("bind exactly one row of parameters, not {rows}")));
+        // Each message is bounded and checked before it is kept; nothing is decoded until the
+        // stream ends.
+        let mut binding = Binding::new(self.limits.max_parameter_bytes);
+        let mut stream = request.into_inner();
+        while let Some(message) = stream.next().await {
+            binding.push(message?)?;
         }
-        let batch = batches.into_iter().find(|b| b.num_rows() == 1).expect("one row");
+        let (batch, _) = binding.row()?;
         let mut buf = Vec::new();
         let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, &batch.schema()).map_err(Error::from)?;
         w.write(&batch).map_err(Error::from)?;
@@ -364,7 +548,7 @@ impl FlightSqlService for AnalystFlight {
         drop(w);
         handle.params = Some(base64::engine::general_purpose::STANDARD.encode(buf));
         // Check now that the parameters fit the statement, so a bad binding fails at bind time.
-        self.plan(&handle).await?;
+        self.inspect(handle.clone(), |_| Ok(())).await?;
         Ok(DoPutPreparedStatementResult { prepared_statement_handle: Some(handle.encode().into()) })
     }
 
@@ -375,8 +559,8 @@ impl FlightSqlService for AnalystFlight {
     ) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let handle = Handle::decode(&cmd.prepared_statement_handle)?;
-        let (_session, df) = self.plan(&handle).await?;
-        flight_info(&wire_schema(df.schema().as_arrow()), cmd.as_any().encode_to_vec(), request.into_inner())
+        let schema = self.inspect(handle, |df| Ok(wire_schema(df.schema().as_arrow()))).await?;
+        flight_info(&schema, cmd.as_any().encode_to_vec(), request.into_inner())
     }
 
     async fn do_get_prepared_statement(
@@ -385,7 +569,7 @@ impl FlightSqlService for AnalystFlight {
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.authenticate(&request)?;
-        self.execute(&Handle::decode(&cmd.prepared_statement_handle)?).await
+        self.execute(Handle::decode(&cmd.prepared_statement_handle)?).await
     }
 
     async fn do_action_close_prepared_statement(&self, _query: ActionClosePreparedStatementRequest, request: Request<arrow_flight::Action>) -> Result<(), Status> {

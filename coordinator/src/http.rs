@@ -208,10 +208,11 @@ async fn publications(State(s): State<Arc<HttpState>>) -> Json<Value> {
 async fn run_query(
     State(s): State<Arc<HttpState>>,
     body: std::result::Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
+    use axum::response::IntoResponse;
     let Json(q) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let out = query::run(&s.catalog, &q.sql, q.as_of.as_ref(), s.limits).await?;
-    Ok(Json(serde_json::to_value(out.to_json()?).map_err(|e| Error::Config(e.to_string()))?))
+    let out = query::run(&s.catalog, &q.sql, q.as_of.as_ref(), &s.limits).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], out.body).into_response())
 }
 
 async fn calendar(

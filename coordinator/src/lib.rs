@@ -20,6 +20,7 @@
 //! | [`catalog`] | query sessions over the store: tables and views |
 //! | [`figures`] | the figures' SQL views and their results |
 //! | [`query`] | the analysts' read-only SQL sandbox |
+//! | [`query_pool`] | the analysts' query threads, admission queue and cancellation |
 //! | [`http`] | the HTTP API |
 //! | [`table`] | plain-text rendering of figures |
 //! | [`export`] | VNR exports: SDMX-CSV, Open SDG, the XLSX annex, the HTML report |
@@ -45,6 +46,7 @@ pub mod listener;
 pub mod openapi;
 pub mod pki;
 pub mod query;
+pub mod query_pool;
 pub mod server;
 pub mod storage;
 pub mod store;

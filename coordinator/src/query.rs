@@ -1,30 +1,89 @@
-//! Analysts' SQL sandbox. Every statement runs:
+//! Analysts' SQL sandbox (HTTP `POST /api/v1/query`; Flight SQL plans through [`plan`] too).
+//! Every statement runs:
 //! - with DDL, DML and statements disabled (`SQLOptions`), so no `CREATE EXTERNAL TABLE`,
 //!   `COPY ... TO`, `INSERT`, `DROP` or `SET`;
 //! - in a session with no table provider or function that reads server files or URLs: URL
 //!   tables (`SELECT * FROM '/etc/passwd'`) are not enabled, and DataFusion's core registers no
 //!   file-reading function (the `read_csv`/`read_parquet` table functions exist only in
 //!   datafusion-cli); the only tables are those of [`crate::catalog`];
-//! - under the query engine's memory limit (one runtime per query), a timeout and a row cap.
+//! - on the query threads of [`crate::query_pool`] (their own runtime and stacks, admitted
+//!   through a bounded queue), never on the threads that serve ingest and HTTP;
+//! - after checks of its text: at most `query_max_sql_bytes`, parsed with DataFusion's parser
+//!   recursion limit (`datafusion.sql_parser.recursion_limit`, 50 nested subexpressions), and
+//!   at most `query_max_expression_depth` levels of expression nesting (a chain of `+` or `OR`
+//!   is as deep as it is long; the parser does not count it), refused with a 400 naming the
+//!   limit before anything is planned;
+//! - under one memory pool of `query_memory_limit` bytes (its own session), which covers the
+//!   operators, each result batch while it is encoded and the whole JSON response; past it the
+//!   query is refused with 422 `resources_exhausted`;
+//! - under a time limit that stops the work (the query's task is aborted), not only the reply;
+//! - with a row cap (`query_max_rows`) and a byte cap on the JSON (`query_max_response_bytes`):
+//!   rows past either are cut, and the result says so (`truncated`, `truncated_by`).
 
+use std::ops::ControlFlow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::sql::parser::{CopyToSource, Statement};
+use datafusion::sql::sqlparser::ast::{Expr, Query, Visit, Visitor};
 use futures::TryStreamExt;
 use serde::Serialize;
 
-use crate::catalog::{AsOf, Catalog};
+use crate::catalog::{AsOf, Catalog, Session};
 use crate::error::{Error, Result};
 use crate::figures::Window;
+use crate::query_pool::QueryPool;
 
-/// Limits applied to each analyst query.
-#[derive(Debug, Clone, Copy)]
+/// Limits applied to each analyst query, and the threads it runs on.
+#[derive(Clone)]
 pub struct Limits {
-    /// Wall-clock limit of one query.
+    /// Wall-clock limit of one query (queue wait included); the work stops when it passes.
     pub timeout: Duration,
-    /// At most this many rows are returned; the result says when it was truncated.
+    /// At most this many rows are returned over HTTP; the result says when it was truncated.
     pub max_rows: usize,
+    /// At most this many bytes of JSON are returned over HTTP; rows past it are cut.
+    pub max_response_bytes: usize,
+    /// Longest SQL text accepted, in bytes.
+    pub max_sql_bytes: usize,
+    /// Deepest expression nesting accepted.
+    pub max_expression_depth: usize,
+    /// Largest Flight SQL parameter binding, in bytes.
+    pub max_parameter_bytes: usize,
+    /// The query threads.
+    pub pool: Arc<QueryPool>,
+}
+
+impl std::fmt::Debug for Limits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limits")
+            .field("timeout", &self.timeout)
+            .field("max_rows", &self.max_rows)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("max_sql_bytes", &self.max_sql_bytes)
+            .field("max_expression_depth", &self.max_expression_depth)
+            .field("max_parameter_bytes", &self.max_parameter_bytes)
+            .field("threads", &self.pool.threads())
+            .finish()
+    }
+}
+
+impl Limits {
+    /// The limits `config` sets, with the query threads started.
+    pub fn from_config(config: &crate::Config) -> Result<Limits> {
+        Ok(Limits {
+            timeout: Duration::from_secs(config.query_timeout_secs),
+            max_rows: config.query_max_rows,
+            max_response_bytes: config.query_max_response_bytes,
+            max_sql_bytes: config.query_max_sql_bytes,
+            max_expression_depth: config.query_max_expression_depth,
+            max_parameter_bytes: config.query_max_parameter_bytes,
+            pool: Arc::new(QueryPool::new(config)?),
+        })
+    }
 }
 
 /// The options every analyst statement is planned with.
@@ -32,73 +91,191 @@ pub fn sql_options() -> SQLOptions {
     SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
 }
 
-/// A query's result.
+/// Measures expression nesting, stopping as soon as it passes the limit (so the walk itself
+/// never goes deeper than the limit).
+struct Depth {
+    now: usize,
+    max: usize,
+}
+
+impl Visitor for Depth {
+    type Break = ();
+    fn pre_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.enter()
+    }
+    fn post_visit_expr(&mut self, _: &Expr) -> ControlFlow<()> {
+        self.leave()
+    }
+    fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.enter()
+    }
+    fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+        self.leave()
+    }
+}
+
+impl Depth {
+    fn enter(&mut self) -> ControlFlow<()> {
+        self.now += 1;
+        if self.now > self.max { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    }
+    fn leave(&mut self) -> ControlFlow<()> {
+        self.now -= 1;
+        ControlFlow::Continue(())
+    }
+}
+
+/// Refuses `statement` when its expressions nest deeper than `max`.
+fn check_depth(statement: &Statement, max: usize) -> Result<()> {
+    let mut depth = Depth { now: 0, max };
+    let flow = match statement {
+        Statement::Statement(s) => s.visit(&mut depth),
+        Statement::Explain(e) => return check_depth(&e.statement, max),
+        Statement::CopyTo(c) => match &c.source {
+            CopyToSource::Query(q) => q.visit(&mut depth),
+            CopyToSource::Relation(_) => ControlFlow::Continue(()),
+        },
+        Statement::CreateExternalTable(_) | Statement::Reset(_) => ControlFlow::Continue(()),
+    };
+    match flow {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(Error::BadRequest(format!(
+            "the statement nests expressions deeper than {max} levels (query_max_expression_depth); \
+             write long lists of alternatives as `x IN (...)`, or split the expression"
+        ))),
+    }
+}
+
+/// Plans `sql` in `session`'s sandbox: checks its length and depth, parses and plans it with
+/// [`sql_options`]. Call it on the query threads: planning recurses as deep as the SQL nests.
+pub async fn plan(session: &Session, sql: &str, limits: &Limits) -> Result<DataFrame> {
+    if sql.len() > limits.max_sql_bytes {
+        return Err(Error::BadRequest(format!(
+            "the statement is {} bytes; at most {} are accepted (query_max_sql_bytes)",
+            sql.len(),
+            limits.max_sql_bytes
+        )));
+    }
+    let state = {
+        let shared = session.ctx.state_ref();
+        let mut state = shared.write();
+        state.config_mut().options_mut().execution.target_partitions = limits.pool.threads();
+        state.clone()
+    };
+    let dialect = state.config().options().sql_parser.dialect;
+    let statement = state.sql_to_statement(sql, &dialect)?;
+    check_depth(&statement, limits.max_expression_depth)?;
+    let plan = state.statement_to_plan(statement).await?;
+    sql_options().verify_plan(&plan)?;
+    Ok(session.ctx.execute_logical_plan(plan).await?)
+}
+
+/// Why a result was cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cut {
+    /// At `query_max_rows`.
+    Rows,
+    /// At `query_max_response_bytes`.
+    Bytes,
+}
+
+/// A query's result as the JSON body of the HTTP response:
+/// `{"columns": [...], "rows": [{...}, ...], "truncated": bool, "truncated_by": "rows" | "bytes" | null, "store_version": N}`.
 #[derive(Debug, Clone)]
-pub struct Output {
-    /// The batches, at most `max_rows` rows in all.
-    pub batches: Vec<RecordBatch>,
-    /// The result schema.
-    pub schema: arrow::datatypes::SchemaRef,
-    /// Whether rows were cut at the cap.
-    pub truncated: bool,
+pub struct JsonOutput {
+    /// The encoded body.
+    pub body: Vec<u8>,
+    /// Rows in it.
+    pub rows: usize,
+    /// Why rows were cut, if they were.
+    pub truncated_by: Option<Cut>,
     /// The store version read.
     pub store_version: i64,
 }
 
-/// Runs one analyst statement in the sandbox.
-pub async fn run(catalog: &Catalog, sql: &str, as_of: Option<&AsOf>, limits: Limits) -> Result<Output> {
-    let version = catalog.version_of(as_of).await?;
-    let session = catalog.session(Some(version), Window::default()).await?;
-    let work = async {
-        let df = session.ctx.sql_with_options(sql, sql_options()).await?;
-        let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-        let mut stream = df.execute_stream().await?;
-        let (mut batches, mut rows, mut truncated) = (Vec::new(), 0usize, false);
-        while let Some(b) = stream.try_next().await? {
-            if rows + b.num_rows() > limits.max_rows {
-                batches.push(b.slice(0, limits.max_rows - rows));
-                truncated = true;
+/// The JSON body under construction, its memory reserved from the query's pool.
+struct Body {
+    out: Vec<u8>,
+    rows: usize,
+    reservation: MemoryReservation,
+    limit: usize,
+    max_rows: usize,
+}
+
+/// Room kept for the body's tail (`],"truncated":...}`).
+const TAIL_BYTES: usize = 100;
+
+impl Body {
+    /// Appends `batch`'s rows while they fit the caps; `Some` when the result is cut there.
+    fn push(&mut self, batch: &RecordBatch) -> Result<Option<Cut>> {
+        let room = self.max_rows - self.rows;
+        let taken = batch.slice(0, batch.num_rows().min(room));
+        // The batch (expression output no operator accounts for) while it is encoded, the rows
+        // encoded and the body.
+        let held = batch.get_array_memory_size();
+        self.reservation.try_resize(self.out.capacity() + held)?;
+        let mut w = arrow::json::LineDelimitedWriter::new(Vec::new());
+        w.write(&taken)?;
+        w.finish()?;
+        let lines = w.into_inner();
+        self.reservation.try_resize(self.out.capacity() + held + lines.len())?;
+        self.out.reserve(lines.len().min(self.limit.saturating_sub(self.out.len())));
+        self.reservation.try_resize(self.out.capacity() + held + lines.len())?;
+        let mut cut = (batch.num_rows() > room).then_some(Cut::Rows);
+        for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            if self.out.len() + line.len() + 1 + TAIL_BYTES > self.limit {
+                cut = Some(Cut::Bytes);
                 break;
             }
-            rows += b.num_rows();
-            batches.push(b);
+            if self.rows > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(line);
+            self.rows += 1;
         }
-        Ok::<_, Error>(Output { batches, schema, truncated, store_version: session.store_version })
-    };
-    tokio::time::timeout(limits.timeout, work)
-        .await
-        .map_err(|_| Error::Timeout(format!("the query ran longer than {} s and was stopped", limits.timeout.as_secs())))?
-}
-
-/// A query result as JSON.
-#[derive(Debug, Serialize)]
-pub struct JsonOutput {
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Rows as objects.
-    pub rows: serde_json::Value,
-    /// Whether rows were cut at the cap.
-    pub truncated: bool,
-    /// The store version read.
-    pub store_version: i64,
-}
-
-impl Output {
-    /// Converts to JSON rows.
-    pub fn to_json(&self) -> Result<JsonOutput> {
-        let mut w = arrow::json::ArrayWriter::new(Vec::new());
-        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
-        w.write_batches(&refs)?;
-        w.finish()?;
-        let bytes = w.into_inner();
-        let rows = if bytes.is_empty() { serde_json::Value::Array(vec![]) } else {
-            serde_json::from_slice(&bytes).map_err(|e| Error::Config(e.to_string()))?
-        };
-        Ok(JsonOutput {
-            columns: self.schema.fields().iter().map(|f| f.name().clone()).collect(),
-            rows,
-            truncated: self.truncated,
-            store_version: self.store_version,
-        })
+        self.reservation.resize(self.out.capacity());
+        Ok(cut)
     }
+}
+
+/// Runs one analyst statement on the query threads and encodes its result as JSON, within the
+/// memory limit, the caps and the time limit.
+pub async fn run(catalog: &Arc<Catalog>, sql: &str, as_of: Option<&AsOf>, limits: &Limits) -> Result<JsonOutput> {
+    let (catalog, sql, as_of, l) = (catalog.clone(), sql.to_owned(), as_of.cloned(), limits.clone());
+    limits.pool.run(limits.timeout, async move { collect(&catalog, &sql, as_of.as_ref(), &l).await }).await
+}
+
+async fn collect(catalog: &Catalog, sql: &str, as_of: Option<&AsOf>, limits: &Limits) -> Result<JsonOutput> {
+    let version = catalog.version_of(as_of).await?;
+    let session = catalog.session(Some(version), Window::default()).await?;
+    let df = plan(&session, sql, limits).await?;
+    let columns: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let reservation = MemoryConsumer::new("query response").register(&session.ctx.runtime_env().memory_pool);
+    let mut head = br#"{"columns":"#.to_vec();
+    head.extend(serde_json::to_vec(&columns).map_err(|e| Error::BadRequest(format!("column names: {e}")))?);
+    head.extend_from_slice(br#","rows":["#);
+    reservation.try_grow(head.capacity())?;
+    let mut body = Body { out: head, rows: 0, reservation, limit: limits.max_response_bytes, max_rows: limits.max_rows };
+    let mut stream = df.execute_stream().await?;
+    let mut truncated_by = None;
+    while let Some(batch) = stream.try_next().await? {
+        if body.rows == limits.max_rows && batch.num_rows() > 0 {
+            truncated_by = Some(Cut::Rows);
+            break;
+        }
+        if let Some(cut) = body.push(&batch)? {
+            truncated_by = Some(cut);
+            break;
+        }
+    }
+    drop(stream);
+    let Body { mut out, rows, reservation, .. } = body;
+    // The tail fits in the room kept for it (no reallocation past the reservation).
+    let tail = serde_json::json!({ "truncated": truncated_by.is_some(), "truncated_by": truncated_by, "store_version": session.store_version });
+    let tail = serde_json::to_vec(&tail).map_err(|e| Error::BadRequest(format!("result: {e}")))?;
+    out.extend_from_slice(b"],");
+    out.extend_from_slice(&tail[1..]);
+    drop(reservation);
+    Ok(JsonOutput { body: out, rows, truncated_by, store_version: session.store_version })
 }

@@ -127,13 +127,10 @@ impl Coordinator {
             Some(tls) => flight_server(t, c, svc, accept("flight", flight, Gate::new(c), tls, c, t.tcp_nodelay), shutdown.clone()),
             None => flight_server(t, c, svc, accept("flight", flight, Gate::new(c), Plain, c, t.tcp_nodelay), shutdown.clone()),
         };
-        let limits = crate::query::Limits {
-            timeout: std::time::Duration::from_secs(config.query_timeout_secs),
-            max_rows: config.query_max_rows,
-        };
+        let limits = crate::query::Limits::from_config(&config)?;
         let analysts = match analyst_flight {
             Some(listener) => {
-                let svc = AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits);
+                let svc = AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits.clone());
                 let gate = Gate::new(c);
                 Some(match sec.tls.as_ref().map(|tls| server_tls(tls, false)).transpose()? {
                     Some(tls) => flight_server(t, c, svc, accept("analysts' flight", listener, gate, tls, c, t.tcp_nodelay), shutdown.clone()),
