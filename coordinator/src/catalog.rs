@@ -21,7 +21,9 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::catalog::{CatalogProvider, MemorySchemaProvider};
 use datafusion::datasource::MemTable;
+use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use std::num::NonZeroUsize;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use sdgx_schemas::Contract;
 
@@ -83,7 +85,8 @@ pub struct Catalog {
     contract: Arc<Contract>,
     store: Arc<Store>,
     registers: Registers,
-    memory_limit: usize,
+    /// The one memory pool every session draws from (`query_memory_limit` in all).
+    pool: Arc<dyn MemoryPool>,
     cache: std::sync::Mutex<Vec<(CacheKey, Arc<Built>)>>,
 }
 
@@ -112,7 +115,9 @@ pub struct Session {
 impl Catalog {
     /// A catalog over `store` with the framework of `contract`.
     pub fn new(contract: Arc<Contract>, store: Arc<Store>, registers: Registers, memory_limit: usize) -> Self {
-        Catalog { contract, store, registers, memory_limit, cache: std::sync::Mutex::new(Vec::new()) }
+        // The five largest consumers are named when the pool is exhausted.
+        let pool = TrackConsumersPool::new(GreedyMemoryPool::new(memory_limit), NonZeroUsize::new(5).expect("5 is not 0"));
+        Catalog { contract, store, registers, pool: Arc::new(pool), cache: std::sync::Mutex::new(Vec::new()) }
     }
 
     /// The registers exposed beside the store.
@@ -199,11 +204,12 @@ impl Catalog {
         Ok(Session { ctx, store_version: version, publications: built.publications.clone() })
     }
 
-    /// A session with its own memory pool of `memory_limit` bytes, whose joins yield to tokio's
+    /// A session drawing from the catalog's one memory pool (so queries, figures and exports
+    /// together stay under `query_memory_limit`), whose joins yield to tokio's
     /// scheduler (so a query stopped at its time limit stops; see
     /// [`crate::query_pool::YieldingJoins`]).
     fn context(&self) -> Result<SessionContext> {
-        let runtime = RuntimeEnvBuilder::new().with_memory_limit(self.memory_limit, 1.0).build_arc()?;
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(self.pool.clone()).build_arc()?;
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema(CATALOG, "public");
         let mut rules = datafusion::physical_optimizer::optimizer::PhysicalOptimizer::new().rules;
         rules.push(Arc::new(crate::query_pool::YieldingJoins));

@@ -108,7 +108,8 @@ pub struct Config {
     pub max_concurrent_publications: usize,
     /// At most this many publications are received at once from one agency.
     pub max_publications_per_agency: usize,
-    /// Memory limit of one query, in bytes.
+    /// Memory limit of all queries together (analysts' SQL, figures and exports share one
+    /// pool), in bytes: operators, result batches and HTTP responses while they are encoded.
     pub query_memory_limit: usize,
     /// Time limit of one analyst query, in seconds.
     pub query_timeout_secs: u64,

@@ -312,6 +312,17 @@ async fn plan(catalog: &Catalog, handle: &Handle, limits: &Limits) -> Result<(Se
     let session = catalog.session(Some(handle.version), Window::default()).await?;
     let mut df = crate::query::plan(&session, &handle.sql, limits).await?;
     if let Some(values) = handle.parameters(limits.max_parameter_bytes)? {
+        // Parameters arrive with the types announced (dictionaries as their plain values, see
+        // `wire_schema`); each is cast to the type the statement planned for it.
+        let planned = df.logical_plan().get_parameter_types()?;
+        let values = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match planned.get(&format!("${}", i + 1)) {
+                Some(Some(t)) if v.data_type() != *t => v.cast_to(t),
+                _ => Ok(v),
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
         df = df.with_param_values(values)?;
     }
     Ok((session, df))
@@ -393,6 +404,14 @@ impl AnalystFlight {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(STREAM_BUFFER);
         let expired = move || FlightError::Tonic(Box::new(Status::from(crate::query_pool::timed_out(timeout))));
         self.limits.pool.spawn(admission, async move {
+            // How the client learns the end: the sender, and the error to send last, if any.
+            let end = |tx: tokio::sync::mpsc::Sender<_>, last: Option<FlightError>| -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+                Box::pin(async move {
+                    if let Some(e) = last {
+                        let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(e))).await;
+                    }
+                })
+            };
             let start = async {
                 let (session, df) = plan(&catalog, &handle, &limits).await?;
                 let schema: SchemaRef = Arc::new(wire_schema(df.schema().as_arrow()));
@@ -401,34 +420,35 @@ impl AnalystFlight {
             };
             let (_session, schema, mut batches) = match tokio::time::timeout_at(deadline, start).await {
                 Ok(Ok(started)) => started,
-                Ok(Err(e)) => return drop(ready_tx.send(Err(e))),
-                Err(_) => return drop(ready_tx.send(Err(crate::query_pool::timed_out(timeout)))),
+                Ok(Err(e)) => {
+                    let _ = ready_tx.send(Err(e));
+                    return end(tx, None);
+                }
+                Err(_) => {
+                    let _ = ready_tx.send(Err(crate::query_pool::timed_out(timeout)));
+                    return end(tx, None);
+                }
             };
             if ready_tx.send(Ok(schema)).is_err() {
-                return;
+                return end(tx, None);
             }
             loop {
                 let next = tokio::select! {
                     next = tokio::time::timeout_at(deadline, batches.next()) => next,
-                    () = tx.closed() => return,
+                    () = tx.closed() => return end(tx, None),
                 };
                 let item = match next {
-                    Ok(None) => return,
-                    Ok(Some(item)) => item.map_err(|e| FlightError::Tonic(Box::new(Status::from(Error::from(e))))),
-                    Err(_) => Err(expired()),
+                    Ok(None) => return end(tx, None),
+                    Ok(Some(Ok(batch))) => batch,
+                    // Errors are sent once the query's work is dropped and its slot free.
+                    Ok(Some(Err(e))) => return end(tx, Some(FlightError::Tonic(Box::new(Status::from(Error::from(e)))))),
+                    Err(_) => return end(tx, Some(expired())),
                 };
-                let last = item.is_err();
-                let sent = match tokio::time::timeout_at(deadline, tx.send(item)).await {
-                    Ok(sent) => sent.is_ok(),
-                    Err(_) => {
-                        // The client stopped reading: stop the query, and tell it why if it reads on.
-                        drop(batches);
-                        let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(expired()))).await;
-                        return;
-                    }
-                };
-                if last || !sent {
-                    return;
+                match tokio::time::timeout_at(deadline, tx.send(Ok(item))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return end(tx, None),
+                    // The client stopped reading: stop the query, and tell it why if it reads on.
+                    Err(_) => return end(tx, Some(expired())),
                 }
             }
         });
@@ -516,9 +536,11 @@ impl FlightSqlService for AnalystFlight {
         let mut params: Vec<(String, Option<DataType>)> = params.into_iter().collect();
         // $1, $2, ... in order (named parameters, if any, after them by name).
         params.sort_by_key(|(id, _)| (id.trim_start_matches('$').parse::<u32>().unwrap_or(u32::MAX), id.clone()));
-        let param_schema = Schema::new(
+        // Announced as clients must send them: dictionaries as their plain value type (the IPC
+        // guard refuses dictionary-encoded parameters; `plan` casts them back).
+        let param_schema = wire_schema(&Schema::new(
             params.into_iter().map(|(id, t)| Field::new(id, t.unwrap_or(DataType::Utf8), true)).collect::<Vec<_>>(),
-        );
+        ));
         Ok(ActionCreatePreparedStatementResult {
             prepared_statement_handle: handle.encode().into(),
             dataset_schema: ipc_schema(&dataset_schema)?,

@@ -13,7 +13,8 @@
 //!   at most `query_max_expression_depth` levels of expression nesting (a chain of `+` or `OR`
 //!   is as deep as it is long; the parser does not count it), refused with a 400 naming the
 //!   limit before anything is planned;
-//! - under one memory pool of `query_memory_limit` bytes (its own session), which covers the
+//! - under the coordinator's one memory pool of `query_memory_limit` bytes (shared by every
+//!   session), which covers the
 //!   operators, each result batch while it is encoded and the whole JSON response; past it the
 //!   query is refused with 422 `resources_exhausted`;
 //! - under a time limit that stops the work (the query's task is aborted), not only the reply;

@@ -70,9 +70,13 @@ pub struct Admission {
 impl Admission {
     /// Waits for a running slot, then runs `work` counted as running.
     async fn run<T>(self, work: impl Future<Output = T>) -> T {
-        let _slot = self.slots.acquire_owned().await.expect("the query slots are never closed");
-        let _running = Running::new(&self.running);
+        let slot = self.slots.acquire_owned().await.expect("the query slots are never closed");
+        let running = Running::new(&self.running);
         let out = work.await;
+        // The places are given back before the output is handed on, so whoever the output
+        // tells that the query ended finds its slot free.
+        drop(running);
+        drop(slot);
         drop(self.admitted);
         out
     }
@@ -155,12 +159,14 @@ impl QueryPool {
     }
 
     /// Spawns `work` on the query threads once `admission` gets a slot; the work enforces its
-    /// own deadline (for streams that outlive the call that started them).
+    /// own deadline (for streams that outlive the call that started them). The future `work`
+    /// returns runs after the query's places are given back: it tells the client how the
+    /// query ended, so a client told finds the slot free.
     pub fn spawn<F>(&self, admission: Admission, work: F)
     where
-        F: Future<Output = ()> + Send + 'static,
+        F: Future<Output = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> + Send + 'static,
     {
-        self.handle().spawn(admission.run(work));
+        self.handle().spawn(async move { admission.run(work).await.await });
     }
 }
 

@@ -244,3 +244,53 @@ pub fn manifest(data: &[u8]) -> Parsed {
     }
     Parsed { publish, toml, ack, ticket }
 }
+
+/// `messages` with their first record batch re-declared LZ4-compressed, each buffer's
+/// uncompressed-length prefix claiming 2^40 bytes: arrow-ipc 59 allocates that length before
+/// decompressing (`Vec::with_capacity`), which aborts the process when the allocation fails.
+/// [`crate::flight::IpcGuard`] refuses compressed bodies first. Panics when `messages` carry
+/// no record batch.
+pub fn claim_a_terabyte(mut messages: Vec<FlightData>) -> Vec<FlightData> {
+    use arrow::ipc::{self, BodyCompressionBuilder, BodyCompressionMethod, CompressionType, MessageBuilder, MessageHeader, RecordBatchBuilder};
+    let at = messages
+        .iter()
+        .position(|m| ipc::root_as_message(&m.data_header).is_ok_and(|h| h.header_type() == MessageHeader::RecordBatch))
+        .expect("the messages carry a record batch");
+    let original = ipc::root_as_message(&messages[at].data_header).unwrap();
+    let rb = original.header_as_record_batch().unwrap();
+    let nodes: Vec<ipc::FieldNode> = rb.nodes().unwrap().iter().copied().collect();
+    let buffers: Vec<ipc::Buffer> = rb.buffers().unwrap().iter().copied().collect();
+    let mut fbb = flatbuffers::FlatBufferBuilder::new();
+    let (fb_nodes, fb_buffers) = (fbb.create_vector(&nodes), fbb.create_vector(&buffers));
+    let compression = {
+        let mut b = BodyCompressionBuilder::new(&mut fbb);
+        b.add_codec(CompressionType::LZ4_FRAME);
+        b.add_method(BodyCompressionMethod::BUFFER);
+        b.finish()
+    };
+    let batch = {
+        let mut b = RecordBatchBuilder::new(&mut fbb);
+        b.add_length(rb.length());
+        b.add_nodes(fb_nodes);
+        b.add_buffers(fb_buffers);
+        b.add_compression(compression);
+        b.finish()
+    };
+    let message = {
+        let mut b = MessageBuilder::new(&mut fbb);
+        b.add_version(original.version());
+        b.add_header_type(MessageHeader::RecordBatch);
+        b.add_header(batch.as_union_value());
+        b.add_bodyLength(original.bodyLength());
+        b.finish()
+    };
+    fbb.finish(message, None);
+    let mut body = messages[at].data_body.to_vec();
+    for b in buffers.iter().filter(|b| b.length() >= 8) {
+        let o = b.offset() as usize;
+        body[o..o + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    }
+    messages[at].data_header = fbb.finished_data().to_vec().into();
+    messages[at].data_body = body.into();
+    messages
+}

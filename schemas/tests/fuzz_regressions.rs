@@ -104,49 +104,9 @@ fn damaged_seeds_are_answered() {
 /// fuzzer's run did not reach it.
 #[test]
 fn compressed_body_claiming_a_terabyte_is_refused() {
-    use arrow::ipc::{self, BodyCompressionBuilder, BodyCompressionMethod, CompressionType, MessageBuilder, MessageHeader, RecordBatchBuilder};
     let seed = &fuzzing::seeds(16)[2];
-    let (pick, mut messages) = fuzzing::unframe(seed);
-    let at = messages
-        .iter()
-        .position(|m| ipc::root_as_message(&m.data_header).is_ok_and(|h| h.header_type() == MessageHeader::RecordBatch))
-        .expect("the seed has a record batch");
-    let original = ipc::root_as_message(&messages[at].data_header).expect("valid header");
-    let rb = original.header_as_record_batch().expect("a record batch");
-    let nodes: Vec<ipc::FieldNode> = rb.nodes().expect("nodes").iter().copied().collect();
-    let buffers: Vec<ipc::Buffer> = rb.buffers().expect("buffers").iter().copied().collect();
-    let mut fbb = flatbuffers::FlatBufferBuilder::new();
-    let (fb_nodes, fb_buffers) = (fbb.create_vector(&nodes), fbb.create_vector(&buffers));
-    let compression = {
-        let mut b = BodyCompressionBuilder::new(&mut fbb);
-        b.add_codec(CompressionType::LZ4_FRAME);
-        b.add_method(BodyCompressionMethod::BUFFER);
-        b.finish()
-    };
-    let batch = {
-        let mut b = RecordBatchBuilder::new(&mut fbb);
-        b.add_length(rb.length());
-        b.add_nodes(fb_nodes);
-        b.add_buffers(fb_buffers);
-        b.add_compression(compression);
-        b.finish()
-    };
-    let message = {
-        let mut b = MessageBuilder::new(&mut fbb);
-        b.add_version(original.version());
-        b.add_header_type(MessageHeader::RecordBatch);
-        b.add_header(batch.as_union_value());
-        b.add_bodyLength(original.bodyLength());
-        b.finish()
-    };
-    fbb.finish(message, None);
-    let mut body = messages[at].data_body.to_vec();
-    for b in buffers.iter().filter(|b| b.length() >= 8) {
-        let o = b.offset() as usize;
-        body[o..o + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
-    }
-    messages[at].data_header = fbb.finished_data().to_vec().into();
-    messages[at].data_body = body.into();
+    let (pick, messages) = fuzzing::unframe(seed);
+    let messages = fuzzing::claim_a_terabyte(messages);
     match fuzzing::ingest(&fuzzing::frame(pick, &messages)) {
         Outcome::Malformed(m) => assert!(m.contains("compressed"), "{m}"),
         other => panic!("a compressed body must be refused as malformed: {other:?}"),

@@ -153,54 +153,6 @@ fn one_row() -> RecordBatch {
     RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![7]))]).unwrap()
 }
 
-/// `messages` with the record batch re-declared LZ4-compressed, each buffer's
-/// uncompressed-length prefix claiming 2^40 bytes (arrow-ipc allocates that before
-/// decompressing).
-fn claim_a_terabyte(mut messages: Vec<FlightData>) -> Vec<FlightData> {
-    use arrow::ipc::{self, BodyCompressionBuilder, BodyCompressionMethod, CompressionType, MessageBuilder, MessageHeader, RecordBatchBuilder};
-    let at = messages
-        .iter()
-        .position(|m| ipc::root_as_message(&m.data_header).is_ok_and(|h| h.header_type() == MessageHeader::RecordBatch))
-        .expect("a record batch");
-    let original = ipc::root_as_message(&messages[at].data_header).unwrap();
-    let rb = original.header_as_record_batch().unwrap();
-    let nodes: Vec<ipc::FieldNode> = rb.nodes().unwrap().iter().copied().collect();
-    let buffers: Vec<ipc::Buffer> = rb.buffers().unwrap().iter().copied().collect();
-    let mut fbb = flatbuffers::FlatBufferBuilder::new();
-    let (fb_nodes, fb_buffers) = (fbb.create_vector(&nodes), fbb.create_vector(&buffers));
-    let compression = {
-        let mut b = BodyCompressionBuilder::new(&mut fbb);
-        b.add_codec(CompressionType::LZ4_FRAME);
-        b.add_method(BodyCompressionMethod::BUFFER);
-        b.finish()
-    };
-    let batch = {
-        let mut b = RecordBatchBuilder::new(&mut fbb);
-        b.add_length(rb.length());
-        b.add_nodes(fb_nodes);
-        b.add_buffers(fb_buffers);
-        b.add_compression(compression);
-        b.finish()
-    };
-    let message = {
-        let mut b = MessageBuilder::new(&mut fbb);
-        b.add_version(original.version());
-        b.add_header_type(MessageHeader::RecordBatch);
-        b.add_header(batch.as_union_value());
-        b.add_bodyLength(original.bodyLength());
-        b.finish()
-    };
-    fbb.finish(message, None);
-    let mut body = messages[at].data_body.to_vec();
-    for b in buffers.iter().filter(|b| b.length() >= 8) {
-        let o = b.offset() as usize;
-        body[o..o + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
-    }
-    messages[at].data_header = fbb.finished_data().to_vec().into();
-    messages[at].data_body = body.into();
-    messages
-}
-
 /// `messages` framed as an Arrow IPC stream (what a statement handle's `params` carries).
 fn ipc_stream(messages: &[FlightData]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -252,12 +204,12 @@ async fn hostile_flight_sql_parameters_are_refused() {
     bind(&a, handle(sql, version, b""), messages(&one_row())).await.expect("a valid binding");
 
     // The 2^40 LZ4 claim inside a handle's params, with a TicketStatementQuery do_get.
-    let e = do_get(&a, handle(sql, version, &ipc_stream(&claim_a_terabyte(messages(&one_row()))))).await.expect_err("refused");
+    let e = do_get(&a, handle(sql, version, &ipc_stream(&sdgx_schemas::fuzzing::claim_a_terabyte(messages(&one_row()))))).await.expect_err("refused");
     assert_eq!(e.code(), Code::InvalidArgument, "{e}");
     assert!(e.message().contains("compressed"), "{e}");
     // The same by DoPut on CommandPreparedStatementQuery.
     let handle_without = serde_json::to_vec(&json!({ "sql": sql, "version": version })).unwrap();
-    let e = bind(&a, handle_without.clone(), claim_a_terabyte(messages(&one_row()))).await.expect_err("refused");
+    let e = bind(&a, handle_without.clone(), sdgx_schemas::fuzzing::claim_a_terabyte(messages(&one_row()))).await.expect_err("refused");
     assert_eq!(e.code(), Code::InvalidArgument, "{e}");
     assert!(e.message().contains("compressed"), "{e}");
 
