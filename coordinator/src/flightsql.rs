@@ -405,13 +405,7 @@ impl AnalystFlight {
         let expired = move || FlightError::Tonic(Box::new(Status::from(crate::query_pool::timed_out(timeout))));
         self.limits.pool.spawn(admission, async move {
             // How the client learns the end: the sender, and the error to send last, if any.
-            let end = |tx: tokio::sync::mpsc::Sender<_>, last: Option<FlightError>| -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
-                Box::pin(async move {
-                    if let Some(e) = last {
-                        let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(e))).await;
-                    }
-                })
-            };
+            let end = |tx, last: Option<FlightError>| (tx, last);
             let start = async {
                 let (session, df) = plan(&catalog, &handle, &limits).await?;
                 let schema: SchemaRef = Arc::new(wire_schema(df.schema().as_arrow()));
@@ -450,6 +444,10 @@ impl AnalystFlight {
                     // The client stopped reading: stop the query, and tell it why if it reads on.
                     Err(_) => return end(tx, Some(expired())),
                 }
+            }
+        }, |(tx, last)| async move {
+            if let Some(e) = last {
+                let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(e))).await;
             }
         });
         let schema = ready_rx.await.map_err(|_| Status::internal("the query stopped before it started"))??;

@@ -159,14 +159,17 @@ impl QueryPool {
     }
 
     /// Spawns `work` on the query threads once `admission` gets a slot; the work enforces its
-    /// own deadline (for streams that outlive the call that started them). The future `work`
-    /// returns runs after the query's places are given back: it tells the client how the
+    /// own deadline (for streams that outlive the call that started them). `then` runs on
+    /// `work`'s output after the query's places are given back: it tells the client how the
     /// query ended, so a client told finds the slot free.
-    pub fn spawn<F>(&self, admission: Admission, work: F)
+    pub fn spawn<F, T, G, Fut>(&self, admission: Admission, work: F, then: G)
     where
-        F: Future<Output = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> + Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+        G: FnOnce(T) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send,
     {
-        self.handle().spawn(async move { admission.run(work).await.await });
+        self.handle().spawn(async move { then(admission.run(work).await).await });
     }
 }
 
