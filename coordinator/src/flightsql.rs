@@ -404,8 +404,8 @@ impl AnalystFlight {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(STREAM_BUFFER);
         let expired = move || FlightError::Tonic(Box::new(Status::from(crate::query_pool::timed_out(timeout))));
         self.limits.pool.spawn(admission, async move {
-            // How the client learns the end: the sender, and the error to send last, if any.
-            let end = |tx, last: Option<FlightError>| (tx, last);
+            // The work ends with the sender and the error to send last, if any; the
+            // continuation below sends it once the query's slot is free.
             let start = async {
                 let (session, df) = plan(&catalog, &handle, &limits).await?;
                 let schema: SchemaRef = Arc::new(wire_schema(df.schema().as_arrow()));
@@ -416,33 +416,33 @@ impl AnalystFlight {
                 Ok(Ok(started)) => started,
                 Ok(Err(e)) => {
                     let _ = ready_tx.send(Err(e));
-                    return end(tx, None);
+                    return (tx, None);
                 }
                 Err(_) => {
                     let _ = ready_tx.send(Err(crate::query_pool::timed_out(timeout)));
-                    return end(tx, None);
+                    return (tx, None);
                 }
             };
             if ready_tx.send(Ok(schema)).is_err() {
-                return end(tx, None);
+                return (tx, None);
             }
             loop {
                 let next = tokio::select! {
                     next = tokio::time::timeout_at(deadline, batches.next()) => next,
-                    () = tx.closed() => return end(tx, None),
+                    () = tx.closed() => return (tx, None),
                 };
                 let item = match next {
-                    Ok(None) => return end(tx, None),
+                    Ok(None) => return (tx, None),
                     Ok(Some(Ok(batch))) => batch,
                     // Errors are sent once the query's work is dropped and its slot free.
-                    Ok(Some(Err(e))) => return end(tx, Some(FlightError::Tonic(Box::new(Status::from(Error::from(e)))))),
-                    Err(_) => return end(tx, Some(expired())),
+                    Ok(Some(Err(e))) => return (tx, Some(FlightError::Tonic(Box::new(Status::from(Error::from(e)))))),
+                    Err(_) => return (tx, Some(expired())),
                 };
                 match tokio::time::timeout_at(deadline, tx.send(Ok(item))).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(_)) => return end(tx, None),
+                    Ok(Err(_)) => return (tx, None),
                     // The client stopped reading: stop the query, and tell it why if it reads on.
-                    Err(_) => return end(tx, Some(expired())),
+                    Err(_) => return (tx, Some(expired())),
                 }
             }
         }, |(tx, last)| async move {
