@@ -501,6 +501,7 @@ mod tests {
             store_version: 0,
             previous_entry_hash: previous.into(),
             actions_hash: actions.map(actions_hash),
+            facts: None,
             entry_hash: String::new(),
             manifest,
             summary,

@@ -11,14 +11,16 @@
 //! | `publication_periods` | every period each publication up to the version read carried, superseded ones included: `publication_id, agency, dataset, period, received_at` (UTC timestamp) |
 //! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure` |
 //! | `publications` | the publications current at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
-//! | figure views | see [`crate::figures`] |
+//! | `store.breakdown_facts` | the breakdown facts of the publications current at that version (see [`crate::facts`]), with `agency, dataset, publication_id` |
+//! | `store.gap_facts` | their gap facts, the same way |
+//! | views | the [`Views`] handed to the catalog (the figures' views, see `crate::figures`) |
 
 use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray, UInt64Array,
 };
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{CatalogProvider, MemorySchemaProvider};
 use datafusion::datasource::MemTable;
 use datafusion::execution::memory_pool::{GreedyMemoryPool, MemoryPool, TrackConsumersPool};
@@ -30,8 +32,44 @@ use sdgx_schemas::Contract;
 use crate::auth::AgencyEntry;
 use crate::calendar::Due;
 use crate::error::{Error, Result};
-use crate::figures::{self, Window};
 use crate::store::{PublicationEntry, Store};
+
+/// An optional window of reference years, both ends inclusive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Window {
+    /// First reference year counted.
+    pub from: Option<i32>,
+    /// Last reference year counted.
+    pub to: Option<i32>,
+}
+
+impl Window {
+    /// The SQL predicate keeping the rows whose reference year (`year`, a SQL expression) is in
+    /// the window.
+    pub fn predicate(&self, year: &str) -> String {
+        match (self.from, self.to) {
+            (None, None) => "TRUE".into(),
+            (Some(f), None) => format!("{year} >= {f}"),
+            (None, Some(t)) => format!("{year} <= {t}"),
+            (Some(f), Some(t)) => format!("{year} BETWEEN {f} AND {t}"),
+        }
+    }
+}
+
+/// What views are computed with.
+#[derive(Debug, Clone)]
+pub struct ViewParams {
+    /// The reference-year window.
+    pub window: Window,
+    /// The `ref_area` of the whole country.
+    pub national_area: String,
+    /// When the store version read was committed: the reference time of the calendar views.
+    pub reference_time: chrono::DateTime<chrono::Utc>,
+}
+
+/// Registers views on a context holding the catalog's tables; handed to [`Catalog::new`] by
+/// whoever defines them (the figures).
+pub type Views = Arc<dyn Fn(SessionContext, ViewParams) -> futures::future::BoxFuture<'static, Result<()>> + Send + Sync>;
 
 /// Which store state to read: a store version, or a point in time (RFC 3339), which reads the
 /// newest commit at or before it. In JSON either a number or a string; in a URL query a string.
@@ -87,6 +125,7 @@ pub struct Catalog {
     registers: Registers,
     /// The one memory pool every session draws from (`query_memory_limit` in all).
     pool: Arc<dyn MemoryPool>,
+    views: Views,
     cache: std::sync::Mutex<Vec<(CacheKey, Arc<Built>)>>,
 }
 
@@ -97,7 +136,12 @@ type CacheKey = (i64, Option<Window>);
 struct Built {
     catalog: Arc<dyn CatalogProvider>,
     publications: Vec<PublicationEntry>,
+    memo: Memo,
 }
+
+/// Results derived from one (version, window) catalog, by name: each computed once however
+/// many ask at the same time.
+type Memo = std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::OnceCell<Arc<dyn std::any::Any + Send + Sync>>>>>;
 
 /// How many (version, window) catalogs are kept.
 const CACHED: usize = 8;
@@ -110,14 +154,33 @@ pub struct Session {
     pub store_version: i64,
     /// The publications current at that version.
     pub publications: Vec<PublicationEntry>,
+    /// When that version was committed.
+    pub committed_at: chrono::DateTime<chrono::Utc>,
+    built: Arc<Built>,
+}
+
+impl Session {
+    /// The result named `key` for this session's store version and window: computed by
+    /// `compute` the first time, then shared (store versions never change). Concurrent callers
+    /// wait for the one computation; a failed one is not kept.
+    pub async fn memo<T, F>(&self, key: &str, compute: F) -> Result<Arc<T>>
+    where
+        T: Send + Sync + 'static,
+        F: std::future::Future<Output = Result<T>>,
+    {
+        let cell = self.built.memo.lock().expect("memo lock").entry(key.to_owned()).or_default().clone();
+        let value = cell.get_or_try_init(|| async { compute.await.map(|v| Arc::new(v) as Arc<dyn std::any::Any + Send + Sync>) }).await?;
+        value.clone().downcast::<T>().map_err(|_| Error::Internal(format!("memo {key:?} holds another type")))
+    }
 }
 
 impl Catalog {
-    /// A catalog over `store` with the framework of `contract`.
-    pub fn new(contract: Arc<Contract>, store: Arc<Store>, registers: Registers, memory_limit: usize) -> Self {
+    /// A catalog over `store` with the framework of `contract`, registering `views` on every
+    /// session with a window.
+    pub fn new(contract: Arc<Contract>, store: Arc<Store>, registers: Registers, memory_limit: usize, views: Views) -> Self {
         // The five largest consumers are named when the pool is exhausted.
         let pool = TrackConsumersPool::new(GreedyMemoryPool::new(memory_limit), NonZeroUsize::new(5).expect("5 is not 0"));
-        Catalog { contract, store, registers, pool: Arc::new(pool), cache: std::sync::Mutex::new(Vec::new()) }
+        Catalog { contract, store, registers, pool: Arc::new(pool), views, cache: std::sync::Mutex::new(Vec::new()) }
     }
 
     /// The registers exposed beside the store.
@@ -201,7 +264,8 @@ impl Catalog {
         let ctx = self.context()?;
         ctx.register_catalog(CATALOG, built.catalog.clone());
         self.store.register_object_store(&ctx).await?;
-        Ok(Session { ctx, store_version: version, publications: built.publications.clone() })
+        let committed_at = self.store.committed_at(version).await?;
+        Ok(Session { ctx, store_version: version, publications: built.publications.clone(), committed_at, built })
     }
 
     /// A session drawing from the catalog's one memory pool (so queries, figures and exports
@@ -227,12 +291,18 @@ impl Catalog {
         let ctx = self.context()?;
         let (observations, store_version) = self.store.provider(&ctx, Some(version)).await?;
         ctx.catalog(CATALOG)
-            .ok_or_else(|| Error::Config("the default catalog is missing".into()))?
+            .ok_or_else(|| Error::Internal("the default catalog is missing".into()))?
             .register_schema("store", Arc::new(MemorySchemaProvider::new()))?;
         ctx.register_table("store.observations", observations)?;
         ctx.register_table("indicators", Arc::new(indicators_table(&self.contract)?))?;
         let publications = current_publications(self.store.publications().await, store_version);
         ctx.register_table("publications", Arc::new(publications_table(&publications)?))?;
+        let mut facts = Vec::with_capacity(publications.len());
+        for e in &publications {
+            facts.push((e, self.store.facts(e).await?));
+        }
+        ctx.register_table("store.breakdown_facts", Arc::new(facts_table(&facts, |f| &f.breakdowns, crate::facts::breakdown_schema())?))?;
+        ctx.register_table("store.gap_facts", Arc::new(facts_table(&facts, |f| &f.gaps, crate::facts::gap_schema())?))?;
         ctx.register_table("agencies", Arc::new(agencies_table(&self.registers.agencies)?))?;
         ctx.register_table("reporting_calendar", Arc::new(calendar_table(&self.registers.calendar)?))?;
         let log = self.store.publications().await;
@@ -256,11 +326,11 @@ impl Catalog {
         }
         if let Some(window) = window {
             let reference_time = self.store.committed_at(store_version).await?;
-            let params = figures::ViewParams { window, national_area: self.registers.national_area.clone(), reference_time };
-            figures::register_views(&ctx, &params).await?;
+            let params = ViewParams { window, national_area: self.registers.national_area.clone(), reference_time };
+            (self.views)(ctx.clone(), params).await?;
         }
-        let catalog = ctx.catalog(CATALOG).ok_or_else(|| Error::Config("the default catalog is missing".into()))?;
-        Ok(Built { catalog, publications })
+        let catalog = ctx.catalog(CATALOG).ok_or_else(|| Error::Internal("the default catalog is missing".into()))?;
+        Ok(Built { catalog, publications, memo: Default::default() })
     }
 }
 
@@ -273,6 +343,29 @@ pub fn current_publications(log: Vec<PublicationEntry>, version: i64) -> Vec<Pub
         current.push(e);
     }
     current
+}
+
+/// One facts table of `facts` (the part `part` picks), each publication's rows preceded by its
+/// `agency, dataset, publication_id`.
+fn facts_table(
+    facts: &[(&PublicationEntry, Arc<crate::facts::Facts>)],
+    part: fn(&crate::facts::Facts) -> &RecordBatch,
+    inner: SchemaRef,
+) -> Result<MemTable> {
+    let mut fields: Vec<Field> = ["agency", "dataset", "publication_id"].map(|n| Field::new(n, DataType::Utf8, false)).to_vec();
+    fields.extend(inner.fields().iter().map(|f| f.as_ref().clone()));
+    let schema = Arc::new(Schema::new(fields));
+    let mut batches = Vec::with_capacity(facts.len());
+    for (e, f) in facts {
+        let b = part(f);
+        let n = b.num_rows();
+        let mut columns: Vec<ArrayRef> = [&e.agency, &e.dataset, &e.publication_id]
+            .map(|v| Arc::new(StringArray::from_iter_values(std::iter::repeat_n(v.as_str(), n))) as ArrayRef)
+            .to_vec();
+        columns.extend(b.columns().iter().cloned());
+        batches.push(RecordBatch::try_new(schema.clone(), columns)?);
+    }
+    Ok(MemTable::try_new(schema, vec![batches])?)
 }
 
 /// A one-batch in-memory table of `fields` and `columns`.

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use crate::auth::Role;
 use crate::error::Result;
 use crate::export::html::{self, esc, percent};
-use crate::figures::{self, Figure, Window};
+use crate::figures::{self, Window};
 use crate::http::HttpState;
 
 const COOKIE_NAME: &str = "sdgx_session";
@@ -126,8 +126,9 @@ async fn logout() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login".to_owned()), (SET_COOKIE, cookie)]).into_response()
 }
 
-async fn figure(state: &HttpState, name: &str) -> Result<Figure> {
-    figures::compute(&state.catalog, name, Window::default(), None).await
+/// Figure `T` over the current store.
+async fn figure<T: figures::Compute>(state: &HttpState) -> Result<Arc<T>> {
+    figures::get::<T>(&state.catalog, Window::default(), None).await
 }
 
 fn about(a: &figures::About) -> String {
@@ -135,8 +136,8 @@ fn about(a: &figures::About) -> String {
 }
 
 async fn overview(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let Figure::MigrationShare(share) = figure(&state, "migration-disaggregation-share").await? else { unreachable!("the named figure") };
-    let Figure::ReportingStatus(rep) = figure(&state, "reporting-status").await? else { unreachable!("the named figure") };
+    let share = figure::<figures::MigrationShare>(&state).await?;
+    let rep = figure::<figures::ReportingStatus>(&state).await?;
     let mut b = String::from("<h1>National SDG figures by migratory status</h1>");
     b.push_str(&about(&share.about));
     b.push_str(&html::headline(&share));
@@ -146,13 +147,13 @@ async fn overview(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
 }
 
 async fn coverage(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let Figure::CoverageMatrix(c) = figure(&state, "coverage-matrix").await? else { unreachable!("the named figure") };
+    let c = figure::<figures::coverage::CoverageMatrix>(&state).await?;
     let b = format!("<h1>Coverage of disaggregations</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::coverage_chart(&c));
     Ok(page("Coverage", &b))
 }
 
 async fn agencies(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let Figure::Completeness(c) = figure(&state, "agency-completeness").await? else { unreachable!("the named figure") };
+    let c = figure::<figures::completeness::Completeness>(&state).await?;
     let mut b = format!("<h1>Agency completeness and timeliness</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::completeness_chart(&c));
     b.push_str("<table><thead><tr><th>Agency</th><th>Dataset</th><th>Period</th><th>Due</th><th>First received</th><th>Status</th></tr></thead><tbody>");
     for r in &c.reports {
@@ -197,7 +198,7 @@ const FILTER_JS: &str = "<script>document.getElementById('filter').addEventListe
 document.querySelectorAll('#indicators tbody tr').forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)<0?'none':'';});});</script>";
 
 async fn indicators(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let Figure::DisaggregationStatus(d) = figure(&state, "disaggregation-status").await? else { unreachable!("the named figure") };
+    let d = figure::<figures::disaggregation::DisaggregationStatus>(&state).await?;
     let mut b = format!("<h1>Indicators</h1>{}<p><label>Filter <input id=\"filter\" type=\"search\"></label></p>", about(&d.about));
     b.push_str("<table id=\"indicators\"><thead><tr><th>Indicator</th><th>Goal</th><th>Disaggregation status</th><th>Present</th><th>Missing</th></tr></thead><tbody>");
     for i in &d.indicators {

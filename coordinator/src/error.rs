@@ -78,6 +78,10 @@ pub enum Error {
     /// [`crate::audit`]); the message names the commit.
     #[error("store integrity: {0}")]
     Integrity(String),
+    /// A failure of the coordinator itself, not of the request or the configuration; the
+    /// message says what.
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 /// Result alias for this crate.

@@ -37,7 +37,7 @@ use serde_json::{json, Value};
 use crate::auth::{FailureLimiter, LockedOut, Role, Tokens};
 use crate::catalog::{AsOf, Catalog};
 use crate::error::{Error, Result};
-use crate::figures::{self, Window, FIGURES};
+use crate::figures::{self, FigureKind, Window};
 use crate::query;
 
 /// What the HTTP handlers share.
@@ -77,7 +77,7 @@ pub struct QueryRequest {
 /// The HTTP router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
 pub fn router(state: Arc<HttpState>) -> Router {
     let reader = Router::new()
-        .route("/api/v1/figures", get(|| async { Json(json!({ "figures": FIGURES })) }))
+        .route("/api/v1/figures", get(|| async { Json(json!({ "figures": FigureKind::ALL })) }))
         .route("/api/v1/figures/{name}", get(figure))
         .route("/api/v1/publications", get(publications))
         .route("/api/v1/query", post(run_query))
@@ -194,10 +194,11 @@ async fn figure(
     State(s): State<Arc<HttpState>>,
     Path(name): Path<String>,
     params: std::result::Result<Query<FigureParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let figure = figures::compute(&s.catalog, &name, Window { from: p.from, to: p.to }, p.as_of.as_ref()).await?;
-    Ok(Json(serde_json::to_value(figure).map_err(|e| Error::Config(e.to_string()))?))
+    let kind: FigureKind = name.parse()?;
+    let body = figures::json(&s.catalog, kind, Window { from: p.from, to: p.to }, p.as_of.as_ref()).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn publications(State(s): State<Arc<HttpState>>) -> Json<Value> {

@@ -37,6 +37,7 @@ pub mod config;
 pub mod dashboard;
 pub mod error;
 pub mod export;
+pub mod facts;
 pub mod figures;
 pub mod flight;
 pub mod flightsql;

@@ -205,10 +205,10 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             let config = load()?;
             let (catalog, _) = server::open(&config, false).await?;
             let window = figures::Window { from, to };
-            for name in figures::FIGURES {
-                let figure = figures::compute(&catalog, name, window, as_of.as_ref()).await?;
+            for kind in figures::FigureKind::ALL {
+                let figure = figures::compute(&catalog, kind, window, as_of.as_ref()).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&figure).expect("figures serialise"));
+                    println!("{}", serde_json::to_string_pretty(&*figure).expect("figures serialise"));
                 } else {
                     println!("{}", table::render(&figure));
                 }

@@ -43,7 +43,7 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
     let url = config.store_url()?;
     let options = config.store_options.resolve(&url);
     let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
-    let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit));
+    let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit, crate::figures::views(crate::figures::Source::Facts)));
     let registry = Registry::new(config.security.agencies.clone());
     let limits = crate::ingest::Limits::from_config(config);
     let ingest = Arc::new(Ingest::new(contract, store, ValidationOptions { max_problems: config.max_problems }, registry, limits));

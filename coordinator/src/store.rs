@@ -44,6 +44,7 @@ use sdgx_schemas::{ImportSummary, Manifest, Problem, Rule, ValidationReport};
 
 use crate::audit::{Head, LogCommit};
 use crate::error::{Error, Result};
+use crate::facts::{Facts, FactsBuilder, FactsRef, StoredFile};
 
 /// Commit-metadata key holding the publications-log entry.
 pub const LOG_KEY: &str = "sdgx.publication";
@@ -87,6 +88,11 @@ pub struct PublicationEntry {
     /// written before actions were anchored (see docs/store.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions_hash: Option<String>,
+    /// The publication's facts, written beside the table before its commit (see
+    /// [`crate::facts`]). Absent in entries written before facts were stored: those get their
+    /// facts backfilled from the observations at start (see docs/store.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<FactsRef>,
     /// SHA-256 of this entry's canonical JSON with `entry_hash` and `store_version` blanked
     /// (see [`crate::audit::entry_hash`]).
     pub entry_hash: String,
@@ -118,6 +124,8 @@ pub struct Store {
     /// Commit time (ms since the epoch) of every version, indexed by version.
     commit_times: RwLock<Vec<i64>>,
     commit_lock: Mutex<()>,
+    /// The facts of the publications read so far, by publication id (facts never change).
+    facts: std::sync::Mutex<HashMap<String, Arc<Facts>>>,
 }
 
 /// The schema of the observations table: the contract columns plus provenance.
@@ -189,8 +197,12 @@ fn stored_batch(batch: &RecordBatch, agency: &str, dataset: &str, publication_id
 /// (`spawn_blocking`), never from an async task.
 pub struct Staging {
     writer: Option<PartitionWriter>,
+    /// The facts of the rows written so far.
+    facts: FactsBuilder,
     /// The files written, once the writer is closed.
     uploaded: Vec<Add>,
+    /// The facts files written, once the facts are complete.
+    facts_paths: Vec<String>,
     /// Set once the commit is attempted: the files are then never deleted.
     committed: bool,
     runtime: tokio::runtime::Handle,
@@ -207,6 +219,7 @@ impl Staging {
     /// id. Complete row groups are uploaded as they fill.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let out = stored_batch(batch, &self.agency, &self.dataset, &self.publication_id)?;
+        self.facts.push(&out)?;
         let writer = self.writer.as_mut().expect("open until finished");
         self.runtime.block_on(writer.write(&out)).map_err(|e| Error::or_no_space(e.into(), &self.location))
     }
@@ -216,6 +229,24 @@ impl Staging {
         &self.publication_id
     }
 
+    /// Computes the facts of the rows written and uploads them beside the table (not yet
+    /// named by any commit).
+    async fn write_facts(&mut self) -> Result<(FactsRef, Arc<Facts>)> {
+        let facts = std::mem::take(&mut self.facts).finish()?;
+        let [breakdowns, gaps] = crate::facts::paths(&self.publication_id);
+        let mut files = Vec::with_capacity(2);
+        for (path, batch) in [(breakdowns, &facts.breakdowns), (gaps, &facts.gaps)] {
+            let bytes = crate::facts::encode(batch)?;
+            let file = StoredFile { path: path.clone(), size: bytes.len() as u64, sha256: crate::facts::sha256(&bytes) };
+            self.facts_paths.push(path.clone());
+            put(&self.store, &path, bytes, &self.location).await?;
+            files.push(file);
+        }
+        let gaps = files.pop().expect("two files");
+        let breakdowns = files.pop().expect("two files");
+        Ok((FactsRef { breakdowns, gaps }, Arc::new(facts)))
+    }
+
     /// Completes the upload and returns the data files' `Add` actions (none for no rows).
     async fn finish(&mut self) -> Result<Vec<Add>> {
         if let Some(w) = self.writer.take() {
@@ -223,6 +254,16 @@ impl Staging {
         }
         Ok(self.uploaded.clone())
     }
+}
+
+/// Writes `bytes` at `path` (relative to the table's root) of `store`; `location` names the
+/// store in a disk-full message.
+async fn put(store: &ObjectStoreRef, path: &str, bytes: bytes::Bytes, location: &str) -> Result<()> {
+    store
+        .put(&deltalake::Path::from(path), bytes.into())
+        .await
+        .map(drop)
+        .map_err(|e| Error::or_no_space(Error::Store(e.into()), location))
 }
 
 /// What an uncommitted publication left in the object store.
@@ -252,12 +293,12 @@ impl Leftovers {
 
 impl Staging {
     fn leftovers(&mut self) -> Option<Leftovers> {
-        if self.committed || (self.writer.is_none() && self.uploaded.is_empty()) {
+        if self.committed || (self.writer.is_none() && self.uploaded.is_empty() && self.facts_paths.is_empty()) {
             return None;
         }
         Some(Leftovers {
             writer: self.writer.take(),
-            paths: self.uploaded.drain(..).map(|a| a.path).collect(),
+            paths: self.uploaded.drain(..).map(|a| a.path).chain(self.facts_paths.drain(..)).collect(),
             store: self.store.clone(),
             location: self.location.clone(),
         })
@@ -312,6 +353,11 @@ async fn read_commits(log_store: &LogStoreRef) -> Result<Vec<LogCommit>> {
 /// The table at `url`, not loaded (loading fails on a log the audit must name instead).
 fn unloaded(url: &url::Url, options: &HashMap<String, String>) -> Result<DeltaTable> {
     Ok(deltalake::DeltaTableBuilder::from_url(url.clone())?.with_storage_options(options.clone()).build()?)
+}
+
+/// Where the backfilled facts of `publication_id` are indexed (relative to the table's root).
+fn backfill_index(publication_id: &str) -> String {
+    format!("{}/{publication_id}.json", crate::facts::DIR)
 }
 
 /// The version of a commit file's name (`00000000000000000012.json` is 12).
@@ -383,7 +429,7 @@ impl Store {
             && let Some(last) = log.last() {
                 crate::audit::write_head(&head_path, &Head::of(last)).map_err(|e| Error::or_no_space(e, &head_path.display().to_string()))?;
             }
-        Ok(Store {
+        let store = Store {
             url,
             options,
             object_store: table.object_store(),
@@ -393,6 +439,95 @@ impl Store {
             log: RwLock::new(log),
             commit_times: RwLock::new(commit_times(&commits)),
             commit_lock: Mutex::new(()),
+            facts: std::sync::Mutex::new(HashMap::new()),
+        };
+        store.backfill(writer).await?;
+        Ok(store)
+    }
+
+    /// Gives every publication of the log written before facts were stored its facts,
+    /// computed from its observations (the table at its commit's version). The serving
+    /// coordinator writes them beside the table, `<publication>.json` (the two files' sizes and
+    /// hashes) last, so this happens once; a read-only user keeps them in memory.
+    async fn backfill(&self, writer: bool) -> Result<()> {
+        let missing: Vec<PublicationEntry> = self.log.read().await.iter().filter(|e| e.facts.is_none()).cloned().collect();
+        for e in missing {
+            let index = deltalake::Path::from(backfill_index(&e.publication_id));
+            match self.object_store.get(&index).await {
+                Ok(_) => continue,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(err) => return Err(Error::Store(err.into())),
+            }
+            let facts = self.compute_facts(&e).await?;
+            if writer {
+                let location = crate::storage::redact(&self.url).to_string();
+                let mut files = Vec::with_capacity(2);
+                for (path, batch) in crate::facts::paths(&e.publication_id).into_iter().zip([&facts.breakdowns, &facts.gaps]) {
+                    let bytes = crate::facts::encode(batch)?;
+                    files.push(StoredFile { path: path.clone(), size: bytes.len() as u64, sha256: crate::facts::sha256(&bytes) });
+                    put(&self.object_store, &path, bytes, &location).await?;
+                }
+                let gaps = files.pop().expect("two files");
+                let r = FactsRef { breakdowns: files.pop().expect("two files"), gaps };
+                let json = serde_json::to_vec(&r).map_err(|err| Error::Internal(format!("facts index: {err}")))?;
+                put(&self.object_store, index.as_ref(), json.into(), &location).await?;
+                tracing::info!(publication = %e.publication_id, version = e.store_version, "facts backfilled from the observations");
+            }
+            self.facts.lock().expect("facts lock").insert(e.publication_id.clone(), Arc::new(facts));
+        }
+        Ok(())
+    }
+
+    /// The facts of `entry`'s publication, computed from its rows as the table holds them at
+    /// its commit's version (streamed: memory does not grow with the publication).
+    pub async fn compute_facts(&self, entry: &PublicationEntry) -> Result<Facts> {
+        let ctx = SessionContext::new();
+        let (provider, _) = self.provider(&ctx, Some(entry.store_version)).await?;
+        ctx.register_table("observations", provider)?;
+        let sql = format!(
+            "SELECT * FROM observations WHERE agency = '{}' AND dataset = '{}' AND publication_id = '{}'",
+            entry.agency.replace('\'', "''"),
+            entry.dataset.replace('\'', "''"),
+            entry.publication_id.replace('\'', "''")
+        );
+        let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+        let mut builder = FactsBuilder::default();
+        while let Some(batch) = stream.try_next().await? {
+            builder.push(&batch)?;
+        }
+        builder.finish()
+    }
+
+    /// The facts of `entry`'s publication: from the files its entry names (or, for an entry
+    /// written before facts were stored, the backfilled ones), checked against their hashes.
+    pub async fn facts(&self, entry: &PublicationEntry) -> Result<Arc<Facts>> {
+        if let Some(f) = self.facts.lock().expect("facts lock").get(&entry.publication_id) {
+            return Ok(f.clone());
+        }
+        let named = match &entry.facts {
+            Some(r) => r.clone(),
+            None => {
+                let index = self.read_object(&backfill_index(&entry.publication_id)).await?;
+                serde_json::from_slice(&index).map_err(|e| {
+                    Error::Integrity(format!("the facts index of publication {} is not readable: {e}", entry.publication_id))
+                })?
+            }
+        };
+        let facts = Arc::new(Facts {
+            breakdowns: crate::facts::decode(self.read_object(&named.breakdowns.path).await?, &named.breakdowns, &crate::facts::breakdown_schema())?,
+            gaps: crate::facts::decode(self.read_object(&named.gaps.path).await?, &named.gaps, &crate::facts::gap_schema())?,
+        });
+        self.facts.lock().expect("facts lock").insert(entry.publication_id.clone(), facts.clone());
+        Ok(facts)
+    }
+
+    /// The bytes of the object at `path` (relative to the table's root); a missing one is an
+    /// integrity failure (only the log names these objects).
+    async fn read_object(&self, path: &str) -> Result<bytes::Bytes> {
+        let get = async { self.object_store.get(&deltalake::Path::from(path)).await?.bytes().await };
+        get.await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => Error::Integrity(format!("{path}, named by the publications log, is missing from the store")),
+            other => Error::Store(other.into()),
         })
     }
 
@@ -428,7 +563,9 @@ impl Store {
         );
         Ok(Staging {
             writer: Some(writer),
+            facts: FactsBuilder::default(),
             uploaded: vec![],
+            facts_paths: vec![],
             committed: false,
             runtime: tokio::runtime::Handle::current(),
             store: self.object_store.clone(),
@@ -453,6 +590,7 @@ impl Store {
                 staged.discard().await;
                 return Ok(Committed { entry: current, duplicate: true });
             }
+        let (facts_ref, facts) = staged.write_facts().await?;
         let mut table = self.table.read().await.clone();
         let previous_entry_hash =
             self.log.read().await.last().map_or_else(|| crate::audit::GENESIS.to_owned(), |e| e.entry_hash.clone());
@@ -478,6 +616,7 @@ impl Store {
             store_version: 0,
             previous_entry_hash,
             actions_hash: Some(crate::audit::actions_hash(&json)),
+            facts: Some(facts_ref),
             entry_hash: String::new(),
             manifest,
             summary,
@@ -520,6 +659,7 @@ impl Store {
             tracing::error!(path = %self.head_path.display(), error = %e, "could not record the log's head; it is recorded at the next commit or start");
         }
         *self.table.write().await = table;
+        self.facts.lock().expect("facts lock").insert(entry.publication_id.clone(), facts);
         self.commit_times.write().await.push(committed_at);
         self.log.write().await.push(entry.clone());
         Ok(Committed { entry, duplicate: false })

@@ -3,7 +3,8 @@
 use std::fmt::Write;
 
 use crate::figures::completeness::Completeness;
-use crate::figures::disaggregation::{CoverageMatrix, DisaggregationStatus};
+use crate::figures::coverage::CoverageMatrix;
+use crate::figures::disaggregation::DisaggregationStatus;
 use crate::figures::gap::MigrantGap;
 use crate::figures::{About, Figure, MigrationShare, Ratio, ReportingStatus};
 

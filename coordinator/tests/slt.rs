@@ -1,5 +1,7 @@
 //! Runs the sqllogictest files in `tests/slt/`: hand-checked expected values of every figure
-//! view, computed over a real Delta store filled through the real ingest path.
+//! view, computed over a real Delta store filled through the real ingest path. Every file runs
+//! twice: with the figure views over the publications' facts (what the coordinator serves) and
+//! over the observations (the full-scan reference).
 //!
 //! Besides SQL, the files use four commands of this runner:
 //! - `PUBLISH <agency> <dataset>` then contract CSV lines: validate and commit a publication
@@ -20,7 +22,7 @@ use futures::stream;
 use sdgx_coordinator::auth::AgencyEntry;
 use sdgx_coordinator::calendar::CalendarEntry;
 use sdgx_coordinator::catalog::{Catalog, Registers};
-use sdgx_coordinator::figures::Window;
+use sdgx_coordinator::figures::{self, Source, Window};
 use sdgx_coordinator::ingest::ingest;
 use sdgx_coordinator::store::Store;
 use sdgx_schemas::normalize::{read_csv, Normalizer};
@@ -38,6 +40,7 @@ struct Db {
     window: Window,
     as_of: Option<i64>,
     registers: Registers,
+    source: Source,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,13 +52,13 @@ fn fail(e: impl std::fmt::Display) -> DbError {
 }
 
 impl Db {
-    async fn new() -> Db {
+    async fn new(source: Source) -> Db {
         let dir = tempfile::tempdir().unwrap();
         let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
         let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
         let contract = Arc::new(Contract::load(None, Some(&slt_dir().join("framework.toml"))).unwrap());
         let registers = Registers { national_area: "AM".into(), ..Default::default() };
-        Db { dir, store, contract, window: Window::default(), as_of: None, registers }
+        Db { dir, store, contract, window: Window::default(), as_of: None, registers, source }
     }
 
     async fn publish(&mut self, agency: &str, dataset: &str, csv: &str) -> Result<(), DbError> {
@@ -95,7 +98,7 @@ impl Db {
     }
 
     async fn query(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
-        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), self.registers.clone(), 256 << 20);
+        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), self.registers.clone(), 256 << 20, figures::views(self.source));
         let session = catalog.session(self.as_of, self.window).await.map_err(fail)?;
         let batches = session.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
         let options = FormatOptions::default().with_null("NULL");
@@ -179,8 +182,10 @@ async fn figure_views_match_hand_checked_values() {
         .collect();
     files.sort();
     assert!(files.len() >= 6, "expected an .slt file per figure");
-    for f in files {
-        let mut runner = sqllogictest::Runner::new(|| async { Ok(Db::new().await) });
-        runner.run_file_async(&f).await.unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    for source in [Source::Facts, Source::Reference] {
+        for f in &files {
+            let mut runner = sqllogictest::Runner::new(|| async move { Ok(Db::new(source).await) });
+            runner.run_file_async(f).await.unwrap_or_else(|e| panic!("{} over {source:?}: {e}", f.display()));
+        }
     }
 }

@@ -78,7 +78,7 @@ async fn the_store_on_s3_gives_the_same_figures_and_survives_a_restart() {
     r.publish_all().await;
     let s = r.catalog.session(None, Window::default()).await.unwrap();
     assert_eq!(s.store_version, 8, "one commit per dataset after the table's creation");
-    let m = figures::migration_share(&s, "v", Window::default()).await.unwrap();
+    let m = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(s.store_version))).await.unwrap();
     // The same hand-computed headline as the local store (tests/federation.rs): 7 / 15.
     assert_eq!((m.numerator, m.denominator), (7, 15));
 
@@ -98,7 +98,7 @@ async fn the_store_on_s3_gives_the_same_figures_and_survives_a_restart() {
     let r = Running::start_in(dir, on_s3).await;
     assert_eq!(r.catalog.store().publications().await, before);
     let s = r.catalog.session(None, Window::default()).await.unwrap();
-    assert_eq!(figures::migration_share(&s, "v", Window::default()).await.unwrap(), m);
+    assert_eq!(figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(s.store_version))).await.unwrap(), m);
     // Time travel works on the object store too: at version 1 only armstat's first dataset.
     let s1 = r.catalog.session(Some(1), Window::default()).await.unwrap();
     assert_eq!(s1.store_version, 1);

@@ -9,7 +9,7 @@ use arrow::array::Array;
 use super::svg::{self, Bar};
 use super::Snapshot;
 use crate::figures::completeness::Completeness;
-use crate::figures::disaggregation::CoverageMatrix;
+use crate::figures::coverage::CoverageMatrix;
 use crate::figures::gap::MigrantGap;
 use crate::figures::MigrationShare;
 

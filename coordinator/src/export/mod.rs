@@ -32,7 +32,7 @@ use sdgx_schemas::Contract;
 
 use crate::catalog::{AsOf, Catalog};
 use crate::error::{Error, Result};
-use crate::figures::{self, completeness, disaggregation, gap, Figure, MigrationShare, ReportingStatus, Window};
+use crate::figures::{self, completeness, coverage, disaggregation, gap, MigrationShare, ReportingStatus, Window};
 use crate::store::PublicationEntry;
 
 /// The export formats.
@@ -149,7 +149,7 @@ pub struct Snapshot {
     /// Disaggregation status.
     pub disaggregation: disaggregation::DisaggregationStatus,
     /// Coverage matrix.
-    pub coverage: disaggregation::CoverageMatrix,
+    pub coverage: coverage::CoverageMatrix,
     /// Migrant gap.
     pub gap: gap::MigrantGap,
     /// Agency completeness and timeliness.
@@ -161,19 +161,9 @@ pub struct Snapshot {
 /// Reads the store at `as_of` (current when `None`): every observation and all six figures.
 pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapshot> {
     let version = catalog.version_of(as_of).await?;
-    let pinned = AsOf::Version(version);
-    let window = Window::default();
-    let mut figs = Vec::new();
-    for name in figures::FIGURES {
-        figs.push(figures::compute(catalog, name, window, Some(&pinned)).await?);
+    async fn one<T: figures::Compute + Clone>(catalog: &Catalog, version: i64) -> Result<T> {
+        Ok((*figures::get::<T>(catalog, Window::default(), Some(&AsOf::Version(version))).await?).clone())
     }
-    let mut it = figs.into_iter();
-    let mut next = || it.next().expect("six figures");
-    let (Figure::MigrationShare(share), Figure::ReportingStatus(reporting), Figure::DisaggregationStatus(disaggregation), Figure::CoverageMatrix(coverage), Figure::MigrantGap(gap), Figure::Completeness(completeness)) =
-        (next(), next(), next(), next(), next(), next())
-    else {
-        return Err(Error::Config("figures came back in another order".into()));
-    };
     let session = catalog.tables(Some(version)).await?;
     let order: Vec<&str> = COLUMNS.iter().take(sdgx_schemas::observation::idx::MIGRATORY_STATUS + 1).map(|c| c.name).collect();
     let sql = format!("SELECT * FROM observations ORDER BY {}", order.join(", "));
@@ -220,12 +210,12 @@ pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapsho
         national_area: catalog.registers().national_area.clone(),
         observations,
         publications: session.publications.clone(),
-        share,
-        reporting,
-        disaggregation,
-        coverage,
-        gap,
-        completeness,
+        share: one(catalog, version).await?,
+        reporting: one(catalog, version).await?,
+        disaggregation: one(catalog, version).await?,
+        coverage: one(catalog, version).await?,
+        gap: one(catalog, version).await?,
+        completeness: one(catalog, version).await?,
         contract: catalog.shared_contract(),
     })
 }

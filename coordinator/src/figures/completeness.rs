@@ -18,9 +18,12 @@
 use sdgx_schemas::api::{AgencyCalendar, CalendarItem};
 use serde::{Deserialize, Serialize};
 
-use super::{columns, floats, ints, query, strings, About, PublicationRef, ViewParams};
+use super::{columns, floats, ints, query, strings, About, Compute, FigureKind, PublicationRef, ViewParams};
 use crate::catalog::Session;
 use crate::error::Result;
+
+/// The title.
+pub const TITLE: &str = "Agency completeness and timeliness";
 
 /// The definition in words.
 pub const DEFINITION: &str = "Agency completeness and timeliness (DHIS2 reporting rate): the reporting calendar lists the reports owed \
@@ -129,8 +132,17 @@ fn rows(b: &[arrow::array::RecordBatch]) -> Result<Vec<CompletenessRow>> {
         .collect())
 }
 
-/// Computes completeness and timeliness in `session`.
-pub async fn compute(s: &Session, about: About, reference_time: chrono::DateTime<chrono::Utc>) -> Result<Completeness> {
+impl Compute for Completeness {
+    const KIND: FigureKind = FigureKind::AgencyCompleteness;
+
+    async fn compute(s: &Session, about: About) -> Result<Completeness> {
+        completeness(s, about).await
+    }
+}
+
+/// Computes completeness and timeliness in `s`, at the reference time of its store version.
+async fn completeness(s: &Session, about: About) -> Result<Completeness> {
+    let reference_time = s.committed_at;
     let ctx = &s.ctx;
     let national = rows(&query(ctx, "SELECT * FROM reporting_completeness").await?)?.into_iter().next().unwrap_or(CompletenessRow {
         key: "national".into(),

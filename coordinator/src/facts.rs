@@ -1,0 +1,394 @@
+//! A publication's *facts*: the small summary of its observations every national figure is
+//! computed from, so that a figure costs what the indicators cost, not what the store holds.
+//!
+//! Only observations that count take part: `obs_status` other than `M`. Nothing here depends on
+//! the framework or the coordinator's configuration (in scope, migration relevance, the
+//! national area), which the figure views apply when they read the facts, so facts computed
+//! once at ingest stay right when the framework changes.
+//!
+//! - **Breakdown facts**, one row per distinct (indicator, reference year, dimension, code):
+//!   dimension `ref_area` with every reference area seen (so an (indicator, year) is produced
+//!   exactly when it has a `ref_area` row), and each breakdown column (`sex`, …,
+//!   `migratory_status`) with every code seen other than `_T` and `_Z`.
+//! - **Gap facts**, one row per migrant / non-migrant pair: two observations of the publication
+//!   with a value, the same indicator, series, reference area, period, unit, unit multiplier and
+//!   reporting type, every breakdown but `migratory_status` a total (`_T` or `_Z`), one
+//!   `MS_MIGRANT` and the other `MS_NOMIGRANT`.
+//!
+//! The reference year is `CAST(substr(time_period, 1, 4) AS INT)`, as in the figure views'
+//! window; null when the period does not start with one (the validator refuses such periods).
+//!
+//! Facts are written beside the table as two Parquet files (`_sdgx_facts/<publication>.*.parquet`)
+//! before the publication's commit, and the commit's log entry names them with their hashes (see
+//! docs/store.md), so a store version's facts are those of the publications current at it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Int32Type, Float64Type, Schema, SchemaRef};
+use sdgx_schemas::observation::{self, is_breakdown};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// The dimension of breakdown facts that lists reference areas.
+pub const AREA: &str = "ref_area";
+
+/// The directory, under the table's root, holding the facts files.
+pub const DIR: &str = "_sdgx_facts";
+
+type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+
+/// The schema of breakdown facts.
+pub fn breakdown_schema() -> SchemaRef {
+    static S: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("indicator", DataType::Utf8, false),
+            Field::new("year", DataType::Int32, true),
+            Field::new("dimension", DataType::Utf8, false),
+            Field::new("code", DataType::Utf8, false),
+        ]))
+    });
+    S.clone()
+}
+
+/// The schema of gap facts.
+pub fn gap_schema() -> SchemaRef {
+    static S: std::sync::LazyLock<SchemaRef> = std::sync::LazyLock::new(|| {
+        Arc::new(Schema::new(vec![
+            Field::new("indicator", DataType::Utf8, true),
+            Field::new("series", DataType::Utf8, true),
+            Field::new("ref_area", DataType::Utf8, true),
+            Field::new("time_period", DataType::Utf8, true),
+            Field::new("year", DataType::Int32, true),
+            Field::new("unit_measure", DataType::Utf8, true),
+            Field::new("unit_mult", DataType::Int32, true),
+            Field::new("reporting_type", DataType::Utf8, true),
+            Field::new("migrant", DataType::Float64, false),
+            Field::new("non_migrant", DataType::Float64, false),
+        ]))
+    });
+    S.clone()
+}
+
+/// One publication's facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facts {
+    /// Breakdown facts ([`breakdown_schema`]).
+    pub breakdowns: RecordBatch,
+    /// Gap facts ([`gap_schema`]).
+    pub gaps: RecordBatch,
+}
+
+/// The key of a gap cell: indicator, series, ref_area, time_period, unit_measure, unit_mult,
+/// reporting_type.
+type GapKey = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i32>, Option<String>);
+
+/// Codes seen per (indicator, year), one set per dimension (`ref_area` first, then the
+/// breakdowns in wire order).
+type Seen = HashMap<String, HashMap<Option<i32>, Vec<HashSet<String, Hasher>>, Hasher>, Hasher>;
+
+/// Computes a publication's facts from its batches (the contract's columns, found by name).
+#[derive(Default)]
+pub struct FactsBuilder {
+    seen: Seen,
+    /// Per gap key, the migrant values and the non-migrant values, in arrival order.
+    cells: HashMap<GapKey, (Vec<f64>, Vec<f64>), Hasher>,
+}
+
+/// The dimensions of breakdown facts, in order: `ref_area`, then the breakdown columns.
+pub fn dimensions() -> impl Iterator<Item = &'static str> {
+    std::iter::once(AREA).chain(observation::breakdowns().map(|c| c.name))
+}
+
+/// The reference year of a period: its first four characters as a number.
+pub fn year(time_period: &str) -> Option<i32> {
+    time_period.get(..4).and_then(|y| y.parse().ok())
+}
+
+struct Columns<'a> {
+    text: HashMap<&'static str, &'a StringArray>,
+    value: &'a Float64Array,
+    unit_mult: &'a Int32Array,
+}
+
+impl<'a> Columns<'a> {
+    fn of(batch: &'a RecordBatch) -> Result<Columns<'a>> {
+        let get = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| Error::Internal(format!("facts: the batch has no column {name}")))
+        };
+        let mut text = HashMap::new();
+        for name in ["indicator", "series", "ref_area", "time_period", "unit_measure", "reporting_type", "obs_status"]
+            .into_iter()
+            .chain(observation::breakdowns().map(|c| c.name))
+        {
+            let a = get(name)?.as_string_opt::<i32>().ok_or_else(|| Error::Internal(format!("facts: column {name} is not text")))?;
+            text.insert(name, a);
+        }
+        let value = get("obs_value")?.as_primitive_opt::<Float64Type>().ok_or_else(|| Error::Internal("facts: obs_value is not Float64".into()))?;
+        let unit_mult = get("unit_mult")?.as_primitive_opt::<Int32Type>().ok_or_else(|| Error::Internal("facts: unit_mult is not Int32".into()))?;
+        Ok(Columns { text, value, unit_mult })
+    }
+
+    fn text(&self, name: &str, row: usize) -> Option<&'a str> {
+        let a = self.text[name];
+        a.is_valid(row).then(|| a.value(row))
+    }
+}
+
+impl FactsBuilder {
+    /// Adds the observations of `batch`.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
+        let c = Columns::of(batch)?;
+        let dims: Vec<&'static str> = dimensions().collect();
+        let breakdowns: Vec<&'static str> = dims[1..].to_vec();
+        for row in 0..batch.num_rows() {
+            if c.text("obs_status", row) == Some("M") {
+                continue;
+            }
+            let Some(indicator) = c.text("indicator", row) else { continue };
+            let tp = c.text("time_period", row);
+            let y = tp.and_then(year);
+            if !self.seen.contains_key(indicator) {
+                self.seen.insert(indicator.to_owned(), HashMap::default());
+            }
+            let years = self.seen.get_mut(indicator).expect("inserted above");
+            let sets = years.entry(y).or_insert_with(|| vec![HashSet::default(); dims.len()]);
+            for (d, name) in dims.iter().enumerate() {
+                let Some(code) = c.text(name, row) else { continue };
+                if (d == 0 || is_breakdown(code)) && !sets[d].contains(code) {
+                    sets[d].insert(code.to_owned());
+                }
+            }
+            let migratory = c.text("migratory_status", row);
+            let pair_side = match migratory {
+                Some("MS_MIGRANT") => 0,
+                Some("MS_NOMIGRANT") => 1,
+                _ => continue,
+            };
+            if !c.value.is_valid(row)
+                || breakdowns.iter().any(|b| *b != "migratory_status" && c.text(b, row).is_some_and(is_breakdown))
+            {
+                continue;
+            }
+            let owned = |n: &str| c.text(n, row).map(str::to_owned);
+            let key = (
+                Some(indicator.to_owned()),
+                owned("series"),
+                owned("ref_area"),
+                tp.map(str::to_owned),
+                owned("unit_measure"),
+                c.unit_mult.is_valid(row).then(|| c.unit_mult.value(row)),
+                owned("reporting_type"),
+            );
+            let values = self.cells.entry(key).or_default();
+            if pair_side == 0 { &mut values.0 } else { &mut values.1 }.push(c.value.value(row));
+        }
+        Ok(())
+    }
+
+    /// The facts of everything pushed.
+    pub fn finish(self) -> Result<Facts> {
+        let dims: Vec<&'static str> = dimensions().collect();
+        let mut rows: Vec<(String, Option<i32>, &'static str, String)> = Vec::new();
+        for (indicator, years) in self.seen {
+            for (y, sets) in years {
+                for (d, codes) in sets.into_iter().enumerate() {
+                    rows.extend(codes.into_iter().map(|code| (indicator.clone(), y, dims[d], code)));
+                }
+            }
+        }
+        rows.sort();
+        let breakdowns = RecordBatch::try_new(
+            breakdown_schema(),
+            vec![
+                Arc::new(rows.iter().map(|r| Some(r.0.as_str())).collect::<StringArray>()),
+                Arc::new(rows.iter().map(|r| r.1).collect::<Int32Array>()),
+                Arc::new(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()),
+                Arc::new(rows.iter().map(|r| Some(r.3.as_str())).collect::<StringArray>()),
+            ],
+        )?;
+        let mut pairs: Vec<(GapKey, f64, f64)> = Vec::new();
+        for (key, (migrant, non_migrant)) in self.cells {
+            for m in &migrant {
+                pairs.extend(non_migrant.iter().map(|n| (key.clone(), *m, *n)));
+            }
+        }
+        pairs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.total_cmp(&b.2)));
+        let text = |f: fn(&GapKey) -> &Option<String>| -> ArrayRef {
+            Arc::new(pairs.iter().map(|p| f(&p.0).as_deref()).collect::<StringArray>())
+        };
+        let gaps = RecordBatch::try_new(
+            gap_schema(),
+            vec![
+                text(|k| &k.0),
+                text(|k| &k.1),
+                text(|k| &k.2),
+                text(|k| &k.3),
+                Arc::new(pairs.iter().map(|p| p.0 .3.as_deref().and_then(year)).collect::<Int32Array>()),
+                text(|k| &k.4),
+                Arc::new(pairs.iter().map(|p| p.0 .5).collect::<Int32Array>()),
+                text(|k| &k.6),
+                Arc::new(pairs.iter().map(|p| p.1).collect::<Float64Array>()),
+                Arc::new(pairs.iter().map(|p| p.2).collect::<Float64Array>()),
+            ],
+        )?;
+        Ok(Facts { breakdowns, gaps })
+    }
+}
+
+/// A file the store wrote beside the table, as a log entry names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    /// Path relative to the table's root.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// `sha256:<hex>` of its bytes.
+    pub sha256: String,
+}
+
+/// Where a publication's facts are, as its log entry names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FactsRef {
+    /// The breakdown facts.
+    pub breakdowns: StoredFile,
+    /// The gap facts.
+    pub gaps: StoredFile,
+}
+
+/// The paths of the facts files of `publication_id` (relative to the table's root).
+pub fn paths(publication_id: &str) -> [String; 2] {
+    [format!("{DIR}/{publication_id}.breakdowns.parquet"), format!("{DIR}/{publication_id}.gaps.parquet")]
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// `batch` as a Parquet file.
+pub fn encode(batch: &RecordBatch) -> Result<bytes::Bytes> {
+    let mut out = Vec::new();
+    let mut w = parquet::arrow::ArrowWriter::try_new(&mut out, batch.schema(), None)?;
+    w.write(batch)?;
+    w.close()?;
+    Ok(out.into())
+}
+
+/// The one batch of a facts file of `schema`, checked against the hash its entry records.
+pub fn decode(bytes: bytes::Bytes, file: &StoredFile, schema: &SchemaRef) -> Result<RecordBatch> {
+    let found = sha256(&bytes);
+    if found != file.sha256 {
+        return Err(Error::Integrity(format!("facts file {} hashes {found}, its log entry records {}", file.path, file.sha256)));
+    }
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+    let batches: Vec<RecordBatch> = reader.collect::<std::result::Result<_, _>>()?;
+    let batch = arrow::compute::concat_batches(schema, &batches)?;
+    if batch.schema().fields() != schema.fields() {
+        return Err(Error::Integrity(format!("facts file {} does not have the facts schema", file.path)));
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch in the contract's schema from (column, values) pairs; other columns take their
+    /// defaults (breakdowns `_T`).
+    fn batch(rows: usize, set: &[(&str, Vec<Option<&str>>)], values: Vec<Option<f64>>) -> RecordBatch {
+        let schema = sdgx_schemas::observation_schema();
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                match f.data_type() {
+                    DataType::Utf8 => {
+                        let given = set.iter().find(|(n, _)| n == f.name()).map(|(_, v)| v.clone());
+                        let default = observation::column(f.name()).and_then(|(_, c)| c.default).or((!f.is_nullable()).then_some("X"));
+                        Arc::new(given.unwrap_or_else(|| vec![default; rows]).into_iter().collect::<StringArray>())
+                    }
+                    DataType::Float64 if f.name() == "obs_value" => Arc::new(Float64Array::from(values.clone())),
+                    DataType::Float64 => Arc::new(Float64Array::from(vec![None; rows])),
+                    DataType::Int32 => Arc::new(Int32Array::from(vec![0; rows])),
+                    other => unreachable!("{other}"),
+                }
+            })
+            .collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
+    fn breakdown_rows(f: &Facts) -> Vec<String> {
+        let b = &f.breakdowns;
+        (0..b.num_rows())
+            .map(|r| {
+                let s = |i: usize| b.column(i).as_string::<i32>().value(r).to_owned();
+                let y = b.column(1).as_primitive::<Int32Type>();
+                format!("{} {} {} {}", s(0), if y.is_valid(r) { y.value(r).to_string() } else { "-".into() }, s(2), s(3))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn breakdowns_list_each_code_once_and_skip_missing_cells() {
+        let mut b = FactsBuilder::default();
+        b.push(&batch(
+            4,
+            &[
+                ("indicator", vec![Some("1.1.1"), Some("1.1.1"), Some("1.1.1"), Some("2.1.1")]),
+                ("ref_area", vec![Some("AM"), Some("AM-ER"), Some("AM"), Some("AM")]),
+                ("time_period", vec![Some("2021"), Some("2021-Q2"), Some("2021"), Some("2022")]),
+                ("sex", vec![Some("F"), Some("F"), Some("M"), Some("F")]),
+                ("migratory_status", vec![Some("_T"), Some("_Z"), Some("_T"), Some("MS_MIGRANT")]),
+                ("obs_status", vec![Some("A"), Some("A"), Some("A"), Some("M")]),
+            ],
+            vec![Some(1.0), Some(2.0), None, None],
+        ))
+        .unwrap();
+        let f = b.finish().unwrap();
+        assert_eq!(
+            breakdown_rows(&f),
+            ["1.1.1 2021 ref_area AM", "1.1.1 2021 ref_area AM-ER", "1.1.1 2021 sex F", "1.1.1 2021 sex M"],
+            "2.1.1's only row is missing (M): no facts; _T and _Z are not breakdowns"
+        );
+        assert_eq!(f.gaps.num_rows(), 0);
+    }
+
+    #[test]
+    fn gaps_pair_migrants_with_non_migrants_of_the_same_cell_only() {
+        let ind = |n: usize| vec![Some("10.7.1"); n];
+        let mut b = FactsBuilder::default();
+        b.push(&batch(
+            6,
+            &[
+                ("indicator", ind(6)),
+                ("ref_area", vec![Some("AM"), Some("AM"), Some("AM"), Some("AM"), Some("GE"), Some("AM")]),
+                ("time_period", vec![Some("2020"); 6]),
+                ("migratory_status", vec![Some("MS_MIGRANT"), Some("MS_NOMIGRANT"), Some("MS_MIGRANT"), Some("MS_NOMIGRANT"), Some("MS_NOMIGRANT"), Some("MS_MIGRANT")]),
+                // The third pair is by sex: not totals, no pair.
+                ("sex", vec![Some("_T"), Some("_T"), Some("F"), Some("M"), Some("_T"), Some("_Z")]),
+                ("unit_measure", vec![Some("PT"), Some("PT"), Some("PT"), Some("PT"), Some("PT"), Some("NUM")]),
+            ],
+            vec![Some(3.0), Some(4.0), Some(9.0), Some(1.0), Some(5.0), Some(7.0)],
+        ))
+        .unwrap();
+        let g = b.finish().unwrap().gaps;
+        assert_eq!(g.num_rows(), 1, "only (AM, 2020, PT) has both sides with totals elsewhere");
+        let col = |n: &str| g.column_by_name(n).unwrap().as_primitive::<Float64Type>().value(0);
+        assert_eq!((col("migrant"), col("non_migrant")), (3.0, 4.0));
+        assert_eq!(g.column_by_name("year").unwrap().as_primitive::<Int32Type>().value(0), 2020);
+    }
+
+    #[test]
+    fn a_facts_file_is_read_back_only_with_its_hash() {
+        let f = FactsBuilder::default().finish().unwrap();
+        let bytes = encode(&f.breakdowns).unwrap();
+        let file = StoredFile { path: "x".into(), size: bytes.len() as u64, sha256: sha256(&bytes) };
+        assert_eq!(decode(bytes.clone(), &file, &breakdown_schema()).unwrap(), f.breakdowns);
+        let wrong = StoredFile { sha256: sha256(b"other"), ..file };
+        assert!(matches!(decode(bytes, &wrong, &breakdown_schema()), Err(Error::Integrity(_))));
+    }
+}
