@@ -119,7 +119,7 @@ impl Tokens {
             return Err(Error::BadRequest(format!("a token named {:?} already exists in {}", entry.name, path.display())));
         }
         file.tokens.push(entry);
-        let text = toml::to_string(&file).map_err(|e| Error::Config(e.to_string()))?;
+        let text = toml::to_string(&file).map_err(|e| Error::Internal(e.to_string()))?;
         std::fs::write(path, text).map_err(Error::io(path))
     }
 }

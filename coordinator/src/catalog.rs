@@ -450,7 +450,7 @@ fn periods_table<'a>(log: impl Iterator<Item = &'a PublicationEntry>) -> Result<
     let rows: Vec<(&PublicationEntry, &String)> = log.flat_map(|e| e.summary.periods.iter().map(move |p| (e, p))).collect();
     let received = |e: &PublicationEntry| {
         chrono::DateTime::parse_from_rfc3339(&e.received_at).map(|t| t.timestamp_millis()).map_err(|err| {
-            Error::Config(format!("publication {}: received_at {:?}: {err}", e.publication_id, e.received_at))
+            Error::Internal(format!("publication {}: received_at {:?}: {err}", e.publication_id, e.received_at))
         })
     };
     mem_table(

@@ -252,7 +252,7 @@ impl Config {
             tracing::warn!(variables = ?ignored, "SDGX_ variables that name no coordinator setting are ignored");
         }
         let mut b = config::Config::builder()
-            .add_source(config::Config::try_from(&Config::default()).map_err(|e| Error::Config(e.to_string()))?);
+            .add_source(config::Config::try_from(&Config::default()).map_err(|e| Error::Internal(e.to_string()))?);
         if let Some(f) = file {
             b = b.add_source(config::File::from(f).format(config::FileFormat::Toml));
         }

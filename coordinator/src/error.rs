@@ -8,9 +8,14 @@ use sdgx_schemas::ValidationReport;
 /// Everything that can go wrong in the coordinator.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The configuration is invalid.
+    /// The configuration is invalid: a setting, or a file a setting names (token file,
+    /// certificate or key, calendar entry, store URL).
     #[error("configuration: {0}")]
     Config(String),
+    /// A failure of the coordinator itself, not of the request or the configuration; the
+    /// message says what.
+    #[error("internal: {0}")]
+    Internal(String),
     /// The contract (framework, codelists) could not be loaded, or a message broke it.
     #[error(transparent)]
     Contract(#[from] sdgx_schemas::Error),
@@ -78,10 +83,6 @@ pub enum Error {
     /// [`crate::audit`]); the message names the commit.
     #[error("store integrity: {0}")]
     Integrity(String),
-    /// A failure of the coordinator itself, not of the request or the configuration; the
-    /// message says what.
-    #[error("internal: {0}")]
-    Internal(String),
 }
 
 /// Result alias for this crate.
@@ -173,46 +174,96 @@ fn bounded_details(report: &ValidationReport) -> Vec<u8> {
     }
 }
 
+/// How an error is answered: its gRPC code, its HTTP status and the HTTP body's `error` name.
+/// [`Error::kind`] gives it; both `tonic::Status` and the HTTP response are made from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    /// The gRPC status code.
+    pub grpc: tonic::Code,
+    /// The HTTP status.
+    pub http: StatusCode,
+    /// The short machine-readable name in [`HttpError::error`].
+    pub name: &'static str,
+}
+
+impl Kind {
+    const fn new(grpc: tonic::Code, http: StatusCode, name: &'static str) -> Kind {
+        Kind { grpc, http, name }
+    }
+    const BAD_REQUEST: Kind = Kind::new(tonic::Code::InvalidArgument, StatusCode::BAD_REQUEST, "bad_request");
+    const INTERNAL: Kind = Kind::new(tonic::Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal");
+}
+
+impl Error {
+    /// The one mapping of each kind of failure to its gRPC code and HTTP status. Every variant
+    /// is named (no catch-all), so a new one cannot be added without choosing its answer.
+    pub fn kind(&self) -> Kind {
+        use tonic::Code;
+        match self {
+            Error::Config(_) | Error::Internal(_) => Kind::INTERNAL,
+            Error::Contract(sdgx_schemas::Error::UnsupportedVersion { .. }) => {
+                Kind::new(Code::FailedPrecondition, StatusCode::BAD_REQUEST, "bad_request")
+            }
+            Error::Contract(_) | Error::Rejected(_) | Error::BadRequest(_) => Kind::BAD_REQUEST,
+            Error::NotFound(_) => Kind::new(Code::NotFound, StatusCode::NOT_FOUND, "not_found"),
+            Error::Store(_) | Error::Parquet(_) | Error::Io { .. } | Error::Transport(_) => Kind::INTERNAL,
+            Error::Query(q) if Error::is_user_query_error(q) => Kind::BAD_REQUEST,
+            Error::Query(q) if Error::is_resources_exhausted(q) => {
+                Kind::new(Code::ResourceExhausted, StatusCode::UNPROCESSABLE_ENTITY, "resources_exhausted")
+            }
+            Error::Query(_) => Kind::INTERNAL,
+            // A status from a peer passes on with its own code (its message and details too).
+            Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => Kind { grpc: s.code(), ..Kind::INTERNAL },
+            // Over Flight, a stream that does not decode is the sender's; over HTTP it is ours.
+            Error::Flight(_) | Error::Arrow(_) => Kind { grpc: Code::InvalidArgument, ..Kind::INTERNAL },
+            Error::Unauthenticated(_) => Kind::new(Code::Unauthenticated, StatusCode::UNAUTHORIZED, "unauthenticated"),
+            Error::PermissionDenied(_) => Kind::new(Code::PermissionDenied, StatusCode::FORBIDDEN, "permission_denied"),
+            Error::TooManyAttempts(_) => Kind::new(Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            Error::LimitReached(_) => Kind::new(Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
+            Error::Timeout(_) => Kind::new(Code::DeadlineExceeded, StatusCode::REQUEST_TIMEOUT, "timeout"),
+            Error::Overloaded(_) => Kind::new(Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "overloaded"),
+            Error::NoSpace { .. } => Kind::new(Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),
+            Error::Integrity(_) => Kind { grpc: Code::DataLoss, ..Kind::INTERNAL },
+        }
+    }
+
+    /// The message a status carries: a variant that wraps a user's message sends it bare.
+    fn status_message(&self) -> String {
+        match self {
+            Error::BadRequest(m)
+            | Error::NotFound(m)
+            | Error::Unauthenticated(m)
+            | Error::PermissionDenied(m)
+            | Error::TooManyAttempts(m)
+            | Error::LimitReached(m)
+            | Error::Timeout(m)
+            | Error::Overloaded(m) => m.clone(),
+            e => e.to_string(),
+        }
+    }
+}
+
 impl From<Error> for tonic::Status {
     fn from(e: Error) -> Self {
-        let s = Error::into_status(e);
+        let s = match &e {
+            Error::Rejected(report) => tonic::Status::with_details(
+                tonic::Code::InvalidArgument,
+                report.to_string(),
+                bounded_details(report).into(),
+            ),
+            Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => (**s).clone(),
+            _ => {
+                let code = e.kind().grpc;
+                if code == tonic::Code::Internal {
+                    tracing::error!(error = %e, "internal error");
+                }
+                tonic::Status::new(code, e.status_message())
+            }
+        };
         if s.message().len() <= STATUS_MESSAGE_BYTES {
             return s;
         }
         tonic::Status::with_details(s.code(), bounded(s.message().to_owned()), s.details().to_vec().into())
-    }
-}
-
-impl Error {
-    fn into_status(e: Error) -> tonic::Status {
-        use tonic::{Code, Status};
-        match &e {
-            Error::Rejected(report) => Status::with_details(
-                Code::InvalidArgument,
-                report.to_string(),
-                bounded_details(report).into(),
-            ),
-            Error::BadRequest(m) => Status::invalid_argument(m.clone()),
-            Error::Contract(sdgx_schemas::Error::UnsupportedVersion { .. }) => Status::failed_precondition(e.to_string()),
-            Error::Contract(_) => Status::invalid_argument(e.to_string()),
-            Error::NotFound(m) => Status::not_found(m.clone()),
-            Error::Unauthenticated(m) => Status::unauthenticated(m.clone()),
-            Error::PermissionDenied(m) => Status::permission_denied(m.clone()),
-            Error::TooManyAttempts(m) => Status::resource_exhausted(m.clone()),
-            Error::LimitReached(m) => Status::resource_exhausted(m.clone()),
-            Error::Timeout(m) => Status::deadline_exceeded(m.clone()),
-            Error::Query(q) if Error::is_user_query_error(q) => Status::invalid_argument(e.to_string()),
-            Error::Query(q) if Error::is_resources_exhausted(q) => Status::resource_exhausted(e.to_string()),
-            Error::Overloaded(m) => Status::resource_exhausted(m.clone()),
-            Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => (**s).clone(),
-            Error::Flight(_) | Error::Arrow(_) => Status::invalid_argument(e.to_string()),
-            Error::NoSpace { .. } => Status::resource_exhausted(e.to_string()),
-            Error::Integrity(_) => Status::data_loss(e.to_string()),
-            _ => {
-                tracing::error!(error = %e, "internal error");
-                Status::internal(e.to_string())
-            }
-        }
     }
 }
 
@@ -230,28 +281,15 @@ pub struct HttpError {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let (status, kind) = match &self {
-            Error::Rejected(_) | Error::BadRequest(_) | Error::Contract(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Error::Query(q) if Error::is_user_query_error(q) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-            Error::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
-            Error::PermissionDenied(_) => (StatusCode::FORBIDDEN, "permission_denied"),
-            Error::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
-            Error::LimitReached(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
-            Error::Timeout(_) => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-            Error::Query(q) if Error::is_resources_exhausted(q) => (StatusCode::UNPROCESSABLE_ENTITY, "resources_exhausted"),
-            Error::Overloaded(_) => (StatusCode::TOO_MANY_REQUESTS, "overloaded"),
-            Error::NoSpace { .. } => (StatusCode::INSUFFICIENT_STORAGE, "no_space"),
-            _ => {
-                tracing::error!(error = %self, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        };
+        let kind = self.kind();
+        if kind.http == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, "internal error");
+        }
         let report = match &self {
             Error::Rejected(r) => Some((**r).clone()),
             _ => None,
         };
-        (status, axum::Json(HttpError { error: kind, message: self.to_string(), report })).into_response()
+        (kind.http, axum::Json(HttpError { error: kind.name, message: self.to_string(), report })).into_response()
     }
 }
 
@@ -282,6 +320,115 @@ mod tests {
         let e = Error::NoSpace { path: "/srv/store/agency=a/dataset=d/part-0.parquet".into() };
         assert_eq!(e.to_string(), "no space left on device writing /srv/store/agency=a/dataset=d/part-0.parquet");
         assert_eq!(tonic::Status::from(e).code(), tonic::Code::ResourceExhausted);
+    }
+    /// Which variant `e` is, by position; no catch-all, so a new variant must be listed here
+    /// (and then given a case below, or the coverage assertion fails).
+    fn variant(e: &Error) -> usize {
+        match e {
+            Error::Config(_) => 0,
+            Error::Internal(_) => 1,
+            Error::Contract(_) => 2,
+            Error::Rejected(_) => 3,
+            Error::BadRequest(_) => 4,
+            Error::NotFound(_) => 5,
+            Error::Store(_) => 6,
+            Error::Query(_) => 7,
+            Error::Arrow(_) => 8,
+            Error::Parquet(_) => 9,
+            Error::Flight(_) => 10,
+            Error::Io { .. } => 11,
+            Error::Unauthenticated(_) => 12,
+            Error::PermissionDenied(_) => 13,
+            Error::TooManyAttempts(_) => 14,
+            Error::LimitReached(_) => 15,
+            Error::Timeout(_) => 16,
+            Error::Overloaded(_) => 17,
+            Error::Transport(_) => 18,
+            Error::NoSpace { .. } => 19,
+            Error::Integrity(_) => 20,
+        }
+    }
+    const VARIANTS: usize = 21;
+
+    #[test]
+    fn every_variant_has_its_grpc_code_and_http_status() {
+        use tonic::Code;
+        let report = || ValidationReport {
+            agency: "a".into(),
+            dataset: "d".into(),
+            rows: 1,
+            errors: vec![],
+            warnings: vec![],
+            error_count: 0,
+            truncated: false,
+        };
+        let df = |e: DataFusionError| Error::Query(e);
+        let wrapped = |e: DataFusionError| df(DataFusionError::Context("while planning".into(), Box::new(e)));
+        let flight_status = || arrow_flight::error::FlightError::Tonic(Box::new(tonic::Status::unavailable("peer gone")));
+        let cases = || -> Vec<(Error, Code, StatusCode, &str)> { vec![
+            (Error::Config("c".into()), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (Error::Internal("i".into()), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (
+                Error::Contract(sdgx_schemas::Error::UnsupportedVersion { got: "9".into(), supported: "1" }),
+                Code::FailedPrecondition,
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+            ),
+            (Error::Contract(sdgx_schemas::Error::Manifest("m".into())), Code::InvalidArgument, StatusCode::BAD_REQUEST, "bad_request"),
+            (Error::Rejected(Box::new(report())), Code::InvalidArgument, StatusCode::BAD_REQUEST, "bad_request"),
+            (Error::BadRequest("b".into()), Code::InvalidArgument, StatusCode::BAD_REQUEST, "bad_request"),
+            (Error::NotFound("n".into()), Code::NotFound, StatusCode::NOT_FOUND, "not_found"),
+            (Error::Store(deltalake::DeltaTableError::Generic("s".into())), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (df(DataFusionError::Plan("p".into())), Code::InvalidArgument, StatusCode::BAD_REQUEST, "bad_request"),
+            (wrapped(DataFusionError::NotImplemented("n".into())), Code::InvalidArgument, StatusCode::BAD_REQUEST, "bad_request"),
+            (
+                wrapped(DataFusionError::ResourcesExhausted("r".into())),
+                Code::ResourceExhausted,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "resources_exhausted",
+            ),
+            (df(DataFusionError::Execution("x".into())), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (
+                Error::Arrow(arrow::error::ArrowError::ComputeError("a".into())),
+                Code::InvalidArgument,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+            (
+                Error::Parquet(parquet::errors::ParquetError::General("p".into())),
+                Code::Internal,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+            (Error::Flight(flight_status()), Code::Unavailable, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (
+                Error::Flight(arrow_flight::error::FlightError::ProtocolError("f".into())),
+                Code::InvalidArgument,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+            ),
+            (Error::Io { path: "p".into(), source: std::io::Error::other("o") }, Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (Error::Unauthenticated("u".into()), Code::Unauthenticated, StatusCode::UNAUTHORIZED, "unauthenticated"),
+            (Error::PermissionDenied("p".into()), Code::PermissionDenied, StatusCode::FORBIDDEN, "permission_denied"),
+            (Error::TooManyAttempts("t".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            (Error::LimitReached("l".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
+            (Error::Timeout("t".into()), Code::DeadlineExceeded, StatusCode::REQUEST_TIMEOUT, "timeout"),
+            (Error::Overloaded("o".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "overloaded"),
+            (Error::Transport("t".into()), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (Error::NoSpace { path: "p".into() }, Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),
+            (Error::Integrity("i".into()), Code::DataLoss, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        ] };
+        let mut seen = [false; VARIANTS];
+        // Each error twice: the HTTP response and the status each consume one.
+        for ((e, grpc, http, name), (again, ..)) in cases().into_iter().zip(cases()) {
+            seen[variant(&e)] = true;
+            let shown = format!("{e:?}");
+            assert_eq!(e.kind(), Kind { grpc, http, name }, "{shown}");
+            assert_eq!(e.into_response().status(), http, "{shown}");
+            assert_eq!(tonic::Status::from(again).code(), grpc, "{shown}");
+        }
+        let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !seen[i]).collect();
+        assert!(missing.is_empty(), "variants without a case: {missing:?}");
     }
     use sdgx_schemas::{Problem, Rule};
 

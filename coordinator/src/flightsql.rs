@@ -462,7 +462,7 @@ impl AnalystFlight {
     /// The tables and views of the catalog, as (schema, name, type, provider).
     async fn tables(&self) -> Result<Vec<(String, String, &'static str, Arc<dyn TableProvider>)>> {
         let session = self.catalog.session(None, Window::default()).await?;
-        let catalog = session.ctx.catalog(crate::catalog::CATALOG).ok_or_else(|| Error::Config("no catalog".into()))?;
+        let catalog = session.ctx.catalog(crate::catalog::CATALOG).ok_or_else(|| Error::Internal("no catalog".into()))?;
         let mut out = Vec::new();
         for schema_name in catalog.schema_names() {
             let Some(schema) = catalog.schema(&schema_name) else { continue };

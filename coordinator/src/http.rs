@@ -225,7 +225,7 @@ async fn calendar(
         return Err(Error::PermissionDenied(format!("agency {:?} may read only its own calendar, not {agency:?}'s", caller.name)));
     }
     let cal = figures::completeness::agency_calendar(&s.catalog, &agency, chrono::Utc::now()).await?;
-    Ok(Json(serde_json::to_value(cal).map_err(|e| Error::Config(e.to_string()))?))
+    Ok(Json(serde_json::to_value(cal).map_err(|e| Error::Internal(e.to_string()))?))
 }
 
 /// Query parameters of an export.
@@ -257,7 +257,7 @@ pub async fn download(catalog: &Catalog, format: &str, as_of: Option<&AsOf>) -> 
         .header(CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
         .header("x-sdgx-store-version", snapshot.store_version.to_string())
         .body(axum::body::Body::from(bytes))
-        .map_err(|e| Error::Config(e.to_string()))
+        .map_err(|e| Error::Internal(e.to_string()))
 }
 
 async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {

@@ -22,8 +22,15 @@ use crate::error::{Error, Result};
 /// The SAN URI prefix binding an agency id.
 pub const AGENCY_URI_PREFIX: &str = "sdgx:agency:";
 
+/// Making or signing a key or certificate failed: the coordinator's own failure.
 fn pki_err(e: impl std::fmt::Display) -> Error {
-    Error::Config(format!("certificate authority: {e}"))
+    Error::Internal(format!("certificate authority: {e}"))
+}
+
+/// The CA's certificate or key in `path` could not be read as one.
+fn ca_file_err(path: &Path) -> impl FnOnce(rcgen::Error) -> Error {
+    let path = path.display().to_string();
+    move |e| Error::Config(format!("certificate authority: {path}: {e}"))
 }
 
 fn write_private(path: &Path, pem: &str) -> Result<()> {
@@ -54,7 +61,7 @@ pub fn fingerprint_pem(path: &Path) -> Result<String> {
 pub fn init(dir: &Path, names: &[String], days: i64) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     if dir.join("ca.key").exists() {
-        return Err(Error::Config(format!("{} already holds a CA; refusing to overwrite it", dir.display())));
+        return Err(Error::BadRequest(format!("{} already holds a CA; refusing to overwrite it", dir.display())));
     }
     let now = OffsetDateTime::now_utc();
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(pki_err)?;
@@ -68,7 +75,8 @@ pub fn init(dir: &Path, names: &[String], days: i64) -> Result<()> {
     write_private(&dir.join("ca.key"), &ca_key.serialize_pem())?;
     write_public(&dir.join("ca.pem"), &ca_cert.pem())?;
     let issuer = Issuer::new(ca, ca_key);
-    let mut server = CertificateParams::new(names.to_vec()).map_err(pki_err)?;
+    let mut server = CertificateParams::new(names.to_vec())
+        .map_err(|e| Error::BadRequest(format!("server names {names:?}: {e}")))?;
     server.distinguished_name.push(DnType::CommonName, names.first().map_or("sdgx coordinator", |n| n.as_str()));
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     server.not_before = now - Duration::days(1);
@@ -87,8 +95,8 @@ pub fn issue_agent_between(dir: &Path, agency: &str, not_before: OffsetDateTime,
     }
     let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).map_err(Error::io(dir.join("ca.pem")))?;
     let ca_key_pem = std::fs::read_to_string(dir.join("ca.key")).map_err(Error::io(dir.join("ca.key")))?;
-    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(pki_err)?;
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(pki_err)?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(ca_file_err(&dir.join("ca.key")))?;
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(ca_file_err(&dir.join("ca.pem")))?;
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(pki_err)?;
     p.distinguished_name.push(DnType::CommonName, format!("sdgx agent {agency}"));
     let uri = format!("{AGENCY_URI_PREFIX}{agency}");
@@ -103,7 +111,7 @@ pub fn issue_agent_between(dir: &Path, agency: &str, not_before: OffsetDateTime,
     std::fs::create_dir_all(&agents).map_err(Error::io(&agents))?;
     let (cert_path, key_path) = (agents.join(format!("{agency}.pem")), agents.join(format!("{agency}.key")));
     if key_path.exists() {
-        return Err(Error::Config(format!("{} exists; remove it to issue a new certificate", key_path.display())));
+        return Err(Error::BadRequest(format!("{} exists; remove it to issue a new certificate", key_path.display())));
     }
     write_private(&key_path, &key.serialize_pem())?;
     write_public(&cert_path, &cert.pem())?;

@@ -93,7 +93,7 @@ impl QueryPool {
             .thread_name("sdgx-query")
             .enable_all()
             .build()
-            .map_err(|e| Error::Config(format!("cannot start {threads} query threads: {e}")))?;
+            .map_err(|e| Error::Internal(format!("cannot start {threads} query threads: {e}")))?;
         let (concurrent, queued) = (config.query_max_concurrent, config.query_max_queued);
         Ok(QueryPool {
             runtime: Some(runtime),

@@ -178,12 +178,12 @@ pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapsho
             })
             .collect::<std::result::Result<_, _>>()?;
         let float = |n: &str| -> Result<arrow::array::ArrayRef> {
-            Ok(cast(b.column_by_name(n).ok_or_else(|| Error::Config(format!("observations lack {n}")))?, &DataType::Float64)?)
+            Ok(cast(b.column_by_name(n).ok_or_else(|| Error::Internal(format!("observations lack {n}")))?, &DataType::Float64)?)
         };
         let (value, lower, upper) = (float("obs_value")?, float("lower_bound")?, float("upper_bound")?);
-        let mult = cast(b.column_by_name("unit_mult").ok_or_else(|| Error::Config("observations lack unit_mult".into()))?, &DataType::Int32)?;
-        let agency = cast(b.column_by_name("agency").ok_or_else(|| Error::Config("observations lack agency".into()))?, &DataType::Utf8)?;
-        let dataset = cast(b.column_by_name("dataset").ok_or_else(|| Error::Config("observations lack dataset".into()))?, &DataType::Utf8)?;
+        let mult = cast(b.column_by_name("unit_mult").ok_or_else(|| Error::Internal("observations lack unit_mult".into()))?, &DataType::Int32)?;
+        let agency = cast(b.column_by_name("agency").ok_or_else(|| Error::Internal("observations lack agency".into()))?, &DataType::Utf8)?;
+        let dataset = cast(b.column_by_name("dataset").ok_or_else(|| Error::Internal("observations lack dataset".into()))?, &DataType::Utf8)?;
         let f = |a: &arrow::array::ArrayRef, i: usize| {
             let p = a.as_primitive::<arrow::datatypes::Float64Type>();
             p.is_valid(i).then(|| p.value(i))

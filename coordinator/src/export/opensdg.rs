@@ -206,10 +206,10 @@ pub fn zip(files: &[(String, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
     for (path, bytes) in files {
-        z.start_file(path.as_str(), opts).map_err(|e| Error::Config(format!("zip: {e}")))?;
-        z.write_all(bytes).map_err(|e| Error::Config(format!("zip: {e}")))?;
+        z.start_file(path.as_str(), opts).map_err(|e| Error::Internal(format!("zip: {e}")))?;
+        z.write_all(bytes).map_err(|e| Error::Internal(format!("zip: {e}")))?;
     }
-    Ok(z.finish().map_err(|e| Error::Config(format!("zip: {e}")))?.into_inner())
+    Ok(z.finish().map_err(|e| Error::Internal(format!("zip: {e}")))?.into_inner())
 }
 
 /// Writes the bundle as a directory.

@@ -11,7 +11,7 @@ use super::Snapshot;
 use crate::error::{Error, Result};
 
 fn x(e: XlsxError) -> Error {
-    Error::Config(format!("XLSX: {e}"))
+    Error::Internal(format!("XLSX: {e}"))
 }
 
 /// The annex as an `.xlsx` file.
