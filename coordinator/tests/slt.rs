@@ -14,19 +14,18 @@
 //!   entry;
 //! - `AGENCY <id>`: add an agency to the registry.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::util::display::{ArrayFormatter, FormatOptions};
-use futures::stream;
 use sdgx_coordinator::auth::AgencyEntry;
 use sdgx_coordinator::calendar::CalendarEntry;
 use sdgx_coordinator::catalog::{Catalog, Registers};
 use sdgx_coordinator::figures::{self, Source, Window};
-use sdgx_coordinator::ingest::ingest;
 use sdgx_coordinator::store::Store;
-use sdgx_schemas::normalize::{read_csv, Normalizer};
-use sdgx_schemas::{Contract, Manifest, ReferencePeriod, ValidationOptions};
+use sdgx_schemas::Contract;
 use sqllogictest::{DBOutput, DefaultColumnType};
 
 fn slt_dir() -> PathBuf {
@@ -62,39 +61,7 @@ impl Db {
     }
 
     async fn publish(&mut self, agency: &str, dataset: &str, csv: &str) -> Result<(), DbError> {
-        let path = self.dir.path().join("input.csv");
-        std::fs::write(&path, csv).map_err(fail)?;
-        let header: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
-        let col = header.iter().position(|h| *h == "indicator").ok_or_else(|| fail("the CSV has no indicator column"))?;
-        let mut indicators: Vec<String> = csv.lines().skip(1).filter_map(|l| l.split(',').nth(col)).map(str::to_owned).collect();
-        indicators.sort();
-        indicators.dedup();
-        let manifest = Manifest {
-            agency: agency.into(),
-            dataset: dataset.into(),
-            title: format!("{agency} {dataset}"),
-            indicators,
-            reference_period: ReferencePeriod { start: "1900".into(), end: "2100".into() },
-            periodicity: "A".into(),
-            content_hash: None,
-            metadata: Default::default(),
-            withdraw: false,
-        };
-        let reader = read_csv(&path, 1024).map_err(fail)?;
-        let mut normalizer = Normalizer::new(&self.contract, &reader.schema());
-        let mut problems = Vec::new();
-        let batches: Vec<_> = reader
-            .map(|b| b.map_err(sdgx_schemas::Error::from).and_then(|b| normalizer.normalize(&b, &mut |p| problems.push(p))))
-            .collect::<Result<_, _>>()
-            .map_err(fail)?;
-        if let Some(p) = problems.first() {
-            return Err(fail(p));
-        }
-        let options = ValidationOptions::default();
-        ingest(&self.contract, &self.store, options, manifest, stream::iter(batches.into_iter().map(Ok)))
-            .await
-            .map_err(fail)?;
-        Ok(())
+        common::publish(&self.contract, &self.store, self.dir.path(), agency, dataset, csv).await.map(drop).map_err(DbError)
     }
 
     async fn query(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
