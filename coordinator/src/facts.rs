@@ -108,32 +108,34 @@ pub fn year(time_period: &str) -> Option<i32> {
     time_period.get(..4).and_then(|y| y.parse().ok())
 }
 
-struct Columns<'a> {
-    text: HashMap<&'static str, &'a StringArray>,
-    value: &'a Float64Array,
-    unit_mult: &'a Int32Array,
+/// The columns facts are computed from, as plain arrays (a batch read back through DataFusion
+/// may hold views or dictionaries: they are cast).
+struct Columns {
+    text: HashMap<&'static str, StringArray>,
+    value: Float64Array,
+    unit_mult: Int32Array,
 }
 
-impl<'a> Columns<'a> {
-    fn of(batch: &'a RecordBatch) -> Result<Columns<'a>> {
-        let get = |name: &str| {
-            batch.column_by_name(name).ok_or_else(|| Error::Internal(format!("facts: the batch has no column {name}")))
+impl Columns {
+    fn of(batch: &RecordBatch) -> Result<Columns> {
+        let get = |name: &str, to: &DataType| -> Result<ArrayRef> {
+            let a = batch.column_by_name(name).ok_or_else(|| Error::Internal(format!("facts: the batch has no column {name}")))?;
+            Ok(if a.data_type() == to { a.clone() } else { arrow::compute::cast(a, to)? })
         };
         let mut text = HashMap::new();
         for name in ["indicator", "series", "ref_area", "time_period", "unit_measure", "reporting_type", "obs_status"]
             .into_iter()
             .chain(observation::breakdowns().map(|c| c.name))
         {
-            let a = get(name)?.as_string_opt::<i32>().ok_or_else(|| Error::Internal(format!("facts: column {name} is not text")))?;
-            text.insert(name, a);
+            text.insert(name, get(name, &DataType::Utf8)?.as_string::<i32>().clone());
         }
-        let value = get("obs_value")?.as_primitive_opt::<Float64Type>().ok_or_else(|| Error::Internal("facts: obs_value is not Float64".into()))?;
-        let unit_mult = get("unit_mult")?.as_primitive_opt::<Int32Type>().ok_or_else(|| Error::Internal("facts: unit_mult is not Int32".into()))?;
+        let value = get("obs_value", &DataType::Float64)?.as_primitive::<Float64Type>().clone();
+        let unit_mult = get("unit_mult", &DataType::Int32)?.as_primitive::<Int32Type>().clone();
         Ok(Columns { text, value, unit_mult })
     }
 
-    fn text(&self, name: &str, row: usize) -> Option<&'a str> {
-        let a = self.text[name];
+    fn text(&self, name: &str, row: usize) -> Option<&str> {
+        let a = &self.text[name];
         a.is_valid(row).then(|| a.value(row))
     }
 }

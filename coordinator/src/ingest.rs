@@ -265,6 +265,7 @@ where
     let mut writer = Writer::new(store.stage(&manifest)?);
     let mut batches = std::pin::pin!(batches);
     let received: Result<()> = async {
+        let mut first = true;
         while let Some(batch) = batches.try_next().await? {
             validator.push(&batch);
             if validator.has_errors() {
@@ -273,6 +274,9 @@ where
                 }
             } else {
                 writer.write(batch).await?;
+                if std::mem::take(&mut first) {
+                    crate::crash_point::reach(crate::crash_point::Point::Receiving);
+                }
             }
         }
         Ok(())

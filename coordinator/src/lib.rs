@@ -34,6 +34,7 @@ pub mod auth;
 pub mod calendar;
 pub mod catalog;
 pub mod config;
+pub mod crash_point;
 pub mod dashboard;
 pub mod error;
 pub mod export;

@@ -590,7 +590,9 @@ impl Store {
                 staged.discard().await;
                 return Ok(Committed { entry: current, duplicate: true });
             }
+        crate::crash_point::reach(crate::crash_point::Point::Staged);
         let (facts_ref, facts) = staged.write_facts().await?;
+        crate::crash_point::reach(crate::crash_point::Point::FactsWritten);
         let mut table = self.table.read().await.clone();
         let previous_entry_hash =
             self.log.read().await.last().map_or_else(|| crate::audit::GENESIS.to_owned(), |e| e.entry_hash.clone());
@@ -640,6 +642,7 @@ impl Store {
             .map_err(|e| Error::or_no_space(e.into(), &format!("{}/_delta_log/", crate::storage::redact(&self.url).trim_end_matches('/'))))?
             .version as i64;
         entry.store_version = version;
+        crate::crash_point::reach(crate::crash_point::Point::Committed);
         // The commit is durable now: nothing below may fail the publication.
         let written = match self.object_store.get(&commit_path(version)).await {
             Ok(r) => r.bytes().await.ok().map(|b| crate::audit::parse_commit(version, &b)),

@@ -290,3 +290,87 @@ async fn pump(mut client: tokio::net::TcpStream, mut server: tokio::net::TcpStre
         _ = down => {}
     }
 }
+
+/// Runs `cmd` to completion; it must succeed.
+pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().expect("the command starts");
+    assert!(out.status.success(), "{cmd:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A PKI for the example federation made by the real binary in `dir`: `ca init`, one client
+/// certificate per example agency, and a reader token (returned) in `tokens.toml`.
+pub fn pki(dir: &Path) -> String {
+    let coord = binary("sdgx-coordinator");
+    run(std::process::Command::new(&coord).args(["ca", "init", "--dir"]).arg(dir));
+    for a in AGENCIES {
+        run(std::process::Command::new(&coord).args(["ca", "issue-agent", "--agency", a, "--dir"]).arg(dir));
+    }
+    let out = run(std::process::Command::new(&coord).args(["token", "create", "--role", "reader", "--name", "analyst", "--file"]).arg(dir.join("tokens.toml")));
+    String::from_utf8(out.stdout).expect("UTF-8").trim().to_owned()
+}
+
+/// `cmd` given the coordinator's TLS and token files of the PKI in `pki` (see [`pki`]).
+pub fn coordinator_env<'a>(cmd: &'a mut std::process::Command, pki: &Path) -> &'a mut std::process::Command {
+    cmd.env("SDGX_SECURITY__TLS__CERT", pki.join("server.pem"))
+        .env("SDGX_SECURITY__TLS__KEY", pki.join("server.key"))
+        .env("SDGX_SECURITY__TLS__CLIENT_CA", pki.join("ca.pem"))
+        .env("SDGX_SECURITY__TOKEN_FILE", pki.join("tokens.toml"))
+}
+
+/// `sdgx-coordinator serve` as a separate process: the example config with the PKI in `pki`,
+/// data in `data_dir`, every listener on port 0; killed on drop.
+pub struct Served {
+    /// The process.
+    pub child: std::process::Child,
+    /// The Flight (agents') port.
+    pub flight_port: String,
+    /// The HTTP address.
+    pub http: String,
+}
+
+impl Served {
+    /// Starts it with `env` added, and waits until it listens (it prints its bound addresses as
+    /// one JSON line).
+    pub fn start(pki: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Served {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(binary("sdgx-coordinator"));
+        coordinator_env(&mut cmd, pki)
+            .args(["serve", "--flight-addr", "127.0.0.1:0", "--analyst-flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .env("SDGX_CONFIG", root().join("examples/federation/coordinator.toml"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("sdgx-coordinator starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped")).read_line(&mut line).expect("its first line");
+        let addrs: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        let flight = addrs["flight"].as_str().expect("flight address");
+        let flight_port = flight.rsplit(':').next().expect("a port").to_owned();
+        let http = addrs["http"].as_str().expect("http address").to_owned();
+        Served { child, flight_port, http }
+    }
+
+    /// `sdgx-agent publish` of the example `agency`'s config against this coordinator, over
+    /// mutual TLS with the agency's certificate (`cert_of`'s, to impersonate), outbox in `outbox`.
+    pub fn agent(&self, agency: &str, cert_of: &str, pki: &Path, outbox: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(binary("sdgx-agent"));
+        cmd.args(["publish", "--config"])
+            .arg(root().join(format!("examples/federation/{agency}/agent.toml")))
+            .env("SDGX_COORDINATOR", format!("https://localhost:{}", self.flight_port))
+            .env("SDGX_OUTBOX", outbox)
+            .env("SDGX_TLS__CA", pki.join("ca.pem"))
+            .env("SDGX_TLS__CERT", pki.join(format!("agents/{cert_of}.pem")))
+            .env("SDGX_TLS__KEY", pki.join(format!("agents/{cert_of}.key")));
+        cmd
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -3,100 +3,39 @@
 //! Flight port; one `sdgx-agent publish` per example agency; then the figures over HTTP (with
 //! the token), from the `figures` command, and an audit of the log.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::io::BufReader;
+use std::process::Command;
 
-use sdgx_e2e::{binary, root, AGENCIES};
-
-struct Coordinator(Child);
-
-impl Drop for Coordinator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    out
-}
-
-fn coordinator_env<'a>(cmd: &'a mut Command, pki: &Path) -> &'a mut Command {
-    cmd.env("SDGX_SECURITY__TLS__CERT", pki.join("server.pem"))
-        .env("SDGX_SECURITY__TLS__KEY", pki.join("server.key"))
-        .env("SDGX_SECURITY__TLS__CLIENT_CA", pki.join("ca.pem"))
-        .env("SDGX_SECURITY__TOKEN_FILE", pki.join("tokens.toml"))
-}
+use sdgx_e2e::{binary, coordinator_env, pki, root, run, Served, AGENCIES};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    let pki = dir.path().join("pki");
+    let pki_dir = dir.path().join("pki");
     let coord = binary("sdgx-coordinator");
     let config = root().join("examples/federation/coordinator.toml");
-    run(Command::new(&coord).args(["ca", "init", "--dir"]).arg(&pki));
-    for a in AGENCIES {
-        run(Command::new(&coord).args(["ca", "issue-agent", "--agency", a, "--dir"]).arg(&pki));
-    }
-    let out = run(Command::new(&coord).args(["token", "create", "--role", "reader", "--name", "analyst", "--file"]).arg(pki.join("tokens.toml")));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let token = pki(&pki_dir);
+    let pki = pki_dir;
     assert!(token.starts_with("sdgx_"));
     let stored = std::fs::read_to_string(pki.join("tokens.toml")).unwrap();
     assert!(!stored.contains(&token), "the token file holds only the hash");
 
-    let mut child = coordinator_env(&mut Command::new(&coord), &pki)
-        .args(["serve", "--flight-addr", "127.0.0.1:0", "--analyst-flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
-        // The config file named by SDGX_CONFIG, and a variable of the deployment's own that
-        // shares the prefix: neither is a setting, neither may break the configuration.
-        .env("SDGX_CONFIG", &config)
-        .env("SDGX_DEPLOYMENT_NOTE", "national coordinator, test")
-        .arg("--data-dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // The coordinator prints its bound addresses as one JSON line once it listens.
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let _guard = Coordinator(child);
-    let addrs: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
-    let (flight, http) = (addrs["flight"].as_str().unwrap().to_owned(), addrs["http"].as_str().unwrap().to_owned());
-    let port = flight.rsplit(':').next().unwrap();
+    // The config file named by SDGX_CONFIG, and a variable of the deployment's own that
+    // shares the prefix: neither is a setting, neither may break the configuration.
+    let mut served = Served::start(&pki, dir.path(), &[("SDGX_DEPLOYMENT_NOTE", "national coordinator, test")]);
+    let stderr = served.child.stderr.take().unwrap();
+    let http = served.http.clone();
 
     let outboxes = tempfile::tempdir().unwrap();
     for a in AGENCIES {
-        let out = Command::new(binary("sdgx-agent"))
-            .args(["publish", "--config"])
-            .arg(root().join(format!("examples/federation/{a}/agent.toml")))
-            .env("SDGX_COORDINATOR", format!("https://localhost:{port}"))
-            .env("SDGX_DEPLOYMENT_NOTE", "ministry server")
-            .env("SDGX_OUTBOX", outboxes.path().join(a))
-            .env("SDGX_TLS__CA", pki.join("ca.pem"))
-            .env("SDGX_TLS__CERT", pki.join(format!("agents/{a}.pem")))
-            .env("SDGX_TLS__KEY", pki.join(format!("agents/{a}.key")))
-            .output()
-            .unwrap();
+        let out = served.agent(a, a, &pki, &outboxes.path().join(a)).env("SDGX_DEPLOYMENT_NOTE", "ministry server").output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{a}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
         assert!(stdout.contains("published: publication"), "{a}: {stdout}");
     }
     // An agent with sms's certificate cannot publish labour's dataset.
-    let out = Command::new(binary("sdgx-agent"))
-        .args(["publish", "--config"])
-        .arg(root().join("examples/federation/labour/agent.toml"))
-        .env("SDGX_COORDINATOR", format!("https://localhost:{port}"))
-        .env("SDGX_TLS__CA", pki.join("ca.pem"))
-        .env("SDGX_OUTBOX", outboxes.path().join("impostor"))
-        .env("SDGX_TLS__CERT", pki.join("agents/sms.pem"))
-        .env("SDGX_TLS__KEY", pki.join("agents/sms.key"))
-        .output()
-        .unwrap();
+    let out = served.agent("labour", "sms", &pki, &outboxes.path().join("impostor")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(stdout.contains("PermissionDenied") && stdout.contains("agency \"sms\""), "{stdout}");
@@ -147,7 +86,7 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("audit passed: 8 publications-log entries"));
 
     // Secrets never reach the logs.
-    drop(_guard);
+    drop(served);
     let mut logs = String::new();
     std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut logs).unwrap();
     assert!(!logs.contains(&token), "the token appears in the coordinator's log");
