@@ -370,8 +370,8 @@ pub fn check_log(commits: &[LogCommit], head: Option<&Head>) -> std::result::Res
 }
 
 /// The full audit: [`check_log`] over the commit files as they are in storage now, and, for
-/// every entry, the content hash of the rows the store holds for that publication at its
-/// version. Reports the first failure, in commit order.
+/// every entry, its facts (read back against their hashes, and recomputed from its rows) and
+/// the content hash of the rows the store holds for that publication at its version. Reports the first failure, in commit order.
 pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
     let store = catalog.store();
     let commits = store.read_commits().await?;
@@ -393,6 +393,14 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
             store_version: c.version,
             reason,
         };
+        let mut at = e.clone();
+        at.store_version = c.version;
+        match (store.stored_facts(&at).await, store.compute_facts(&at).await) {
+            (Ok(facts), Ok(recomputed)) if facts == recomputed => {}
+            (Ok(_), Ok(_)) => return failed(fail("its facts do not match its rows".into())),
+            (Err(err), _) => return failed(fail(format!("its facts cannot be read: {err}"))),
+            (_, Err(err)) => return failed(fail(format!("its rows cannot be read from the store: {err}"))),
+        }
         match content_hash(catalog, e, c.version).await {
             Ok((hash, rows)) if hash == e.content_hash && rows == e.rows => {}
             Ok((hash, rows)) => {

@@ -498,12 +498,21 @@ impl Store {
         builder.finish()
     }
 
-    /// The facts of `entry`'s publication: from the files its entry names (or, for an entry
-    /// written before facts were stored, the backfilled ones), checked against their hashes.
+    /// The facts of `entry`'s publication (see [`Store::stored_facts`]), kept in memory once
+    /// read: facts never change.
     pub async fn facts(&self, entry: &PublicationEntry) -> Result<Arc<Facts>> {
         if let Some(f) = self.facts.lock().expect("facts lock").get(&entry.publication_id) {
             return Ok(f.clone());
         }
+        let facts = Arc::new(self.stored_facts(entry).await?);
+        self.facts.lock().expect("facts lock").insert(entry.publication_id.clone(), facts.clone());
+        Ok(facts)
+    }
+
+    /// The facts of `entry`'s publication as storage holds them now: the files its entry names
+    /// (or, for an entry written before facts were stored, the backfilled ones), checked against
+    /// their hashes.
+    pub async fn stored_facts(&self, entry: &PublicationEntry) -> Result<Facts> {
         let named = match &entry.facts {
             Some(r) => r.clone(),
             None => {
@@ -513,12 +522,10 @@ impl Store {
                 })?
             }
         };
-        let facts = Arc::new(Facts {
+        Ok(Facts {
             breakdowns: crate::facts::decode(self.read_object(&named.breakdowns.path).await?, &named.breakdowns, &crate::facts::breakdown_schema())?,
             gaps: crate::facts::decode(self.read_object(&named.gaps.path).await?, &named.gaps, &crate::facts::gap_schema())?,
-        });
-        self.facts.lock().expect("facts lock").insert(entry.publication_id.clone(), facts.clone());
-        Ok(facts)
+        })
     }
 
     /// The bytes of the object at `path` (relative to the table's root); a missing one is an

@@ -276,3 +276,22 @@ async fn editing_an_adds_partition_values_is_detected() {
     assert!(m.reason.contains("actions") && m.reason.contains("edited"), "{m}");
     refused_start(r, 2).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_facts_file_is_detected_and_never_served() {
+    let r = two_publications().await;
+    let log = r.catalog.store().publications().await;
+    let (sms, labour) = (log[0].facts.clone().expect("facts"), log[1].facts.clone().expect("facts"));
+    // Labour's breakdown facts written over sms's: a valid facts file, the wrong facts.
+    let store = r.dir.path().join("store");
+    std::fs::copy(store.join(&labour.breakdowns.path), store.join(&sms.breakdowns.path)).unwrap();
+    let m = audit_finds(&r).await;
+    assert_eq!((m.store_version, m.dataset.as_str()), (1, "asylum-decisions"), "{m}");
+    assert!(m.reason.contains("its facts cannot be read") && m.reason.contains(&sms.breakdowns.path), "{m}");
+    // Started again (nothing cached), the coordinator answers no figure from them.
+    let r = Running::start_in(r.stop().await, |_| {}).await;
+    let kind = sdgx_coordinator::figures::FigureKind::MigrationDisaggregationShare;
+    let e = sdgx_coordinator::figures::compute(&r.catalog, kind, Default::default(), None).await.expect_err("tampered facts");
+    assert!(matches!(e, sdgx_coordinator::Error::Integrity(_)) && e.to_string().contains(&sms.breakdowns.path), "{e}");
+    r.stop().await;
+}
