@@ -22,8 +22,9 @@
 //! before the publication's commit, and the commit's log entry names them with their hashes (see
 //! docs/store.md), so a store version's facts are those of the publications current at it.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int32Type, Float64Type, Schema, SchemaRef};
@@ -38,8 +39,6 @@ pub const AREA: &str = "ref_area";
 
 /// The directory, under the table's root, holding the facts files.
 pub const DIR: &str = "_sdgx_facts";
-
-type Hasher = std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 /// The schema of breakdown facts.
 pub fn breakdown_schema() -> SchemaRef {
@@ -86,16 +85,16 @@ pub struct Facts {
 /// reporting_type.
 type GapKey = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i32>, Option<String>);
 
-/// Codes seen per (indicator, year), one set per dimension (`ref_area` first, then the
-/// breakdowns in wire order).
-type Seen = HashMap<String, HashMap<Option<i32>, Vec<HashSet<String, Hasher>>, Hasher>, Hasher>;
-
 /// Computes a publication's facts from its batches (the contract's columns, found by name).
 #[derive(Default)]
 pub struct FactsBuilder {
-    seen: Seen,
+    /// Slot of each (indicator, year) in `codes`.
+    slots: FxHashMap<String, FxHashMap<Option<i32>, usize>>,
+    /// Per slot: its indicator and year, and the codes seen per dimension (`ref_area` first,
+    /// then the breakdowns in wire order).
+    codes: Vec<(String, Option<i32>, Vec<FxHashSet<String>>)>,
     /// Per gap key, the migrant values and the non-migrant values, in arrival order.
-    cells: HashMap<GapKey, (Vec<f64>, Vec<f64>), Hasher>,
+    cells: FxHashMap<GapKey, (Vec<f64>, Vec<f64>)>,
 }
 
 /// The dimensions of breakdown facts, in order: `ref_area`, then the breakdown columns.
@@ -111,82 +110,106 @@ pub fn year(time_period: &str) -> Option<i32> {
 /// The columns facts are computed from, as plain arrays (a batch read back through DataFusion
 /// may hold views or dictionaries: they are cast).
 struct Columns {
-    text: HashMap<&'static str, StringArray>,
+    indicator: StringArray,
+    series: StringArray,
+    time_period: StringArray,
+    unit_measure: StringArray,
+    reporting_type: StringArray,
+    obs_status: StringArray,
+    /// [`dimensions`], in order.
+    dims: Vec<StringArray>,
     value: Float64Array,
     unit_mult: Int32Array,
 }
 
+fn get(a: &StringArray, row: usize) -> Option<&str> {
+    a.is_valid(row).then(|| a.value(row))
+}
+
 impl Columns {
     fn of(batch: &RecordBatch) -> Result<Columns> {
-        let get = |name: &str, to: &DataType| -> Result<ArrayRef> {
+        let column = |name: &str, to: &DataType| -> Result<ArrayRef> {
             let a = batch.column_by_name(name).ok_or_else(|| Error::Internal(format!("facts: the batch has no column {name}")))?;
             Ok(if a.data_type() == to { a.clone() } else { arrow::compute::cast(a, to)? })
         };
-        let mut text = HashMap::new();
-        for name in ["indicator", "series", "ref_area", "time_period", "unit_measure", "reporting_type", "obs_status"]
-            .into_iter()
-            .chain(observation::breakdowns().map(|c| c.name))
-        {
-            text.insert(name, get(name, &DataType::Utf8)?.as_string::<i32>().clone());
-        }
-        let value = get("obs_value", &DataType::Float64)?.as_primitive::<Float64Type>().clone();
-        let unit_mult = get("unit_mult", &DataType::Int32)?.as_primitive::<Int32Type>().clone();
-        Ok(Columns { text, value, unit_mult })
-    }
-
-    fn text(&self, name: &str, row: usize) -> Option<&str> {
-        let a = &self.text[name];
-        a.is_valid(row).then(|| a.value(row))
+        let text = |name: &str| -> Result<StringArray> { Ok(column(name, &DataType::Utf8)?.as_string::<i32>().clone()) };
+        Ok(Columns {
+            indicator: text("indicator")?,
+            series: text("series")?,
+            time_period: text("time_period")?,
+            unit_measure: text("unit_measure")?,
+            reporting_type: text("reporting_type")?,
+            obs_status: text("obs_status")?,
+            dims: dimensions().map(text).collect::<Result<_>>()?,
+            value: column("obs_value", &DataType::Float64)?.as_primitive::<Float64Type>().clone(),
+            unit_mult: column("unit_mult", &DataType::Int32)?.as_primitive::<Int32Type>().clone(),
+        })
     }
 }
 
+/// The index of `migratory_status` among [`dimensions`].
+fn migratory_dimension() -> usize {
+    dimensions().position(|d| d == "migratory_status").expect("a breakdown of the contract")
+}
+
 impl FactsBuilder {
+    /// The slot of (indicator, year), created when new.
+    fn slot(&mut self, indicator: &str, year: Option<i32>, dims: usize) -> usize {
+        if let Some(s) = self.slots.get(indicator).and_then(|y| y.get(&year)) {
+            return *s;
+        }
+        let s = self.codes.len();
+        self.codes.push((indicator.to_owned(), year, vec![FxHashSet::default(); dims]));
+        self.slots.entry(indicator.to_owned()).or_default().insert(year, s);
+        s
+    }
+
     /// Adds the observations of `batch`.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<()> {
         let c = Columns::of(batch)?;
-        let dims: Vec<&'static str> = dimensions().collect();
-        let breakdowns: Vec<&'static str> = dims[1..].to_vec();
+        let migratory = migratory_dimension();
+        // Rows come in runs of one indicator and period: the last slot is tried first.
+        let mut last: Option<(usize, usize)> = None;
         for row in 0..batch.num_rows() {
-            if c.text("obs_status", row) == Some("M") {
+            if get(&c.obs_status, row) == Some("M") {
                 continue;
             }
-            let Some(indicator) = c.text("indicator", row) else { continue };
-            let tp = c.text("time_period", row);
-            let y = tp.and_then(year);
-            if !self.seen.contains_key(indicator) {
-                self.seen.insert(indicator.to_owned(), HashMap::default());
-            }
-            let years = self.seen.get_mut(indicator).expect("inserted above");
-            let sets = years.entry(y).or_insert_with(|| vec![HashSet::default(); dims.len()]);
-            for (d, name) in dims.iter().enumerate() {
-                let Some(code) = c.text(name, row) else { continue };
+            let Some(indicator) = get(&c.indicator, row) else { continue };
+            let tp = get(&c.time_period, row);
+            let slot = match last {
+                Some((r, s)) if get(&c.indicator, r) == Some(indicator) && get(&c.time_period, r) == tp => s,
+                _ => self.slot(indicator, tp.and_then(year), c.dims.len()),
+            };
+            last = Some((row, slot));
+            let sets = &mut self.codes[slot].2;
+            for (d, column) in c.dims.iter().enumerate() {
+                let Some(code) = get(column, row) else { continue };
                 if (d == 0 || is_breakdown(code)) && !sets[d].contains(code) {
                     sets[d].insert(code.to_owned());
                 }
             }
-            let migratory = c.text("migratory_status", row);
-            let pair_side = match migratory {
+            let side = match get(&c.dims[migratory], row) {
                 Some("MS_MIGRANT") => 0,
                 Some("MS_NOMIGRANT") => 1,
                 _ => continue,
             };
             if !c.value.is_valid(row)
-                || breakdowns.iter().any(|b| *b != "migratory_status" && c.text(b, row).is_some_and(is_breakdown))
+                || c.dims.iter().enumerate().skip(1).any(|(d, b)| d != migratory && get(b, row).is_some_and(is_breakdown))
             {
                 continue;
             }
-            let owned = |n: &str| c.text(n, row).map(str::to_owned);
+            let owned = |a: &StringArray| get(a, row).map(str::to_owned);
             let key = (
                 Some(indicator.to_owned()),
-                owned("series"),
-                owned("ref_area"),
+                owned(&c.series),
+                owned(&c.dims[0]),
                 tp.map(str::to_owned),
-                owned("unit_measure"),
+                owned(&c.unit_measure),
                 c.unit_mult.is_valid(row).then(|| c.unit_mult.value(row)),
-                owned("reporting_type"),
+                owned(&c.reporting_type),
             );
             let values = self.cells.entry(key).or_default();
-            if pair_side == 0 { &mut values.0 } else { &mut values.1 }.push(c.value.value(row));
+            if side == 0 { &mut values.0 } else { &mut values.1 }.push(c.value.value(row));
         }
         Ok(())
     }
@@ -195,11 +218,9 @@ impl FactsBuilder {
     pub fn finish(self) -> Result<Facts> {
         let dims: Vec<&'static str> = dimensions().collect();
         let mut rows: Vec<(String, Option<i32>, &'static str, String)> = Vec::new();
-        for (indicator, years) in self.seen {
-            for (y, sets) in years {
-                for (d, codes) in sets.into_iter().enumerate() {
-                    rows.extend(codes.into_iter().map(|code| (indicator.clone(), y, dims[d], code)));
-                }
+        for (indicator, y, sets) in self.codes {
+            for (d, codes) in sets.into_iter().enumerate() {
+                rows.extend(codes.into_iter().map(|code| (indicator.clone(), y, dims[d], code)));
             }
         }
         rows.sort();
