@@ -323,25 +323,19 @@ mod tests {
     /// A batch in the contract's schema from (column, values) pairs; other columns take their
     /// defaults (breakdowns `_T`).
     fn batch(rows: usize, set: &[(&str, Vec<Option<&str>>)], values: Vec<Option<f64>>) -> RecordBatch {
-        let schema = sdgx_schemas::observation_schema();
-        let columns: Vec<ArrayRef> = schema
-            .fields()
-            .iter()
-            .map(|f| -> ArrayRef {
-                match f.data_type() {
-                    DataType::Utf8 => {
-                        let given = set.iter().find(|(n, _)| n == f.name()).map(|(_, v)| v.clone());
-                        let default = observation::column(f.name()).and_then(|(_, c)| c.default).or((!f.is_nullable()).then_some("X"));
-                        Arc::new(given.unwrap_or_else(|| vec![default; rows]).into_iter().collect::<StringArray>())
-                    }
-                    DataType::Float64 if f.name() == "obs_value" => Arc::new(Float64Array::from(values.clone())),
-                    DataType::Float64 => Arc::new(Float64Array::from(vec![None; rows])),
-                    DataType::Int32 => Arc::new(Int32Array::from(vec![0; rows])),
-                    other => unreachable!("{other}"),
+        crate::store::tests::contract_batch(|f| -> ArrayRef {
+            match f.data_type() {
+                DataType::Utf8 => {
+                    let given = set.iter().find(|(n, _)| n == f.name()).map(|(_, v)| v.clone());
+                    let default = observation::column(f.name()).and_then(|(_, c)| c.default).or((!f.is_nullable()).then_some("X"));
+                    Arc::new(given.unwrap_or_else(|| vec![default; rows]).into_iter().collect::<StringArray>())
                 }
-            })
-            .collect();
-        RecordBatch::try_new(schema, columns).unwrap()
+                DataType::Float64 if f.name() == "obs_value" => Arc::new(Float64Array::from(values.clone())),
+                DataType::Float64 => Arc::new(Float64Array::from(vec![None; rows])),
+                DataType::Int32 => Arc::new(Int32Array::from(vec![0; rows])),
+                other => unreachable!("{other}"),
+            }
+        })
     }
 
     fn breakdown_rows(f: &Facts) -> Vec<String> {

@@ -771,29 +771,30 @@ fn entries(commits: &[LogCommit]) -> Vec<PublicationEntry> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use arrow::array::{Float64Array, Int32Array};
     use proptest::prelude::*;
     use sdgx_schemas::hash::ContentHasher;
     use sdgx_schemas::Validator;
 
+    /// A batch in the contract's schema with each column made by `column`.
+    pub(crate) fn contract_batch(column: impl Fn(&Field) -> ArrayRef) -> RecordBatch {
+        let schema = sdgx_schemas::observation_schema();
+        let columns: Vec<ArrayRef> = schema.fields().iter().map(|f| column(f)).collect();
+        RecordBatch::try_new(schema, columns).unwrap()
+    }
+
     /// A batch of `rows` rows in the contract's schema (values need not be valid codes).
     fn wire(rows: usize, tag: &str) -> RecordBatch {
-        let schema = sdgx_schemas::observation_schema();
-        let columns: Vec<ArrayRef> = schema
-            .fields()
-            .iter()
-            .map(|f| -> ArrayRef {
-                match f.data_type() {
-                    DataType::Utf8 => Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("{tag}{}{i}", f.name())))),
-                    DataType::Float64 => Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64 + 0.5))),
-                    DataType::Int32 => Arc::new(Int32Array::from_iter_values((0..rows).map(|i| i as i32))),
-                    other => unreachable!("the contract has no {other} column"),
-                }
-            })
-            .collect();
-        RecordBatch::try_new(schema, columns).unwrap()
+        contract_batch(|f| -> ArrayRef {
+            match f.data_type() {
+                DataType::Utf8 => Arc::new(StringArray::from_iter_values((0..rows).map(|i| format!("{tag}{}{i}", f.name())))),
+                DataType::Float64 => Arc::new(Float64Array::from_iter_values((0..rows).map(|i| i as f64 + 0.5))),
+                DataType::Int32 => Arc::new(Int32Array::from_iter_values((0..rows).map(|i| i as i32))),
+                other => unreachable!("the contract has no {other} column"),
+            }
+        })
     }
 
     /// `batch` with its columns in the order `order` (indices into its schema).
