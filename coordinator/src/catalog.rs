@@ -126,7 +126,7 @@ pub struct Catalog {
     /// The one memory pool every session draws from (`query_memory_limit` in all).
     pool: Arc<dyn MemoryPool>,
     views: Views,
-    cache: std::sync::Mutex<Vec<(CacheKey, Arc<Built>)>>,
+    cache: std::sync::Mutex<Vec<(CacheKey, Arc<tokio::sync::OnceCell<Arc<Built>>>)>>,
 }
 
 /// (store version, window of the figure views, or none for the tables only).
@@ -156,22 +156,6 @@ pub struct Session {
     pub publications: Vec<PublicationEntry>,
     /// When that version was committed.
     pub committed_at: chrono::DateTime<chrono::Utc>,
-    built: Arc<Built>,
-}
-
-impl Session {
-    /// The result named `key` for this session's store version and window: computed by
-    /// `compute` the first time, then shared (store versions never change). Concurrent callers
-    /// wait for the one computation; a failed one is not kept.
-    pub async fn memo<T, F>(&self, key: &str, compute: F) -> Result<Arc<T>>
-    where
-        T: Send + Sync + 'static,
-        F: std::future::Future<Output = Result<T>>,
-    {
-        let cell = self.built.memo.lock().expect("memo lock").entry(key.to_owned()).or_default().clone();
-        let value = cell.get_or_try_init(|| async { compute.await.map(|v| Arc::new(v) as Arc<dyn std::any::Any + Send + Sync>) }).await?;
-        value.clone().downcast::<T>().map_err(|_| Error::Internal(format!("memo {key:?} holds another type")))
-    }
 }
 
 impl Catalog {
@@ -246,26 +230,57 @@ impl Catalog {
             Some(v) => self.resolve_as_of(&v.to_string()).await?,
             None => self.store.version().await,
         };
+        let built = self.built(version, window).await?;
+        self.session_of(version, built).await
+    }
+
+    /// The tables and views of (`version`, `window`): built once, however many ask at the same
+    /// time, and kept for the last [`CACHED`] pairs asked for.
+    async fn built(&self, version: i64, window: Option<Window>) -> Result<Arc<Built>> {
         let key = (version, window);
-        let cached = self.cache.lock().expect("cache lock").iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone());
-        let built = match cached {
-            Some(b) => b,
-            None => {
-                let b = Arc::new(self.build(version, window).await?);
-                let mut cache = self.cache.lock().expect("cache lock");
-                cache.retain(|(k, _)| *k != key);
-                if cache.len() >= CACHED {
-                    cache.remove(0);
-                }
-                cache.push((key, b.clone()));
-                b
+        let cell = {
+            let mut cache = self.cache.lock().expect("cache lock");
+            let cell = match cache.iter().position(|(k, _)| *k == key) {
+                Some(i) => cache.remove(i).1,
+                None => Arc::new(tokio::sync::OnceCell::new()),
+            };
+            if cache.len() >= CACHED {
+                cache.remove(0);
             }
+            cache.push((key, cell.clone()));
+            cell
         };
+        cell.get_or_try_init(|| async { self.build(version, window).await.map(Arc::new) }).await.cloned()
+    }
+
+    async fn session_of(&self, version: i64, built: Arc<Built>) -> Result<Session> {
         let ctx = self.context()?;
         ctx.register_catalog(CATALOG, built.catalog.clone());
         self.store.register_object_store(&ctx).await?;
         let committed_at = self.store.committed_at(version).await?;
-        Ok(Session { ctx, store_version: version, publications: built.publications.clone(), committed_at, built })
+        Ok(Session { ctx, store_version: version, publications: built.publications.clone(), committed_at })
+    }
+
+    /// The result named `key` over store version `version` with views over `window`: computed
+    /// by `compute` in a fresh session the first time, then shared (store versions never
+    /// change) without a session. Concurrent callers wait for the one computation; a failed one
+    /// is not kept.
+    pub async fn memo<T, F, Fut>(&self, version: i64, window: Window, key: &str, compute: F) -> Result<Arc<T>>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce(Session) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let version = self.resolve_as_of(&version.to_string()).await?;
+        let built = self.built(version, Some(window)).await?;
+        let cell = built.memo.lock().expect("memo lock").entry(key.to_owned()).or_default().clone();
+        let value = cell
+            .get_or_try_init(|| async {
+                let session = self.session_of(version, built.clone()).await?;
+                compute(session).await.map(|v| Arc::new(v) as Arc<dyn std::any::Any + Send + Sync>)
+            })
+            .await?;
+        value.clone().downcast::<T>().map_err(|_| Error::Internal(format!("memo {key:?} holds another type")))
     }
 
     /// A session drawing from the catalog's one memory pool (so queries, figures and exports

@@ -208,7 +208,7 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             for kind in figures::FigureKind::ALL {
                 let figure = figures::compute(&catalog, kind, window, as_of.as_ref()).await?;
                 if json {
-                    println!("{}", serde_json::to_string_pretty(&*figure).expect("figures serialise"));
+                    println!("{}", serde_json::to_string_pretty(&figure).expect("figures serialise"));
                 } else {
                     println!("{}", table::render(&figure));
                 }

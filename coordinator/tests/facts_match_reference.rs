@@ -110,7 +110,7 @@ async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize)
                 let as_of = Some(AsOf::Version(version));
                 let from_facts = figures::compute(&facts, kind, *window, as_of.as_ref()).await.unwrap();
                 let from_rows = figures::compute(&reference, kind, *window, as_of.as_ref()).await.unwrap();
-                prop_assert_eq!(&*from_facts, &*from_rows, "{} at version {} in {:?}", kind, version, window);
+                prop_assert_eq!(&from_facts, &from_rows, "{} at version {} in {:?}", kind, version, window);
             }
         }
     }

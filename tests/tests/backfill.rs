@@ -93,7 +93,7 @@ async fn a_store_from_before_facts_is_backfilled_once_and_gives_the_same_figures
             let as_of = AsOf::Version(version);
             let now = figures::compute(&catalog, kind, Window::default(), Some(&as_of)).await.unwrap();
             assert_eq!(now, figures::compute(&reference, kind, Window::default(), Some(&as_of)).await.unwrap(), "{kind} v{version}");
-            let mut now = serde_json::to_value(&*now).unwrap();
+            let mut now = serde_json::to_value(&now).unwrap();
             let mut old = old;
             assert_eq!(old["figure"], kind.name());
             // The one definition reworded since (each breakdown is listed once nationally).

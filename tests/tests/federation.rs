@@ -67,6 +67,14 @@ async fn example_federation_figures_match_hand_computed_values() {
     assert_eq!((rs.numerator, rs.denominator), (15, 247));
     assert_eq!(rs.out_of_scope.len(), 10);
     assert!(rs.not_reported.contains(&"3.1.1".to_owned()), "3.1.1 has only obs_status M rows");
+
+    // Sixteen identical requests at once share one computation, and later ones the same result.
+    let asks = (0..16).map(|_| figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), None));
+    let answers = futures::future::try_join_all(asks).await.unwrap();
+    assert!(answers.iter().all(|a| Arc::ptr_eq(a, &answers[0])), "one shared result");
+    let later = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), None).await.unwrap();
+    assert!(Arc::ptr_eq(&later, &answers[0]));
+    assert_eq!(*later, *m, "the same figure as computed alone");
     r.stop().await;
 }
 
@@ -239,7 +247,7 @@ async fn the_other_figures_on_the_example_federation() {
     r.publish_all().await;
     let get = |name: &'static str| {
         let catalog = r.catalog.clone();
-        async move { (*figures::compute(&catalog, name.parse().unwrap(), Window::default(), None).await.unwrap()).clone() }
+        async move { figures::compute(&catalog, name.parse().unwrap(), Window::default(), None).await.unwrap() }
     };
     // Migrant gap: total rows with MS_MIGRANT and MS_NOMIGRANT of 1.2.1 (2021-2023), 3.3.1
     // (2021-2023), 4.2.2 (2021-2023) and 8.8.1 (2021, 2022: its 2023 migrant cell is

@@ -161,9 +161,7 @@ pub struct Snapshot {
 /// Reads the store at `as_of` (current when `None`): every observation and all six figures.
 pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapshot> {
     let version = catalog.version_of(as_of).await?;
-    async fn one<T: figures::Compute + Clone>(catalog: &Catalog, version: i64) -> Result<T> {
-        Ok((*figures::get::<T>(catalog, Window::default(), Some(&AsOf::Version(version))).await?).clone())
-    }
+    let pinned = AsOf::Version(version);
     let session = catalog.tables(Some(version)).await?;
     let order: Vec<&str> = COLUMNS.iter().take(sdgx_schemas::observation::idx::MIGRATORY_STATUS + 1).map(|c| c.name).collect();
     let sql = format!("SELECT * FROM observations ORDER BY {}", order.join(", "));
@@ -210,12 +208,12 @@ pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapsho
         national_area: catalog.registers().national_area.clone(),
         observations,
         publications: session.publications.clone(),
-        share: one(catalog, version).await?,
-        reporting: one(catalog, version).await?,
-        disaggregation: one(catalog, version).await?,
-        coverage: one(catalog, version).await?,
-        gap: one(catalog, version).await?,
-        completeness: one(catalog, version).await?,
+        share: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
+        reporting: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
+        disaggregation: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
+        coverage: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
+        gap: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
+        completeness: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
         contract: catalog.shared_contract(),
     })
 }

@@ -111,20 +111,6 @@ impl FigureKind {
             FigureKind::AgencyCompleteness => completeness::DEFINITION,
         }
     }
-
-    /// Computes this figure in `session` (no sharing: see [`compute`]).
-    async fn compute_in(self, s: &Session, about: About) -> Result<Figure> {
-        Ok(match self {
-            FigureKind::MigrationDisaggregationShare => Figure::MigrationShare(MigrationShare::compute(s, about).await?),
-            FigureKind::ReportingStatus => Figure::ReportingStatus(ReportingStatus::compute(s, about).await?),
-            FigureKind::DisaggregationStatus => {
-                Figure::DisaggregationStatus(disaggregation::DisaggregationStatus::compute(s, about).await?)
-            }
-            FigureKind::CoverageMatrix => Figure::CoverageMatrix(coverage::CoverageMatrix::compute(s, about).await?),
-            FigureKind::MigrantGap => Figure::MigrantGap(gap::MigrantGap::compute(s, about).await?),
-            FigureKind::AgencyCompleteness => Figure::Completeness(completeness::Completeness::compute(s, about).await?),
-        })
-    }
 }
 
 impl std::str::FromStr for FigureKind {
@@ -201,16 +187,14 @@ pub fn views(source: Source) -> Views {
     })
 }
 
-/// The session of the store version `as_of` names (current when `None`) with the figure views
-/// over `window`.
-async fn figure_session(catalog: &Catalog, window: Window, as_of: Option<&AsOf>) -> Result<Session> {
+/// The store version `as_of` names (current when `None`), once `window` is checked.
+async fn version(catalog: &Catalog, window: Window, as_of: Option<&AsOf>) -> Result<i64> {
     if let (Some(f), Some(t)) = (window.from, window.to)
         && f > t
     {
         return Err(Error::BadRequest(format!("from {f} is after to {t}")));
     }
-    let version = catalog.version_of(as_of).await?;
-    catalog.session(Some(version), window).await
+    catalog.version_of(as_of).await
 }
 
 fn about(s: &Session, catalog: &Catalog, kind: FigureKind, window: Window) -> About {
@@ -226,25 +210,34 @@ fn about(s: &Session, catalog: &Catalog, kind: FigureKind, window: Window) -> Ab
 /// Figure `T` over the store at `as_of` (current when `None`: a store version or an RFC 3339
 /// timestamp) within `window`; computed once per store version and window.
 pub async fn get<T: Compute>(catalog: &Catalog, window: Window, as_of: Option<&AsOf>) -> Result<Arc<T>> {
-    let s = figure_session(catalog, window, as_of).await?;
-    let about = about(&s, catalog, T::KIND, window);
-    s.memo(T::KIND.name(), T::compute(&s, about)).await
+    let v = version(catalog, window, as_of).await?;
+    catalog.memo(v, window, T::KIND.name(), |s| async move { T::compute(&s, about(&s, catalog, T::KIND, window)).await }).await
+}
+
+/// Figure `T` as [`get`] gives it, as a value of its own.
+pub async fn owned<T: Compute + Clone>(catalog: &Catalog, window: Window, as_of: Option<&AsOf>) -> Result<T> {
+    Ok((*get::<T>(catalog, window, as_of).await?).clone())
 }
 
 /// Figure `kind` over the store at `as_of` within `window` (see [`get`]).
-pub async fn compute(catalog: &Catalog, kind: FigureKind, window: Window, as_of: Option<&AsOf>) -> Result<Arc<Figure>> {
-    let s = figure_session(catalog, window, as_of).await?;
-    let about = about(&s, catalog, kind, window);
-    s.memo(kind.name(), kind.compute_in(&s, about)).await
+pub async fn compute(catalog: &Catalog, kind: FigureKind, window: Window, as_of: Option<&AsOf>) -> Result<Figure> {
+    Ok(match kind {
+        FigureKind::MigrationDisaggregationShare => Figure::MigrationShare(owned(catalog, window, as_of).await?),
+        FigureKind::ReportingStatus => Figure::ReportingStatus(owned(catalog, window, as_of).await?),
+        FigureKind::DisaggregationStatus => Figure::DisaggregationStatus(owned(catalog, window, as_of).await?),
+        FigureKind::CoverageMatrix => Figure::CoverageMatrix(owned(catalog, window, as_of).await?),
+        FigureKind::MigrantGap => Figure::MigrantGap(owned(catalog, window, as_of).await?),
+        FigureKind::AgencyCompleteness => Figure::Completeness(owned(catalog, window, as_of).await?),
+    })
 }
 
 /// Figure `kind` as JSON (see [`get`]); the encoding is shared too.
 pub async fn json(catalog: &Catalog, kind: FigureKind, window: Window, as_of: Option<&AsOf>) -> Result<bytes::Bytes> {
-    let s = figure_session(catalog, window, as_of).await?;
-    let body = s
-        .memo(&format!("{}.json", kind.name()), async {
-            let figure = compute(catalog, kind, window, Some(&AsOf::Version(s.store_version))).await?;
-            serde_json::to_vec(&*figure).map(bytes::Bytes::from).map_err(|e| Error::Internal(format!("figure {kind}: {e}")))
+    let v = version(catalog, window, as_of).await?;
+    let body = catalog
+        .memo(v, window, &format!("{}.json", kind.name()), |_| async move {
+            let figure = compute(catalog, kind, window, Some(&AsOf::Version(v))).await?;
+            serde_json::to_vec(&figure).map(bytes::Bytes::from).map_err(|e| Error::Internal(format!("figure {kind}: {e}")))
         })
         .await?;
     Ok((*body).clone())
