@@ -171,7 +171,8 @@ impl FactsBuilder {
         // Rows come in runs of one indicator and period: the last slot is tried first.
         let mut last: Option<(usize, usize)> = None;
         for row in 0..batch.num_rows() {
-            if get(&c.obs_status, row) == Some("M") {
+            // As SQL's `obs_status <> 'M'`: a null status does not count either.
+            if get(&c.obs_status, row).is_none_or(|s| s == "M") {
                 continue;
             }
             let Some(indicator) = get(&c.indicator, row) else { continue };
@@ -194,7 +195,7 @@ impl FactsBuilder {
                 _ => continue,
             };
             if !c.value.is_valid(row)
-                || c.dims.iter().enumerate().skip(1).any(|(d, b)| d != migratory && get(b, row).is_some_and(is_breakdown))
+                || c.dims.iter().enumerate().skip(1).any(|(d, b)| d != migratory && get(b, row).is_none_or(is_breakdown))
             {
                 continue;
             }
