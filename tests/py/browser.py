@@ -9,6 +9,8 @@ import sys
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
 
 report, base, token, expected, shots = sys.argv[1:6]
 
@@ -42,11 +44,13 @@ try:
         fail(f"dashboard without a session went to {driver.current_url}, not the login page")
     driver.find_element(By.ID, "token").send_keys("not-a-token")
     driver.find_element(By.ID, "login").click()
-    alert = driver.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    # The click submits the form; the answer is a new page, which may not have arrived yet.
+    alert = WebDriverWait(driver, 30).until(EC.presence_of_element_located((By.CSS_SELECTOR, "[role=alert]"))).text
     if "not valid" not in alert:
         fail(f"a wrong token gave {alert!r}")
     driver.find_element(By.ID, "token").send_keys(token)
     driver.find_element(By.ID, "login").click()
+    WebDriverWait(driver, 30).until(EC.presence_of_element_located((By.ID, "headline-value")))
     if not driver.current_url.endswith("/dashboard"):
         fail(f"login went to {driver.current_url}")
     headline = driver.find_element(By.ID, "headline-value").text
