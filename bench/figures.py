@@ -833,7 +833,9 @@ def machine() -> str:
 
 def git_commit() -> str:
     try:
-        c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        # The last commit that changed the code measured (a commit of bench/ alone changes nothing).
+        c = subprocess.run(["git", "log", "-1", "--format=%h", "--", "coordinator", "schemas", "agent", "tests",
+                            "Cargo.toml", "Cargo.lock"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "coordinator", "schemas", "agent"],
                                cwd=ROOT, capture_output=True, text=True).stdout.strip()
         return c + (" + uncommitted changes" if dirty else "")
@@ -1079,7 +1081,7 @@ def main() -> int:
     ap.add_argument("--small-rows", type=int, default=100, help="rows of each small publication (default 100)")
     ap.add_argument("--bin", type=Path, default=target / "release",
                     help="directory of the sdgx binaries (default $CARGO_TARGET_DIR/release or target/release)")
-    ap.add_argument("--label", help="subsection of BENCHMARKS.md written (default: 'commit <git HEAD>')")
+    ap.add_argument("--label", help="subsection of BENCHMARKS.md written (default: 'commit <last commit of the Rust code>')")
     ap.add_argument("--generate-only", action="store_true", help="generate the federations and stop")
     ap.add_argument("--check", action="store_true", help="also run `sdgx-agent check` on every dataset first")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
@@ -1180,8 +1182,8 @@ def report(args, runs: dict, commit: str) -> None:
     text = [f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; code at commit {commit}; release build; DuckDB "
             f"{runs[hi]['duckdb_version']}, pyarrow {pa.__version__}. Command:", "", "```sh", cmd, "```", ""] + out
     intro = (
-        "Measured by `bench/figures.sh` (`bench/figures.py`), which supersedes the method of the issue-5 section "
-        "below (kept as history): there DuckDB ran a translation of sdgx's older join-first views; here it runs the "
+        "Measured by `bench/figures.sh` (`bench/figures.py`), which supersedes the method of the section "
+        "\"Figures and Flight SQL (issue 5)\" (kept above as history): there DuckDB ran a translation of sdgx's older join-first views; here it runs the "
         "best query we could write from the definition. For each size, a synthetic federation (seed 20240517; 20 "
         "agencies, one Parquet dataset each, every indicator of the global framework) is published with "
         "`sdgx-agent publish` over plaintext Flight to a fresh release coordinator. Then: every figure listed by "
