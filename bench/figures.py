@@ -1061,6 +1061,7 @@ def run_size(args, rows: int, agent_bin: Path, coord_bin: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    default_bin = Path(os.environ["BENCH_BIN"]) if os.environ.get("BENCH_BIN") else target / "release"
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work", help="scratch directory (default bench/work)")
     ap.add_argument("--sizes", default="1000000,10000000",
                     help="observations in total, one run per size, comma-separated (default 1000000,10000000)")
@@ -1079,8 +1080,9 @@ def main() -> int:
     ap.add_argument("--latency-sql", default="SELECT count(*) FROM publications")
     ap.add_argument("--small-commits", type=int, default=50, help="small publications of distinct datasets timed (0: skip)")
     ap.add_argument("--small-rows", type=int, default=100, help="rows of each small publication (default 100)")
-    ap.add_argument("--bin", type=Path, default=target / "release",
-                    help="directory of the sdgx binaries (default $CARGO_TARGET_DIR/release or target/release)")
+    ap.add_argument("--bin", type=Path, default=default_bin,
+                    help="directory of the sdgx binaries (default $BENCH_BIN, set by figures.sh, or "
+                         "$CARGO_TARGET_DIR/release, or target/release)")
     ap.add_argument("--label", help="subsection of BENCHMARKS.md written (default: 'commit <last commit of the Rust code>')")
     ap.add_argument("--generate-only", action="store_true", help="generate the federations and stop")
     ap.add_argument("--check", action="store_true", help="also run `sdgx-agent check` on every dataset first")
@@ -1170,14 +1172,15 @@ def report(args, runs: dict, commit: str) -> None:
     lines.append("- Store: " + ", ".join(f"{fmt_rows(r)}: {runs[r]['files']} files, {runs[r]['store_bytes'] / 1e6:.0f} MB "
                                           f"Parquet, headline {runs[r]['figure']['numerator']}/{runs[r]['figure']['denominator']}"
                                           for r in sizes)
-                 + ". CPU busy with other work just before querying: " + ", ".join(
-                     f"{runs[r]['busy_before_queries']:.0%}" for r in sizes)
+                 + ". CPU busy with other work just before publishing / querying: " + ", ".join(
+                     f"{runs[r]['busy_before_publish']:.0%} / {runs[r]['busy_before_queries']:.0%} at {fmt_rows(r)}" for r in sizes)
                  + ". Run time (without generation): " + ", ".join(f"{runs[r]['run_secs'] / 60:.1f} min at {fmt_rows(r)}" for r in sizes) + ".")
     out += lines
     print("\n".join(out))
     if args.no_write:
         return
-    cmd = "bench/figures.sh" + "".join(f" {shlex.quote(x)}" for x in sys.argv[1:])
+    env = "".join(f"{k}={shlex.quote(os.environ[k])} " for k in ("CARGO_TARGET_DIR", "BENCH_NO_BUILD") if os.environ.get(k))
+    cmd = env + "bench/figures.sh" + "".join(f" {shlex.quote(x)}" for x in sys.argv[1:])
     label = args.label or f"commit {commit}"
     text = [f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; code at commit {commit}; release build; DuckDB "
             f"{runs[hi]['duckdb_version']}, pyarrow {pa.__version__}. Command:", "", "```sh", cmd, "```", ""] + out

@@ -16,4 +16,4 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
 fi
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
-exec "$python" bench/figures.py --bin "$target/release" "$@"
+BENCH_BIN="$target/release" exec "$python" bench/figures.py "$@"
