@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
-"""Benchmark of the national figures and Flight SQL (issue 5). Not a test.
+"""Benchmark of the national figures (issue 16; first written for issue 5). Not a test.
 
-One run:
+For each size (1,000,000 and 10,000,000 observations by default, `--sizes`), one run:
 
-1. generates, with a fixed seed, contract observations (10,000,000 by default) for 20
-   synthetic agencies, one dataset each, covering every indicator of the global framework
-   (schemas/data/*.csv), as Parquet files in the contract's column order and types, with a
-   manifest and an agent.toml per agency (cached under the work directory: regenerated only
-   when the parameters or this generator change);
+1. generates, with a fixed seed, contract observations for 20 synthetic agencies, one dataset
+   each, covering every indicator of the global framework (schemas/data/*.csv), as Parquet
+   files in the contract's column order and types, with a manifest and an agent.toml per
+   agency (cached under the work directory: regenerated only when the parameters or this
+   generator change);
 2. starts the release coordinator without TLS (plaintext publish, an inline reader token) on a
-   fresh store and publishes the 20 datasets with the release agent, one after the other;
-3. times the headline figure through sdgx: Flight SQL (ADBC) on the analysts' port, the
-   HTTP API, and `sdgx-coordinator figures`;
-4. computes the same figure with DuckDB on the Parquet files of the Delta store (the files the
-   Delta log lists) and the indicators table exported over Flight SQL, checks that both give
-   identical numbers (and that they match what the generator planted), and prints the ratio;
-5. measures Flight SQL round-trip latency of a small query with 16 concurrent clients;
-6. reads the coordinator's peak RSS (VmHWM);
-7. prints a results table and writes the section "## Figures and Flight SQL (issue 5)" of
-   BENCHMARKS.md.
+   fresh store, publishes the 20 datasets with the release agent, one after the other, and
+   reads the coordinator's peak RSS (VmHWM) after the ingest;
+3. reads the headline over Flight SQL (ADBC; the views `migration_disaggregation_share` and
+   `..._by_goal`);
+4. fetches every figure listed by GET /api/v1/figures over HTTP with 1 and with 16 concurrent
+   clients (p50, p99);
+5. times `sdgx-coordinator figures --json` as a process;
+6. computes the headline with DuckDB from its definition (aggregate per indicator first, then
+   join the indicator list) over the Parquet files the Delta log lists as current, checks that
+   sdgx, DuckDB and the generator's planted truth agree, and keeps the fastest of several
+   equivalent DuckDB formulations;
+7. measures the Flight SQL round trip of a small query with 16 concurrent clients, and the
+   commit latency of small publications of new datasets (do_put to acknowledgement);
+then prints a table with the ratios (largest size / smallest, DuckDB / sdgx) and writes it as
+the subsection `### <label>` of "## Figures from facts (issue 16)" in BENCHMARKS.md.
 
-Run it with bench/figures.sh (which builds the release binaries when missing and uses the
-project's virtualenv); `--help` lists the options.
+Run it with bench/figures.sh (which builds the release binaries, honouring CARGO_TARGET_DIR,
+and uses the project's virtualenv); `--help` lists the options.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "schemas" / "data"
-SECTION = "## Figures and Flight SQL (issue 5)"
+SECTION = "## Figures from facts (issue 16)"
 GENERATOR_VERSION = "3"
 
 # The contract, in wire order (schemas/src/observation.rs): name, Arrow type, required.
@@ -451,7 +456,7 @@ class Coordinator:
         self.stderr_log.close()
 
 
-def write_coordinator_config(path: Path, plan: dict, token_sha: str, timeout: int) -> None:
+def write_coordinator_config(path: Path, plan: dict, token_sha: str, timeout: int, small: int = 0) -> None:
     lines = [
         "# Coordinator of the synthetic benchmark federation (bench/figures.py); global framework only.",
         'data_dir = "coordinator"',
@@ -478,6 +483,9 @@ def write_coordinator_config(path: Path, plan: dict, token_sha: str, timeout: in
         lines += ["[[security.agency]]", f"id = {toml_str(ag['agency'])}",
                   f"name = {toml_str('Synthetic agency ' + ag['agency'])}",
                   f"datasets = [{toml_str(ag['dataset'])}]", ""]
+    if small:  # the agency of the small publications timed at the end (bench/figures.py small_commits)
+        lines += ["[[security.agency]]", f"id = {toml_str(SMALL_AGENCY)}", 'name = "Small publications (benchmark)"',
+                  "datasets = [" + ", ".join(toml_str(small_dataset(i)) for i in range(small)) + "]", ""]
     lines += ["[transport]", "max_message_size = 67108864", "stream_window = 16777216",
               "connection_window = 33554432", "tcp_nodelay = true", ""]
     path.write_text("\n".join(lines))
@@ -574,10 +582,6 @@ def wait_idle(max_secs: float, threshold: float = 0.2) -> float:
     return busy
 
 
-def flightsql_ready() -> bool:
-    return any("FlightSqlService" in p.read_text() for p in (ROOT / "coordinator" / "src").glob("*.rs"))
-
-
 # ---------------------------------------------------------------------------------------------
 # 4. DuckDB baseline
 # ---------------------------------------------------------------------------------------------
@@ -600,46 +604,55 @@ def delta_files(store: Path) -> list[str]:
     return sorted(str(store / unquote(p)) for p in current)
 
 
-def share_sql(group: str | None) -> str:
-    """coordinator/src/figures/mod.rs share_sql, in DuckDB's dialect (the same text: standard SQL)."""
-    key = "'national'" if group is None else f"CAST({group} AS VARCHAR)"
-    group_by = "" if group is None else f"GROUP BY {group}"
-    return f"""SELECT key, n AS numerator, d AS denominator, CAST(n AS DOUBLE) / NULLIF(d, 0) AS share,
-                rn AS relevant_numerator, rd AS relevant_denominator, CAST(rn AS DOUBLE) / NULLIF(rd, 0) AS relevant_share,
-                n AS all_numerator, s AS all_denominator, CAST(n AS DOUBLE) / NULLIF(s, 0) AS all_share
-         FROM (SELECT {key} AS key,
-                 COALESCE(SUM(CASE WHEN migration_disaggregated THEN 1 ELSE 0 END), 0) AS n,
-                 COALESCE(SUM(CASE WHEN produced THEN 1 ELSE 0 END), 0) AS d,
-                 COALESCE(SUM(CASE WHEN migration_relevant AND migration_disaggregated THEN 1 ELSE 0 END), 0) AS rn,
-                 COALESCE(SUM(CASE WHEN migration_relevant THEN 1 ELSE 0 END), 0) AS rd,
-                 COUNT(*) AS s
-               FROM indicator_production {group_by}) t"""
-
-
-def duckdb_setup(files: list[str], indicators: pa.Table, threads: int):
+def duckdb_setup(indicators: pa.Table, threads: int):
+    """A DuckDB connection holding the framework's indicator list (exported from sdgx: a few
+    hundred rows) as a table; the observations are read from the Parquet files by each query."""
     import duckdb
     con = duckdb.connect()
     con.execute(f"SET threads = {threads}")
+    for setting in ("enable_object_cache", "parquet_metadata_cache"):  # keep Parquet footers between queries
+        try:
+            con.execute(f"SET {setting} = true")
+        except Exception:  # noqa: BLE001 - an older or newer DuckDB without it
+            pass
     con.register("indicators_arrow", indicators)
-    con.execute("CREATE TABLE indicators AS SELECT * FROM indicators_arrow")
+    con.execute("CREATE TABLE indicators AS SELECT indicator, goal, in_scope, migration_relevant FROM indicators_arrow")
     con.unregister("indicators_arrow")
-    file_list = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "]"
-    con.execute(f"CREATE VIEW observations AS SELECT * FROM read_parquet({file_list}, "
-                "hive_partitioning = true, hive_types_autocast = false)")
-    # The views of coordinator/src/figures/mod.rs register_views, window = none (predicate TRUE).
-    con.execute("""CREATE VIEW figure_observations AS
-        SELECT o.* FROM observations o JOIN indicators i ON i.indicator = o.indicator
-        WHERE i.in_scope AND o.obs_status <> 'M' AND TRUE""")
-    con.execute("""CREATE VIEW indicator_production AS
-        SELECT i.indicator, i.goal, i.migration_relevant,
-               COUNT(f.indicator) > 0 AS produced,
-               COALESCE(BOOL_OR(f.migratory_status NOT IN ('_T', '_Z')), false) AS migration_disaggregated
-        FROM indicators i LEFT JOIN figure_observations f ON f.indicator = i.indicator
-        WHERE i.in_scope
-        GROUP BY i.indicator, i.goal, i.migration_relevant""")
-    con.execute(f"CREATE VIEW migration_disaggregation_share AS {share_sql(None)}")
-    con.execute(f"CREATE VIEW migration_disaggregation_by_goal AS {share_sql('goal')}")
     return con
+
+
+def duckdb_headline_sqls(files: list[str]) -> dict[str, str]:
+    """The headline computed from its definition (coordinator/src/figures/mod.rs
+    HEADLINE_DEFINITION, docs/figures.md), written for DuckDB: the observations that count
+    (obs_status <> 'M'; no window) are aggregated to one row per indicator first, then joined
+    with the in-scope indicator list. Several equivalent formulations; the benchmark times each
+    and keeps the fastest."""
+    src = "read_parquet([" + ", ".join("'" + f.replace("'", "''") + "'" for f in files) + "])"
+    md = "migratory_status NOT IN ('_T', '_Z')"
+    per_indicator = {
+        "bool_or": f"SELECT indicator, BOOL_OR({md}) AS md FROM {src} WHERE obs_status <> 'M' GROUP BY indicator",
+        "max_int": f"SELECT indicator, MAX(CASE WHEN {md} THEN 1 ELSE 0 END) = 1 AS md FROM {src} "
+                   "WHERE obs_status <> 'M' GROUP BY indicator",
+        "distinct": f"SELECT indicator, BOOL_OR(md) AS md FROM (SELECT DISTINCT indicator, {md} AS md FROM {src} "
+                    "WHERE obs_status <> 'M') GROUP BY indicator",
+    }
+    out = {}
+    for name, p in per_indicator.items():
+        for group, key in ((None, "'national'"), ("goal", "CAST(i.goal AS VARCHAR)")):
+            out[f"{name}{'' if group is None else '_by_goal'}"] = f"""
+                WITH p AS ({p})
+                SELECT key, n AS numerator, d AS denominator, CAST(n AS DOUBLE) / NULLIF(d, 0) AS share,
+                       rn AS relevant_numerator, rd AS relevant_denominator, CAST(rn AS DOUBLE) / NULLIF(rd, 0) AS relevant_share,
+                       n AS all_numerator, s AS all_denominator, CAST(n AS DOUBLE) / NULLIF(s, 0) AS all_share
+                FROM (SELECT {key} AS key,
+                             COUNT(*) FILTER (WHERE p.md) AS n,
+                             COUNT(p.indicator) AS d,
+                             COUNT(*) FILTER (WHERE p.md AND i.migration_relevant) AS rn,
+                             COUNT(*) FILTER (WHERE i.migration_relevant) AS rd,
+                             COUNT(*) AS s
+                      FROM indicators i LEFT JOIN p ON p.indicator = i.indicator
+                      WHERE i.in_scope {'' if group is None else 'GROUP BY i.goal'}) t"""
+    return out
 
 
 FIGURE_COLS = ["key", "numerator", "denominator", "relevant_numerator", "relevant_denominator",
@@ -656,47 +669,133 @@ def figure_rows(t: pa.Table) -> list[tuple]:
 # 5. Latency under concurrency
 # ---------------------------------------------------------------------------------------------
 
-def concurrent_latency(fs: FlightSql, sql: str, clients: int, calls_per_client: int) -> dict:
-    conns = [fs.connect() for _ in range(clients)]
-    for c in conns:  # warm each connection (handshake done, first query planned)
-        fetch(c, sql)
+def percentile(sorted_lat: list[float], p: float) -> float:
+    """The nearest-rank percentile (p99 of fewer than 100 calls is the slowest call)."""
+    if not sorted_lat:
+        return float("nan")
+    return sorted_lat[min(len(sorted_lat) - 1, max(0, math.ceil(p / 100 * len(sorted_lat)) - 1))]
+
+
+def concurrent(make, call, clients: int, calls_per_client: int, budget: float, close=None) -> dict:
+    """`clients` threads, each with its own client from `make()`, each making up to
+    `calls_per_client` calls of `call(client)` back to back, all starting together; a client
+    starts no new call once `budget` seconds have passed (it makes at least one). Returns the
+    latency percentiles over every call."""
+    conns = [make() for _ in range(clients)]
     lat: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    barrier = threading.Barrier(clients)
+    start = [0.0]
+    barrier = threading.Barrier(clients, action=lambda: start.__setitem__(0, time.perf_counter()))
 
     def worker(conn):
         mine = []
         barrier.wait()
-        for _ in range(calls_per_client):
+        for k in range(calls_per_client):
+            if k and time.perf_counter() - start[0] > budget:
+                break
             t0 = time.perf_counter()
             try:
-                fetch(conn, sql)
+                call(conn)
             except Exception as e:  # noqa: BLE001 - reported
                 with lock:
-                    errors.append(str(e).splitlines()[0])
+                    errors.append(str(e).splitlines()[0] if str(e) else repr(e))
                 continue
             mine.append(time.perf_counter() - t0)
         with lock:
             lat.extend(mine)
 
     threads = [threading.Thread(target=worker, args=(c,)) for c in conns]
-    t0 = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
+    wall = time.perf_counter() - start[0]
     for c in conns:
-        c.close()
+        (close or (lambda c: c.close()))(c)
     lat.sort()
-
-    def pct(p):
-        return lat[min(len(lat) - 1, max(0, math.ceil(p / 100 * len(lat)) - 1))] if lat else float("nan")
-
-    return {"calls": len(lat), "errors": len(errors), "first_error": errors[0] if errors else None,
-            "p50": pct(50), "p99": pct(99), "max": lat[-1] if lat else float("nan"),
+    return {"clients": clients, "calls": len(lat), "errors": len(errors), "first_error": errors[0] if errors else None,
+            "p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": lat[-1] if lat else float("nan"),
             "throughput": len(lat) / wall if wall else float("nan"), "wall": wall}
+
+
+class HttpClient:
+    """One kept-alive HTTP/1.1 connection with the reader's token (reconnects once if the
+    server closed it)."""
+
+    def __init__(self, addr: str, token: str):
+        import http.client
+        host, port = addr.rsplit(":", 1)
+        self._mk = lambda: http.client.HTTPConnection(host, int(port), timeout=900)  # noqa: E731
+        self.conn = self._mk()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def get(self, path: str) -> bytes:
+        import http.client
+        for attempt in (0, 1):
+            try:
+                self.conn.request("GET", path, headers=self.headers)
+                r = self.conn.getresponse()
+                body = r.read()
+                break
+            except (http.client.HTTPException, ConnectionError, OSError):
+                self.conn.close()
+                self.conn = self._mk()
+                if attempt:
+                    raise
+        if r.status != 200:
+            raise RuntimeError(f"GET {path}: HTTP {r.status}: {body[:200]!r}")
+        return body
+
+    def close(self):
+        self.conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Small publications
+# ---------------------------------------------------------------------------------------------
+
+SMALL_AGENCY = "bench-small"
+
+
+def small_dataset(i: int) -> str:
+    return f"small-{i + 1:03d}"
+
+
+def small_commits(addr: str, fed: Path, plan: dict, n: int, rows: int) -> dict:
+    """Publishes `n` small publications (`rows` rows each, taken from the first agency's file)
+    of `n` distinct new datasets, one after the other over one plaintext Flight connection, and
+    times each do_put from its first message to the acknowledgement."""
+    import pyarrow.flight as fl
+    ag = plan["plan"][0]
+    f = pq.ParquetFile(fed / ag["agency"] / f"{ag['dataset']}.parquet")
+    rows_t = pa.Table.from_batches([next(f.iter_batches(batch_size=rows))], schema=f.schema_arrow)
+    periods = periods_for(ag["periodicity"])
+    client = fl.FlightClient(f"grpc+tcp://{addr}")
+    lat, acks = [], []
+    for i in range(n):
+        manifest = {"agency": SMALL_AGENCY, "dataset": small_dataset(i),
+                    "title": f"Small benchmark publication {i + 1} (synthetic)",
+                    "indicators": sorted(set(rows_t["indicator"].to_pylist())),
+                    "reference_period": {"start": periods[0], "end": periods[-1]},
+                    "periodicity": ag["periodicity"], "metadata": {}}
+        cmd = json.dumps({"sdgx": "publish", "contract_version": "1", "manifest": manifest}).encode()
+        t0 = time.perf_counter()
+        writer, reader = client.do_put(fl.FlightDescriptor.for_command(cmd), rows_t.schema)
+        writer.write_table(rows_t)
+        writer.done_writing()
+        buf = reader.read()
+        dt = time.perf_counter() - t0
+        writer.close()
+        ack = json.loads(buf.to_pybytes())
+        if ack.get("duplicate") or ack.get("rows") != rows_t.num_rows:
+            raise SystemExit(f"small publication {i}: unexpected acknowledgement {ack}")
+        lat.append(dt)
+        acks.append(ack)
+    client.close()
+    s = sorted(lat)
+    return {"calls": n, "rows": rows_t.num_rows, "p50": percentile(s, 50), "p99": percentile(s, 99), "max": s[-1],
+            "first": lat[0], "each": lat}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -706,7 +805,13 @@ def concurrent_latency(fs: FlightSql, sql: str, clients: int, calls_per_client: 
 def fmt_s(x: float | None) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
+    if x < 0.01:
+        return f"{x * 1000:.2f} ms"
     return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def fmt_rows(n: int) -> str:
+    return f"{n / 1e6:g} M" if n >= 1_000_000 else f"{n:,}"
 
 
 def machine() -> str:
@@ -726,61 +831,64 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem / 2**30:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
-def update_benchmarks(text: str) -> None:
+def git_commit() -> str:
+    try:
+        # The last commit that changed the code measured (a commit of bench/ alone changes nothing).
+        c = subprocess.run(["git", "log", "-1", "--format=%h", "--", "coordinator", "schemas", "agent", "tests",
+                            "Cargo.toml", "Cargo.lock"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "coordinator", "schemas", "agent"],
+                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        return c + (" + uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def update_benchmarks(intro: str, label: str, text: str) -> None:
+    """Writes `text` as the subsection `### label` of SECTION in BENCHMARKS.md (replacing a
+    subsection of the same label, keeping the others) and `intro` under the section's title."""
     path = ROOT / "BENCHMARKS.md"
     old = path.read_text() if path.is_file() else "# Benchmarks\n"
     lines = old.splitlines(keepends=True)
     start = next((i for i, l in enumerate(lines) if l.rstrip("\n") == SECTION), None)
     if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
+        before, subs, after = old.rstrip("\n") + "\n\n", [], ""
     else:
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "".join(lines[:start]) + text.rstrip("\n") + "\n" + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
-    path.write_text(new)
+        before, after = "".join(lines[:start]), "".join(lines[end:])
+        subs, cur = [], None
+        for l in lines[start + 1:end]:
+            if l.startswith("### "):
+                cur = [l.rstrip("\n")[4:], [l]]
+                subs.append(cur)
+            elif cur is not None:
+                cur[1].append(l)
+        subs = [(lab, "".join(body).rstrip("\n") + "\n") for lab, body in subs]
+    head = f"### {label}"
+    new_sub = head + "\n\n" + text.rstrip("\n") + "\n"
+    if any(lab == label for lab, _ in subs):
+        subs = [(lab, new_sub if lab == label else body) for lab, body in subs]
+    else:
+        subs.append((label, new_sub))
+    section = SECTION + "\n\n" + intro.rstrip("\n") + "\n\n" + "\n".join(body for _, body in subs)
+    path.write_text(before + section + ("\n" + after if after else ""))
 
 
 # ---------------------------------------------------------------------------------------------
-# Main
+# One size
 # ---------------------------------------------------------------------------------------------
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work", help="scratch directory (default bench/work)")
-    ap.add_argument("--rows", type=int, default=10_000_000, help="observations in total (default 10,000,000)")
-    ap.add_argument("--agencies", type=int, default=20, help="agencies, one dataset each (default 20)")
-    ap.add_argument("--seed", type=int, default=20240517)
-    ap.add_argument("--reps", type=int, default=7, help="repetitions of each timed query (median reported)")
-    ap.add_argument("--clients", type=int, default=16, help="concurrent Flight SQL clients")
-    ap.add_argument("--calls", type=int, default=400, help="Flight SQL calls in the latency test (in total)")
-    ap.add_argument("--latency-sql", default="SELECT count(*) FROM publications")
-    ap.add_argument("--figure-calls", type=int, default=32,
-                    help="calls of the headline query by the concurrent clients (0: skip)")
-    ap.add_argument("--bin", type=Path, default=ROOT / "target" / "release", help="directory of the sdgx binaries")
-    ap.add_argument("--generate-only", action="store_true", help="generate the federation and stop")
-    ap.add_argument("--check", action="store_true", help="also run `sdgx-agent check` on every dataset first")
-    ap.add_argument("--no-flightsql", action="store_true", help="skip Flight SQL (export the indicators over HTTP)")
-    ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
-    ap.add_argument("--wait-idle", type=float, default=600,
-                    help="wait at most this many seconds for the machine to be idle before timing (default 600)")
-    args = ap.parse_args()
-    warnings.filterwarnings("ignore", message="Cannot disable autocommit")
-
-    work = args.work.resolve()
+def run_size(args, rows: int, agent_bin: Path, coord_bin: Path) -> dict:
+    t_run = time.perf_counter()
+    work = args.work.resolve() / f"figures-{rows}"
     fed = work / "federation"
     work.mkdir(parents=True, exist_ok=True)
-    log(f"generating {args.rows} observations for {args.agencies} agencies (seed {args.seed}) in {fed}")
-    plan = generate(fed, args.seed, args.rows, args.agencies)
+    log(f"== {rows:,} observations: generating for {args.agencies} agencies (seed {args.seed}) in {fed}")
+    plan = generate(fed, args.seed, rows, args.agencies)
     expected = expected_figure(plan["truth"])
     log(f"planted: {expected}")
-    if args.generate_only:
-        return 0
-    agent_bin, coord_bin = args.bin / "sdgx-agent", args.bin / "sdgx-coordinator"
-    for b in (agent_bin, coord_bin):
-        if not b.is_file():
-            raise SystemExit(f"{b} is missing: run cargo build --release --bins")
     agents = [fed / ag["agency"] / "agent.toml" for ag in plan["plan"]]
-    results: dict = {"rows": sum(ag["rows"] for ag in plan["plan"]), "agencies": len(agents)}
-
+    results: dict = {"rows": sum(ag["rows"] for ag in plan["plan"]), "agencies": len(agents),
+                     "generate_secs": plan.get("generate_secs")}
     if args.check:
         t = 0.0
         for a in agents:
@@ -795,10 +903,11 @@ def main() -> int:
     run_dir.mkdir()
     token = "sdgx-bench-" + secrets.token_hex(24)
     config = run_dir / "coordinator.toml"
-    write_coordinator_config(config, plan, "sha256:" + hashlib.sha256(token.encode()).hexdigest(), timeout=600)
+    write_coordinator_config(config, plan, "sha256:" + hashlib.sha256(token.encode()).hexdigest(), timeout=900,
+                             small=args.small_commits)
     coord = Coordinator(coord_bin, config, run_dir)
     log(f"coordinator pid {coord.pid}: {coord.addrs}")
-    fs = None
+    http_addr = coord.addrs["http"]
     try:
         # --- publish ---
         results["busy_before_publish"] = wait_idle(args.wait_idle)
@@ -812,11 +921,15 @@ def main() -> int:
             log(f"  published {ag['agency']} ({ag['rows']} rows) in {dt:.2f} s")
         results["publish_secs"] = time.perf_counter() - t0
         results["publish_each"] = pub
-        results["rss_after_publish"] = coord.status()
+        results["rss_after_publish"] = coord.status()  # VmHWM now: the peak of the ingest
+        log(f"published in {results['publish_secs']:.1f} s; coordinator peak RSS "
+            f"{results['rss_after_publish']['VmHWM'] / 2**20:.0f} MiB")
         store = run_dir / "coordinator" / "store"
 
         # --- the store's data files, from the Delta log ---
+        t0 = time.perf_counter()
         files = delta_files(store)
+        results["delta_replay_secs"] = time.perf_counter() - t0
         globbed = sorted(str(p) for p in store.glob("agency=*/dataset=*/*.parquet"))
         if files != globbed:
             raise SystemExit(f"the Delta log lists {len(files)} files, the store holds {len(globbed)}")
@@ -825,50 +938,48 @@ def main() -> int:
 
         results["busy_before_queries"] = wait_idle(args.wait_idle)
 
-        # --- sdgx: Flight SQL ---
+        # --- sdgx: Flight SQL views ---
         queries = {"share": "SELECT * FROM migration_disaggregation_share",
                    "by_goal": "SELECT * FROM migration_disaggregation_by_goal"}
         sdgx_tables = {}
-        use_fs = not args.no_flightsql
-        if use_fs and not flightsql_ready():
-            log("coordinator/src has no FlightSqlService yet: trying the analysts' port anyway")
-        if use_fs:
-            fs = FlightSql(coord.addrs["analyst_flight"], token)
-            try:
-                conn = fs.connect()
-                indicators = fetch(conn, "SELECT * FROM indicators")
-            except Exception as e:  # noqa: BLE001 - reported, then HTTP is used
-                log(f"Flight SQL is not available on the analysts' port: {str(e).splitlines()[0]}")
-                results["flightsql_error"] = str(e).splitlines()[0]
-                use_fs = False
-        if use_fs:
-            results["flightsql_auth"] = fs.mode
-            counts = fetch(conn, "SELECT count(*) AS n FROM observations").column(0)[0].as_py()
-            if counts != results["rows"]:
-                raise SystemExit(f"observations holds {counts} rows, expected {results['rows']}")
-            for name, sql in queries.items():
-                times, tbl = timed(lambda: fetch(conn, sql), args.reps + 1)
-                results[f"fs_{name}_first"] = times[0]
-                results[f"fs_{name}"] = statistics.median(times[1:])
-                sdgx_tables[name] = tbl
-                log(f"Flight SQL {name}: median {fmt_s(results[f'fs_{name}'])} (first {fmt_s(times[0])})")
-            conn.close()
-            results["rss_after_flightsql"] = coord.status()
-        else:
-            rows = http_json(coord.addrs["http"], token, "/api/v1/query", {"sql": "SELECT * FROM indicators"})
-            indicators = http_rows_to_table(rows)
-
-        # --- sdgx: HTTP ---
+        fs = FlightSql(coord.addrs["analyst_flight"], token)
+        conn = fs.connect()
+        results["flightsql_auth"] = fs.mode
+        indicators = fetch(conn, "SELECT * FROM indicators")
+        counts = fetch(conn, "SELECT count(*) AS n FROM observations").column(0)[0].as_py()
+        if counts != results["rows"]:
+            raise SystemExit(f"observations holds {counts} rows, expected {results['rows']}")
         for name, sql in queries.items():
-            times, out = timed(lambda: http_json(coord.addrs["http"], token, "/api/v1/query", {"sql": sql}), args.reps)
-            results[f"http_{name}"] = statistics.median(times)
-            if name not in sdgx_tables:
-                sdgx_tables[name] = http_rows_to_table(out)
-        times, fig = timed(lambda: http_json(coord.addrs["http"], token, "/api/v1/figures/migration-disaggregation-share"),
-                           max(3, args.reps // 2))
-        results["http_figure"] = statistics.median(times)
-        log(f"HTTP query share {fmt_s(results['http_share'])}, by goal {fmt_s(results['http_by_goal'])}, "
-            f"GET figure {fmt_s(results['http_figure'])}")
+            times, tbl = timed(lambda: fetch(conn, sql), args.reps + 1)
+            results[f"fs_{name}_first"] = times[0]
+            results[f"fs_{name}"] = statistics.median(times[1:])
+            sdgx_tables[name] = tbl
+            log(f"Flight SQL {name}: median {fmt_s(results[f'fs_{name}'])} (first {fmt_s(times[0])})")
+        conn.close()
+
+        # --- sdgx: every figure over HTTP, 1 and N concurrent clients ---
+        names = http_json(http_addr, token, "/api/v1/figures")["figures"]
+        results["figure_names"] = names
+        results["figures"] = {}
+        figs = {}
+        for name in names:
+            path = f"/api/v1/figures/{name}"
+            c = HttpClient(http_addr, token)
+            t0 = time.perf_counter()
+            body = c.get(path)
+            first = time.perf_counter() - t0
+            c.close()
+            figs[name] = json.loads(body)
+            cell = {"first": first, "bytes": len(body)}
+            for k in args.clients:
+                total = args.http_calls if k == 1 else max(k, args.http_calls_concurrent)
+                cell[str(k)] = concurrent(lambda: HttpClient(http_addr, token), lambda cl: cl.get(path), k,
+                                          max(1, total // k), args.budget)
+                m = cell[str(k)]
+                log(f"  GET {path}: {k} client{'s' if k > 1 else ''}, {m['calls']} calls: p50 {fmt_s(m['p50'])}, "
+                    f"p99 {fmt_s(m['p99'])}, max {fmt_s(m['max'])}" + (f", {m['errors']} errors ({m['first_error']})" if m["errors"] else ""))
+            results["figures"][name] = cell
+        results["rss_after_http"] = coord.status()
 
         # --- sdgx-coordinator figures (CLI, reads the store itself) ---
         def cli():
@@ -876,139 +987,221 @@ def main() -> int:
             if p.returncode != 0:
                 raise SystemExit(f"sdgx-coordinator figures failed:\n{p.stderr}")
             return p.stdout
-        times, cli_out = timed(cli, 3)
+        times, cli_out = timed(cli, args.cli_reps)
         results["cli_figures"] = statistics.median(times)
-        log(f"sdgx-coordinator figures --json: {fmt_s(results['cli_figures'])}")
+        results["cli_figures_each"] = times
+        log(f"sdgx-coordinator figures --json: median {fmt_s(results['cli_figures'])} of {times}")
 
-        # --- DuckDB on the same files ---
+        # --- DuckDB on the same files, from the definition ---
         import duckdb
-        con = duckdb_setup(files, indicators, threads=os.cpu_count() or 2)
-        duck_tables = {}
-        for name, sql in queries.items():
+        con = duckdb_setup(indicators, threads=os.cpu_count() or 2)
+        duck = {}
+        for name, sql in duckdb_headline_sqls(files).items():
             times, tbl = timed(lambda: con.sql(sql).to_arrow_table(), args.reps + 1)
-            results[f"duck_{name}_first"] = times[0]
-            results[f"duck_{name}"] = statistics.median(times[1:])
-            duck_tables[name] = tbl
-            log(f"DuckDB {name}: median {fmt_s(results[f'duck_{name}'])} (first {fmt_s(times[0])})")
+            duck[name] = {"first": times[0], "median": statistics.median(times[1:]), "rows": figure_rows(tbl)}
+            log(f"DuckDB {name}: median {fmt_s(duck[name]['median'])} (first {fmt_s(times[0])})")
         con.close()
         results["duckdb_version"] = duckdb.__version__
+        results["duck"] = {k: {kk: vv for kk, vv in v.items() if kk != "rows"} for k, v in duck.items()}
+        for group, suffix in (("share", ""), ("by_goal", "_by_goal")):
+            cands = {k[: len(k) - len(suffix)] if suffix else k: v for k, v in duck.items()
+                     if (k.endswith("_by_goal") if suffix else not k.endswith("_by_goal"))}
+            best = min(cands, key=lambda k: cands[k]["median"])
+            results[f"duck_{group}"] = cands[best]["median"]
+            results[f"duck_{group}_first"] = cands[best]["first"]
+            results[f"duck_{group}_query"] = best
+            want = figure_rows(sdgx_tables[group])
+            for k, v in cands.items():
+                if v["rows"] != want:
+                    raise SystemExit(f"MISMATCH in {group} (DuckDB {k}):\n sdgx   {want}\n duckdb {v['rows']}")
+        results["duck_share_sql"] = " ".join(duckdb_headline_sqls(["<files>"])[results["duck_share_query"]].split())
 
         # --- agreement ---
-        for name in queries:
-            a, b = figure_rows(sdgx_tables[name]), figure_rows(duck_tables[name])
-            if a != b:
-                raise SystemExit(f"MISMATCH in {name}:\n sdgx   {a}\n duckdb {b}")
         national = dict(zip(FIGURE_COLS, figure_rows(sdgx_tables["share"])[0]))
         for k, v in expected.items():
             if national[k] != v:
                 raise SystemExit(f"MISMATCH with the planted data: {k} = {national[k]}, planted {v}")
         cli_fig, _ = json.JSONDecoder().raw_decode(cli_out.lstrip())  # the first of the figures printed
-        for who, f in [("GET /api/v1/figures", fig), ("sdgx-coordinator figures", cli_fig)]:
+        for who, f in [("GET /api/v1/figures", figs["migration-disaggregation-share"]), ("sdgx-coordinator figures", cli_fig)]:
             if (f.get("numerator"), f.get("denominator")) != (national["numerator"], national["denominator"]):
                 raise SystemExit(f"MISMATCH: {who} says {f.get('numerator')}/{f.get('denominator')}")
+        rep = figs["reporting-status"]
+        if (rep.get("numerator"), rep.get("denominator")) != (expected["denominator"], expected["all_denominator"]):
+            raise SystemExit(f"MISMATCH: reporting-status says {rep.get('numerator')}/{rep.get('denominator')}")
         results["figure"] = national
-        log(f"agreement: sdgx (Flight SQL{'' if use_fs else ' skipped: HTTP'}), DuckDB, the planted "
-            f"data, the HTTP figure and the CLI all give {national['numerator']}/{national['denominator']}")
+        log(f"agreement: sdgx (Flight SQL, HTTP, CLI), DuckDB and the planted data all give "
+            f"{national['numerator']}/{national['denominator']}")
 
-        # --- latency with concurrent clients ---
-        if use_fs:
-            results["latency_single"] = concurrent_latency(fs, args.latency_sql, 1, 50)
-            log(f"latency (1 client, 50 calls of {args.latency_sql!r}): p50 {fmt_s(results['latency_single']['p50'])}")
-            per = max(1, args.calls // args.clients)
-            results["latency"] = concurrent_latency(fs, args.latency_sql, args.clients, per)
-            log(f"latency ({args.clients} clients, {results['latency']['calls']} calls of {args.latency_sql!r}): "
-                f"p50 {fmt_s(results['latency']['p50'])}, p99 {fmt_s(results['latency']['p99'])}")
-            if args.figure_calls:
-                per = max(1, args.figure_calls // args.clients)
-                results["latency_figure"] = concurrent_latency(fs, queries["share"], args.clients, per)
-                log(f"latency ({args.clients} clients, {results['latency_figure']['calls']} calls of the headline): "
-                    f"p50 {fmt_s(results['latency_figure']['p50'])}, p99 {fmt_s(results['latency_figure']['p99'])}")
+        # --- Flight SQL round trip of a small query ---
+        if args.calls:
+            per = max(1, args.calls // max(args.clients))
+            results["latency"] = concurrent(fs.connect, lambda c: fetch(c, args.latency_sql), max(args.clients), per, args.budget)
+            m = results["latency"]
+            log(f"Flight SQL {args.latency_sql!r}, {max(args.clients)} clients, {m['calls']} calls: "
+                f"p50 {fmt_s(m['p50'])}, p99 {fmt_s(m['p99'])}")
+
+        # --- small publications: commit latency on this store ---
+        if args.small_commits:
+            results["small"] = small_commits(coord.addrs["flight"], fed, plan, args.small_commits, args.small_rows)
+            m = results["small"]
+            log(f"{m['calls']} small publications ({m['rows']} rows, distinct datasets): p50 {fmt_s(m['p50'])}, "
+                f"p99 {fmt_s(m['p99'])}, max {fmt_s(m['max'])}")
         results["rss_end"] = coord.status()
     finally:
         coord.stop()
-
+    results["run_secs"] = time.perf_counter() - t_run
     (work / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    report(args, results, use_fs, expected)
+    return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    default_bin = Path(os.environ["BENCH_BIN"]) if os.environ.get("BENCH_BIN") else target / "release"
+    ap.add_argument("--work", type=Path, default=ROOT / "bench" / "work", help="scratch directory (default bench/work)")
+    ap.add_argument("--sizes", default="1000000,10000000",
+                    help="observations in total, one run per size, comma-separated (default 1000000,10000000)")
+    ap.add_argument("--rows", type=int, help="a single size (the same as --sizes N)")
+    ap.add_argument("--agencies", type=int, default=20, help="agencies, one dataset each (default 20)")
+    ap.add_argument("--seed", type=int, default=20240517)
+    ap.add_argument("--reps", type=int, default=7, help="repetitions of each Flight SQL and DuckDB query (median reported)")
+    ap.add_argument("--clients", default="1,16", help="concurrent HTTP clients per figure, comma-separated (default 1,16)")
+    ap.add_argument("--http-calls", type=int, default=200, help="calls of each figure by one client (default 200)")
+    ap.add_argument("--http-calls-concurrent", type=int, default=400,
+                    help="calls of each figure by the concurrent clients together (default 400)")
+    ap.add_argument("--budget", type=float, default=30,
+                    help="seconds after which a client starts no new call of a figure (default 30; every client makes one)")
+    ap.add_argument("--cli-reps", type=int, default=3, help="runs of `sdgx-coordinator figures --json` (median)")
+    ap.add_argument("--calls", type=int, default=400, help="Flight SQL calls of --latency-sql by the concurrent clients (0: skip)")
+    ap.add_argument("--latency-sql", default="SELECT count(*) FROM publications")
+    ap.add_argument("--small-commits", type=int, default=50, help="small publications of distinct datasets timed (0: skip)")
+    ap.add_argument("--small-rows", type=int, default=100, help="rows of each small publication (default 100)")
+    ap.add_argument("--bin", type=Path, default=default_bin,
+                    help="directory of the sdgx binaries (default $BENCH_BIN, set by figures.sh, or "
+                         "$CARGO_TARGET_DIR/release, or target/release)")
+    ap.add_argument("--label", help="subsection of BENCHMARKS.md written (default: 'commit <last commit of the Rust code>')")
+    ap.add_argument("--generate-only", action="store_true", help="generate the federations and stop")
+    ap.add_argument("--check", action="store_true", help="also run `sdgx-agent check` on every dataset first")
+    ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    ap.add_argument("--wait-idle", type=float, default=600,
+                    help="wait at most this many seconds for the machine to be idle before timing (default 600)")
+    args = ap.parse_args()
+    args.sizes = [args.rows] if args.rows else [int(s) for s in args.sizes.split(",") if s]
+    args.clients = [int(c) for c in args.clients.split(",") if c]
+    warnings.filterwarnings("ignore", message="Cannot disable autocommit")
+    if args.generate_only:
+        for rows in args.sizes:
+            generate(args.work.resolve() / f"figures-{rows}" / "federation", args.seed, rows, args.agencies)
+        return 0
+    agent_bin, coord_bin = args.bin / "sdgx-agent", args.bin / "sdgx-coordinator"
+    for b in (agent_bin, coord_bin):
+        if not b.is_file():
+            raise SystemExit(f"{b} is missing: run cargo build --release --workspace --bins")
+    commit = git_commit()
+    runs = {}
+    for rows in args.sizes:
+        runs[rows] = run_size(args, rows, agent_bin, coord_bin)
+        log(f"== {rows:,} observations: done in {runs[rows]['run_secs']:.0f} s")
+    report(args, runs, commit)
     return 0
 
 
-def http_rows_to_table(out: dict) -> pa.Table:
-    """The JSON of POST /api/v1/query (`columns`, and `rows` as objects without their null
-    cells) as an Arrow table."""
-    return pa.table({c: [r.get(c) for r in out["rows"]] for c in out["columns"]})
-
-
-def report(args, r: dict, use_fs: bool, expected: dict) -> None:
-    fig = r["figure"]
-    share = fig["numerator"] / fig["denominator"] if fig["denominator"] else float("nan")
-    ratio = lambda a, b: f"{r[a] / r[b]:.2f}×" if a in r and b in r and r[b] else "–"  # noqa: E731
-    pubrows = r["rows"] / r["publish_secs"]
-    lat = r.get("latency")
-    rows = [
-        ("observations / agencies / store files", f"{r['rows']:,} / {r['agencies']} / {r['files']} "
-                                                   f"({r['store_bytes'] / 1e6:.0f} MB Parquet)"),
-        ("headline (sdgx = DuckDB = planted)", f"{fig['numerator']} / {fig['denominator']} = {share:.1%}; "
-                                               f"relevant {fig['relevant_numerator']}/{fig['relevant_denominator']}, "
-                                               f"all {fig['all_numerator']}/{fig['all_denominator']}"),
-        ("publish 20 datasets (sequential agents)", f"{r['publish_secs']:.1f} s ({pubrows / 1e6:.2f} M rows/s)"),
-    ]
-    if use_fs:
-        rows += [
-            ("Flight SQL `migration_disaggregation_share`", f"{fmt_s(r['fs_share'])} (first {fmt_s(r['fs_share_first'])})"),
-            ("DuckDB same query, same files", f"{fmt_s(r['duck_share'])} (first {fmt_s(r['duck_share_first'])})"),
-            ("ratio sdgx / DuckDB (share)", ratio("fs_share", "duck_share")),
-            ("Flight SQL `migration_disaggregation_by_goal`", f"{fmt_s(r['fs_by_goal'])} (first {fmt_s(r['fs_by_goal_first'])})"),
-            ("DuckDB same query, same files", f"{fmt_s(r['duck_by_goal'])} (first {fmt_s(r['duck_by_goal_first'])})"),
-            ("ratio sdgx / DuckDB (by goal)", ratio("fs_by_goal", "duck_by_goal")),
-        ]
-    else:
-        rows += [
-            ("DuckDB `migration_disaggregation_share`", f"{fmt_s(r['duck_share'])}"),
-            ("ratio sdgx (HTTP query) / DuckDB (share)", ratio("http_share", "duck_share")),
-        ]
-    rows += [
-        ("HTTP `POST /api/v1/query` share / by goal", f"{fmt_s(r['http_share'])} / {fmt_s(r['http_by_goal'])}"),
-        ("HTTP `GET /api/v1/figures/migration-disaggregation-share`", fmt_s(r["http_figure"])),
-        ("`sdgx-coordinator figures --json` (process end to end: every figure)", fmt_s(r["cli_figures"])),
-    ]
-    if lat:
-        rows.append((f"Flight SQL latency, {args.clients} clients, {lat['calls']} calls of `{args.latency_sql}`",
-                     f"p50 {fmt_s(lat['p50'])}, p99 {fmt_s(lat['p99'])}, max {fmt_s(lat['max'])}, "
-                     f"{lat['throughput']:.0f} calls/s" + (f", {lat['errors']} errors" if lat["errors"] else "")))
-    one = r.get("latency_single")
-    if one:
-        rows.append((f"same query, 1 client, {one['calls']} calls", f"p50 {fmt_s(one['p50'])}, p99 {fmt_s(one['p99'])}"))
-    lat = r.get("latency_figure")
-    if lat:
-        rows.append((f"Flight SQL headline query, {args.clients} concurrent clients, {lat['calls']} calls",
-                     f"p50 {fmt_s(lat['p50'])}, p99 {fmt_s(lat['p99'])}, {lat['throughput']:.2f} calls/s"
-                     + (f", {lat['errors']} errors" if lat["errors"] else "")))
-    rows.append(("coordinator peak RSS (VmHWM) after publish / at end",
-                 f"{r['rss_after_publish']['VmHWM'] / 2**20:.0f} MiB / {r['rss_end']['VmHWM'] / 2**20:.0f} MiB"))
-    rows.append(("CPU busy with other work just before publishing / querying",
-                 f"{r['busy_before_publish']:.0%} / {r['busy_before_queries']:.0%}"))
-    w = max(len(a) for a, _ in rows)
-    print()
-    for a, b in rows:
-        print(f"{a:<{w}}  {b}")
+def report(args, runs: dict, commit: str) -> None:
+    sizes = sorted(runs)
+    lo, hi = sizes[0], sizes[-1]
+    names = runs[hi]["figure_names"]
+    out: list[str] = []
+    table = ["| figure | observations | clients | calls | p50 | p99 | max |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name in names:
+        for k in args.clients:
+            for rows in sizes:
+                m = runs[rows]["figures"][name][str(k)]
+                err = f" ({m['errors']} errors)" if m["errors"] else ""
+                table.append(f"| `{name}` | {fmt_rows(rows)} | {k} | {m['calls']}{err} | {fmt_s(m['p50'])} | "
+                             f"**{fmt_s(m['p99'])}** | {fmt_s(m['max'])} |")
+    out += table + [""]
+    kmax = max(args.clients)
+    lines = []
+    worst = {rows: max(runs[rows]["figures"][n][str(kmax)]["p99"] for n in names) for rows in sizes}
+    lines.append(f"- **Worst figure p99 with {kmax} clients**: " + ", ".join(
+        f"{fmt_s(worst[r])} at {fmt_rows(r)}" for r in sizes) + " (goal ≤ 20 ms at 10 M: "
+        + ("met" if worst[hi] <= 0.020 else "**not met**") + ")")
+    if lo != hi:
+        ratios = []
+        for name in names:
+            a, b = runs[lo]["figures"][name], runs[hi]["figures"][name]
+            ratios.append((name, b["1"]["p50"] / a["1"]["p50"] if "1" in a else float("nan"),
+                           b[str(kmax)]["p99"] / a[str(kmax)]["p99"]))
+        worst_ratio = max(max(r[1], r[2]) for r in ratios)
+        lines.append(f"- **{fmt_rows(hi)} / {fmt_rows(lo)}** (goal ≤ 2×; worst {worst_ratio:.1f}×, "
+                     + ("met" if worst_ratio <= 2 else "**not met**") + "): " + "; ".join(
+                         f"`{n}` p50 (1 client) {p50:.1f}×, p99 ({kmax} clients) {p99:.1f}×" for n, p50, p99 in ratios))
+    for rows in sizes:
+        r = runs[rows]
+        h1 = r["figures"]["migration-disaggregation-share"]["1"]["p50"]
+        lines.append(f"- **Headline at {fmt_rows(rows)}, sdgx vs DuckDB** (goal sdgx ≥ 10× faster): Flight SQL "
+                     f"`SELECT * FROM migration_disaggregation_share` {fmt_s(r['fs_share'])} (median of {args.reps}; first "
+                     f"{fmt_s(r['fs_share_first'])}), HTTP `GET /api/v1/figures/migration-disaggregation-share` "
+                     f"{fmt_s(h1)} (p50, 1 client; the whole figure: by goal, agency, year, lists), DuckDB "
+                     f"{fmt_s(r['duck_share'])} (median of {args.reps}; first {fmt_s(r['duck_share_first'])}; fastest "
+                     f"formulation: `{r['duck_share_query']}`). **DuckDB / sdgx = {r['duck_share'] / r['fs_share']:.2f}× "
+                     f"(Flight SQL), {r['duck_share'] / h1:.2f}× (HTTP)**. By goal: Flight SQL {fmt_s(r['fs_by_goal'])}, "
+                     f"DuckDB {fmt_s(r['duck_by_goal'])} ({r['duck_by_goal'] / r['fs_by_goal']:.2f}×).")
+    lines.append("- **`sdgx-coordinator figures --json`** (the process, end to end: every figure; goal ≤ 1 s at 10 M): "
+                 + ", ".join(f"{fmt_s(runs[r]['cli_figures'])} at {fmt_rows(r)}" for r in sizes)
+                 + f" (median of {args.cli_reps}).")
+    if all("small" in runs[r] for r in sizes):
+        s0 = runs[sizes[0]]["small"]
+        lines.append(f"- **Small-publication commit** ({s0['calls']} publications of {s0['rows']} rows, each a new "
+                     "dataset, one after the other over one plaintext Flight connection, do_put to acknowledgement; "
+                     "goal p99 ≤ 20 ms): " + ", ".join(
+                         f"p50 {fmt_s(runs[r]['small']['p50'])}, p99 **{fmt_s(runs[r]['small']['p99'])}**, max "
+                         f"{fmt_s(runs[r]['small']['max'])} on the {fmt_rows(r)} store" for r in sizes) + ".")
+    if all("latency" in runs[r] for r in sizes):
+        lines.append(f"- Flight SQL `{args.latency_sql}`, {kmax} clients: " + ", ".join(
+            f"p50 {fmt_s(runs[r]['latency']['p50'])}, p99 {fmt_s(runs[r]['latency']['p99'])} at {fmt_rows(r)}" for r in sizes) + ".")
+    lines.append("- Publish (20 sequential `sdgx-agent publish`) and coordinator peak RSS (VmHWM) after it, i.e. the "
+                 "ingest's peak: " + ", ".join(
+                     f"{runs[r]['publish_secs']:.1f} s, {runs[r]['rss_after_publish']['VmHWM'] / 2**20:.0f} MiB at {fmt_rows(r)}"
+                     for r in sizes) + "; peak at the end of the run: " + ", ".join(
+                     f"{runs[r]['rss_end']['VmHWM'] / 2**20:.0f} MiB" for r in sizes) + ".")
+    lines.append("- Store: " + ", ".join(f"{fmt_rows(r)}: {runs[r]['files']} files, {runs[r]['store_bytes'] / 1e6:.0f} MB "
+                                          f"Parquet, headline {runs[r]['figure']['numerator']}/{runs[r]['figure']['denominator']}"
+                                          for r in sizes)
+                 + ". CPU busy with other work just before publishing / querying: " + ", ".join(
+                     f"{runs[r]['busy_before_publish']:.0%} / {runs[r]['busy_before_queries']:.0%} at {fmt_rows(r)}" for r in sizes)
+                 + ". Run time (without generation): " + ", ".join(f"{runs[r]['run_secs'] / 60:.1f} min at {fmt_rows(r)}" for r in sizes) + ".")
+    out += lines
+    print("\n".join(out))
     if args.no_write:
         return
-    cmd = "bench/figures.sh" + "".join(f" {shlex.quote(x)}" for x in sys.argv[1:])
-    md = [SECTION, "",
-          f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; release build; DuckDB {r['duckdb_version']}, "
-          f"pyarrow {pa.__version__}. Command:", "", "```sh", cmd, "```", "",
-          f"{r['rows']:,} synthetic observations (seed {args.seed}) from {r['agencies']} agencies, one Parquet dataset "
-          "each, covering all 252 indicators of the global framework; published with `sdgx-agent publish` over "
-          "plaintext Flight to a fresh local Delta store. sdgx is queried over Flight SQL (ADBC) on the analysts' "
-          "port" + ("" if use_fs else " (not available in this run: HTTP was used)") + "; DuckDB runs the same "
-          "views (translated from `coordinator/src/figures/mod.rs`) over the Parquet files the Delta log lists, in the "
-          f"same run, on the same machine, with {os.cpu_count()} threads. Times are medians of {args.reps} runs "
-          "after a first one (shown apart); both sides read the files from the OS page cache.", "",
-          "| measure | value |", "| --- | --- |"]
-    md += [f"| {a} | {b} |" for a, b in rows]
-    md.append("")
-    update_benchmarks("\n".join(md))
-    log("BENCHMARKS.md updated")
+    env = "".join(f"{k}={shlex.quote(os.environ[k])} " for k in ("CARGO_TARGET_DIR", "BENCH_NO_BUILD") if os.environ.get(k))
+    cmd = env + "bench/figures.sh" + "".join(f" {shlex.quote(x)}" for x in sys.argv[1:])
+    label = args.label or f"commit {commit}"
+    text = [f"Measured {time.strftime('%Y-%m-%d')} on {machine()}; code at commit {commit}; release build; DuckDB "
+            f"{runs[hi]['duckdb_version']}, pyarrow {pa.__version__}. Command:", "", "```sh", cmd, "```", ""] + out
+    intro = (
+        "Measured by `bench/figures.sh` (`bench/figures.py`), which supersedes the method of the section "
+        "\"Figures and Flight SQL (issue 5)\" (kept above as history): there DuckDB ran a translation of sdgx's older join-first views; here it runs the "
+        "best query we could write from the definition. For each size, a synthetic federation (seed 20240517; 20 "
+        "agencies, one Parquet dataset each, every indicator of the global framework) is published with "
+        "`sdgx-agent publish` over plaintext Flight to a fresh release coordinator. Then: every figure listed by "
+        "`GET /api/v1/figures` is fetched over HTTP (kept-alive connections, reader token) by 1 client and by 16 "
+        "concurrent clients, after one warm-up call; a client starts no new call after the time budget "
+        f"({args.budget:g} s), so slow figures have fewer calls (p99 of fewer than 100 calls is the slowest). The "
+        "headline is also read as the Flight SQL view `migration_disaggregation_share` (ADBC) and computed by DuckDB "
+        "in the same run from the Parquet files the Delta log lists as current (add/remove replayed in Python), "
+        "with the in-scope indicator list exported from sdgx as a table: the observations that count "
+        "(`obs_status <> 'M'`) aggregated per indicator first (`BOOL_OR(migratory_status NOT IN ('_T', '_Z'))`), "
+        "then joined with the indicator list; three equivalent formulations are timed and the fastest kept; all "
+        "agree with sdgx and with what the generator planted. `sdgx-coordinator figures --json` is timed as a "
+        "process. Last, small publications of new datasets are timed to their acknowledgement.")
+    update_benchmarks(intro, label, "\n".join(text))
+    log(f"BENCHMARKS.md updated ({SECTION}, ### {label})")
 
 
 if __name__ == "__main__":
