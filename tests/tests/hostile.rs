@@ -511,12 +511,16 @@ async fn hostile_inputs_get_clear_errors_and_change_nothing() {
     assert!(served.load(Ordering::Relaxed) > 0, "the bystander was served");
     let left: Vec<_> = std::fs::read_dir(&staging).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
     assert!(left.is_empty(), "staging files left behind: {left:?}");
-    // Refused publications' data files are deleted before the answer: every data file in the
-    // store is one a commit added.
-    let added: std::collections::HashSet<String> = fx.running.catalog.store().read_commits().await.expect("commits")
+    // Refused publications' data files and facts are deleted before the answer: every Parquet
+    // file in the store is one a commit added or the facts a log entry names.
+    let mut added: std::collections::HashSet<String> = fx.running.catalog.store().read_commits().await.expect("commits")
         .iter()
         .flat_map(|c| c.actions.iter().filter_map(|a| a["add"]["path"].as_str().map(str::to_owned)))
         .collect();
+    for e in fx.running.catalog.store().publications().await {
+        let facts = e.facts.expect("committed with facts");
+        added.extend([facts.breakdowns.path, facts.gaps.path]);
+    }
     let store = fx.running.dir.path().join("store");
     let orphans: Vec<String> = data_files(&store).into_iter().filter(|p| !added.contains(p)).collect();
     assert!(orphans.is_empty(), "data files of refused publications left in the store: {orphans:?}");
