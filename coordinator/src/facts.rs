@@ -9,7 +9,10 @@
 //! - **Breakdown facts**, one row per distinct (indicator, reference year, dimension, code):
 //!   dimension `ref_area` with every reference area seen (so an (indicator, year) is produced
 //!   exactly when it has a `ref_area` row), and each breakdown column (`sex`, …,
-//!   `migratory_status`) with every code seen other than `_T` and `_Z`.
+//!   `migratory_status`) with a code other than `_T` and `_Z`: the codes themselves for the
+//!   dimensions of [`CODES_KEPT`] (the coverage matrix lists them), [`PRESENT`] for the others
+//!   (only their presence counts), so facts do not grow with a custom breakdown's thousands of
+//!   codes.
 //! - **Gap facts**, one row per migrant / non-migrant pair: two observations of the publication
 //!   with a value, the same indicator, series, reference area, period, unit, unit multiplier and
 //!   reporting type, every breakdown but `migratory_status` a total (`_T` or `_Z`), one
@@ -36,6 +39,13 @@ use crate::error::{Error, Result};
 
 /// The dimension of breakdown facts that lists reference areas.
 pub const AREA: &str = "ref_area";
+
+/// The breakdown dimensions whose codes the facts keep (the coverage matrix's, but geography,
+/// which is `ref_area`).
+pub const CODES_KEPT: [&str; 6] = ["sex", "age", "migratory_status", "disability_status", "urbanisation", "income_wealth_quantile"];
+
+/// The code breakdown facts give a dimension outside [`CODES_KEPT`] that is present.
+pub const PRESENT: &str = "*";
 
 /// The directory, under the table's root, holding the facts files.
 pub const DIR: &str = "_sdgx_facts";
@@ -118,6 +128,8 @@ struct Columns {
     obs_status: StringArray,
     /// [`dimensions`], in order.
     dims: Vec<StringArray>,
+    /// Per dimension: whether its codes are kept (`ref_area` and [`CODES_KEPT`]).
+    coded: Vec<bool>,
     value: Float64Array,
     unit_mult: Int32Array,
 }
@@ -141,6 +153,7 @@ impl Columns {
             reporting_type: text("reporting_type")?,
             obs_status: text("obs_status")?,
             dims: dimensions().map(text).collect::<Result<_>>()?,
+            coded: dimensions().map(|d| d == AREA || CODES_KEPT.contains(&d)).collect(),
             value: column("obs_value", &DataType::Float64)?.as_primitive::<Float64Type>().clone(),
             unit_mult: column("unit_mult", &DataType::Int32)?.as_primitive::<Int32Type>().clone(),
         })
@@ -185,7 +198,11 @@ impl FactsBuilder {
             let sets = &mut self.codes[slot].2;
             for (d, column) in c.dims.iter().enumerate() {
                 let Some(code) = get(column, row) else { continue };
-                if (d == 0 || is_breakdown(code)) && !sets[d].contains(code) {
+                if d > 0 && !is_breakdown(code) {
+                    continue;
+                }
+                let code = if c.coded[d] { code } else { PRESENT };
+                if !sets[d].contains(code) {
                     sets[d].insert(code.to_owned());
                 }
             }
@@ -360,6 +377,7 @@ mod tests {
                 ("ref_area", vec![Some("AM"), Some("AM-ER"), Some("AM"), Some("AM")]),
                 ("time_period", vec![Some("2021"), Some("2021-Q2"), Some("2021"), Some("2022")]),
                 ("sex", vec![Some("F"), Some("F"), Some("M"), Some("F")]),
+                ("cust_breakdown", vec![Some("C1"), Some("C2"), Some("_T"), Some("C3")]),
                 ("migratory_status", vec![Some("_T"), Some("_Z"), Some("_T"), Some("MS_MIGRANT")]),
                 ("obs_status", vec![Some("A"), Some("A"), Some("A"), Some("M")]),
             ],
@@ -369,8 +387,8 @@ mod tests {
         let f = b.finish().unwrap();
         assert_eq!(
             breakdown_rows(&f),
-            ["1.1.1 2021 ref_area AM", "1.1.1 2021 ref_area AM-ER", "1.1.1 2021 sex F", "1.1.1 2021 sex M"],
-            "2.1.1's only row is missing (M): no facts; _T and _Z are not breakdowns"
+            ["1.1.1 2021 cust_breakdown *", "1.1.1 2021 ref_area AM", "1.1.1 2021 ref_area AM-ER", "1.1.1 2021 sex F", "1.1.1 2021 sex M"],
+            "2.1.1's only row is missing (M): no facts; _T and _Z are not breakdowns; a custom breakdown's codes are not kept"
         );
         assert_eq!(f.gaps.num_rows(), 0);
     }

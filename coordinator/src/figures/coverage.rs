@@ -18,7 +18,8 @@ use crate::error::Result;
 /// The title.
 pub const TITLE: &str = "Coverage of disaggregations";
 
-/// The coverage matrix's dimensions, in column order.
+/// The coverage matrix's dimensions, in column order: those whose codes the facts keep
+/// ([`crate::facts::CODES_KEPT`]) and geography.
 pub const DIMENSIONS: [&str; 7] =
     ["sex", "age", "migratory_status", "disability_status", "urbanisation", "income_wealth_quantile", "geography"];
 
@@ -96,5 +97,14 @@ impl Compute for CoverageMatrix {
         let mut rows: Vec<CoverageRow> = rows.into_values().collect();
         sort_by_code(&mut rows, |r| &r.indicator);
         Ok(CoverageMatrix { about, dimensions: DIMENSIONS.map(str::to_owned).to_vec(), rows, publications: publication_refs(s) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_facts_keep_the_codes_of_every_dimension_of_the_matrix() {
+        let kept: Vec<&str> = super::DIMENSIONS.into_iter().filter(|d| *d != "geography").collect();
+        assert_eq!(kept, crate::facts::CODES_KEPT);
     }
 }

@@ -8,7 +8,7 @@
 //! | `indicator_production` | `indicator, goal, migration_relevant, produced, migration_disaggregated`, one row per in-scope indicator |
 //! | `agency_production` | `agency, indicator, migration_disaggregated`, one row per (agency, in-scope indicator the agency produced) |
 //! | `year_production` | `year, indicator, migration_disaggregated`, one row per (reference year, in-scope indicator produced in it) |
-//! | `observed_breakdowns` | `agency, indicator, dimension, code`: breakdowns present (codes other than `_T`, `_Z`) and, as dimension `geography`, reference areas other than the national area; rows may repeat |
+//! | `observed_breakdowns` | `agency, indicator, dimension, code`: breakdowns present (codes other than `_T`, `_Z`) and, as dimension `geography`, reference areas other than the national area; rows may repeat. From facts, `code` is `*` for dimensions outside the coverage matrix (only their presence counts) |
 //! | `migrant_gap` | see [`super::gap`] |
 
 use sdgx_schemas::observation::{Role, COLUMNS};
