@@ -126,11 +126,14 @@ pub struct Catalog {
     /// The one memory pool every session draws from (`query_memory_limit` in all).
     pool: Arc<dyn MemoryPool>,
     views: Views,
-    cache: std::sync::Mutex<Vec<(CacheKey, Arc<tokio::sync::OnceCell<Arc<Built>>>)>>,
+    cache: std::sync::Mutex<Vec<(CacheKey, Slot)>>,
 }
 
 /// (store version, window of the figure views, or none for the tables only).
 type CacheKey = (i64, Option<Window>);
+
+/// A cached catalog, built by the first to ask.
+type Slot = Arc<tokio::sync::OnceCell<Arc<Built>>>;
 
 /// The tables and views of one store version, ready to mount in a session.
 struct Built {
