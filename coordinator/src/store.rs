@@ -233,18 +233,8 @@ impl Staging {
     /// named by any commit).
     async fn write_facts(&mut self) -> Result<(FactsRef, Arc<Facts>)> {
         let facts = std::mem::take(&mut self.facts).finish()?;
-        let [breakdowns, gaps] = crate::facts::paths(&self.publication_id);
-        let mut files = Vec::with_capacity(2);
-        for (path, batch) in [(breakdowns, &facts.breakdowns), (gaps, &facts.gaps)] {
-            let bytes = crate::facts::encode(batch)?;
-            let file = StoredFile { path: path.clone(), size: bytes.len() as u64, sha256: crate::facts::sha256(&bytes) };
-            self.facts_paths.push(path.clone());
-            put(&self.store, &path, bytes, &self.location).await?;
-            files.push(file);
-        }
-        let gaps = files.pop().expect("two files");
-        let breakdowns = files.pop().expect("two files");
-        Ok((FactsRef { breakdowns, gaps }, Arc::new(facts)))
+        let named = put_facts(&self.store, &self.publication_id, &facts, &self.location, &mut self.facts_paths).await?;
+        Ok((named, Arc::new(facts)))
     }
 
     /// Completes the upload and returns the data files' `Add` actions (none for no rows).
@@ -264,6 +254,20 @@ async fn put(store: &ObjectStoreRef, path: &str, bytes: bytes::Bytes, location: 
         .await
         .map(drop)
         .map_err(|e| Error::or_no_space(Error::Store(e.into()), location))
+}
+
+/// Writes `facts` of `publication_id` at their paths in `store` (each path pushed to `written`
+/// before its upload starts, so a failed one is still cleaned up), and returns what names them.
+async fn put_facts(store: &ObjectStoreRef, publication_id: &str, facts: &Facts, location: &str, written: &mut Vec<String>) -> Result<FactsRef> {
+    let [breakdowns, gaps] = crate::facts::paths(publication_id);
+    let mut file = async |path: String, batch: &RecordBatch| -> Result<StoredFile> {
+        let bytes = crate::facts::encode(batch)?;
+        let stored = StoredFile { path: path.clone(), size: bytes.len() as u64, sha256: crate::facts::sha256(&bytes) };
+        written.push(path.clone());
+        put(store, &path, bytes, location).await?;
+        Ok(stored)
+    };
+    Ok(FactsRef { breakdowns: file(breakdowns, &facts.breakdowns).await?, gaps: file(gaps, &facts.gaps).await? })
 }
 
 /// What an uncommitted publication left in the object store.
@@ -453,7 +457,7 @@ impl Store {
         let missing: Vec<PublicationEntry> = self.log.read().await.iter().filter(|e| e.facts.is_none()).cloned().collect();
         for e in missing {
             let index = deltalake::Path::from(backfill_index(&e.publication_id));
-            match self.object_store.get(&index).await {
+            match self.object_store.head(&index).await {
                 Ok(_) => continue,
                 Err(object_store::Error::NotFound { .. }) => {}
                 Err(err) => return Err(Error::Store(err.into())),
@@ -461,14 +465,7 @@ impl Store {
             let facts = self.compute_facts(&e).await?;
             if writer {
                 let location = crate::storage::redact(&self.url).to_string();
-                let mut files = Vec::with_capacity(2);
-                for (path, batch) in crate::facts::paths(&e.publication_id).into_iter().zip([&facts.breakdowns, &facts.gaps]) {
-                    let bytes = crate::facts::encode(batch)?;
-                    files.push(StoredFile { path: path.clone(), size: bytes.len() as u64, sha256: crate::facts::sha256(&bytes) });
-                    put(&self.object_store, &path, bytes, &location).await?;
-                }
-                let gaps = files.pop().expect("two files");
-                let r = FactsRef { breakdowns: files.pop().expect("two files"), gaps };
+                let r = put_facts(&self.object_store, &e.publication_id, &facts, &location, &mut Vec::new()).await?;
                 let json = serde_json::to_vec(&r).map_err(|err| Error::Internal(format!("facts index: {err}")))?;
                 put(&self.object_store, index.as_ref(), json.into(), &location).await?;
                 tracing::info!(publication = %e.publication_id, version = e.store_version, "facts backfilled from the observations");
@@ -483,14 +480,13 @@ impl Store {
     pub async fn compute_facts(&self, entry: &PublicationEntry) -> Result<Facts> {
         let ctx = SessionContext::new();
         let (provider, _) = self.provider(&ctx, Some(entry.store_version)).await?;
-        ctx.register_table("observations", provider)?;
-        let sql = format!(
-            "SELECT * FROM observations WHERE agency = '{}' AND dataset = '{}' AND publication_id = '{}'",
-            entry.agency.replace('\'', "''"),
-            entry.dataset.replace('\'', "''"),
-            entry.publication_id.replace('\'', "''")
-        );
-        let mut stream = ctx.sql(&sql).await?.execute_stream().await?;
+        use datafusion::prelude::{col, lit};
+        let rows = ctx.read_table(provider)?.filter(
+            col("agency").eq(lit(entry.agency.clone()))
+                .and(col("dataset").eq(lit(entry.dataset.clone())))
+                .and(col("publication_id").eq(lit(entry.publication_id.clone()))),
+        )?;
+        let mut stream = rows.execute_stream().await?;
         let mut builder = FactsBuilder::default();
         while let Some(batch) = stream.try_next().await? {
             builder.push(&batch)?;

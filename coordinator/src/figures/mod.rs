@@ -171,8 +171,8 @@ impl Figure {
 
 /// The views of every figure over `source`, to hand to [`Catalog::new`].
 ///
-/// Over the facts, every view but `figure_observations` (a full scan, for analysts) is then
-/// kept as a table of its result: a catalog is built once per store version and window and
+/// Over the facts, every view but `figure_observations` (a full scan, for analysts) is
+/// registered as a table of its result, each computed over the tables before it: a catalog is built once per store version and window and
 /// shared, so a query of a figure view (Flight SQL, the figures themselves) reads a few
 /// hundred rows instead of planning and running the views beneath it each time. The reference
 /// stays views (it is for tests, and materialising it would scan every observation).
@@ -186,19 +186,17 @@ pub fn views(source: Source) -> Views {
             views.extend(coverage::views());
             views.extend(completeness::views(&params));
             for (name, sql) in &views {
-                ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?.collect().await?;
-            }
-            if source == Source::Facts {
-                for (name, _) in views.iter().filter(|(n, _)| *n != "figure_observations") {
-                    let df = ctx.table(*name).await?;
-                    let planned = Arc::new(df.schema().as_arrow().clone());
-                    let batches = df.collect().await?;
-                    // The batches' own schema: the plan's may differ in nullability.
-                    let schema = batches.first().map_or(planned, |b| b.schema());
-                    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches])?;
-                    ctx.deregister_table(*name)?;
-                    ctx.register_table(*name, Arc::new(table))?;
+                if source == Source::Reference || *name == "figure_observations" {
+                    ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?.collect().await?;
+                    continue;
                 }
+                // Planned over the tables kept before it, so nothing beneath is computed twice.
+                let df = ctx.sql(sql).await?;
+                let planned = Arc::new(df.schema().as_arrow().clone());
+                let batches = df.collect().await?;
+                // The batches' own schema: the plan's may differ in nullability.
+                let schema = batches.first().map_or(planned, |b| b.schema());
+                ctx.register_table(*name, Arc::new(datafusion::datasource::MemTable::try_new(schema, vec![batches])?))?;
             }
             Ok(())
         })
