@@ -83,7 +83,7 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     assert!(text.contains("(15/247)"), "{text}");
     // The log verifies.
     let out = run(coordinator_env(&mut Command::new(&coord), &pki).args(["audit", "verify", "--config"]).arg(&config).arg("--data-dir").arg(dir.path()));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("audit passed: 8 publications-log entries"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit passed: 8 log entries"));
 
     // Secrets never reach the logs.
     drop(served);

@@ -2,6 +2,8 @@
 //! Open SDG bundle's layout, the XLSX annex read back by calamine, the HTML report and the
 //! dashboard in headless Chromium, and the OpenAPI document against the routes served.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -42,7 +44,7 @@ async fn federation() -> (Running, String, tempfile::TempDir) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
     let (r, token, tmp) = federation().await;
-    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let mapped = sdmx::map(&snap);
     let (rows, excluded) = (&mapped.rows, &mapped.excluded);
     // Over HTTP, as a reader: both versions, stating the store version.
@@ -210,7 +212,7 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_xlsx_annex_reads_back_with_the_headline_and_the_indicators() {
     let (r, _token, tmp) = federation().await;
-    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let path = tmp.path().join("annex.xlsx");
     std::fs::write(&path, export::render(Format::Xlsx, &snap).unwrap()).unwrap();
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
@@ -239,7 +241,7 @@ async fn the_xlsx_annex_reads_back_with_the_headline_and_the_indicators() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_and_dashboard_in_headless_chromium() {
     let (r, token, tmp) = federation().await;
-    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let report = tmp.path().join("report.html");
     std::fs::write(&report, export::render(Format::Html, &snap).unwrap()).unwrap();
     // The figure's value as the HTTP API gives it, shown with one decimal.
