@@ -51,7 +51,7 @@ async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
     let client = reqwest::Client::new();
     let mut files = Vec::new();
     for f in ["sdmx-csv-1.0", "sdmx-csv-2.0"] {
-        let resp = client.get(format!("http://{}/api/v1/exports/{f}", r.http)).bearer_auth(&token).send().await.unwrap();
+        let resp = client.get(format!("http://{}/api/v1/exports/{f}?view=provisional", r.http)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{f}");
         assert_eq!(resp.headers()["x-sdgx-store-version"].to_str().unwrap(), snap.store_version.to_string());
         let path = tmp.path().join(format!("{f}.csv"));
@@ -97,7 +97,7 @@ async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
         .unwrap();
     assert!(out.status.success(), "pysdmx: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     // The report lists what the global structure cannot carry, with the reason.
-    let report = client.get(format!("http://{}/api/v1/exports/sdmx-report", r.http)).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    let report = client.get(format!("http://{}/api/v1/exports/sdmx-report?view=provisional", r.http)).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
     assert!(report.contains(&format!("store version {}", snap.store_version)), "{report}");
     assert!(report.contains(&format!("exported: {}; left out: {}", rows.len(), excluded.len())), "{report}");
     assert!(report.contains("national proxy indicator 10.7.p1 is not in the global framework"), "{report}");
@@ -119,7 +119,7 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
             .arg(&config)
             .arg("--data-dir")
             .arg(r.dir.path())
-            .args(["export", format, "--as-of", "8", "--out"])
+            .args(["export", format, "--as-of", "8", "--view", "provisional", "--out"])
             .arg(out)
             .output()
             .unwrap();
@@ -182,7 +182,7 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     assert!(meta.contains("methodology: ") && meta.contains("sdgx_store_version: 8"), "{meta}");
     // Over HTTP the same bundle comes as a zip archive with the same files.
     let resp = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/exports/open-sdg?as_of=8", r.http))
+        .get(format!("http://{}/api/v1/exports/open-sdg?as_of=8&view=provisional", r.http))
         .bearer_auth(&token)
         .send()
         .await
@@ -246,7 +246,7 @@ async fn report_and_dashboard_in_headless_chromium() {
     std::fs::write(&report, export::render(Format::Html, &snap).unwrap()).unwrap();
     // The figure's value as the HTTP API gives it, shown with one decimal.
     let fig: serde_json::Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/figures/migration-disaggregation-share", r.http))
+        .get(format!("http://{}/api/v1/figures/migration-disaggregation-share?view=provisional", r.http))
         .bearer_auth(&token)
         .send()
         .await
