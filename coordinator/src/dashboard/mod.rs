@@ -7,7 +7,11 @@
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
 //! publications log with validation summaries (`/dashboard/publications`), the indicators and
 //! each indicator's observations and metadata (`/dashboard/indicators/{code}`), and the export
-//! downloads (`/dashboard/exports`).
+//! downloads (`/dashboard/exports`), and for approvers the review queue (`/dashboard/review`,
+//! see [`review`]). Figure pages show the official view unless `?view=provisional` is asked for,
+//! and say which they show.
+
+pub mod review;
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -43,6 +47,9 @@ pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
         .route("/dashboard/indicators/{code}", get(indicator))
         .route("/dashboard/exports", get(exports))
         .route("/dashboard/exports/{format}", get(download))
+        .route("/dashboard/review", get(review::queue))
+        .route("/dashboard/review/{id}", get(review::detail))
+        .route("/dashboard/review/{id}/{action}", axum::routing::post(review::decide))
         .route_layer(from_fn_with_state(state, session));
     Router::new().route("/dashboard/login", get(login_form).post(login)).route("/dashboard/logout", axum::routing::post(logout)).merge(pages)
 }
@@ -58,15 +65,23 @@ fn to_login() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login")]).into_response()
 }
 
-async fn session(State(state): State<Arc<HttpState>>, req: Request, next: Next) -> Response {
-    match token_from_cookie(&req).as_deref().and_then(|t| state.tokens.authenticate(t)) {
-        Some((_, role)) if role.grants(Role::Reader) => next.run(req).await,
+async fn session(State(state): State<Arc<HttpState>>, mut req: Request, next: Next) -> Response {
+    let caller = token_from_cookie(&req)
+        .as_deref()
+        .and_then(|t| state.tokens.authenticate(t))
+        .map(|(name, role)| crate::http::Caller { name: name.to_owned(), role });
+    match caller {
+        Some(c) if c.role.grants(Role::Reader) => {
+            req.extensions_mut().insert(c);
+            next.run(req).await
+        }
         _ => to_login(),
     }
 }
 
 const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a>\
 <a href=\"/dashboard/publications\">Publications</a><a href=\"/dashboard/indicators\">Indicators</a><a href=\"/dashboard/exports\">Exports</a>\
+<a href=\"/dashboard/review\">Review (approvers)</a>\
 <form method=\"post\" action=\"/dashboard/logout\" style=\"display:inline\"><button>Log out</button></form></nav>";
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -83,7 +98,7 @@ fn login_page(error: Option<&str>) -> String {
         "Log in · sdgx",
         "",
         &format!(
-            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (reader or admin)</label><br>\
+            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (reader, approver or admin)</label><br>\
 <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" size=\"50\" required> <button id=\"login\" type=\"submit\">Log in</button></form>"
         ),
     )
@@ -109,7 +124,7 @@ async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectIn
             let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/dashboard");
             (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard".to_owned()), (SET_COOKIE, cookie)]).into_response()
         }
-        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs reader or admin."))))).into_response(),
+        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs reader, approver or admin."))))).into_response(),
         None => match state.limiter.failed(ip) {
             Ok(()) => {
                 tracing::warn!(%ip, "rejected an invalid dashboard token");
