@@ -278,7 +278,10 @@ async fn report_and_dashboard_in_headless_chromium() {
 async fn openapi_describes_exactly_the_routes_served() {
     let (token, reader) = Tokens::create("analyst", Role::Reader);
     let (admin_token, admin) = Tokens::create("admin", Role::Admin);
-    let r = Running::start(|c| c.security.tokens = vec![reader, admin]).await;
+    let (approver_token, approver) = Tokens::create("nso", Role::Approver);
+    let r = Running::start(|c| c.security.tokens = vec![reader, admin, approver]).await;
+    r.publish_all().await;
+    let publication = r.catalog.store().publications().await[0].publication_id.clone();
     let client = reqwest::Client::new();
     let doc: serde_json::Value = client.get(format!("http://{}/api/v1/openapi.json", r.http)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
@@ -295,10 +298,20 @@ async fn openapi_describes_exactly_the_routes_served() {
         let url = format!(
             "http://{}{}",
             r.http,
-            path.replace("{name}", "reporting-status").replace("{format}", "sdmx-report").replace("{agency}", "moh")
+            path.replace("{name}", "reporting-status")
+                .replace("{format}", "sdmx-report")
+                .replace("{agency}", "moh")
+                .replace("{id}", &publication)
+                .replace("{action}", "approve")
         );
-        let req = if method == "post" { client.post(&url).json(&serde_json::json!({"sql": "SELECT 1"})) } else { client.get(&url) };
-        let t = if path.contains("/admin/") { &admin_token } else { &token };
+        let body = if path.ends_with("/{action}") { serde_json::json!({}) } else { serde_json::json!({"sql": "SELECT 1"}) };
+        let req = if method == "post" { client.post(&url).json(&body) } else { client.get(&url) };
+        // Each route's documented role calls it.
+        let t = match doc["paths"][path][method]["x-sdgx-role"].as_str() {
+            Some("admin") => &admin_token,
+            Some("approver") => &approver_token,
+            _ => &token,
+        };
         let status = req.bearer_auth(t).send().await.unwrap().status().as_u16();
         assert!(status == 200, "{method} {path}: {status}");
     }
