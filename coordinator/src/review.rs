@@ -235,8 +235,10 @@ pub async fn diff(catalog: &Catalog, official: Option<&PublicationEntry>, new: &
     ctx.register_table("o", catalog.rows_of(&ctx, official.map(std::slice::from_ref).unwrap_or_default()).await?.into_view())?;
     let keys: Vec<&str> = COLUMNS.iter().filter(|c| matches!(c.role, ColumnRole::Identity | ColumnRole::Breakdown)).map(|c| c.name).collect();
     let values: Vec<&str> = COLUMNS.iter().filter(|c| matches!(c.role, ColumnRole::Measure | ColumnRole::Attribute)).map(|c| c.name).collect();
-    let on = keys.iter().map(|k| format!("n.{k} IS NOT DISTINCT FROM o.{k}")).collect::<Vec<_>>().join(" AND ");
-    let differs = values.iter().map(|v| format!("n.{v} IS DISTINCT FROM o.{v}")).collect::<Vec<_>>().join(" OR ");
+    // Each comparison parenthesised: `IS [NOT] DISTINCT FROM` binds more loosely than AND / OR
+    // in the SQL parser.
+    let on = keys.iter().map(|k| format!("(n.{k} IS NOT DISTINCT FROM o.{k})")).collect::<Vec<_>>().join(" AND ");
+    let differs = values.iter().map(|v| format!("(n.{v} IS DISTINCT FROM o.{v})")).collect::<Vec<_>>().join(" OR ");
     let key_text = keys
         .iter()
         .map(|k| format!("CASE WHEN COALESCE(n.{k}, o.{k}) IS NULL OR COALESCE(n.{k}, o.{k}) IN ('_T', '_Z') THEN NULL ELSE '{k}=' || COALESCE(n.{k}, o.{k}) END"))
@@ -245,14 +247,16 @@ pub async fn diff(catalog: &Catalog, official: Option<&PublicationEntry>, new: &
     let sql = format!(
         "WITH j AS (
            SELECT CASE WHEN o.present IS NULL THEN 'added' WHEN n.present IS NULL THEN 'removed'
-                       WHEN {differs} THEN 'changed' ELSE 'unchanged' END AS change,
-                  concat_ws(', ', {key_text}) AS key, o.obs_value AS before, n.obs_value AS after
+                       WHEN {differs} THEN 'changed' ELSE 'unchanged' END AS kind,
+                  concat_ws(', ', {key_text}) AS obs_key, o.obs_value AS old_value, n.obs_value AS new_value
            FROM (SELECT *, TRUE AS present FROM n) n FULL OUTER JOIN (SELECT *, TRUE AS present FROM o) o ON {on})
-         SELECT change, key, before, after, count(*) OVER (PARTITION BY change) AS n,
-                row_number() OVER (PARTITION BY change ORDER BY key) AS i
+         SELECT kind, obs_key, old_value, new_value, count(*) OVER (PARTITION BY kind) AS total,
+                row_number() OVER (PARTITION BY kind ORDER BY obs_key) AS position
          FROM j"
     );
-    let df = ctx.sql(&format!("SELECT change, key, before, after, n FROM ({sql}) WHERE i <= {EXAMPLES} OR change = 'unchanged' AND i = 1 ORDER BY change, key")).await?;
+    let df = ctx
+        .sql(&format!("SELECT kind, obs_key, old_value, new_value, total FROM ({sql}) AS d WHERE position <= {EXAMPLES} ORDER BY kind, obs_key"))
+        .await?;
     let mut out = RowDiff::default();
     let mut stream = df.execute_stream().await?;
     while let Some(b) = stream.try_next().await? {
