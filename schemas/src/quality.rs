@@ -241,6 +241,12 @@ fn key(cols: &[ColumnRef<'_>], columns: &[usize], r: usize, buf: &mut Vec<u8>) -
     hash::key_hash(buf)
 }
 
+/// `x` with at most four decimals, without trailing zeros (`11.6`, `1.1402`).
+fn short(x: f64) -> String {
+    let s = format!("{x:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 /// A time period's (year, position within the year), `None` when malformed.
 fn period(p: &str) -> Option<(i32, u16)> {
     let t = TimePeriod::parse(p)?;
@@ -438,8 +444,8 @@ impl<'r> QualityChecker<'r> {
                         let z = (p.value - mean) / sd;
                         if z.abs() > s.zscore_max {
                             late.push((p.row, Rule::ValueOutsideHistory, p.value, format!(
-                                "{} lies {z:+.1} standard deviations from the mean {mean:.4} (standard deviation {sd:.4}) of the {count} earlier values of its series, more than {} ([quality] zscore_max)",
-                                p.value, s.zscore_max)));
+                                "{} lies {z:+.1} standard deviations from the mean {} (standard deviation {}) of the {count} earlier values of its series, more than {} ([quality] zscore_max)",
+                                p.value, short(mean), short(sd), s.zscore_max)));
                         }
                     }
                 }
@@ -449,7 +455,7 @@ impl<'r> QualityChecker<'r> {
                 m2 += delta * (p.value - mean);
             }
         }
-        late.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        late.sort_by_key(|l| (l.0, l.1));
         for (row, rule, value, message) in late {
             self.warn(rule, Some(row), Some(obs::COLUMNS[idx::OBS_VALUE].name), &value.to_string(), message);
         }
@@ -604,7 +610,7 @@ mod tests {
         // Mean 11.6, standard deviation 1.14: 14 is 2.1 deviations away.
         assert!(check(&q, &[], &series(14.0)).is_empty());
         let text = one(&check(&q, &[], &series(30.0)), Rule::ValueOutsideHistory, 6, "30");
-        assert!(text.contains("of the 5 earlier values of its series, more than 3"), "{text}");
+        assert!(text.contains("30 lies +16.1 standard deviations from the mean 11.6 (standard deviation 1.1402) of the 5 earlier values of its series, more than 3"), "{text}");
         // Four earlier values are too few.
         assert!(check(&q, &[], &series(30.0)[1..]).is_empty());
     }
