@@ -11,7 +11,7 @@
 //! | `value_outside_bounds` | `obs_value` lies outside `[lower_bound, upper_bound]` | – |
 //! | `year_over_year_change` | the value changed from the same period one year earlier by more than the limit, relative to the earlier value | `yoy_max_change` (`0.5`, i.e. 50 %), per series `[quality.series.<SERIES>] yoy_max_change` |
 //! | `value_outside_history` | the value lies more than `zscore_max` standard deviations from the mean of its series' earlier values | `zscore_max` (`3.0`, per series too), `zscore_min_points` (`5`) |
-//! | `quality_points_capped` | more points arrived than the rules above keep | `max_points` (`1000000`) |
+//! | `quality_points_capped` | more points arrived than the rules above keep | `max_points` (`500000`) |
 //!
 //! *Cells and series.* A **cell** of the additive rule is every column of the observation key but
 //! `migratory_status` (identity and the other breakdowns), plus `unit_measure` and `unit_mult`;
@@ -29,9 +29,11 @@
 //! earlier periods are its history.
 //!
 //! *Memory.* The per-row rules (percent, bounds) keep nothing. The other three keep 24 bytes per
-//! point of a series and one entry per additive cell, at most `max_points` together; beyond
-//! that, the rows are not tracked and one `quality_points_capped` warning says from which row
-//! on they were not checked, so a huge publication never needs memory in proportion to its size.
+//! point of a series, about 60 more per series, and about 90 per additive cell, at most
+//! `max_points` points and cells together (so at most about 75 MB with the default 500,000, when
+//! every point is a series of its own; about 15 MB when series have many points). Beyond that,
+//! rows are not tracked and one `quality_points_capped` warning says from which row on they were
+//! not checked, so a huge publication never needs memory in proportion to its size.
 //!
 //! Every warning names the agency and the dataset in its message, and carries the row, column
 //! and value.
@@ -93,7 +95,7 @@ impl Default for QualityRules {
             yoy_max_change: 0.5,
             zscore_max: 3.0,
             zscore_min_points: 5,
-            max_points: 1_000_000,
+            max_points: 500_000,
             series: BTreeMap::new(),
         }
     }
@@ -368,6 +370,9 @@ impl<'r> QualityChecker<'r> {
                 let msg = format!("{v} lies outside its bounds [{}, {}]", show(lo), show(hi));
                 self.warn_once(Rule::ValueOutsideBounds, row, &v.to_string(), || msg);
             }
+            if self.capped {
+                return;
+            }
             if rules.additive_units.iter().any(|u| u == unit) {
                 let side = match text(cols, idx::MIGRATORY_STATUS, r) {
                     obs::TOTAL => None,
@@ -393,6 +398,9 @@ impl<'r> QualityChecker<'r> {
     }
 
     fn series_point(&mut self, cols: &[ColumnRef<'_>], r: usize, row: u64, v: f64) {
+        if self.capped {
+            return;
+        }
         let Some((year, within)) = period(text(cols, idx::TIME_PERIOD, r)) else { return };
         if !self.room(row) {
             return;
@@ -401,9 +409,18 @@ impl<'r> QualityChecker<'r> {
         let rules = self.rules;
         let s = self.series.entry(k).or_insert_with(|| {
             let (yoy_max, zscore_max) = rules.limits(text(cols, idx::SERIES, r));
-            Series { yoy_max, zscore_max, points: Vec::new() }
+            Series { yoy_max, zscore_max, points: Vec::with_capacity(1) }
         });
         s.points.push(Point { year, within, value: v, row });
+    }
+
+    /// The bytes the kept points and cells hold (their tables' and vectors' capacities).
+    #[cfg(test)]
+    fn retained_bytes(&self) -> usize {
+        let entry = |key: usize, value: usize| key + value + 1;
+        self.series.capacity() * entry(16, std::mem::size_of::<Series>())
+            + self.series.values().map(|s| s.points.capacity() * std::mem::size_of::<Point>()).sum::<usize>()
+            + self.cells.capacity() * entry(16, std::mem::size_of::<Cell>())
     }
 
     /// Ends the run: every warning not yet taken, those of the additive, year-over-year and
@@ -471,9 +488,9 @@ mod tests {
     use arrow::array::{Float64Array, Int32Array, StringArray};
     use crate::observation::{observation_schema, ColumnType, COLUMNS};
 
-    /// One test row: (indicator, series, time_period, migratory_status, value, unit), the rest
-    /// defaults.
+    /// One test row of indicator 1.2.1; the columns not here take their defaults.
     struct R<'a> {
+        area: &'a str,
         series: &'a str,
         period: &'a str,
         migratory: &'a str,
@@ -484,7 +501,7 @@ mod tests {
     }
 
     fn r<'a>(series: &'a str, period: &'a str, migratory: &'a str, value: f64, unit: &'a str) -> R<'a> {
-        R { series, period, migratory, value: Some(value), unit, bounds: (None, None), status: "A" }
+        R { area: "AM", series, period, migratory, value: Some(value), unit, bounds: (None, None), status: "A" }
     }
 
     fn batch(rows: &[R<'_>]) -> RecordBatch {
@@ -503,7 +520,7 @@ mod tests {
                             .map(|x| match i {
                                 idx::INDICATOR => Some("1.2.1"),
                                 idx::SERIES => Some(x.series),
-                                idx::REF_AREA => Some("AM"),
+                                idx::REF_AREA => Some(x.area),
                                 idx::TIME_PERIOD => Some(x.period),
                                 idx::FREQ => Some("A"),
                                 idx::REPORTING_TYPE => Some("N"),
@@ -641,6 +658,26 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:#?}");
         assert_eq!((p[0].rule, p[0].row, p[0].value.as_deref()), (Rule::QualityPointsCapped, Some(3), Some("2")));
         assert!(p[0].message.contains("rows from row 3 on were not checked by migrant_sum_mismatch"), "{}", p[0]);
+    }
+
+    #[test]
+    fn memory_stays_bounded_past_the_cap() {
+        // 50,000 rows, each its own series (its own area): the worst case; 10,000 points kept.
+        let q = QualityRules { max_points: 10_000, ..QualityRules::default() };
+        let areas: Vec<String> = (0..50_000).map(|i| format!("A{i}")).collect();
+        let mut checker = QualityChecker::new(&q, "armstat", "ilcs-poverty");
+        for (chunk, part) in areas.chunks(5_000).enumerate() {
+            let unit = if chunk % 2 == 0 { "PT" } else { "NUMBER" };
+            let rows: Vec<R<'_>> = part.iter().map(|a| R { area: a, ..r(S, "2021", "_T", 1.0, unit) }).collect();
+            checker.push(&batch(&rows), 1 + chunk as u64 * 5_000).unwrap();
+        }
+        assert_eq!(checker.points, 10_000);
+        let bytes = checker.retained_bytes();
+        assert!(bytes < 10_000 * 200, "{bytes} bytes for 10,000 points");
+        let p = checker.finish();
+        assert_eq!(p.len(), 1, "{p:#?}");
+        // Rows 1-5,000 are series points; rows 5,001-7,500 an additive cell and a point each.
+        assert_eq!((p[0].rule, p[0].row), (Rule::QualityPointsCapped, Some(7_501)));
     }
 
     #[test]
