@@ -190,7 +190,7 @@ struct Cell {
 /// dataset's current version as history.
 ///
 /// ```text
-/// let mut q = QualityChecker::new(&contract.framework.quality(), "armstat", "ilcs-poverty");
+/// let mut q = QualityChecker::new(contract.framework.quality(), "armstat", "ilcs-poverty");
 /// q.history(&official_batch)?;          // any number of batches, before or between pushes
 /// q.push(&publication_batch, 1)?;       // rows numbered from 1, as the validator numbers them
 /// let warnings: Vec<Problem> = q.finish();
