@@ -38,7 +38,8 @@
 //! Every warning names the agency and the dataset in its message, and carries the row, column
 //! and value.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::ops::Range;
 
 use arrow::array::{Array, ArrayRef, RecordBatch};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -150,11 +151,12 @@ impl QualityRules {
 
 /// The columns of a series key, in wire order: the observation key but `time_period`, plus
 /// `unit_measure` and `unit_mult`.
-const SERIES_KEY: [usize; 19] = [0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, idx::UNIT_MEASURE, idx::UNIT_MULT];
+const SERIES_KEY: [Range<usize>; 3] =
+    [idx::INDICATOR..idx::TIME_PERIOD, idx::FREQ..idx::MIGRATORY_STATUS + 1, idx::UNIT_MEASURE..idx::UNIT_MULT + 1];
 
 /// The columns of an additive cell's key: the observation key but `migratory_status`, plus
 /// `unit_measure` and `unit_mult`.
-const CELL_KEY: [usize; 19] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, idx::UNIT_MEASURE, idx::UNIT_MULT];
+const CELL_KEY: [Range<usize>; 2] = [idx::INDICATOR..idx::MIGRATORY_STATUS, idx::UNIT_MEASURE..idx::UNIT_MULT + 1];
 
 /// The row number history points carry (data rows are numbered from 1).
 const HISTORY: u64 = 0;
@@ -216,6 +218,8 @@ pub struct QualityChecker<'r> {
     points: usize,
     capped: bool,
     buf: Vec<u8>,
+    /// The last time period seen, parsed: rows come in runs of one period.
+    last_period: (String, Option<(i32, u16)>),
 }
 
 /// The text of a cell, `""` when null.
@@ -235,10 +239,10 @@ fn float(cols: &[ColumnRef<'_>], c: usize, r: usize) -> Option<f64> {
 }
 
 /// The 128-bit hash of the canonical encoding of `columns` of row `r`.
-fn key(cols: &[ColumnRef<'_>], columns: &[usize], r: usize, buf: &mut Vec<u8>) -> u128 {
+fn key(cols: &[ColumnRef<'_>], columns: &[Range<usize>], r: usize, buf: &mut Vec<u8>) -> u128 {
     buf.clear();
-    for &c in columns {
-        hash::encode(std::slice::from_ref(&cols[c]), r, buf);
+    for c in columns {
+        hash::encode(&cols[c.clone()], r, buf);
     }
     hash::key_hash(buf)
 }
@@ -273,6 +277,7 @@ impl<'r> QualityChecker<'r> {
             points: 0,
             capped: false,
             buf: Vec::new(),
+            last_period: (String::new(), None),
         }
     }
 
@@ -401,7 +406,11 @@ impl<'r> QualityChecker<'r> {
         if self.capped {
             return;
         }
-        let Some((year, within)) = period(text(cols, idx::TIME_PERIOD, r)) else { return };
+        let p = text(cols, idx::TIME_PERIOD, r);
+        if self.last_period.0 != p {
+            self.last_period = (p.to_owned(), period(p));
+        }
+        let Some((year, within)) = self.last_period.1 else { return };
         if !self.room(row) {
             return;
         }
@@ -427,15 +436,11 @@ impl<'r> QualityChecker<'r> {
     /// history rules after the per-row ones, each list in row order.
     pub fn finish(mut self) -> Vec<Problem> {
         let rules = self.rules;
-        let mut late: Vec<(u64, Rule, f64, String)> = Vec::new();
+        let mut late = Lowest { keep: self.max_warnings.saturating_sub(self.recorded), heap: BinaryHeap::new() };
         for cell in std::mem::take(&mut self.cells).into_values() {
-            let (Some((m, _)), Some((n, _)), Some((t, row))) = (cell.migrant, cell.non_migrant, cell.total) else { continue };
-            let diff = m + n - t;
-            if diff.abs() > rules.additive_tolerance * t.abs() {
-                let (mr, nr) = (cell.migrant.map_or(0, |x| x.1), cell.non_migrant.map_or(0, |x| x.1));
-                late.push((row, Rule::MigrantSumMismatch, t, format!(
-                    "migrant {m} (row {mr}) + non-migrant {n} (row {nr}) = {} differs from the total {t} by {diff:+}, more than the tolerance {} of the total ([quality] additive_tolerance)",
-                    m + n, rules.additive_tolerance)));
+            let (Some(migrant), Some(non_migrant), Some((t, row))) = (cell.migrant, cell.non_migrant, cell.total) else { continue };
+            if (migrant.0 + non_migrant.0 - t).abs() > rules.additive_tolerance * t.abs() {
+                late.offer(Finding { row, rule: Rule::MigrantSumMismatch, value: t, detail: Detail::Sum { migrant, non_migrant, tolerance: rules.additive_tolerance } });
             }
         }
         for mut s in std::mem::take(&mut self.series).into_values() {
@@ -450,19 +455,16 @@ impl<'r> QualityChecker<'r> {
                     if let Some(q) = before.filter(|q| q.value != 0.0) {
                         let change = (p.value - q.value) / q.value.abs();
                         if change.abs() > s.yoy_max {
-                            let at = if q.row == HISTORY { "in the dataset's current version".to_owned() } else { format!("row {}", q.row) };
-                            late.push((p.row, Rule::YearOverYearChange, p.value, format!(
-                                "{} changed by {:+.1}% from {} for the same period a year earlier ({at}), more than the limit of {}% ([quality] yoy_max_change)",
-                                p.value, change * 100.0, q.value, s.yoy_max * 100.0)));
+                            let detail = Detail::Yoy { earlier: (q.value, q.row), change, limit: s.yoy_max };
+                            late.offer(Finding { row: p.row, rule: Rule::YearOverYearChange, value: p.value, detail });
                         }
                     }
                     let sd = if count > 1 { (m2 / (count - 1) as f64).sqrt() } else { 0.0 };
                     if count >= rules.zscore_min_points && sd > 0.0 {
                         let z = (p.value - mean) / sd;
                         if z.abs() > s.zscore_max {
-                            late.push((p.row, Rule::ValueOutsideHistory, p.value, format!(
-                                "{} lies {z:+.1} standard deviations from the mean {} (standard deviation {}) of the {count} earlier values of its series, more than {} ([quality] zscore_max)",
-                                p.value, short(mean), short(sd), s.zscore_max)));
+                            let detail = Detail::History { z, mean, sd, count, limit: s.zscore_max };
+                            late.offer(Finding { row: p.row, rule: Rule::ValueOutsideHistory, value: p.value, detail });
                         }
                     }
                 }
@@ -472,11 +474,86 @@ impl<'r> QualityChecker<'r> {
                 m2 += delta * (p.value - mean);
             }
         }
-        late.sort_by_key(|l| (l.0, l.1));
-        for (row, rule, value, message) in late {
-            self.warn(rule, Some(row), Some(obs::COLUMNS[idx::OBS_VALUE].name), &value.to_string(), message);
+        for f in late.heap.into_sorted_vec() {
+            self.warn(f.rule, Some(f.row), Some(obs::COLUMNS[idx::OBS_VALUE].name), &f.value.to_string(), f.message());
         }
         self.found
+    }
+}
+
+/// What [`QualityChecker::finish`] found for one row, formatted only when kept.
+struct Finding {
+    row: u64,
+    rule: Rule,
+    value: f64,
+    detail: Detail,
+}
+
+/// The numbers a finding's message quotes.
+enum Detail {
+    /// The migrant and non-migrant (value, row), and the tolerance.
+    Sum { migrant: (f64, u64), non_migrant: (f64, u64), tolerance: f64 },
+    /// The earlier (value, row), the relative change and its limit.
+    Yoy { earlier: (f64, u64), change: f64, limit: f64 },
+    /// The z-score, the earlier values' mean, standard deviation and count, and the limit.
+    History { z: f64, mean: f64, sd: f64, count: usize, limit: f64 },
+}
+
+impl Finding {
+    fn message(&self) -> String {
+        let v = self.value;
+        match self.detail {
+            Detail::Sum { migrant: (m, mr), non_migrant: (n, nr), tolerance } => format!(
+                "migrant {m} (row {mr}) + non-migrant {n} (row {nr}) = {} differs from the total {v} by {:+}, more than the tolerance {tolerance} of the total ([quality] additive_tolerance)",
+                m + n, m + n - v),
+            Detail::Yoy { earlier: (e, row), change, limit } => {
+                let at = if row == HISTORY { "in the dataset's current version".to_owned() } else { format!("row {row}") };
+                format!("{v} changed by {:+.1}% from {e} for the same period a year earlier ({at}), more than the limit of {}% ([quality] yoy_max_change)",
+                    change * 100.0, limit * 100.0)
+            }
+            Detail::History { z, mean, sd, count, limit } => format!(
+                "{v} lies {z:+.1} standard deviations from the mean {} (standard deviation {}) of the {count} earlier values of its series, more than {limit} ([quality] zscore_max)",
+                short(mean), short(sd)),
+        }
+    }
+}
+
+impl PartialEq for Finding {
+    fn eq(&self, other: &Self) -> bool {
+        (self.row, self.rule) == (other.row, other.rule)
+    }
+}
+
+impl Eq for Finding {}
+
+impl PartialOrd for Finding {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Finding {
+    /// By row, then rule: the order warnings are listed in.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.row, self.rule).cmp(&(other.row, other.rule))
+    }
+}
+
+/// The `keep` lowest findings offered, so that however many a publication has, only those
+/// that will be listed are kept.
+struct Lowest {
+    keep: usize,
+    heap: BinaryHeap<Finding>,
+}
+
+impl Lowest {
+    fn offer(&mut self, f: Finding) {
+        if self.heap.len() < self.keep {
+            self.heap.push(f);
+        } else if self.heap.peek().is_some_and(|top| f < *top) {
+            self.heap.pop();
+            self.heap.push(f);
+        }
     }
 }
 
@@ -649,6 +726,18 @@ mod tests {
         assert_eq!(p.iter().map(|w| (w.rule, w.row)).collect::<Vec<_>>(), [(Rule::ValueOutsideHistory, Some(2))], "{p:#?}");
         // Without history, the same rows give nothing.
         assert!(check(&q, &[], &pushed).is_empty());
+    }
+
+    #[test]
+    fn the_warnings_of_the_lowest_rows_are_kept() {
+        let q = QualityRules { zscore_min_points: 10, ..QualityRules::default() };
+        // Every year doubles: rows 1 to 5 (2020 back to 2016) break the year-over-year limit;
+        // the two of the lowest rows are kept.
+        let rows: Vec<_> = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0].iter().zip(YEARS).map(|(v, y)| r(S, y, "_T", *v, "NUMBER")).rev().collect();
+        let mut c = QualityChecker::new(&q, "armstat", "ilcs-poverty").with_max_warnings(2);
+        c.push(&batch(&rows), 1).unwrap();
+        let p = c.finish();
+        assert_eq!(p.iter().map(|w| (w.rule, w.row)).collect::<Vec<_>>(), [(Rule::YearOverYearChange, Some(1)), (Rule::YearOverYearChange, Some(2))]);
     }
 
     #[test]
