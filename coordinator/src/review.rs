@@ -7,7 +7,9 @@
 //! - the **figure impact**: the headline, reporting status and disaggregation status of the
 //!   official view as it is, and as it would be with this publication in place of the
 //!   dataset's official version;
-//! - its **quality warnings**, as found on receipt.
+//! - its **quality warnings**: the quality rules of the framework in force run over its rows
+//!   with the official version's rows as history (so the year-over-year and historical-range
+//!   rules see the series' past), with the receipt's other warnings.
 
 use std::sync::Arc;
 
@@ -135,7 +137,7 @@ pub struct Detail {
     pub rows_diff: RowDiff,
     /// The figure impact.
     pub impact: Impact,
-    /// Quality warnings (agency, dataset, row, column and value in each).
+    /// Quality warnings (agency, dataset, row, column and value in each), by row.
     pub quality_warnings: Vec<Problem>,
     /// Every decision on it so far.
     pub decisions: Vec<crate::signoff::Decision>,
@@ -194,7 +196,7 @@ pub async fn detail(catalog: &Catalog, publication_id: &str) -> Result<Detail> {
         item: item(e, status, &now),
         rows_diff: diff(catalog, official.as_ref(), e).await?,
         impact: impact(catalog, &now, e).await?,
-        quality_warnings: e.summary.warnings.clone(),
+        quality_warnings: quality(catalog, official.as_ref(), e).await?,
         decisions,
     })
 }
@@ -226,6 +228,32 @@ async fn figures_of(catalog: &Catalog, p: &Pinned) -> Result<Figures> {
         reporting: figures::get_pinned(catalog, w, p).await?,
         disaggregation: figures::get_pinned(catalog, w, p).await?,
     })
+}
+
+/// The warnings of `new`: the quality rules run over its rows with `official`'s as history,
+/// and its receipt's warnings of other rules.
+pub async fn quality(catalog: &Catalog, official: Option<&PublicationEntry>, new: &PublicationEntry) -> Result<Vec<Problem>> {
+    let mut checker = sdgx_schemas::QualityChecker::new(catalog.contract().framework.quality(), &new.agency, &new.dataset);
+    // One partition: the rows come back in the order they were received, so the row numbers
+    // are the agency's.
+    let ctx = datafusion::prelude::SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(1));
+    if let Some(o) = official {
+        let mut rows = catalog.rows_of(&ctx, std::slice::from_ref(o)).await?.execute_stream().await?;
+        while let Some(b) = rows.try_next().await? {
+            checker.history(&b)?;
+        }
+    }
+    let mut rows = catalog.rows_of(&ctx, std::slice::from_ref(new)).await?.execute_stream().await?;
+    let mut first = 1;
+    while let Some(b) = rows.try_next().await? {
+        checker.push(&b, first)?;
+        first += b.num_rows() as u64;
+    }
+    let mut warnings: Vec<Problem> =
+        new.summary.warnings.iter().filter(|w| !sdgx_schemas::quality::RULES.contains(&w.rule)).cloned().collect();
+    warnings.extend(checker.finish());
+    warnings.sort_by_key(|w| w.row);
+    Ok(warnings)
 }
 
 /// The rows `new` changes against `official` (none: every row is added).

@@ -51,6 +51,16 @@ use crate::observation::{self as obs, idx, MigrantSide};
 use crate::report::{Problem, Rule};
 use crate::time::TimePeriod;
 
+/// Every rule a [`QualityChecker`] can report.
+pub const RULES: [Rule; 6] = [
+    Rule::PercentageOutOfRange,
+    Rule::ValueOutsideBounds,
+    Rule::MigrantSumMismatch,
+    Rule::YearOverYearChange,
+    Rule::ValueOutsideHistory,
+    Rule::QualityPointsCapped,
+];
+
 /// The quality rules in force: the `[quality]` table of the national framework file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
