@@ -16,12 +16,14 @@ use arrow_flight::FlightData;
 use futures::{Stream, StreamExt, TryStreamExt};
 use sdgx_schemas::flight::{Ack, PublishCommand};
 use arrow::array::RecordBatch;
-use sdgx_schemas::{Contract, Manifest, ValidationOptions, Validator, CONTRACT_VERSION};
+use sdgx_schemas::api::DryRunReport;
+use sdgx_schemas::{Contract, ImportSummary, Manifest, ValidationOptions, Validator, CONTRACT_VERSION};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::auth::Registry;
+use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Staging, Store};
@@ -257,12 +259,53 @@ where
 {
     tracing::info!(agency = %manifest.agency, dataset = %manifest.dataset, "publication received");
     let started = std::time::Instant::now();
+    let (staging, summary) = validated(contract, options, &manifest, store.stage(&manifest)?, batches).await?;
+    let received_ms = started.elapsed().as_millis() as u64;
+    let committed = store.commit(staging, manifest, summary).await?;
+    let e = &committed.entry;
+    tracing::info!(agency = %e.agency, dataset = %e.dataset, publication = %e.publication_id,
+        version = e.store_version, rows = e.rows, duplicate = committed.duplicate,
+        received_ms, commit_ms = started.elapsed().as_millis() as u64 - received_ms, "publication acknowledged");
+    Ok(Ack {
+        contract_version: CONTRACT_VERSION.into(),
+        publication_id: e.publication_id.clone(),
+        store_version: e.store_version,
+        duplicate: committed.duplicate,
+        rows: e.rows,
+        content_hash: e.content_hash.clone(),
+    })
+}
+
+/// A dry run of a publication: validated as [`ingest`] validates it (contract and quality
+/// rules), then checked for being a duplicate and measured for its figure impact on the
+/// official view (see [`crate::review`]); nothing is written or committed.
+pub async fn dry_run<S>(catalog: &Catalog, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<DryRunReport>
+where
+    S: Stream<Item = Result<RecordBatch>> + Send,
+{
+    let store = catalog.store();
+    let (staging, summary) = validated(catalog.contract(), options, &manifest, store.stage_dry(&manifest)?, batches).await?;
+    let trial = store.trial(staging, &manifest, &summary).await?;
+    let impact = match trial.duplicate {
+        true => None,
+        false => Some(crate::review::trial_impact(catalog, &manifest, &summary, &trial).await?),
+    };
+    tracing::info!(agency = %manifest.agency, dataset = %manifest.dataset, rows = summary.rows, duplicate = trial.duplicate, "dry run answered; nothing stored");
+    Ok(DryRunReport { sdgx: "dry_run".into(), summary, duplicate: trial.duplicate, impact })
+}
+
+/// Validates `batches` while writing them to `staging`; returns the staging and the import
+/// summary, or the rejection (the staging's uploads deleted first).
+async fn validated<S>(contract: &Contract, options: ValidationOptions, manifest: &Manifest, staging: Staging, batches: S) -> Result<(Staging, ImportSummary)>
+where
+    S: Stream<Item = Result<RecordBatch>> + Send,
+{
     let mut validator = Validator::new(contract, manifest.clone(), options);
     // Validation runs here, as batches are decoded; staging (Parquet encoding and the disk
     // write) runs on a blocking thread, one batch at a time, so that validating batch n + 1
     // overlaps writing batch n (BENCHMARKS.md, ingest: 23.6 s -> 13.0 s for 10 M rows), while
     // no thread is held when the stream waits for the network.
-    let mut writer = Writer::new(store.stage(&manifest)?);
+    let mut writer = Writer::new(staging);
     let mut batches = std::pin::pin!(batches);
     let received: Result<()> = async {
         let mut first = true;
@@ -305,28 +348,14 @@ where
                 Error::Rejected(Box::new(report))
             })
         });
-    let summary = match summary {
-        Ok(s) => s,
+    match summary {
+        Ok(s) => Ok((staging, s)),
         Err(e) => {
             // What was uploaded is deleted before the answer.
             staging.discard().await;
-            return Err(e);
+            Err(e)
         }
-    };
-    let received_ms = started.elapsed().as_millis() as u64;
-    let committed = store.commit(staging, manifest, summary).await?;
-    let e = &committed.entry;
-    tracing::info!(agency = %e.agency, dataset = %e.dataset, publication = %e.publication_id,
-        version = e.store_version, rows = e.rows, duplicate = committed.duplicate,
-        received_ms, commit_ms = started.elapsed().as_millis() as u64 - received_ms, "publication acknowledged");
-    Ok(Ack {
-        contract_version: CONTRACT_VERSION.into(),
-        publication_id: e.publication_id.clone(),
-        store_version: e.store_version,
-        duplicate: committed.duplicate,
-        rows: e.rows,
-        content_hash: e.content_hash.clone(),
-    })
+    }
 }
 
 /// A publication's staging file, written on the blocking pool one batch at a time: a thread

@@ -201,6 +201,56 @@ pub async fn detail(catalog: &Catalog, publication_id: &str) -> Result<Detail> {
     })
 }
 
+/// The figure impact on the official view now of a dry run's publication (see
+/// [`crate::ingest::dry_run`]), whose facts are held only while it is measured.
+pub async fn trial_impact(
+    catalog: &Catalog,
+    manifest: &sdgx_schemas::Manifest,
+    summary: &sdgx_schemas::ImportSummary,
+    trial: &crate::store::Trial,
+) -> Result<sdgx_schemas::api::ImpactSummary> {
+    let now = catalog.pin(&Read::current(View::Official)).await?;
+    let entry = PublicationEntry {
+        publication_id: trial.publication_id.clone(),
+        agency: manifest.agency.clone(),
+        dataset: manifest.dataset.clone(),
+        title: manifest.title.clone(),
+        content_hash: summary.content_hash.clone(),
+        rows: summary.rows,
+        received_at: now.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        // After every commit so far.
+        store_version: now.version + 1,
+        previous_entry_hash: String::new(),
+        actions_hash: None,
+        facts: None,
+        entry_hash: String::new(),
+        manifest: manifest.clone(),
+        summary: summary.clone(),
+    };
+    let store = catalog.store();
+    store.hold_facts(&entry.publication_id, trial.facts.clone());
+    let impact = impact(catalog, &now, &entry).await;
+    store.release_facts(&entry.publication_id);
+    let i = impact?;
+    let part = |r: &dyn Fn(&Figures) -> (i64, i64, Option<f64>), f: &Figures| {
+        let (numerator, denominator, share) = r(f);
+        sdgx_schemas::api::Part { numerator, denominator, share }
+    };
+    let headline = |f: &Figures| (f.headline.numerator, f.headline.denominator, f.headline.share);
+    let reporting = |f: &Figures| (f.reporting.numerator, f.reporting.denominator, f.reporting.share);
+    Ok(sdgx_schemas::api::ImpactSummary {
+        store_version: now.version,
+        headline_now: part(&headline, &i.now),
+        headline_if_approved: part(&headline, &i.if_approved),
+        reporting_now: part(&reporting, &i.now),
+        reporting_if_approved: part(&reporting, &i.if_approved),
+        newly_produced: i.newly_produced,
+        no_longer_produced: i.no_longer_produced,
+        newly_migration_disaggregated: i.newly_migration_disaggregated,
+        no_longer_migration_disaggregated: i.no_longer_migration_disaggregated,
+    })
+}
+
 /// The figure impact of `e` on the official view `now`.
 pub async fn impact(catalog: &Catalog, now: &Pinned, e: &PublicationEntry) -> Result<Impact> {
     let mut publications: Vec<PublicationEntry> =

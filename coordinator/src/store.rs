@@ -103,6 +103,17 @@ pub struct PublicationEntry {
     pub summary: ImportSummary,
 }
 
+/// What committing a dry run would do (see [`Store::trial`]).
+#[derive(Debug, Clone)]
+pub struct Trial {
+    /// The id the publication would have had.
+    pub publication_id: String,
+    /// True when the same content under the same manifest is already the dataset's latest.
+    pub duplicate: bool,
+    /// Its facts.
+    pub facts: Arc<Facts>,
+}
+
 /// The outcome of committing a staged publication.
 #[derive(Debug, Clone)]
 pub struct Committed {
@@ -211,6 +222,8 @@ pub struct Staging {
     facts_paths: Vec<String>,
     /// Set once the commit is attempted: the files are then never deleted.
     committed: bool,
+    /// A dry run's: the rows are validated and their facts computed, nothing is written.
+    dry: bool,
     runtime: tokio::runtime::Handle,
     store: ObjectStoreRef,
     /// Where the file goes, for messages: `<store>/agency=<a>/dataset=<d>/`.
@@ -226,6 +239,9 @@ impl Staging {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let out = stored_batch(batch, &self.agency, &self.dataset, &self.publication_id)?;
         self.facts.push(&out)?;
+        if self.dry {
+            return Ok(());
+        }
         let writer = self.writer.as_mut().expect("open until finished");
         self.runtime.block_on(writer.write(&out)).map_err(|e| Error::or_no_space(e.into(), &self.location))
     }
@@ -556,6 +572,11 @@ impl Store {
     /// Starts staging a publication of `manifest`: its data file is created in the table's
     /// object store, outside the table until committed. Call from within the tokio runtime.
     pub fn stage(&self, manifest: &Manifest) -> Result<Staging> {
+        self.staging(manifest, false)
+    }
+
+    /// A staging of `manifest`'s publication; a dry run's has no writer.
+    fn staging(&self, manifest: &Manifest, dry: bool) -> Result<Staging> {
         let id = uuid::Uuid::now_v7().to_string();
         let partition = indexmap::IndexMap::from([
             ("agency".to_owned(), Scalar::String(manifest.agency.clone())),
@@ -566,7 +587,7 @@ impl Store {
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .build();
         let config = PartitionWriterConfig::try_new(file_schema(), partition, Some(props), None, None, None, None)?;
-        let writer = PartitionWriter::try_with_config(self.object_store.clone(), config, self.num_indexed_cols, None)?;
+        let writer = if dry { None } else { Some(PartitionWriter::try_with_config(self.object_store.clone(), config, self.num_indexed_cols, None)?) };
         let location = format!(
             "{}/agency={}/dataset={}/",
             crate::storage::redact(&self.url).trim_end_matches('/'),
@@ -574,11 +595,12 @@ impl Store {
             manifest.dataset
         );
         Ok(Staging {
-            writer: Some(writer),
+            writer,
             facts: FactsBuilder::default(),
             uploaded: vec![],
             facts_paths: vec![],
             committed: false,
+            dry,
             runtime: tokio::runtime::Handle::current(),
             store: self.object_store.clone(),
             location,
@@ -586,6 +608,34 @@ impl Store {
             dataset: manifest.dataset.clone(),
             publication_id: id,
         })
+    }
+
+    /// Starts a dry run of a publication of `manifest`: its rows are checked and their facts
+    /// computed as [`Store::stage`]'s are, but nothing is written.
+    pub fn stage_dry(&self, manifest: &Manifest) -> Result<Staging> {
+        self.staging(manifest, true)
+    }
+
+    /// What committing the dry-run `staged` would do: whether it is a duplicate of the
+    /// dataset's latest publication, and its facts. Nothing is written.
+    pub async fn trial(&self, mut staged: Staging, manifest: &Manifest, summary: &ImportSummary) -> Result<Trial> {
+        let duplicate = self
+            .current(&manifest.agency, &manifest.dataset)
+            .await
+            .is_some_and(|c| c.content_hash == summary.content_hash && c.manifest == *manifest);
+        let facts = Arc::new(std::mem::take(&mut staged.facts).finish()?);
+        Ok(Trial { publication_id: staged.publication_id.clone(), duplicate, facts })
+    }
+
+    /// Keeps `facts` as publication `publication_id`'s while it is looked at (a dry run's,
+    /// which no log entry names), until [`Store::release_facts`].
+    pub fn hold_facts(&self, publication_id: &str, facts: Arc<Facts>) {
+        self.facts.lock().expect("facts lock").insert(publication_id.to_owned(), facts);
+    }
+
+    /// Forgets the facts [`Store::hold_facts`] kept.
+    pub fn release_facts(&self, publication_id: &str) {
+        self.facts.lock().expect("facts lock").remove(publication_id);
     }
 
     /// Commits a staged, validated publication as one Delta commit: the staged file's `Add`
