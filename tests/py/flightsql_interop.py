@@ -83,13 +83,15 @@ def run_adbc(uri: str, token: str, k: int, ca: str | None) -> dict:
             out["bad_sql_status"] = getattr(e, "status_code", None) and e.status_code.name
 
     conn.close()
-    # Time travel: the x-sdgx-as-of call header, set as an ADBC RPC header option.
+    # Time travel: the x-sdgx-as-of call header, set as an ADBC RPC header option. At version 1
+    # nothing was approved yet: the provisional view (x-sdgx-view) holds the first publication.
     old = flightsql.connect(
         uri,
         db_kwargs={
             "username": "analyst",
             "password": token,
             "adbc.flight.sql.rpc.call_header.x-sdgx-as-of": "1",
+            "adbc.flight.sql.rpc.call_header.x-sdgx-view": "provisional",
             **tls,
         },
     )
@@ -211,7 +213,7 @@ def run_pyarrow(uri: str, token: str, k: int, ca: str | None) -> dict:
         out["bad_sql"] = str(e)
         out["bad_sql_status"] = type(e).__name__
 
-    old = fl.FlightCallOptions(headers=[header, (b"x-sdgx-as-of", b"1")])
+    old = fl.FlightCallOptions(headers=[header, (b"x-sdgx-as-of", b"1"), (b"x-sdgx-view", b"provisional")])
     out["count_as_of_1"] = read(any_msg("CommandStatementQuery", field(1, COUNT_SQL.encode())), old).column(0)[0].as_py()
     return out
 

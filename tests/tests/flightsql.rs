@@ -35,6 +35,11 @@ async fn adbc_and_pyarrow_speak_flight_sql_to_the_analysts_port() {
     })
     .await;
     r.publish_all().await;
+    // The statistical office approves everything: analysts read the official view by default.
+    for p in r.catalog.store().publications().await {
+        let approve = sdgx_coordinator::signoff::Request::default();
+        r.catalog.store().decide(&p.publication_id, sdgx_coordinator::signoff::Action::Approve, "nso", &approve, chrono::Utc::now()).await.unwrap();
+    }
     let uri = format!("grpc+tls://localhost:{}", r.analyst_flight.unwrap().port());
     let ca = r.pki.as_ref().unwrap().join("ca.pem");
 
