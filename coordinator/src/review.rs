@@ -232,18 +232,14 @@ pub async fn trial_impact(
     let impact = impact(catalog, &now, &entry).await;
     store.release_facts(&entry.publication_id);
     let i = impact?;
-    let part = |r: &dyn Fn(&Figures) -> (i64, i64, Option<f64>), f: &Figures| {
-        let (numerator, denominator, share) = r(f);
-        sdgx_schemas::api::Part { numerator, denominator, share }
-    };
-    let headline = |f: &Figures| (f.headline.numerator, f.headline.denominator, f.headline.share);
-    let reporting = |f: &Figures| (f.reporting.numerator, f.reporting.denominator, f.reporting.share);
+    let headline = |f: &Figures| sdgx_schemas::api::Part { numerator: f.headline.numerator, denominator: f.headline.denominator, share: f.headline.share };
+    let reporting = |f: &Figures| sdgx_schemas::api::Part { numerator: f.reporting.numerator, denominator: f.reporting.denominator, share: f.reporting.share };
     Ok(sdgx_schemas::api::ImpactSummary {
         store_version: now.version,
-        headline_now: part(&headline, &i.now),
-        headline_if_approved: part(&headline, &i.if_approved),
-        reporting_now: part(&reporting, &i.now),
-        reporting_if_approved: part(&reporting, &i.if_approved),
+        headline_now: headline(&i.now),
+        headline_if_approved: headline(&i.if_approved),
+        reporting_now: reporting(&i.now),
+        reporting_if_approved: reporting(&i.if_approved),
         newly_produced: i.newly_produced,
         no_longer_produced: i.no_longer_produced,
         newly_migration_disaggregated: i.newly_migration_disaggregated,
