@@ -80,3 +80,76 @@ async fn the_review_shows_the_rows_changed_against_the_official_version_and_the_
     let official = figures::get::<figures::MigrationShare>(&catalog, Default::default(), &Default::default()).await.unwrap();
     assert_eq!((official.numerator, official.denominator), (1, 2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_answers_the_summary_duplicate_and_impact_and_changes_nothing() {
+    use sdgx_coordinator::catalog::Read;
+    use sdgx_coordinator::signoff::View;
+    let dir = tempfile::tempdir().unwrap();
+    let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
+    let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
+    let framework = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt/framework.toml");
+    let contract = Arc::new(Contract::load(None, Some(&framework)).unwrap());
+    let catalog = Catalog::new(contract.clone(), store.clone(), Registers::default(), 256 << 20, figures::views(Source::Facts));
+    let v1 = "indicator,ref_area,time_period,migratory_status,obs_value,unit_measure\n\
+              1.1.1,AM,2021,_T,10,PT\n1.1.1,AM,2021,MS_MIGRANT,12,PT\n";
+    common::publish(&contract, &store, dir.path(), "a", "d", v1).await.unwrap();
+    let first = store.current("a", "d").await.unwrap();
+    store.decide(&first.publication_id, Action::Approve, "nso", &Request::default(), chrono::Utc::now()).await.unwrap();
+
+    let files = |d: &std::path::Path| walk(d);
+    let before = (store.version().await, files(&dir.path().join("store")));
+    let mut figures_before = Vec::new();
+    for view in View::ALL {
+        for kind in figures::FigureKind::ALL {
+            figures_before.push(figures::compute(&catalog, kind, Default::default(), &Read::current(view)).await.unwrap());
+        }
+    }
+    let dry = |csv: &'static str| {
+        let (contract, catalog, dir) = (contract.clone(), &catalog, dir.path().to_owned());
+        async move {
+            let (manifest, batches) = common::prepare(&contract, &dir, "a", "d", csv).unwrap();
+            sdgx_coordinator::ingest::dry_run(catalog, Default::default(), manifest, futures::stream::iter(batches.into_iter().map(Ok))).await
+        }
+    };
+    // A new version: 1.1.1 without its migrant row, 1.3.1 added: headline 1/1 now, 0/2 if approved.
+    let report = dry("indicator,ref_area,time_period,migratory_status,obs_value,unit_measure\n1.1.1,AM,2021,_T,10,PT\n1.3.1,AM,2021,_T,3,PT\n").await.unwrap();
+    assert_eq!((report.summary.rows, report.duplicate), (2, false));
+    let i = report.impact.unwrap();
+    assert_eq!((i.headline_now.numerator, i.headline_now.denominator, i.headline_if_approved.numerator, i.headline_if_approved.denominator), (1, 1, 0, 2));
+    assert_eq!((i.newly_produced, i.no_longer_migration_disaggregated), (vec!["1.3.1".to_owned()], vec!["1.1.1".to_owned()]));
+    // The same content as the latest publication: a duplicate, no impact.
+    let same = dry(v1).await.unwrap();
+    assert!(same.duplicate && same.impact.is_none());
+    // A bad one is refused with its report, as a publication would be.
+    let e = dry("indicator,ref_area,time_period,migratory_status,obs_value,unit_measure\n1.1.1,AM,2021,MS_NOBODY,10,PT\n").await.unwrap_err();
+    let sdgx_coordinator::Error::Rejected(r) = e else { panic!("a rejection: {e}") };
+    assert_eq!((r.errors[0].row, r.errors[0].column.as_deref(), r.errors[0].value.as_deref()), (Some(1), Some("migratory_status"), Some("MS_NOBODY")));
+    // Nothing changed: the store version, its files, and every figure of both views.
+    assert_eq!((store.version().await, files(&dir.path().join("store"))), before);
+    let mut figures_after = Vec::new();
+    for view in View::ALL {
+        for kind in figures::FigureKind::ALL {
+            figures_after.push(figures::compute(&catalog, kind, Default::default(), &Read::current(view)).await.unwrap());
+        }
+    }
+    assert_eq!(figures_after, figures_before);
+}
+
+/// Every file under `dir`, relative, sorted.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}

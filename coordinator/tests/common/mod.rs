@@ -13,6 +13,12 @@ use sdgx_schemas::{Contract, Manifest, ReferencePeriod, ValidationOptions};
 /// `agency`'s `dataset`: the manifest lists the CSV's indicators, reference period 1900-2100,
 /// periodicity A. `dir` holds the scratch file. A problem or a rejection is the error's text.
 pub async fn publish(contract: &Contract, store: &Store, dir: &Path, agency: &str, dataset: &str, csv: &str) -> Result<Ack, String> {
+    let (manifest, batches) = prepare(contract, dir, agency, dataset, csv)?;
+    ingest(contract, store, ValidationOptions::default(), manifest, stream::iter(batches.into_iter().map(Ok))).await.map_err(|e| e.to_string())
+}
+
+/// The manifest and wire batches [`publish`] sends for `csv`.
+pub fn prepare(contract: &Contract, dir: &Path, agency: &str, dataset: &str, csv: &str) -> Result<(Manifest, Vec<arrow::array::RecordBatch>), String> {
     let fail = |e: &dyn std::fmt::Display| e.to_string();
     let path = dir.join("input.csv");
     std::fs::write(&path, csv).map_err(|e| fail(&e))?;
@@ -42,5 +48,5 @@ pub async fn publish(contract: &Contract, store: &Store, dir: &Path, agency: &st
     if let Some(p) = problems.first() {
         return Err(fail(p));
     }
-    ingest(contract, store, ValidationOptions::default(), manifest, stream::iter(batches.into_iter().map(Ok))).await.map_err(|e| fail(&e))
+    Ok((manifest, batches))
 }
