@@ -15,6 +15,7 @@
 //! | [`store`] | the Delta store and the publications log |
 //! | [`audit`] | the tamper-evident log chain and its verification |
 //! | [`ingest`] | receiving, validating and committing one publication |
+//! | [`framework_service`] | the framework in force served to agents; refusing other frameworks |
 //! | [`flight`] | the agents' Arrow Flight service (publications) |
 //! | [`flightsql`] | the analysts' Arrow Flight SQL service |
 //! | [`catalog`] | query sessions over the store: tables and views |
@@ -41,6 +42,7 @@ pub mod export;
 pub mod facts;
 pub mod figures;
 pub mod flight;
+pub mod framework_service;
 pub mod flightsql;
 pub mod http;
 pub mod ingest;
