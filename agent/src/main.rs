@@ -108,13 +108,7 @@ async fn main() -> std::process::ExitCode {
         Command::Health { config } => return health(&config),
         Command::Framework { command: FrameworkCommand::Fetch { config } } => return fetch(&config).await,
     };
-    let config = match sdgx_agent::Config::load(&config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let Some(config) = load(&config) else { return std::process::ExitCode::FAILURE };
     let outcomes = match &withdraw {
         Some(dataset) => sdgx_agent::withdraw(&config, dataset).await,
         None => match sdgx_agent::framework::in_force(&config, !dry_run).await {
@@ -162,14 +156,13 @@ async fn main() -> std::process::ExitCode {
     if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS }
 }
 
+/// Loads the agent configuration, printing why it cannot be.
+fn load(config: &std::path::Path) -> Option<sdgx_agent::Config> {
+    sdgx_agent::Config::load(config).map_err(|e| eprintln!("error: {e}")).ok()
+}
+
 async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
-    let config = match sdgx_agent::Config::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let Some(config) = load(config) else { return std::process::ExitCode::FAILURE };
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
@@ -187,13 +180,7 @@ async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
 }
 
 async fn fetch(config: &std::path::Path) -> std::process::ExitCode {
-    let config = match sdgx_agent::Config::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let Some(config) = load(config) else { return std::process::ExitCode::FAILURE };
     match sdgx_agent::framework::fetch(&config).await {
         Ok(f) => {
             println!("fetched {}", f.describe());
@@ -221,13 +208,7 @@ fn health(config: &std::path::Path) -> std::process::ExitCode {
 }
 
 async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode {
-    let config = match sdgx_agent::Config::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let Some(config) = load(config) else { return std::process::ExitCode::FAILURE };
     let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.scan());
     let framework = sdgx_agent::framework::status(&config).await;
     let calendar = if config.coordinator_http.is_some() { Some(sdgx_agent::status::calendar(&config).await) } else { None };

@@ -131,11 +131,11 @@ impl FlightService for SdgxFlight {
         unsupported("get_schema")
     }
     async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
-        let caller = self.caller(&request)?;
         let kind = &request.get_ref().r#type;
         if kind != sdgx_schemas::flight::FRAMEWORK_ACTION {
             return unsupported(&format!("the action {kind:?}"));
         }
+        let caller = self.caller(&request)?;
         crate::framework_service::authorize(&self.ingest.registry, &caller)?;
         let body = crate::framework_service::bundle(&self.ingest.contract).encode();
         let result = arrow_flight::Result { body: body.into() };
