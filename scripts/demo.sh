@@ -33,6 +33,8 @@ for agency in $agencies; do
   fi
 done
 token=$("$bin/sdgx-coordinator" token create --config "$config" --role reader --name "demo-$(date +%Y%m%d-%H%M%S)-$$" 2>/dev/null)
+# The statistical office's approver (it reviews and approves; it may not administer).
+approver=$("$bin/sdgx-coordinator" token create --config "$config" --role approver --name "nso-demo-$(date +%Y%m%d-%H%M%S)-$$" 2>/dev/null)
 
 data="$root/data/demo-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$data"
@@ -65,8 +67,14 @@ SDGX_OUTBOX="$data/outbox-armstat" "$bin/sdgx-agent" validate \
 SDGX_OUTBOX="$data/outbox-armstat" SDGX_COORDINATOR="https://localhost:${flight##*:}" "$bin/sdgx-agent" publish \
   --config examples/federation/armstat/agent-microdata.toml | tail -1 | sed 's/^/   /'
 
+echo "== the statistical office's sign-off (approver token, HTTP): all but the newest publication approved"
+python3 scripts/signoff-demo.py "$http" "$approver" | sed 's/^/   /'
+
 echo
+echo "== official figures (approved and released publications)"
 "$bin/sdgx-coordinator" figures --config "$config" --data-dir "$data"
+echo "== provisional headline (every accepted publication, the pending one included)"
+"$bin/sdgx-coordinator" figures --view provisional --config "$config" --data-dir "$data" | sed -n '1,3s/^/   /p'
 "$bin/sdgx-coordinator" audit verify --config "$config" --data-dir "$data" | sed 's/^/== /'
 echo "== what the health ministry still owes (sdgx-agent status, over HTTP with its agency token)"
 SDGX_OUTBOX="$data/outbox-moh" SDGX_COORDINATOR_HTTP="http://$http" "$bin/sdgx-agent" status --config examples/federation/moh/agent.toml | sed 's/^/   /'
@@ -77,9 +85,11 @@ cat <<EOF2
    coordinator log:      $data/coordinator.log
    certificates, tokens: $pki/ (tokens are stored only as hashes)
    a reader token:       $token
+   an approver token:    $approver   (the review queue: GET /api/v1/review, /api/v1/review/<publication>)
    figures as JSON:      curl -H "Authorization: Bearer $token" http://$http/api/v1/figures/migration-disaggregation-share
                          .../figures/reporting-status?from=2022&to=2023  .../figures/disaggregation-status  .../figures/coverage-matrix
                          .../figures/migrant-gap  .../figures/agency-completeness?as_of=3  .../api/v1/publications
+                         (the official view by default; ?view=provisional for every accepted publication)
    Flight SQL (ADBC, DBeaver, pyarrow): grpc+tls://localhost:${analysts##*:} user any, password the token, CA $pki/ca.pem
                          (tables and views: docs/analysts.md; header x-sdgx-as-of reads an earlier store version)
    read-only SQL:        curl -H "Authorization: Bearer $token" -d '{"sql":"SELECT * FROM migration_disaggregation_by_goal"}' -H 'Content-Type: application/json' http://$http/api/v1/query

@@ -1,7 +1,9 @@
 //! The tamper-evident publications log, and its verification against the whole Delta log.
 //!
-//! Every commit after the table's creation is one publication and carries its log entry
-//! (commit metadata key [`crate::store::LOG_KEY`]). An entry anchors, by hashes:
+//! Every commit after the table's creation is one publication, carrying its log entry (commit
+//! metadata key [`crate::store::LOG_KEY`]), or one sign-off decision, carrying the
+//! [`Decision`] (key [`DECISION_KEY`]) and no data actions. Publications and decisions form one
+//! chain. A publication's entry anchors, by hashes:
 //! - the publication's rows (`content_hash`, recomputed from the rows the store holds);
 //! - the commit's actions (`actions_hash`: every action of the commit but its `commitInfo`,
 //!   adds and removes with their paths, sizes, partition values, statistics and deletion
@@ -24,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::signoff::{Decision, DECISION_KEY};
 use crate::store::{PublicationEntry, LOG_KEY};
 
 /// The `previous_entry_hash` of the first entry.
@@ -36,7 +39,19 @@ pub fn entry_hash(e: &PublicationEntry) -> String {
     let mut c = e.clone();
     c.entry_hash = String::new();
     c.store_version = 0;
-    let bytes = serde_json::to_vec(&c).expect("entries serialise");
+    json_hash(&c)
+}
+
+/// The hash of a decision, the same way: its JSON with `entry_hash` empty and `store_version` 0.
+pub fn decision_hash(d: &Decision) -> String {
+    let mut c = d.clone();
+    c.entry_hash = String::new();
+    c.store_version = 0;
+    json_hash(&c)
+}
+
+fn json_hash<T: Serialize>(v: &T) -> String {
+    let bytes = serde_json::to_vec(v).expect("log entries serialise");
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
 }
 
@@ -104,6 +119,8 @@ pub struct LogCommit {
     pub timestamp: Option<i64>,
     /// The publications-log entry of its `commitInfo`: none, or one that does not parse.
     pub entry: Option<std::result::Result<PublicationEntry, String>>,
+    /// The sign-off decision of its `commitInfo`: none, or one that does not parse.
+    pub decision: Option<std::result::Result<Decision, String>>,
     /// Every action but `commitInfo`, in file order.
     pub actions: Vec<Value>,
     /// Why the file is not a readable commit, if it is not.
@@ -112,7 +129,7 @@ pub struct LogCommit {
 
 /// Parses a commit file (newline-delimited JSON actions).
 pub fn parse_commit(version: i64, bytes: &[u8]) -> LogCommit {
-    let mut c = LogCommit { version, timestamp: None, entry: None, actions: vec![], unreadable: None };
+    let mut c = LogCommit { version, timestamp: None, entry: None, decision: None, actions: vec![], unreadable: None };
     let Ok(text) = std::str::from_utf8(bytes) else {
         c.unreadable = Some("the commit file is not UTF-8".into());
         return c;
@@ -135,6 +152,7 @@ pub fn parse_commit(version: i64, bytes: &[u8]) -> LogCommit {
                 infos += 1;
                 c.timestamp = info.get("timestamp").and_then(Value::as_i64);
                 c.entry = info.get(LOG_KEY).map(|e| serde_json::from_value(e.clone()).map_err(|e| e.to_string()));
+                c.decision = info.get(DECISION_KEY).map(|d| serde_json::from_value(d.clone()).map_err(|e| e.to_string()));
             }
             None => c.actions.push(action),
         }
@@ -145,12 +163,23 @@ pub fn parse_commit(version: i64, bytes: &[u8]) -> LogCommit {
     c
 }
 
+impl LogCommit {
+    /// The `entry_hash` of the log entry (publication or decision) the commit carries.
+    pub fn entry_hash(&self) -> Option<&str> {
+        match (&self.entry, &self.decision) {
+            (Some(Ok(e)), _) => Some(&e.entry_hash),
+            (_, Some(Ok(d))) => Some(&d.entry_hash),
+            _ => None,
+        }
+    }
+}
+
 /// The head of the log as the serving coordinator last recorded it, outside the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Head {
     /// The store version of the newest entry.
     pub version: i64,
-    /// Its publication.
+    /// Its publication (for a decision: the publication decided on).
     pub publication_id: String,
     /// Its `entry_hash`.
     pub entry_hash: String,
@@ -160,6 +189,11 @@ impl Head {
     /// The head whose newest entry is `e`.
     pub fn of(e: &PublicationEntry) -> Head {
         Head { version: e.store_version, publication_id: e.publication_id.clone(), entry_hash: e.entry_hash.clone() }
+    }
+
+    /// The head whose newest entry is the decision `d`.
+    pub fn of_decision(d: &Decision) -> Head {
+        Head { version: d.store_version, publication_id: d.publication_id.clone(), entry_hash: d.entry_hash.clone() }
     }
 }
 
@@ -231,7 +265,7 @@ impl std::fmt::Display for AuditReport {
         match &self.first_mismatch {
             None => write!(
                 f,
-                "audit passed: {} publications-log entries; every commit carries its entry, chain, actions and content hashes verified",
+                "audit passed: {} log entries (publications and sign-off decisions); every commit carries its entry, chain, actions and content hashes and every decision verified",
                 self.entries
             ),
             Some(m) => write!(f, "audit FAILED at {m} ({} entries in the log)", self.entries),
@@ -246,15 +280,68 @@ struct Chain {
     entries: usize,
     /// Whether an entry with an actions hash was seen (entries after it must have one too).
     anchored: bool,
+    /// Every publication so far, by id, with its status after the decisions so far.
+    publications: std::collections::HashMap<String, (String, String, crate::signoff::Status)>,
+}
+
+/// What a commit after the table's creation carries.
+enum Entry<'a> {
+    Publication(&'a PublicationEntry),
+    Decision,
 }
 
 impl Chain {
     fn new() -> Chain {
-        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false }
+        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false, publications: Default::default() }
     }
 
-    /// Checks the next commit; returns its entry, if it is a publication.
-    fn step<'a>(&mut self, c: &'a LogCommit) -> std::result::Result<Option<&'a PublicationEntry>, Mismatch> {
+    /// Checks a decision commit: no data actions, its place in the chain, its hash, and that
+    /// the decision was one the sign-off allows (see [`crate::signoff`]).
+    fn decision(&mut self, c: &LogCommit, d: &Decision, kinds: &[String]) -> std::result::Result<(), Mismatch> {
+        self.entries += 1;
+        let fail = |reason: String| Mismatch {
+            entry: self.entries,
+            publication_id: d.publication_id.clone(),
+            agency: d.agency.clone(),
+            dataset: d.dataset.clone(),
+            store_version: c.version,
+            reason: format!("decision {} ({} by {}): {reason}", d.decision_id, d.action.name(), d.by),
+        };
+        if c.entry.is_some() || kinds.iter().any(|k| k == "add" || k == "remove") {
+            return Err(fail("a decision's commit carries a publication or data actions".into()));
+        }
+        if d.previous_entry_hash != self.previous {
+            return Err(fail(format!("previous_entry_hash {} does not match the previous entry's hash {}", d.previous_entry_hash, self.previous)));
+        }
+        let recomputed = decision_hash(d);
+        if recomputed != d.entry_hash {
+            return Err(fail(format!("the decision was altered: it hashes to {recomputed}, the log records {}", d.entry_hash)));
+        }
+        let Some((agency, dataset, status)) = self.publications.get(&d.publication_id) else {
+            return Err(fail("no earlier commit published the publication it decides on".into()));
+        };
+        if (agency, dataset) != (&d.agency, &d.dataset) {
+            return Err(fail(format!("it names agency {} dataset {}, but the publication is agency {agency} dataset {dataset}", d.agency, d.dataset)));
+        }
+        if d.by == d.agency {
+            return Err(fail("the publication's own agency decided on it".into()));
+        }
+        if !crate::signoff::allowed(status, d.action) {
+            return Err(fail(format!("the publication was {}; it could not be {}", status.word(), d.action.past())));
+        }
+        if let Some(r) = &d.release_at
+            && (crate::signoff::parse_time("release_at", r).ok() < crate::signoff::parse_time("decided_at", &d.decided_at).ok()
+                || crate::signoff::parse_time("release_at", r).is_err()) {
+                return Err(fail(format!("its release time {r} is not a time at or after the decision ({})", d.decided_at)));
+            }
+        let status = crate::signoff::after(d);
+        self.publications.entry(d.publication_id.clone()).and_modify(|p| p.2 = status);
+        self.previous = d.entry_hash.clone();
+        Ok(())
+    }
+
+    /// Checks the next commit; returns what it carries (nothing for the creation).
+    fn step<'a>(&mut self, c: &'a LogCommit) -> std::result::Result<Option<Entry<'a>>, Mismatch> {
         let bare = |version: i64, reason: String| Mismatch {
             entry: 0,
             publication_id: String::new(),
@@ -273,16 +360,24 @@ impl Chain {
         }
         let kinds = || c.actions.iter().filter_map(|a| a.as_object()?.keys().next().cloned()).collect::<Vec<_>>();
         if c.version == 0 {
-            if c.entry.is_some() || kinds().iter().any(|k| k == "add" || k == "remove") {
+            if c.entry.is_some() || c.decision.is_some() || kinds().iter().any(|k| k == "add" || k == "remove") {
                 return Err(bare(0, "the table's creation commit carries data (an entry, or add or remove actions)".into()));
             }
             return Ok(None);
+        }
+        match &c.decision {
+            None => {}
+            Some(Err(why)) => return Err(bare(c.version, format!("its sign-off decision is unreadable: {why}"))),
+            Some(Ok(d)) => {
+                self.decision(c, d, &kinds())?;
+                return Ok(Some(Entry::Decision));
+            }
         }
         let e = match &c.entry {
             None => {
                 let (adds, removes) = (kinds().iter().filter(|k| *k == "add").count(), kinds().iter().filter(|k| *k == "remove").count());
                 return Err(bare(c.version, format!(
-                    "the commit carries no publications-log entry ({LOG_KEY}) but {adds} add and {removes} remove action(s): every commit after the table's creation must be a publication"
+                    "the commit carries no publications-log entry ({LOG_KEY}) and no decision ({DECISION_KEY}) but {adds} add and {removes} remove action(s): every commit after the table's creation must be a publication or a decision"
                 )));
             }
             Some(Err(why)) => return Err(bare(c.version, format!("its publications-log entry is unreadable: {why}"))),
@@ -325,7 +420,8 @@ impl Chain {
             None => {}
         }
         self.previous = e.entry_hash.clone();
-        Ok(Some(e))
+        self.publications.insert(e.publication_id.clone(), (e.agency.clone(), e.dataset.clone(), crate::signoff::Status::Submitted));
+        Ok(Some(Entry::Publication(e)))
     }
 
     /// Checks the replayed log against the recorded head.
@@ -346,8 +442,8 @@ impl Chain {
                 h.version, h.publication_id, newest + 1, h.version
             )));
         }
-        let recorded = usize::try_from(h.version).ok().and_then(|v| commits.get(v)).and_then(|c| c.entry.as_ref()?.as_ref().ok());
-        if recorded.is_none_or(|e| e.entry_hash != h.entry_hash) {
+        let recorded = usize::try_from(h.version).ok().and_then(|v| commits.get(v)).and_then(LogCommit::entry_hash);
+        if recorded != Some(h.entry_hash.as_str()) {
             return Err(at_head(format!(
                 "the commit is not the one the coordinator recorded as the head (entry {} of publication {}, state/head.json): it was replaced",
                 h.entry_hash, h.publication_id
@@ -376,14 +472,14 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
     let store = catalog.store();
     let commits = store.read_commits().await?;
     let head = store.recorded_head()?;
-    let entries = commits.iter().filter(|c| matches!(c.entry, Some(Ok(_)))).count();
+    let entries = commits.iter().filter(|c| matches!(c.entry, Some(Ok(_))) || matches!(c.decision, Some(Ok(_)))).count();
     let failed = |m: Mismatch| Ok(AuditReport { entries, first_mismatch: Some(m) });
     let mut chain = Chain::new();
     for c in &commits {
         let e = match chain.step(c) {
             Err(m) => return failed(m),
-            Ok(None) => continue,
-            Ok(Some(e)) => e,
+            Ok(None | Some(Entry::Decision)) => continue,
+            Ok(Some(Entry::Publication(e))) => e,
         };
         let fail = |reason: String| Mismatch {
             entry: chain.entries,
@@ -421,7 +517,8 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
 async fn content_hash(catalog: &Catalog, e: &PublicationEntry, version: i64) -> Result<(String, u64)> {
     use datafusion::prelude::{col, lit};
     use futures::TryStreamExt;
-    let session = catalog.tables(Some(version)).await?;
+    let pinned = catalog.pin(&crate::catalog::Read::at_version(crate::signoff::View::Provisional, version)).await?;
+    let session = catalog.tables(&pinned).await?;
     let df = session.ctx.table("observations").await?.filter(col("publication_id").eq(lit(e.publication_id.clone())))?;
     let mut stream = df.execute_stream().await?;
     let mut hasher = sdgx_schemas::hash::ContentHasher::default();
@@ -519,7 +616,7 @@ mod tests {
     }
 
     fn commit(version: i64, e: Option<PublicationEntry>, actions: Vec<Value>) -> LogCommit {
-        LogCommit { version, timestamp: Some(version), entry: e.map(Ok), actions, unreadable: None }
+        LogCommit { version, timestamp: Some(version), entry: e.map(Ok), decision: None, actions, unreadable: None }
     }
 
     #[test]

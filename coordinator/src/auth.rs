@@ -15,17 +15,37 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// A token holder's role, from least to most trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+/// A token holder's role. What each may do is [`Role::grants`]; nothing is granted by
+/// default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
-    /// An agency's agent: reads only its own reporting calendar (the token's name is the
-    /// agency id). No figures, data or SQL.
+    /// An agency without a server (or its agent): reads only its own reporting calendar and
+    /// uploads only its own datasets (the token's name is the agency id). No figures, data or
+    /// SQL.
     Agency,
-    /// Reads figures, publications and data; runs read-only SQL.
+    /// Reads figures, publications and data (both views); runs read-only SQL.
     Reader,
-    /// Everything a reader may, plus administration (audit).
+    /// The statistical office's sign-off: everything a reader may, plus the review queue and
+    /// the decisions (approve, return, un-approve). No administration.
+    Approver,
+    /// Everything a reader may, plus administration (audit). No decisions.
     Admin,
+}
+
+impl Role {
+    /// Whether a holder of this role may do what `need` stands for: `Agency` routes are open
+    /// to every role (each checks the agency itself), `Reader` routes to readers, approvers
+    /// and administrators, `Approver` routes to approvers only, `Admin` routes to
+    /// administrators only.
+    pub fn grants(self, need: Role) -> bool {
+        match need {
+            Role::Agency => true,
+            Role::Reader => matches!(self, Role::Reader | Role::Approver | Role::Admin),
+            Role::Approver => self == Role::Approver,
+            Role::Admin => self == Role::Admin,
+        }
+    }
 }
 
 impl std::str::FromStr for Role {
@@ -34,8 +54,9 @@ impl std::str::FromStr for Role {
         match s {
             "agency" => Ok(Role::Agency),
             "reader" => Ok(Role::Reader),
+            "approver" => Ok(Role::Approver),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::BadRequest(format!("unknown role {s:?}: use agency, reader or admin"))),
+            _ => Err(Error::BadRequest(format!("unknown role {s:?}: use agency, reader, approver or admin"))),
         }
     }
 }

@@ -1,16 +1,21 @@
-//! The query catalog: a DataFusion session over the store at a chosen version, with the
-//! framework, the publications log and every figure view registered.
+//! The query catalog: a DataFusion session over one view of the store (official or
+//! provisional, see [`crate::signoff`]) at a chosen version, with the framework, the
+//! publications log and every figure view registered.
+//!
+//! In the provisional view `store.observations` is the Delta table at the version read; in the
+//! official view it is the data files of the publications official then (each publication's
+//! files stay in storage after later versions supersede it), read as Parquet.
 //!
 //! | table or view | what it holds |
 //! | --- | --- |
-//! | `observations` | the store's observations at the version queried (current by default), with provenance columns `agency`, `dataset`, `publication_id` and `store_version` (the commit that brought the row) |
-//! | `store.observations` | the Delta table itself (the same rows without `store_version`); the figure views read it |
+//! | `observations` | the observations of the view read, at the version queried (current by default), with provenance columns `agency`, `dataset`, `publication_id` and `store_version` (the commit that brought the row) |
+//! | `store.observations` | the same rows without `store_version`; the figure views read it |
 //! | `agencies` | the agency registry: `agency, name, datasets` |
 //! | `reporting_calendar` | the reports owed: `agency, dataset, period, period_end, due` (dates) |
 //! | `calendar_receipts` | each report owed with its `deadline` (end of the due day, UTC), `first_received`, `received`, `on_time` |
 //! | `publication_periods` | every period each publication up to the version read carried, superseded ones included: `publication_id, agency, dataset, period, received_at` (UTC timestamp) |
 //! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure` |
-//! | `publications` | the publications current at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
+//! | `publications` | the publications of the view at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
 //! | `store.breakdown_facts` | the breakdown facts of the publications current at that version (see [`crate::facts`]), with `agency, dataset, publication_id` |
 //! | `store.gap_facts` | their gap facts, the same way |
 //! | views | the [`Views`] handed to the catalog (the figures' views, see `crate::figures`) |
@@ -32,6 +37,7 @@ use sdgx_schemas::Contract;
 use crate::auth::AgencyEntry;
 use crate::calendar::Due;
 use crate::error::{Error, Result};
+use crate::signoff::View;
 use crate::store::{PublicationEntry, Store};
 
 /// An optional window of reference years, both ends inclusive.
@@ -89,6 +95,64 @@ impl std::str::FromStr for AsOf {
     }
 }
 
+/// What to read: a view of the store, at a store version or point in time (current when none).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Read {
+    /// Official (the default) or provisional.
+    #[serde(default)]
+    pub view: View,
+    /// A store version or an RFC 3339 timestamp; the current version when absent.
+    #[serde(default)]
+    pub as_of: Option<AsOf>,
+}
+
+impl Read {
+    /// The current state of `view`.
+    pub fn current(view: View) -> Read {
+        Read { view, as_of: None }
+    }
+
+    /// `view` at store version `version`.
+    pub fn at_version(view: View, version: i64) -> Read {
+        Read { view, as_of: Some(AsOf::Version(version)) }
+    }
+}
+
+/// A [`Read`] resolved: the view, the store version, the moment the official view is read at,
+/// and the publications it holds.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    /// The view.
+    pub view: View,
+    /// The store version.
+    pub version: i64,
+    /// The moment read: now for the current version, the time asked for with an RFC 3339
+    /// `as_of`, and the commit's time with an older version number. The official view holds the
+    /// publications released by then.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The publications of the view, oldest commit first.
+    pub publications: Arc<Vec<PublicationEntry>>,
+}
+
+impl Pinned {
+    /// The [`Read`] that pins this state again (the same version; for the official view the
+    /// same moment, as an RFC 3339 time when it is not the version's own).
+    pub fn read(&self) -> Read {
+        Read { view: self.view, as_of: Some(AsOf::Version(self.version)) }
+    }
+
+    /// The cache key of the catalog's tables: the version and view, and which publications
+    /// the view holds (the official view changes when an embargo ends, without a commit).
+    fn key(&self) -> (i64, View, u64) {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for p in self.publications.iter() {
+            p.publication_id.hash(&mut h);
+        }
+        (self.version, self.view, h.finish())
+    }
+}
+
 /// The catalog name every table lives in (`sdgx.public.observations`).
 pub const CATALOG: &str = "sdgx";
 
@@ -127,10 +191,12 @@ pub struct Catalog {
     pool: Arc<dyn MemoryPool>,
     views: Views,
     cache: std::sync::Mutex<Vec<(CacheKey, Slot)>>,
+    clock: crate::clock::Clock,
 }
 
-/// (store version, window of the figure views, or none for the tables only).
-type CacheKey = (i64, Option<Window>);
+/// ((store version, view, its publications), window of the figure views, or none for the
+/// tables only).
+type CacheKey = ((i64, View, u64), Option<Window>);
 
 /// A cached catalog, built by the first to ask.
 type Slot = Arc<tokio::sync::OnceCell<Arc<Built>>>;
@@ -153,9 +219,11 @@ const CACHED: usize = 8;
 pub struct Session {
     /// The DataFusion context with every table and view registered.
     pub ctx: SessionContext,
+    /// The view it reads.
+    pub view: View,
     /// The store version `observations` reads.
     pub store_version: i64,
-    /// The publications current at that version.
+    /// The publications of the view at that version.
     pub publications: Vec<PublicationEntry>,
     /// When that version was committed.
     pub committed_at: chrono::DateTime<chrono::Utc>,
@@ -167,7 +235,17 @@ impl Catalog {
     pub fn new(contract: Arc<Contract>, store: Arc<Store>, registers: Registers, memory_limit: usize, views: Views) -> Self {
         // The five largest consumers are named when the pool is exhausted.
         let pool = TrackConsumersPool::new(GreedyMemoryPool::new(memory_limit), NonZeroUsize::new(5).expect("5 is not 0"));
-        Catalog { contract, store, registers, pool: Arc::new(pool), views, cache: std::sync::Mutex::new(Vec::new()) }
+        Catalog { contract, store, registers, pool: Arc::new(pool), views, cache: std::sync::Mutex::new(Vec::new()), clock: Default::default() }
+    }
+
+    /// The catalog reading the official view at `clock`'s time (the system clock by default).
+    pub fn with_clock(self, clock: crate::clock::Clock) -> Self {
+        Catalog { clock, ..self }
+    }
+
+    /// The clock the official view is read at.
+    pub fn clock(&self) -> &crate::clock::Clock {
+        &self.clock
     }
 
     /// The registers exposed beside the store.
@@ -216,31 +294,62 @@ impl Catalog {
         &self.store
     }
 
-    /// A session over the store at `as_of` (current when `None`), with figure views computed
-    /// over `window`.
-    pub async fn session(&self, as_of: Option<i64>, window: Window) -> Result<Session> {
-        self.mount(as_of, Some(window)).await
+    /// Resolves `read`: its store version, the moment it reads, and the publications of its
+    /// view then.
+    pub async fn pin(&self, read: &Read) -> Result<Pinned> {
+        let current = self.store.version().await;
+        let (version, at) = match &read.as_of {
+            None => (current, self.clock.now()?),
+            Some(as_of) => {
+                let text = match as_of {
+                    AsOf::Version(v) => v.to_string(),
+                    AsOf::Text(t) => t.trim().to_owned(),
+                };
+                let version = self.resolve_as_of(&text).await?;
+                let at = match chrono::DateTime::parse_from_rfc3339(&text) {
+                    Ok(t) => t.with_timezone(&chrono::Utc),
+                    Err(_) if version == current => self.clock.now()?,
+                    Err(_) => self.store.committed_at(version).await?,
+                };
+                (version, at)
+            }
+        };
+        self.pin_exact(read.view, version, at).await
+    }
+
+    /// `view` at store version `version` (which must exist) and moment `at`, which is never
+    /// later than now (a client-held statement handle cannot read an embargo early).
+    pub async fn pin_exact(&self, view: View, version: i64, at: chrono::DateTime<chrono::Utc>) -> Result<Pinned> {
+        let version = self.resolve_as_of(&version.to_string()).await?;
+        let at = at.min(self.clock.now()?);
+        let log = self.store.publications().await;
+        let publications = match view {
+            View::Provisional => crate::signoff::provisional(&log, version),
+            View::Official => crate::signoff::official(&log, &self.store.decisions().await, version, at),
+        };
+        Ok(Pinned { view, version, at, publications: Arc::new(publications) })
+    }
+
+    /// A session over `pinned`, with figure views computed over `window`.
+    pub async fn session(&self, pinned: &Pinned, window: Window) -> Result<Session> {
+        self.mount(pinned, Some(window)).await
     }
 
     /// A session with the tables only, no figure views (for reading data, not figures).
-    pub async fn tables(&self, as_of: Option<i64>) -> Result<Session> {
-        self.mount(as_of, None).await
+    pub async fn tables(&self, pinned: &Pinned) -> Result<Session> {
+        self.mount(pinned, None).await
     }
 
-    /// A fresh session (its own memory pool) with the catalog of `as_of` mounted.
-    async fn mount(&self, as_of: Option<i64>, window: Option<Window>) -> Result<Session> {
-        let version = match as_of {
-            Some(v) => self.resolve_as_of(&v.to_string()).await?,
-            None => self.store.version().await,
-        };
-        let built = self.built(version, window).await?;
-        self.session_of(version, built).await
+    /// A fresh session (its own memory pool) with the catalog of `pinned` mounted.
+    async fn mount(&self, pinned: &Pinned, window: Option<Window>) -> Result<Session> {
+        let built = self.built(pinned, window).await?;
+        self.session_of(pinned, built).await
     }
 
-    /// The tables and views of (`version`, `window`): built once, however many ask at the same
+    /// The tables and views of (`pinned`, `window`): built once, however many ask at the same
     /// time, and kept for the last [`CACHED`] pairs asked for.
-    async fn built(&self, version: i64, window: Option<Window>) -> Result<Arc<Built>> {
-        let key = (version, window);
+    async fn built(&self, pinned: &Pinned, window: Option<Window>) -> Result<Arc<Built>> {
+        let key = (pinned.key(), window);
         let cell = {
             let mut cache = self.cache.lock().expect("cache lock");
             let cell = match cache.iter().position(|(k, _)| *k == key) {
@@ -253,33 +362,31 @@ impl Catalog {
             cache.push((key, cell.clone()));
             cell
         };
-        cell.get_or_try_init(|| async { self.build(version, window).await.map(Arc::new) }).await.cloned()
+        cell.get_or_try_init(|| async { self.build(pinned, window).await.map(Arc::new) }).await.cloned()
     }
 
-    async fn session_of(&self, version: i64, built: Arc<Built>) -> Result<Session> {
+    async fn session_of(&self, pinned: &Pinned, built: Arc<Built>) -> Result<Session> {
         let ctx = self.context()?;
         ctx.register_catalog(CATALOG, built.catalog.clone());
         self.store.register_object_store(&ctx).await?;
-        let committed_at = self.store.committed_at(version).await?;
-        Ok(Session { ctx, store_version: version, publications: built.publications.clone(), committed_at })
+        let committed_at = self.store.committed_at(pinned.version).await?;
+        Ok(Session { ctx, view: pinned.view, store_version: pinned.version, publications: built.publications.clone(), committed_at })
     }
 
-    /// The result named `key` over store version `version` with views over `window`: computed
-    /// by `compute` in a fresh session the first time, then shared (store versions never
-    /// change) without a session. Concurrent callers wait for the one computation; a failed one
-    /// is not kept.
-    pub async fn memo<T, F, Fut>(&self, version: i64, window: Window, key: &str, compute: F) -> Result<Arc<T>>
+    /// The result named `key` over `pinned` with views over `window`: computed by `compute`
+    /// in a fresh session the first time, then shared (a view's state never changes) without
+    /// a session. Concurrent callers wait for the one computation; a failed one is not kept.
+    pub async fn memo<T, F, Fut>(&self, pinned: &Pinned, window: Window, key: &str, compute: F) -> Result<Arc<T>>
     where
         T: Send + Sync + 'static,
         F: FnOnce(Session) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let version = self.resolve_as_of(&version.to_string()).await?;
-        let built = self.built(version, Some(window)).await?;
+        let built = self.built(pinned, Some(window)).await?;
         let cell = built.memo.lock().expect("memo lock").entry(key.to_owned()).or_default().clone();
         let value = cell
             .get_or_try_init(|| async {
-                let session = self.session_of(version, built.clone()).await?;
+                let session = self.session_of(pinned, built.clone()).await?;
                 compute(session).await.map(|v| Arc::new(v) as Arc<dyn std::any::Any + Send + Sync>)
             })
             .await?;
@@ -304,16 +411,25 @@ impl Catalog {
         Ok(SessionContext::new_with_state(state))
     }
 
-    /// Registers the tables of store version `version` and, with a window, the figure views.
-    async fn build(&self, version: i64, window: Option<Window>) -> Result<Built> {
+    /// Registers the tables of `pinned` and, with a window, the figure views.
+    async fn build(&self, pinned: &Pinned, window: Option<Window>) -> Result<Built> {
         let ctx = self.context()?;
-        let (observations, store_version) = self.store.provider(&ctx, Some(version)).await?;
+        let store_version = pinned.version;
         ctx.catalog(CATALOG)
             .ok_or_else(|| Error::Internal("the default catalog is missing".into()))?
             .register_schema("store", Arc::new(MemorySchemaProvider::new()))?;
-        ctx.register_table("store.observations", observations)?;
+        let publications = pinned.publications.as_ref().clone();
+        match pinned.view {
+            View::Provisional => {
+                let (observations, _) = self.store.provider(&ctx, Some(store_version)).await?;
+                ctx.register_table("store.observations", observations)?;
+            }
+            View::Official => {
+                let observations = self.rows_of(&ctx, &publications).await?;
+                ctx.register_table("store.observations", observations.into_view())?;
+            }
+        }
         ctx.register_table("indicators", Arc::new(indicators_table(&self.contract)?))?;
-        let publications = current_publications(self.store.publications().await, store_version);
         ctx.register_table("publications", Arc::new(publications_table(&publications)?))?;
         let mut facts = Vec::with_capacity(publications.len());
         for e in &publications {
@@ -352,15 +468,63 @@ impl Catalog {
     }
 }
 
-/// The publications whose rows are in the store at `version`: the latest entry of each
-/// (agency, dataset) committed at or before it.
-pub fn current_publications(log: Vec<PublicationEntry>, version: i64) -> Vec<PublicationEntry> {
-    let mut current: Vec<PublicationEntry> = Vec::new();
-    for e in log.into_iter().filter(|e| e.store_version <= version) {
-        current.retain(|c| !(c.agency == e.agency && c.dataset == e.dataset));
-        current.push(e);
+impl Catalog {
+    /// A fresh session drawing from the catalog's memory pool, with nothing registered.
+    pub fn scratch(&self) -> Result<SessionContext> {
+        self.context()
     }
-    current
+
+    /// The rows of `publications`, read from their data files (in the table's schema: the
+    /// partition columns from the log entry, not from the files' paths).
+    pub async fn rows_of(&self, ctx: &SessionContext, publications: &[PublicationEntry]) -> Result<datafusion::dataframe::DataFrame> {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+        use datafusion::prelude::{col, lit};
+        self.store.register_object_store(ctx).await?;
+        let root = {
+            let mut u = self.store.url().clone();
+            if !u.path().ends_with('/') {
+                u.set_path(&format!("{}/", u.path()));
+            }
+            u
+        };
+        let mut union: Option<datafusion::dataframe::DataFrame> = None;
+        for e in publications {
+            let urls = self
+                .store
+                .publication_files(&e.publication_id)
+                .into_iter()
+                .map(|(path, _)| {
+                    let url = root.join(&path).map_err(|err| Error::Internal(format!("data file {path}: {err}")))?;
+                    Ok(ListingTableUrl::parse(url.as_str())?)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if urls.is_empty() {
+                continue;
+            }
+            let options = ListingOptions::new(Arc::new(ParquetFormat::default()));
+            let config = ListingTableConfig::new_with_multi_paths(urls).with_listing_options(options).with_schema(crate::store::file_schema());
+            let files = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
+            let columns = crate::store::table_schema()
+                .fields()
+                .iter()
+                .map(|f| match f.name().as_str() {
+                    "agency" => lit(e.agency.clone()).alias("agency"),
+                    "dataset" => lit(e.dataset.clone()).alias("dataset"),
+                    name => col(name),
+                })
+                .collect::<Vec<_>>();
+            let rows = files.select(columns)?;
+            union = Some(match union {
+                None => rows,
+                Some(u) => u.union(rows)?,
+            });
+        }
+        match union {
+            Some(u) => Ok(u),
+            None => Ok(ctx.read_table(Arc::new(MemTable::try_new(crate::store::table_schema(), vec![vec![]])?))?),
+        }
+    }
 }
 
 /// One facts table of `facts` (the part `part` picks), each publication's rows preceded by its

@@ -87,6 +87,10 @@ pub enum Error {
     /// [`crate::audit`]); the message names the commit.
     #[error("store integrity: {0}")]
     Integrity(String),
+    /// The request conflicts with the current state (a decision on a publication whose status
+    /// does not allow it).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Result alias for this crate.
@@ -228,6 +232,7 @@ impl Error {
             Error::Overloaded(_) => Kind::new(Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             Error::NoSpace { .. } => Kind::new(Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             Error::Integrity(_) => Kind { grpc: Code::DataLoss, ..Kind::INTERNAL },
+            Error::Conflict(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "conflict"),
             Error::FrameworkMismatch(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "framework_mismatch"),
         }
     }
@@ -352,10 +357,11 @@ mod tests {
             Error::Transport(_) => 18,
             Error::NoSpace { .. } => 19,
             Error::Integrity(_) => 20,
-            Error::FrameworkMismatch(_) => 21,
+            Error::Conflict(_) => 21,
+            Error::FrameworkMismatch(_) => 22,
         }
     }
-    const VARIANTS: usize = 22;
+    const VARIANTS: usize = 23;
 
     #[test]
     fn every_variant_has_its_grpc_code_and_http_status() {
@@ -420,6 +426,7 @@ mod tests {
             (Error::TooManyAttempts("t".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
             (Error::LimitReached("l".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
             (Error::Timeout("t".into()), Code::DeadlineExceeded, StatusCode::REQUEST_TIMEOUT, "timeout"),
+            (Error::Conflict("c".into()), Code::FailedPrecondition, StatusCode::CONFLICT, "conflict"),
             (Error::Overloaded("o".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             (Error::Transport("t".into()), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             (Error::NoSpace { path: "p".into() }, Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),

@@ -96,7 +96,9 @@ impl FlightService for SdgxFlight {
             && *a != agency {
                 return Err(Status::permission_denied(format!("agency {a:?} may read only its own datasets, not {agency:?}'s")));
             }
-        let session = self.catalog.tables(as_of).await?;
+        // An agency reads back what it published: the provisional view.
+        let read = crate::catalog::Read { view: crate::signoff::View::Provisional, as_of: as_of.map(crate::catalog::AsOf::Version) };
+        let session = self.catalog.tables(&self.catalog.pin(&read).await?).await?;
         let df = session
             .ctx
             .table("observations")

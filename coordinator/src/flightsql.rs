@@ -8,9 +8,11 @@
 //!   tokens count towards the per-address limiter shared with HTTP (missing ones do not).
 //! - **Read-only sandbox**: every statement is planned with [`crate::query::sql_options`] (no
 //!   DDL, DML or statements) over the catalog's tables only.
-//! - **Time travel**: the call header `x-sdgx-as-of` (a store version, or an RFC 3339
-//!   timestamp) reads the store as it was. Handles and tickets carry the resolved store version,
-//!   so a result never mixes versions.
+//! - **Views and time travel**: the call header `x-sdgx-view` (`official`, the default, or
+//!   `provisional`, see [`crate::signoff`]) chooses the view, and `x-sdgx-as-of` (a store
+//!   version, or an RFC 3339 timestamp) reads the store as it was. Handles and tickets carry the
+//!   resolved view, store version and moment, so a result never mixes versions; each FlightInfo
+//!   names them in its `app_metadata` (`{"view": …, "store_version": …}`).
 //! - **Query threads**: every statement is planned and run on [`crate::query_pool`]'s threads
 //!   (admitted through its queue: ResourceExhausted when full), with the checks of
 //!   [`crate::query::plan`] (SQL length, expression depth: InvalidArgument naming the limit).
@@ -59,7 +61,8 @@ use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{FailureLimiter, Role, Tokens};
-use crate::catalog::{Catalog, Session};
+use crate::catalog::{AsOf, Catalog, Read, Session};
+use crate::signoff::View;
 use crate::error::{Error, Result};
 use crate::figures::Window;
 use crate::query::Limits;
@@ -67,6 +70,9 @@ use sdgx_schemas::flight::IpcGuard;
 
 /// The call header that selects the store version read.
 pub const AS_OF_HEADER: &str = "x-sdgx-as-of";
+
+/// The call header choosing the view: `official` (the default) or `provisional`.
+pub const VIEW_HEADER: &str = "x-sdgx-view";
 
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send + 'static>>;
 
@@ -84,6 +90,11 @@ pub struct AnalystFlight {
 struct Handle {
     sql: String,
     version: i64,
+    /// The view read (official when absent).
+    #[serde(default)]
+    view: View,
+    /// The moment the official view is read at (RFC 3339); never later than the execution.
+    at: chrono::DateTime<chrono::Utc>,
     /// The bound parameters: one row, Arrow IPC stream, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     params: Option<String>,
@@ -264,12 +275,17 @@ fn one_batch(batch: std::result::Result<RecordBatch, FlightError>) -> Result<Res
 }
 
 /// A FlightInfo with one endpoint whose ticket is `ticket`.
-fn flight_info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor) -> Result<Response<FlightInfo>, Status> {
-    let info = FlightInfo::new()
+/// The FlightInfo of a result; a statement's (`handle`) names the view and store version it
+/// reads in its `app_metadata`.
+fn flight_info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor, handle: Option<&Handle>) -> Result<Response<FlightInfo>, Status> {
+    let mut info = FlightInfo::new()
         .try_with_schema(schema)
         .map_err(Error::from)?
         .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket)))
         .with_descriptor(descriptor);
+    if let Some(h) = handle {
+        info = info.with_app_metadata(serde_json::json!({ "view": h.view, "store_version": h.version }).to_string().into_bytes());
+    }
     Ok(Response::new(info))
 }
 
@@ -309,7 +325,8 @@ const ERROR_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Plans `handle`'s statement in the sandbox ([`crate::query::plan`]), with its parameters
 /// bound. Runs on the query threads.
 async fn plan(catalog: &Catalog, handle: &Handle, limits: &Limits) -> Result<(Session, DataFrame)> {
-    let session = catalog.session(Some(handle.version), Window::default()).await?;
+    let pinned = catalog.pin_exact(handle.view, handle.version, handle.at).await?;
+    let session = catalog.session(&pinned, Window::default()).await?;
     let mut df = crate::query::plan(&session, &handle.sql, limits).await?;
     if let Some(values) = handle.parameters(limits.max_parameter_bytes)? {
         // Parameters arrive with the types announced (dictionaries as their plain values, see
@@ -349,7 +366,7 @@ impl AnalystFlight {
             || Status::unauthenticated("send a valid token: handshake (Basic auth, the token as the password), then authorization: Bearer <token>");
         let Some(token) = token.filter(|t| !t.is_empty()) else { return Err(unauthenticated()) };
         match self.tokens.authenticate(token) {
-            Some((_, role)) if role >= Role::Reader => Ok(()),
+            Some((_, role)) if role.grants(Role::Reader) => Ok(()),
             Some((name, role)) => Err(Status::permission_denied(format!("{name} has role {role:?}; Flight SQL needs reader or admin"))),
             None => {
                 if let Some(Err(locked)) = ip.map(|ip| self.limiter.failed(ip)) {
@@ -362,15 +379,16 @@ impl AnalystFlight {
         }
     }
 
-    /// The store version a request reads: its `x-sdgx-as-of` header, or the current one.
-    async fn version<T>(&self, request: &Request<T>) -> Result<i64, Status> {
-        match request.metadata().get(AS_OF_HEADER) {
-            Some(v) => {
-                let text = v.to_str().map_err(|_| Status::invalid_argument(format!("{AS_OF_HEADER} is not text")))?;
-                Ok(self.catalog.resolve_as_of(text).await?)
-            }
-            None => Ok(self.catalog.store().version().await),
-        }
+    /// A handle for `sql` pinned to what the request reads: the view of its `x-sdgx-view`
+    /// header (official when absent) at its `x-sdgx-as-of` header (current when absent).
+    async fn handle<T>(&self, sql: String, request: &Request<T>) -> Result<Handle, Status> {
+        let header = |name: &str| -> Result<Option<&str>, Status> {
+            request.metadata().get(name).map(|v| v.to_str().map_err(|_| Status::invalid_argument(format!("{name} is not text")))).transpose()
+        };
+        let view = header(VIEW_HEADER)?.map(str::parse::<View>).transpose()?.unwrap_or_default();
+        let as_of = header(AS_OF_HEADER)?.map(|t| AsOf::Text(t.to_owned()));
+        let pinned = self.catalog.pin(&Read { view, as_of }).await?;
+        Ok(Handle { sql, version: pinned.version, view: pinned.view, at: pinned.at, params: None })
     }
 
     /// Plans `handle`'s statement on the query threads (planning recurses as deep as the SQL
@@ -461,7 +479,7 @@ impl AnalystFlight {
 
     /// The tables and views of the catalog, as (schema, name, type, provider).
     async fn tables(&self) -> Result<Vec<(String, String, &'static str, Arc<dyn TableProvider>)>> {
-        let session = self.catalog.session(None, Window::default()).await?;
+        let session = self.catalog.session(&self.catalog.pin(&Read::default()).await?, Window::default()).await?;
         let catalog = session.ctx.catalog(crate::catalog::CATALOG).ok_or_else(|| Error::Internal("no catalog".into()))?;
         let mut out = Vec::new();
         for schema_name in catalog.schema_names() {
@@ -510,10 +528,10 @@ impl FlightSqlService for AnalystFlight {
 
     async fn get_flight_info_statement(&self, query: CommandStatementQuery, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
-        let handle = Handle { sql: query.query, version: self.version(&request).await?, params: None };
+        let handle = self.handle(query.query, &request).await?;
         let ticket = TicketStatementQuery { statement_handle: handle.encode().into() };
-        let schema = self.inspect(handle, |df| Ok(wire_schema(df.schema().as_arrow()))).await?;
-        flight_info(&schema, ticket.as_any().encode_to_vec(), request.into_inner())
+        let schema = self.inspect(handle.clone(), |df| Ok(wire_schema(df.schema().as_arrow()))).await?;
+        flight_info(&schema, ticket.as_any().encode_to_vec(), request.into_inner(), Some(&handle))
     }
 
     async fn do_get_statement(&self, ticket: TicketStatementQuery, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
@@ -527,7 +545,7 @@ impl FlightSqlService for AnalystFlight {
         request: Request<arrow_flight::Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
         self.authenticate(&request)?;
-        let handle = Handle { sql: query.query, version: self.version(&request).await?, params: None };
+        let handle = self.handle(query.query, &request).await?;
         let (dataset_schema, params) = self
             .inspect(handle.clone(), |df| Ok((wire_schema(df.schema().as_arrow()), df.logical_plan().get_parameter_types()?)))
             .await?;
@@ -579,8 +597,8 @@ impl FlightSqlService for AnalystFlight {
     ) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let handle = Handle::decode(&cmd.prepared_statement_handle)?;
-        let schema = self.inspect(handle, |df| Ok(wire_schema(df.schema().as_arrow()))).await?;
-        flight_info(&schema, cmd.as_any().encode_to_vec(), request.into_inner())
+        let schema = self.inspect(handle.clone(), |df| Ok(wire_schema(df.schema().as_arrow()))).await?;
+        flight_info(&schema, cmd.as_any().encode_to_vec(), request.into_inner(), Some(&handle))
     }
 
     async fn do_get_prepared_statement(
@@ -600,7 +618,7 @@ impl FlightSqlService for AnalystFlight {
     async fn get_flight_info_sql_info(&self, query: CommandGetSqlInfo, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let schema = query.clone().into_builder(sql_info()).schema();
-        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())
+        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner(), None)
     }
 
     async fn do_get_sql_info(&self, query: CommandGetSqlInfo, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
@@ -611,7 +629,7 @@ impl FlightSqlService for AnalystFlight {
     async fn get_flight_info_catalogs(&self, query: CommandGetCatalogs, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let schema = query.into_builder().schema();
-        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())
+        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner(), None)
     }
 
     async fn do_get_catalogs(&self, query: CommandGetCatalogs, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
@@ -624,7 +642,7 @@ impl FlightSqlService for AnalystFlight {
     async fn get_flight_info_schemas(&self, query: CommandGetDbSchemas, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let schema = query.clone().into_builder().schema();
-        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())
+        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner(), None)
     }
 
     async fn do_get_schemas(&self, query: CommandGetDbSchemas, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
@@ -641,7 +659,7 @@ impl FlightSqlService for AnalystFlight {
     async fn get_flight_info_tables(&self, query: CommandGetTables, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let schema = query.clone().into_builder().schema();
-        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())
+        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner(), None)
     }
 
     async fn do_get_tables(&self, query: CommandGetTables, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
@@ -656,7 +674,7 @@ impl FlightSqlService for AnalystFlight {
     async fn get_flight_info_table_types(&self, query: CommandGetTableTypes, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
         let schema = query.into_builder().schema();
-        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner())
+        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner(), None)
     }
 
     async fn do_get_table_types(&self, query: CommandGetTableTypes, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {

@@ -3,16 +3,24 @@
 //! | route | who | returns |
 //! | --- | --- | --- |
 //! | `GET /health` | anyone | `{"status": "ok", "store_version": N}` |
-//! | `GET /api/v1/figures` | reader, admin | the figure names |
-//! | `GET /api/v1/figures/{name}?from=&to=&as_of=` | reader, admin | one figure: numerator, denominator, share, by-goal rows, the indicators counted, the store version |
-//! | `GET /api/v1/publications` | reader, admin | the publications log |
-//! | `POST /api/v1/query` `{"sql": "...", "as_of": N or "RFC 3339"}` | reader, admin | rows of a read-only SQL query (see [`crate::query`]) |
-//! | `GET /api/v1/calendar/{agency}` | that agency's token, reader, admin | the agency's reporting calendar: each report owed, its due date and status |
+//! | `GET /api/v1/figures` | reader, approver, admin | the figure names |
+//! | `GET /api/v1/figures/{name}?from=&to=&as_of=&view=` | reader, approver, admin | one figure: numerator, denominator, share, by-goal rows, the indicators counted, the view and store version |
+//! | `GET /api/v1/publications` | reader, approver, admin | the publications log, each publication with its sign-off status, and the decisions |
+//! | `POST /api/v1/query` `{"sql": "...", "as_of": N or "RFC 3339", "view": "official" or "provisional"}` | reader, approver, admin | rows of a read-only SQL query (see [`crate::query`]) |
+//! | `GET /api/v1/calendar/{agency}` | that agency's token, reader, approver, admin | the agency's reporting calendar: each report owed, its due date and status |
+//! | `GET /api/v1/publications/{id}/status` | that agency's token, reader, approver, admin | one publication's sign-off status (a returned one with its reason) |
+//! | `GET /api/v1/review` | approver | the review queue: submitted and embargoed publications (see [`crate::review`]) |
+//! | `GET /api/v1/review/{id}` | approver | one publication's row diff, figure impact, quality warnings and decisions |
+//! | `POST /api/v1/publications/{id}/{approve,return,unapprove}` `{"release_at": "RFC 3339", "reason": "..."}` | approver | records the decision (see [`crate::signoff`]) |
 //! | `GET /api/v1/admin/audit` | admin | the audit of the tamper-evident log |
-//! | `GET /api/v1/exports` | reader, admin | the export formats |
-//! | `GET /api/v1/exports/{format}?as_of=` | reader, admin | one export as a file (see [`crate::export`]) |
+//! | `GET /api/v1/exports` | reader, approver, admin | the export formats |
+//! | `GET /api/v1/exports/{format}?as_of=&view=` | reader, approver, admin | one export as a file (see [`crate::export`]) |
 //! | `GET /api/v1/openapi.json` | anyone | this API's OpenAPI description |
-//! | `/dashboard/...` | reader, admin (login form, then a session cookie) | the web dashboard (see [`crate::dashboard`]) |
+//! | `/dashboard/...` | reader, approver, admin (login form, then a session cookie) | the web dashboard (see [`crate::dashboard`]) |
+//!
+//! Figures, queries and exports read the official view unless `view=provisional` is asked for;
+//! each answer names the view and store version it read (`x-sdgx-view` and
+//! `x-sdgx-store-version` headers on exports).
 //!
 //! Every route but `/health` and the OpenAPI description needs `Authorization: Bearer <token>`.
 //! Invalid tokens count towards their address's failed authentications (see
@@ -35,7 +43,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::{FailureLimiter, LockedOut, Role, Tokens};
-use crate::catalog::{AsOf, Catalog};
+use crate::catalog::{AsOf, Catalog, Read};
+use crate::signoff::View;
 use crate::error::{Error, Result};
 use crate::figures::{self, FigureKind, Window};
 use crate::query;
@@ -62,6 +71,9 @@ pub struct FigureParams {
     pub to: Option<i32>,
     /// Store version or RFC 3339 timestamp to read (current when absent).
     pub as_of: Option<AsOf>,
+    /// The view: official (default) or provisional.
+    #[serde(default)]
+    pub view: View,
 }
 
 /// Body of a query request.
@@ -72,6 +84,9 @@ pub struct QueryRequest {
     pub sql: String,
     /// Store version (number) or RFC 3339 timestamp (string) to read (current when absent).
     pub as_of: Option<AsOf>,
+    /// The view: official (default) or provisional.
+    #[serde(default)]
+    pub view: View,
 }
 
 /// The HTTP router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
@@ -86,7 +101,13 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route_layer(from_fn_with_state((state.clone(), Role::Reader), authorize));
     let agency = Router::new()
         .route("/api/v1/calendar/{agency}", get(calendar))
+        .route("/api/v1/publications/{id}/status", get(publication_status))
         .route_layer(from_fn_with_state((state.clone(), Role::Agency), authorize));
+    let approver = Router::new()
+        .route("/api/v1/review", get(review_queue))
+        .route("/api/v1/review/{id}", get(review_detail))
+        .route("/api/v1/publications/{id}/{action}", post(decide))
+        .route_layer(from_fn_with_state((state.clone(), Role::Approver), authorize));
     let admin = Router::new()
         .route("/api/v1/admin/audit", get(audit))
         .route_layer(from_fn_with_state((state.clone(), Role::Admin), authorize));
@@ -95,12 +116,13 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
         .merge(reader)
         .merge(agency)
+        .merge(approver)
         .merge(admin)
         .merge(crate::dashboard::router(state.clone()))
         .with_state(state)
 }
 
-/// Admits a request whose bearer token has at least the role `need`. A request without
+/// Admits a request whose bearer token's role grants `need` (see [`Role::grants`]). A request without
 /// credentials is answered 401 and not counted; an invalid token counts towards its address's
 /// failed authentications (never for `OPTIONS`, a CORS preflight) and, once the address has
 /// spent its allowance, is answered 429 with `Retry-After`. A valid token is always admitted.
@@ -125,8 +147,8 @@ async fn authorize(
             }
             Err(Error::Unauthenticated("the bearer token is not valid".into()))
         }
-        Some((name, role)) if role < need => {
-            Err(Error::PermissionDenied(format!("{name} has role {role:?}; this needs {need:?}")))
+        Some((name, role)) if !role.grants(need) => {
+            Err(Error::PermissionDenied(format!("{name} has role {role:?}, which may not do this (it needs {need:?})")))
         }
         Some((name, role)) => {
             let caller = Caller { name: name.to_owned(), role };
@@ -197,13 +219,71 @@ async fn figure(
 ) -> Result<Response> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
     let kind: FigureKind = name.parse()?;
-    let body = figures::json(&s.catalog, kind, Window { from: p.from, to: p.to }, p.as_of.as_ref()).await?;
+    let body = figures::json(&s.catalog, kind, Window { from: p.from, to: p.to }, &Read { view: p.view, as_of: p.as_of }).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn publications(State(s): State<Arc<HttpState>>) -> Json<Value> {
     let store = s.catalog.store();
-    Json(json!({ "store_version": store.version().await, "publications": store.publications().await }))
+    let version = store.version().await;
+    let log = store.publications().await;
+    let decisions = store.decisions().await;
+    let statuses = crate::signoff::statuses(&log, &decisions, version);
+    let publications: Vec<Value> = log
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+            v["sign_off"] = serde_json::to_value(&statuses[&e.publication_id]).unwrap_or(Value::Null);
+            v
+        })
+        .collect();
+    Json(json!({ "store_version": version, "publications": publications, "decisions": decisions }))
+}
+
+/// One publication's sign-off status; an agency token sees only its own agency's.
+async fn publication_status(
+    State(s): State<Arc<HttpState>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let store = s.catalog.store();
+    let log = store.publications().await;
+    let not_found = || Error::NotFound(format!("no publication {id:?} in the log"));
+    let e = log.iter().find(|e| e.publication_id == id).ok_or_else(not_found)?;
+    if caller.role == Role::Agency && caller.name != e.agency {
+        // Another agency's publication is not even acknowledged to exist.
+        return Err(not_found());
+    }
+    let version = store.version().await;
+    let decisions = store.decisions().await;
+    let status = crate::signoff::statuses(&log, &decisions, version).remove(&id).ok_or_else(not_found)?;
+    let last = decisions.iter().rev().find(|d| d.publication_id == id);
+    Ok(Json(json!({
+        "publication_id": id, "agency": e.agency, "dataset": e.dataset, "store_version": version,
+        "sign_off": status, "decided_at": last.map(|d| d.decided_at.clone()),
+    })))
+}
+
+async fn review_queue(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {
+    let q = crate::review::queue(&s.catalog).await?;
+    Ok(Json(serde_json::to_value(q).map_err(|e| Error::Internal(e.to_string()))?))
+}
+
+async fn review_detail(State(s): State<Arc<HttpState>>, Path(id): Path<String>) -> Result<Json<Value>> {
+    let d = crate::review::detail(&s.catalog, &id).await?;
+    Ok(Json(serde_json::to_value(d).map_err(|e| Error::Internal(e.to_string()))?))
+}
+
+async fn decide(
+    State(s): State<Arc<HttpState>>,
+    Extension(caller): Extension<Caller>,
+    Path((id, action)): Path<(String, String)>,
+    body: std::result::Result<Json<crate::signoff::Request>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>> {
+    let action: crate::signoff::Action = action.parse().map_err(|_| Error::NotFound(format!("no decision {action:?}: use approve, return or unapprove")))?;
+    let Json(request) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
+    let d = s.catalog.store().decide(&id, action, &caller.name, &request, s.catalog.clock().now()?).await?;
+    Ok(Json(serde_json::to_value(d).map_err(|e| Error::Internal(e.to_string()))?))
 }
 
 async fn run_query(
@@ -212,7 +292,7 @@ async fn run_query(
 ) -> Result<Response> {
     use axum::response::IntoResponse;
     let Json(q) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let out = query::run(&s.catalog, &q.sql, q.as_of.as_ref(), &s.limits).await?;
+    let out = query::run(&s.catalog, &q.sql, &Read { view: q.view, as_of: q.as_of }, &s.limits).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], out.body).into_response())
 }
 
@@ -234,6 +314,9 @@ async fn calendar(
 pub struct ExportParams {
     /// Store version or RFC 3339 timestamp to read (current when absent).
     pub as_of: Option<AsOf>,
+    /// The view: official (default) or provisional.
+    #[serde(default)]
+    pub view: View,
 }
 
 async fn export(
@@ -242,20 +325,21 @@ async fn export(
     params: std::result::Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
-    download(&s.catalog, &format, p.as_of.as_ref()).await
+    download(&s.catalog, &format, &Read { view: p.view, as_of: p.as_of }).await
 }
 
 /// An export as a file download (shared with the dashboard).
-pub async fn download(catalog: &Catalog, format: &str, as_of: Option<&AsOf>) -> Result<Response> {
+pub async fn download(catalog: &Catalog, format: &str, read: &Read) -> Result<Response> {
     use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
     let format = crate::export::Format::parse(format)?;
-    let snapshot = crate::export::snapshot(catalog, as_of).await?;
+    let snapshot = crate::export::snapshot(catalog, read).await?;
     let bytes = crate::export::render(format, &snapshot)?;
     let name = format.file_name(snapshot.store_version);
     Response::builder()
         .header(CONTENT_TYPE, format.content_type())
         .header(CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
         .header("x-sdgx-store-version", snapshot.store_version.to_string())
+        .header("x-sdgx-view", snapshot.view.name())
         .body(axum::body::Body::from(bytes))
         .map_err(|e| Error::Internal(e.to_string()))
 }

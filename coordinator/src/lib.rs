@@ -14,12 +14,15 @@
 //! | [`calendar`] | the reporting calendar: reports owed and their due dates |
 //! | [`store`] | the Delta store and the publications log |
 //! | [`audit`] | the tamper-evident log chain and its verification |
+//! | [`signoff`] | the statistical office's sign-off: decisions, publication states, the official and provisional views |
+//! | [`clock`] | the coordinator's clock (injectable by tests) |
 //! | [`ingest`] | receiving, validating and committing one publication |
 //! | [`framework_service`] | the framework in force served to agents; refusing other frameworks |
 //! | [`flight`] | the agents' Arrow Flight service (publications) |
 //! | [`flightsql`] | the analysts' Arrow Flight SQL service |
 //! | [`catalog`] | query sessions over the store: tables and views |
 //! | [`figures`] | the figures' SQL views and their results |
+//! | [`review`] | the review queue: each publication's row diff, figure impact and warnings |
 //! | [`query`] | the analysts' read-only SQL sandbox |
 //! | [`query_pool`] | the analysts' query threads, admission queue and cancellation |
 //! | [`http`] | the HTTP API |
@@ -35,6 +38,7 @@ pub mod auth;
 pub mod calendar;
 pub mod catalog;
 pub mod config;
+pub mod clock;
 pub mod crash_point;
 pub mod dashboard;
 pub mod error;
@@ -51,7 +55,9 @@ pub mod openapi;
 pub mod pki;
 pub mod query;
 pub mod query_pool;
+pub mod review;
 pub mod server;
+pub mod signoff;
 pub mod storage;
 pub mod store;
 pub mod table;

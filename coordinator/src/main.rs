@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use sdgx_coordinator::catalog::Read;
 use sdgx_coordinator::{figures, server, table, Config, Coordinator};
 
 /// The sdgx national coordinator.
@@ -48,6 +49,10 @@ enum Command {
         /// Store version, or RFC 3339 timestamp, to read (current when absent).
         #[arg(long)]
         as_of: Option<sdgx_coordinator::catalog::AsOf>,
+        /// The view to read: official (approved and released publications) or provisional
+        /// (every accepted publication).
+        #[arg(long, default_value = "official")]
+        view: sdgx_coordinator::signoff::View,
         /// Print JSON (as the HTTP API serves it) instead of tables.
         #[arg(long)]
         json: bool,
@@ -60,6 +65,10 @@ enum Command {
         /// Store version, or RFC 3339 timestamp, to read (current when absent).
         #[arg(long)]
         as_of: Option<sdgx_coordinator::catalog::AsOf>,
+        /// The view to read: official (approved and released publications) or provisional
+        /// (every accepted publication).
+        #[arg(long, default_value = "official")]
+        view: sdgx_coordinator::signoff::View,
         /// The file to write (for open-sdg: a directory, or a .zip file).
         #[arg(long)]
         out: PathBuf,
@@ -124,7 +133,7 @@ enum CaCommand {
 enum TokenCommand {
     /// Create a token, print it once, and store only its hash in the token file.
     Create {
-        /// reader or admin.
+        /// agency, reader, approver or admin.
         #[arg(long)]
         role: String,
         /// Who holds it.
@@ -201,12 +210,12 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             .await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Figures { from, to, as_of, json } => {
+        Command::Figures { from, to, as_of, view, json } => {
             let config = load()?;
             let (catalog, _) = server::open(&config, false).await?;
             let window = figures::Window { from, to };
             for kind in figures::FigureKind::ALL {
-                let figure = figures::compute(&catalog, kind, window, as_of.as_ref()).await?;
+                let figure = figures::compute(&catalog, kind, window, &Read { view, as_of: as_of.clone() }).await?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&figure).expect("figures serialise"));
                 } else {
@@ -215,11 +224,11 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Export { format, as_of, out } => {
+        Command::Export { format, as_of, view, out } => {
             let format = sdgx_coordinator::export::Format::parse(&format)?;
             let config = load()?;
             let (catalog, _) = server::open(&config, false).await?;
-            let snapshot = sdgx_coordinator::export::snapshot(&catalog, as_of.as_ref()).await?;
+            let snapshot = sdgx_coordinator::export::snapshot(&catalog, &Read { view, as_of }).await?;
             println!("{}", sdgx_coordinator::export::write(format, &snapshot, &out)?);
             Ok(std::process::ExitCode::SUCCESS)
         }

@@ -14,6 +14,10 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/api/v1/exports", "reader", "The export formats"),
     ("get", "/api/v1/exports/{format}", "reader", "One export as a file: SDMX-CSV 1.0/2.0, the SDMX report, the Open SDG bundle (zip), the XLSX annex, the HTML report"),
     ("get", "/api/v1/calendar/{agency}", "agency", "An agency's reporting calendar (an agency token reads only its own)"),
+    ("get", "/api/v1/publications/{id}/status", "agency", "One publication's sign-off status: submitted, approved (with its release time), returned or unapproved (with the reason); an agency token reads only its own"),
+    ("get", "/api/v1/review", "approver", "The review queue: submitted publications, and approved ones not yet released"),
+    ("get", "/api/v1/review/{id}", "approver", "One publication's review: rows added, removed and changed against the dataset's official version, figure impact, quality warnings, decisions"),
+    ("post", "/api/v1/publications/{id}/{action}", "approver", "Record a decision (action approve, return or unapprove), with release_at (approve) or reason (required to return or un-approve)"),
     ("get", "/api/v1/admin/audit", "admin", "Verification of the tamper-evident publications log"),
 ];
 
@@ -24,12 +28,15 @@ fn parameters(path: &str) -> Vec<Value> {
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
     let as_of = json!({"name": "as_of", "in": "query", "required": false, "description": "Store version or RFC 3339 timestamp (current when absent)", "schema": {"type": "string"}});
+    let view = json!({"name": "view", "in": "query", "required": false, "description": "official (default): approved and released publications; provisional: every accepted publication", "schema": {"type": "string", "enum": ["official", "provisional"]}});
     if path == "/api/v1/figures/{name}" {
         p.push(json!({"name": "from", "in": "query", "required": false, "description": "First reference year", "schema": {"type": "integer"}}));
         p.push(json!({"name": "to", "in": "query", "required": false, "description": "Last reference year", "schema": {"type": "integer"}}));
         p.push(as_of);
+        p.push(view);
     } else if path == "/api/v1/exports/{format}" {
         p.push(as_of);
+        p.push(view);
     }
     p
 }
@@ -54,10 +61,15 @@ pub fn document() -> Value {
         if *who == "anyone" {
             op["security"] = json!([]);
         }
-        if *method == "post" {
+        if *method == "post" && path.ends_with("/{action}") {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "additionalProperties": false,
+                "properties": {"release_at": {"type": "string", "format": "date-time"}, "reason": {"type": "string"}}}}}});
+        } else if *method == "post" {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["sql"],
-                "properties": {"sql": {"type": "string"}, "as_of": {"oneOf": [{"type": "integer"}, {"type": "string"}]}}}}}});
+                "properties": {"sql": {"type": "string"}, "as_of": {"oneOf": [{"type": "integer"}, {"type": "string"}]},
+                               "view": {"type": "string", "enum": ["official", "provisional"]}}}}}});
         }
         let entry = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         entry[*method] = op;
@@ -65,7 +77,7 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "sdgx coordinator HTTP API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "National SDG figures disaggregated by migratory status: figures, publications, read-only SQL, exports. Roles: reader < admin; agency tokens read only their own calendar."},
+                 "description": "National SDG figures disaggregated by migratory status: figures, publications, read-only SQL, exports. Roles: reader (figures, data, SQL), approver (a reader who also reviews and decides), admin (a reader who also audits); agency tokens read only their own calendar and publications' status."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
         "paths": paths,

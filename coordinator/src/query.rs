@@ -34,7 +34,7 @@ use datafusion::sql::sqlparser::ast::{Expr, Query, Visit, Visitor};
 use futures::TryStreamExt;
 use serde::Serialize;
 
-use crate::catalog::{AsOf, Catalog, Session};
+use crate::catalog::{Catalog, Read, Session};
 use crate::error::{Error, Result};
 use crate::figures::Window;
 use crate::query_pool::QueryPool;
@@ -242,14 +242,14 @@ impl Body {
 
 /// Runs one analyst statement on the query threads and encodes its result as JSON, within the
 /// memory limit, the caps and the time limit.
-pub async fn run(catalog: &Arc<Catalog>, sql: &str, as_of: Option<&AsOf>, limits: &Limits) -> Result<JsonOutput> {
-    let (catalog, sql, as_of, l) = (catalog.clone(), sql.to_owned(), as_of.cloned(), limits.clone());
-    limits.pool.run(limits.timeout, async move { collect(&catalog, &sql, as_of.as_ref(), &l).await }).await
+pub async fn run(catalog: &Arc<Catalog>, sql: &str, read: &Read, limits: &Limits) -> Result<JsonOutput> {
+    let (catalog, sql, read, l) = (catalog.clone(), sql.to_owned(), read.clone(), limits.clone());
+    limits.pool.run(limits.timeout, async move { collect(&catalog, &sql, &read, &l).await }).await
 }
 
-async fn collect(catalog: &Catalog, sql: &str, as_of: Option<&AsOf>, limits: &Limits) -> Result<JsonOutput> {
-    let version = catalog.version_of(as_of).await?;
-    let session = catalog.session(Some(version), Window::default()).await?;
+async fn collect(catalog: &Catalog, sql: &str, read: &Read, limits: &Limits) -> Result<JsonOutput> {
+    let pinned = catalog.pin(read).await?;
+    let session = catalog.session(&pinned, Window::default()).await?;
     let df = plan(&session, sql, limits).await?;
     let columns: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
     let reservation = MemoryConsumer::new("query response").register(&session.ctx.runtime_env().memory_pool);
@@ -273,7 +273,7 @@ async fn collect(catalog: &Catalog, sql: &str, as_of: Option<&AsOf>, limits: &Li
     drop(stream);
     let Body { mut out, rows, reservation, .. } = body;
     // The tail fits in the room kept for it (no reallocation past the reservation).
-    let tail = serde_json::json!({ "truncated": truncated_by.is_some(), "truncated_by": truncated_by, "store_version": session.store_version });
+    let tail = serde_json::json!({ "truncated": truncated_by.is_some(), "truncated_by": truncated_by, "view": session.view, "store_version": session.store_version });
     let tail = serde_json::to_vec(&tail).map_err(|e| Error::BadRequest(format!("result: {e}")))?;
     out.extend_from_slice(b"],");
     out.extend_from_slice(&tail[1..]);

@@ -43,7 +43,14 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
     let url = config.store_url()?;
     let options = config.store_options.resolve(&url);
     let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
-    let catalog = Arc::new(Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit, crate::figures::views(crate::figures::Source::Facts)));
+    let clock = crate::clock::Clock::from_env();
+    if let Some(f) = clock.file() {
+        tracing::warn!(file = %f.display(), "the coordinator's clock is read from {} (a test setting): decisions and embargoes follow that file, not the system clock", crate::clock::CLOCK_FILE);
+    }
+    let catalog = Arc::new(
+        Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit, crate::figures::views(crate::figures::Source::Facts))
+            .with_clock(clock),
+    );
     let registry = Registry::new(config.security.agencies.clone());
     let limits = crate::ingest::Limits::from_config(config);
     let ingest = Arc::new(Ingest::new(contract, store, ValidationOptions { max_problems: config.max_problems }, registry, limits));

@@ -45,6 +45,7 @@ use sdgx_schemas::{ImportSummary, Manifest, Problem, Rule, ValidationReport};
 use crate::audit::{Head, LogCommit};
 use crate::error::{Error, Result};
 use crate::facts::{Facts, FactsBuilder, FactsRef, StoredFile};
+use crate::signoff::{Action as DecisionAction, Decision, DECISION_KEY};
 
 /// Commit-metadata key holding the publications-log entry.
 pub const LOG_KEY: &str = "sdgx.publication";
@@ -121,6 +122,11 @@ pub struct Store {
     head_path: PathBuf,
     table: RwLock<DeltaTable>,
     log: RwLock<Vec<PublicationEntry>>,
+    /// The sign-off decisions, oldest first.
+    decisions: RwLock<Vec<Decision>>,
+    /// The data files (path relative to the table's root, size) each publication's commit
+    /// added, by publication id: the official view reads them (see [`Store::publication_files`]).
+    files: std::sync::Mutex<HashMap<String, Vec<(String, u64)>>>,
     /// Commit time (ms since the epoch) of every version, indexed by version.
     commit_times: RwLock<Vec<i64>>,
     commit_lock: Mutex<()>,
@@ -429,9 +435,10 @@ impl Store {
         }
         let num_indexed_cols = table.snapshot()?.table_config().num_indexed_cols();
         let log = entries(&commits);
+        let decisions = decisions(&commits);
         if writer
-            && let Some(last) = log.last() {
-                crate::audit::write_head(&head_path, &Head::of(last)).map_err(|e| Error::or_no_space(e, &head_path.display().to_string()))?;
+            && let Some(head) = newest_head(&log, &decisions) {
+                crate::audit::write_head(&head_path, &head).map_err(|e| Error::or_no_space(e, &head_path.display().to_string()))?;
             }
         let store = Store {
             url,
@@ -440,7 +447,9 @@ impl Store {
             num_indexed_cols,
             head_path,
             table: RwLock::new(table),
+            files: std::sync::Mutex::new(added_files(&commits)),
             log: RwLock::new(log),
+            decisions: RwLock::new(decisions),
             commit_times: RwLock::new(commit_times(&commits)),
             commit_lock: Mutex::new(()),
             facts: std::sync::Mutex::new(HashMap::new()),
@@ -597,8 +606,7 @@ impl Store {
         let (facts_ref, facts) = staged.write_facts().await?;
         crate::crash_point::reach(crate::crash_point::Point::FactsWritten);
         let mut table = self.table.read().await.clone();
-        let previous_entry_hash =
-            self.log.read().await.last().map_or_else(|| crate::audit::GENESIS.to_owned(), |e| e.entry_hash.clone());
+        let previous_entry_hash = self.last_entry_hash().await;
         let snapshot = table.snapshot()?;
         let files = snapshot.log_data();
         let removes = files.iter().filter(|f| {
@@ -606,6 +614,7 @@ impl Store {
             p.get("agency").is_some_and(|v| v.as_deref() == Some(manifest.agency.as_str()))
                 && p.get("dataset").is_some_and(|v| v.as_deref() == Some(manifest.dataset.as_str()))
         });
+        let added: Vec<(String, u64)> = adds.iter().map(|a| (a.path.clone(), a.size as u64)).collect();
         let actions: Vec<Action> =
             adds.into_iter().map(Action::Add).chain(removes.map(|f| Action::Remove(f.remove_action(true)))).collect();
         let json: Vec<serde_json::Value> = actions.iter().map(serde_json::to_value).collect::<std::result::Result<_, _>>()
@@ -666,9 +675,106 @@ impl Store {
         }
         *self.table.write().await = table;
         self.facts.lock().expect("facts lock").insert(entry.publication_id.clone(), facts);
+        self.files.lock().expect("files lock").insert(entry.publication_id.clone(), added);
         self.commit_times.write().await.push(committed_at);
         self.log.write().await.push(entry.clone());
         Ok(Committed { entry, duplicate: false })
+    }
+
+    /// The `entry_hash` of the newest entry of the log (publication or decision), or the
+    /// genesis hash.
+    async fn last_entry_hash(&self) -> String {
+        let log = self.log.read().await;
+        let decisions = self.decisions.read().await;
+        newest_head(&log, &decisions).map_or_else(|| crate::audit::GENESIS.to_owned(), |h| h.entry_hash)
+    }
+
+    /// Records `by`'s decision `action` on `publication_id` at `now`, as one commit (no data
+    /// actions; the decision, chained into the log, in its metadata), once
+    /// [`crate::signoff::check`] allows it.
+    pub async fn decide(
+        &self,
+        publication_id: &str,
+        action: DecisionAction,
+        by: &str,
+        request: &crate::signoff::Request,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Decision> {
+        let _guard = self.commit_lock.lock().await;
+        let log = self.log.read().await.clone();
+        let publication = log
+            .iter()
+            .find(|e| e.publication_id == publication_id)
+            .ok_or_else(|| Error::NotFound(format!("no publication {publication_id:?} in the log")))?;
+        let version = self.version().await;
+        let status = crate::signoff::statuses(&log, &self.decisions.read().await, version)
+            .remove(publication_id)
+            .expect("every publication of the log has a status");
+        let release_at = crate::signoff::check(publication, &status, action, by, request, now)?;
+        let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut decision = Decision {
+            decision_id: uuid::Uuid::now_v7().to_string(),
+            action,
+            publication_id: publication_id.to_owned(),
+            agency: publication.agency.clone(),
+            dataset: publication.dataset.clone(),
+            by: by.to_owned(),
+            decided_at: stamp(now),
+            release_at: release_at.map(stamp),
+            reason: request.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned),
+            store_version: 0,
+            previous_entry_hash: self.last_entry_hash().await,
+            entry_hash: String::new(),
+        };
+        decision.entry_hash = crate::audit::decision_hash(&decision);
+        let metadata = serde_json::to_value(&decision).map_err(|e| Error::Store(e.into()))?;
+        let mut table = self.table.read().await.clone();
+        let snapshot = table.snapshot()?;
+        // A commit without data actions: an append of nothing, carrying the decision.
+        let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
+        let version = CommitBuilder::default()
+            .with_actions(vec![])
+            .with_app_metadata(HashMap::from([(DECISION_KEY.to_owned(), metadata)]))
+            .build(Some(snapshot), table.log_store(), operation)
+            .await
+            .map_err(|e| Error::or_no_space(e.into(), &format!("{}/_delta_log/", crate::storage::redact(&self.url).trim_end_matches('/'))))?
+            .version as i64;
+        decision.store_version = version;
+        let committed_at = match self.object_store.get(&commit_path(version)).await {
+            Ok(r) => r.bytes().await.ok().and_then(|b| crate::audit::parse_commit(version, &b).timestamp),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        if let Err(e) = table.update_incremental(Some(version as u64)).await {
+            tracing::error!(version, error = %e, "could not load the new commit; reloading the table");
+            let _ = table.load().await;
+        }
+        if let Err(e) = crate::audit::write_head(&self.head_path, &Head::of_decision(&decision)) {
+            tracing::error!(path = %self.head_path.display(), error = %e, "could not record the log's head; it is recorded at the next commit or start");
+        }
+        *self.table.write().await = table;
+        self.commit_times.write().await.push(committed_at);
+        self.decisions.write().await.push(decision.clone());
+        tracing::info!(publication = %decision.publication_id, agency = %decision.agency, dataset = %decision.dataset,
+            decision = decision.action.name(), by = %decision.by, version, "sign-off decision recorded");
+        Ok(decision)
+    }
+
+    /// The sign-off decisions, oldest first.
+    pub async fn decisions(&self) -> Vec<Decision> {
+        self.decisions.read().await.clone()
+    }
+
+    /// The data files (path relative to the table's root, size in bytes) the commit of
+    /// `publication_id` added; they stay in storage after later versions supersede them.
+    pub fn publication_files(&self, publication_id: &str) -> Vec<(String, u64)> {
+        self.files.lock().expect("files lock").get(publication_id).cloned().unwrap_or_default()
+    }
+
+    /// The table's object store and the URL DataFusion knows it by (registered by
+    /// [`Store::register_object_store`]).
+    pub async fn object_store_url(&self) -> datafusion::execution::object_store::ObjectStoreUrl {
+        self.table.read().await.log_store().object_store_url()
     }
 
     /// Every commit of the Delta log, re-read from the commit files in storage, oldest first.
@@ -752,6 +858,43 @@ fn commit_times(commits: &[LogCommit]) -> Vec<i64> {
         times[i] = times[i].max(times[i - 1]);
     }
     times
+}
+
+/// The head of the log whose newest entries are the last of `log` and of `decisions`.
+fn newest_head(log: &[PublicationEntry], decisions: &[Decision]) -> Option<Head> {
+    match (log.last(), decisions.last()) {
+        (Some(e), Some(d)) if d.store_version > e.store_version => Some(Head::of_decision(d)),
+        (Some(e), _) => Some(Head::of(e)),
+        (None, Some(d)) => Some(Head::of_decision(d)),
+        (None, None) => None,
+    }
+}
+
+/// The sign-off decisions of `commits`, oldest first, with their store versions.
+fn decisions(commits: &[LogCommit]) -> Vec<Decision> {
+    commits
+        .iter()
+        .filter_map(|c| {
+            let mut d = c.decision.clone()?.ok()?;
+            d.store_version = c.version;
+            Some(d)
+        })
+        .collect()
+}
+
+/// The data files each publication's commit added, by publication id.
+fn added_files(commits: &[LogCommit]) -> HashMap<String, Vec<(String, u64)>> {
+    commits
+        .iter()
+        .filter_map(|c| {
+            let e = c.entry.as_ref()?.as_ref().ok()?;
+            let adds = c.actions.iter().filter_map(|a| {
+                let add = a.get("add")?;
+                Some((add.get("path")?.as_str()?.to_owned(), add.get("size")?.as_u64()?))
+            });
+            Some((e.publication_id.clone(), adds.collect()))
+        })
+        .collect()
 }
 
 /// The publications-log entries of `commits`, oldest first, with their store versions.

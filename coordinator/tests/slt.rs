@@ -12,7 +12,15 @@
 //! - `AS OF <version|CURRENT>`: the store version queried;
 //! - `CALENDAR <agency> <dataset> <frequency> <from> <to> <due_days>`: add a reporting-calendar
 //!   entry;
-//! - `AGENCY <id>`: add an agency to the registry.
+//! - `AGENCY <id>`: add an agency to the registry;
+//! - `VIEW <official|provisional>`: the view queried (provisional until a file says otherwise);
+//! - `APPROVE <agency> <dataset> [<release time>]`, `RETURN <agency> <dataset>`,
+//!   `UNAPPROVE <agency> <dataset>`: the approver `nso` decides on the dataset's latest
+//!   publication (with the reason `slt`);
+//! - `APPROVE_VERSION <store version> [<release time>]`: approve the publication committed at that
+//!   version (an older one);
+//! - `AT <RFC 3339 time>`: the coordinator's clock (it starts at the real time), which the
+//!   official view is read at.
 
 mod common;
 
@@ -22,7 +30,9 @@ use std::sync::Arc;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use sdgx_coordinator::auth::AgencyEntry;
 use sdgx_coordinator::calendar::CalendarEntry;
-use sdgx_coordinator::catalog::{Catalog, Registers};
+use sdgx_coordinator::catalog::{AsOf, Catalog, Read, Registers};
+use sdgx_coordinator::clock::Clock;
+use sdgx_coordinator::signoff::{Action, Request, View};
 use sdgx_coordinator::figures::{self, Source, Window};
 use sdgx_coordinator::store::Store;
 use sdgx_schemas::Contract;
@@ -40,6 +50,8 @@ struct Db {
     as_of: Option<i64>,
     registers: Registers,
     source: Source,
+    view: View,
+    clock: Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +69,24 @@ impl Db {
         let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
         let contract = Arc::new(Contract::load(None, Some(&slt_dir().join("framework.toml"))).unwrap());
         let registers = Registers { national_area: "AM".into(), ..Default::default() };
-        Db { dir, store, contract, window: Window::default(), as_of: None, registers, source }
+        Db { dir, store, contract, window: Window::default(), as_of: None, registers, source, view: View::Provisional, clock: Clock::manual(chrono::Utc::now()) }
+    }
+
+    /// `action` on `publication_id` by the approver `nso`, at the clock's time.
+    async fn decide(&mut self, publication_id: &str, action: Action, release_at: Option<&str>) -> Result<DBOutput<DefaultColumnType>, DbError> {
+        let request = Request {
+            release_at: release_at.map(str::to_owned),
+            reason: (action != Action::Approve).then(|| "slt".to_owned()),
+        };
+        let now = self.clock.now().map_err(fail)?;
+        self.store.decide(publication_id, action, "nso", &request, now).await.map_err(fail)?;
+        Ok(DBOutput::StatementComplete(0))
+    }
+
+    /// The latest publication of (agency, dataset).
+    async fn latest(&self, agency: &str, dataset: &str) -> Result<String, DbError> {
+        let e = self.store.current(agency, dataset).await.ok_or_else(|| DbError(format!("no publication of {agency} {dataset}")))?;
+        Ok(e.publication_id)
     }
 
     async fn publish(&mut self, agency: &str, dataset: &str, csv: &str) -> Result<(), DbError> {
@@ -65,8 +94,10 @@ impl Db {
     }
 
     async fn query(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, DbError> {
-        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), self.registers.clone(), 256 << 20, figures::views(self.source));
-        let session = catalog.session(self.as_of, self.window).await.map_err(fail)?;
+        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), self.registers.clone(), 256 << 20, figures::views(self.source))
+            .with_clock(self.clock.clone());
+        let read = Read { view: self.view, as_of: self.as_of.map(AsOf::Version) };
+        let session = catalog.session(&catalog.pin(&read).await.map_err(fail)?, self.window).await.map_err(fail)?;
         let batches = session.ctx.sql(sql).await.map_err(fail)?.collect().await.map_err(fail)?;
         let options = FormatOptions::default().with_null("NULL");
         let mut rows = Vec::new();
@@ -120,6 +151,42 @@ impl sqllogictest::AsyncDB for Db {
             ["AGENCY", id] => {
                 self.registers.agencies.push(AgencyEntry { id: id.to_string(), name: id.to_string(), datasets: vec![] });
                 Ok(DBOutput::StatementComplete(0))
+            }
+            ["VIEW", v] => {
+                self.view = v.parse().map_err(fail)?;
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["AT", t] => {
+                self.clock.set(chrono::DateTime::parse_from_rfc3339(t).map_err(fail)?.with_timezone(&chrono::Utc));
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["APPROVE", agency, dataset, rest @ ..] if rest.len() <= 1 => {
+                let id = self.latest(agency, dataset).await?;
+                self.decide(&id, Action::Approve, rest.first().copied()).await
+            }
+            ["APPROVE_VERSION", version, rest @ ..] if rest.len() <= 1 => {
+                let v: i64 = version.parse().map_err(fail)?;
+                let log = self.store.publications().await;
+                let e = log.iter().find(|e| e.store_version == v).ok_or_else(|| DbError(format!("no publication at version {v}")))?;
+                let id = e.publication_id.clone();
+                self.decide(&id, Action::Approve, rest.first().copied()).await
+            }
+            ["RETURN", agency, dataset] => {
+                let id = self.latest(agency, dataset).await?;
+                self.decide(&id, Action::Return, None).await
+            }
+            ["UNAPPROVE", agency, dataset] => {
+                // The dataset's approved publication (the latest one approved).
+                let log = self.store.publications().await;
+                let version = self.store.version().await;
+                let statuses = sdgx_coordinator::signoff::statuses(&log, &self.store.decisions().await, version);
+                let e = log
+                    .iter()
+                    .rev()
+                    .find(|e| e.agency == *agency && e.dataset == *dataset && statuses[&e.publication_id].word() == "approved")
+                    .ok_or_else(|| DbError(format!("no approved publication of {agency} {dataset}")))?;
+                let id = e.publication_id.clone();
+                self.decide(&id, Action::Unapprove, None).await
             }
             ["AS", "OF", "CURRENT"] => {
                 self.as_of = None;

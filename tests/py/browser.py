@@ -53,6 +53,14 @@ try:
     WebDriverWait(driver, 30).until(EC.presence_of_element_located((By.ID, "headline-value")))
     if not driver.current_url.endswith("/dashboard"):
         fail(f"login went to {driver.current_url}")
+    # The dashboard opens on the official figures; nothing is approved in this federation, so
+    # the reader follows the link to the provisional ones.
+    provenance = driver.find_element(By.CSS_SELECTOR, ".provenance").text
+    if not provenance.startswith("Official figures"):
+        fail(f"dashboard: the first page does not say it shows the official figures: {provenance!r}")
+    driver.find_element(By.LINK_TEXT, "Show the provisional figures").click()
+    WebDriverWait(driver, 30).until(EC.url_contains("view=provisional"))
+    WebDriverWait(driver, 30).until(EC.presence_of_element_located((By.ID, "headline-value")))
     headline = driver.find_element(By.ID, "headline-value").text
     if headline != expected:
         fail(f"dashboard: headline {headline!r}, expected {expected!r}")
@@ -61,12 +69,12 @@ try:
     if bars == 0 or overflow > 0:
         fail(f"dashboard: {bars} bars, {overflow}px wider than a laptop window")
     driver.save_screenshot(f"{shots}/dashboard.png")
-    driver.get(base + "/dashboard/coverage")
+    driver.get(base + "/dashboard/coverage?view=provisional")
     cells = len(driver.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell"))
     if cells == 0:
         fail("coverage page: the heatmap drew nothing")
     driver.save_screenshot(f"{shots}/coverage.png")
-    driver.get(base + "/dashboard/indicators")
+    driver.get(base + "/dashboard/indicators?view=provisional")
     driver.find_element(By.ID, "filter").send_keys("10.7")
     visible = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#indicators tbody tr") if r.is_displayed()]
     if not visible or any("10.7" not in v for v in visible):

@@ -50,6 +50,9 @@ def connect(uri: str, ca: str, token_file: str, as_of: int | None = None):
         "password": token,
         DatabaseOptions.TLS_ROOT_CERTS.value: open(ca).read(),
     }
+    # These checks are about what was accepted (acknowledged), approved or not: the
+    # provisional view, chosen with sdgx's call header.
+    kwargs["adbc.flight.sql.rpc.call_header.x-sdgx-view"] = "provisional"
     if as_of is not None:
         kwargs["adbc.flight.sql.rpc.call_header.x-sdgx-as-of"] = str(as_of)
     return flightsql.connect(uri, db_kwargs=kwargs)

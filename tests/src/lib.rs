@@ -356,9 +356,14 @@ impl Served {
     /// `sdgx-agent publish` of the example `agency`'s config against this coordinator, over
     /// mutual TLS with the agency's certificate (`cert_of`'s, to impersonate), outbox in `outbox`.
     pub fn agent(&self, agency: &str, cert_of: &str, pki: &Path, outbox: &Path) -> std::process::Command {
+        self.agent_with_config(&root().join(format!("examples/federation/{agency}/agent.toml")), cert_of, pki, outbox)
+    }
+
+    /// `sdgx-agent publish` of the agent config at `config`, as [`Served::agent`] runs it.
+    pub fn agent_with_config(&self, config: &Path, cert_of: &str, pki: &Path, outbox: &Path) -> std::process::Command {
         let mut cmd = std::process::Command::new(binary("sdgx-agent"));
         cmd.args(["publish", "--config"])
-            .arg(root().join(format!("examples/federation/{agency}/agent.toml")))
+            .arg(config)
             .env("SDGX_COORDINATOR", format!("https://localhost:{}", self.flight_port))
             .env("SDGX_OUTBOX", outbox)
             .env("SDGX_TLS__CA", pki.join("ca.pem"))

@@ -57,16 +57,19 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     assert_eq!(status, 200);
     assert_eq!(health["store_version"], 8);
     assert_eq!(get("/api/v1/figures/migration-disaggregation-share", None).await.0, 401, "anonymous is denied");
-    let (_, fig) = get("/api/v1/figures/migration-disaggregation-share", t).await;
+    // Nothing is approved yet: the official figures (the default) count nothing.
+    let (_, official) = get("/api/v1/figures/migration-disaggregation-share", t).await;
+    assert_eq!((official["numerator"].as_i64(), official["denominator"].as_i64(), official["view"].as_str()), (Some(0), Some(0), Some("official")));
+    let (_, fig) = get("/api/v1/figures/migration-disaggregation-share?view=provisional", t).await;
     // Hand-computed in tests/federation.rs: 7 of the 15 produced indicators.
     assert_eq!((fig["numerator"].as_i64(), fig["denominator"].as_i64()), (Some(7), Some(15)));
-    assert_eq!(fig["store_version"], 8);
+    assert_eq!((fig["store_version"].as_i64(), fig["view"].as_str()), (Some(8), Some("provisional")));
     assert_eq!(fig["migration_relevant"]["denominator"], 85);
     assert_eq!(fig["by_goal"].as_array().unwrap().len(), 16, "17 goals less goal 14, out of scope");
-    let (_, win) = get("/api/v1/figures/migration-disaggregation-share?from=2030&to=2031", t).await;
+    let (_, win) = get("/api/v1/figures/migration-disaggregation-share?from=2030&to=2031&view=provisional", t).await;
     assert_eq!((win["numerator"].as_i64(), win["denominator"].as_i64()), (Some(0), Some(0)));
     assert!(win["share"].is_null(), "an empty denominator gives null");
-    let (_, rs) = get("/api/v1/figures/reporting-status", t).await;
+    let (_, rs) = get("/api/v1/figures/reporting-status?view=provisional", t).await;
     assert_eq!((rs["numerator"].as_i64(), rs["denominator"].as_i64()), (Some(15), Some(247)));
     let (_, pubs) = get("/api/v1/publications", t).await;
     assert_eq!(pubs["publications"].as_array().unwrap().len(), 8);
@@ -77,13 +80,13 @@ async fn binaries_publish_over_mtls_and_serve_the_figures_over_http() {
     assert_eq!(get("/api/v1/admin/audit", t).await.0, 403, "a reader is no admin");
 
     // The figures command reads the same store and prints the same numbers.
-    let out = run(coordinator_env(&mut Command::new(&coord), &pki).args(["figures", "--config"]).arg(&config).arg("--data-dir").arg(dir.path()));
+    let out = run(coordinator_env(&mut Command::new(&coord), &pki).args(["figures", "--view", "provisional", "--config"]).arg(&config).arg("--data-dir").arg(dir.path()));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("46.7%  (7/15)"), "{text}");
     assert!(text.contains("(15/247)"), "{text}");
     // The log verifies.
     let out = run(coordinator_env(&mut Command::new(&coord), &pki).args(["audit", "verify", "--config"]).arg(&config).arg("--data-dir").arg(dir.path()));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("audit passed: 8 publications-log entries"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("audit passed: 8 log entries"));
 
     // Secrets never reach the logs.
     drop(served);

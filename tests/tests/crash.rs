@@ -5,6 +5,8 @@
 //! figures from facts equal the full scan, the coordinator starts again, and the agent's retry
 //! delivers exactly once.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
@@ -23,7 +25,7 @@ async fn open(data: &Path) -> std::sync::Arc<Catalog> {
 /// count, its facts match its rows, and every figure from facts equals the full scan.
 async fn check_whole(catalog: &Catalog) -> Vec<(String, u64)> {
     let store = catalog.store();
-    let s = catalog.tables(None).await.unwrap();
+    let s = catalog.tables(&catalog.pin(&Read::current(View::Provisional)).await.unwrap()).await.unwrap();
     let mut seen = Vec::new();
     for e in &s.publications {
         let sql = format!("SELECT count(*) FROM observations WHERE agency = '{}' AND dataset = '{}'", e.agency, e.dataset);
@@ -45,8 +47,8 @@ async fn check_whole(catalog: &Catalog) -> Vec<(String, u64)> {
         figures::views(Source::Reference),
     );
     for kind in FigureKind::ALL {
-        let a = figures::compute(catalog, kind, Window::default(), None).await.unwrap();
-        let b = figures::compute(&reference, kind, Window::default(), None).await.unwrap();
+        let a = figures::compute(catalog, kind, Window::default(), &Read::current(View::Provisional)).await.unwrap();
+        let b = figures::compute(&reference, kind, Window::default(), &Read::current(View::Provisional)).await.unwrap();
         assert_eq!(a, b, "{kind}: facts and full scan agree");
     }
     seen.sort();

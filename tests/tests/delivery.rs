@@ -3,6 +3,8 @@
 //! an agent killed mid-upload, an acknowledgement lost after the commit, and the daemon.
 //! Each publication must arrive exactly once: one new store version, never two.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -11,7 +13,7 @@ use sdgx_e2e::{binary, example_agent, root, FaultProxy, Running};
 
 /// The coordinator's current store version.
 async fn version(r: &Running) -> i64 {
-    r.catalog.tables(None).await.unwrap().store_version
+    r.catalog.tables(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap()).await.unwrap().store_version
 }
 
 /// The example agent of `agency`, talking to `url` in plaintext, retrying fast.

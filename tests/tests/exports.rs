@@ -2,6 +2,8 @@
 //! Open SDG bundle's layout, the XLSX annex read back by calamine, the HTML report and the
 //! dashboard in headless Chromium, and the OpenAPI document against the routes served.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -42,14 +44,14 @@ async fn federation() -> (Running, String, tempfile::TempDir) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
     let (r, token, tmp) = federation().await;
-    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let mapped = sdmx::map(&snap);
     let (rows, excluded) = (&mapped.rows, &mapped.excluded);
     // Over HTTP, as a reader: both versions, stating the store version.
     let client = reqwest::Client::new();
     let mut files = Vec::new();
     for f in ["sdmx-csv-1.0", "sdmx-csv-2.0"] {
-        let resp = client.get(format!("http://{}/api/v1/exports/{f}", r.http)).bearer_auth(&token).send().await.unwrap();
+        let resp = client.get(format!("http://{}/api/v1/exports/{f}?view=provisional", r.http)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{f}");
         assert_eq!(resp.headers()["x-sdgx-store-version"].to_str().unwrap(), snap.store_version.to_string());
         let path = tmp.path().join(format!("{f}.csv"));
@@ -95,7 +97,7 @@ async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
         .unwrap();
     assert!(out.status.success(), "pysdmx: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     // The report lists what the global structure cannot carry, with the reason.
-    let report = client.get(format!("http://{}/api/v1/exports/sdmx-report", r.http)).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    let report = client.get(format!("http://{}/api/v1/exports/sdmx-report?view=provisional", r.http)).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
     assert!(report.contains(&format!("store version {}", snap.store_version)), "{report}");
     assert!(report.contains(&format!("exported: {}; left out: {}", rows.len(), excluded.len())), "{report}");
     assert!(report.contains("national proxy indicator 10.7.p1 is not in the global framework"), "{report}");
@@ -117,7 +119,7 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
             .arg(&config)
             .arg("--data-dir")
             .arg(r.dir.path())
-            .args(["export", format, "--as-of", "8", "--out"])
+            .args(["export", format, "--as-of", "8", "--view", "provisional", "--out"])
             .arg(out)
             .output()
             .unwrap();
@@ -180,7 +182,7 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     assert!(meta.contains("methodology: ") && meta.contains("sdgx_store_version: 8"), "{meta}");
     // Over HTTP the same bundle comes as a zip archive with the same files.
     let resp = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/exports/open-sdg?as_of=8", r.http))
+        .get(format!("http://{}/api/v1/exports/open-sdg?as_of=8&view=provisional", r.http))
         .bearer_auth(&token)
         .send()
         .await
@@ -210,7 +212,7 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_xlsx_annex_reads_back_with_the_headline_and_the_indicators() {
     let (r, _token, tmp) = federation().await;
-    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let path = tmp.path().join("annex.xlsx");
     std::fs::write(&path, export::render(Format::Xlsx, &snap).unwrap()).unwrap();
     let mut book: calamine::Xlsx<_> = calamine::open_workbook(&path).unwrap();
@@ -239,12 +241,12 @@ async fn the_xlsx_annex_reads_back_with_the_headline_and_the_indicators() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_and_dashboard_in_headless_chromium() {
     let (r, token, tmp) = federation().await;
-    let snap = export::snapshot(&r.catalog, None).await.unwrap();
+    let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let report = tmp.path().join("report.html");
     std::fs::write(&report, export::render(Format::Html, &snap).unwrap()).unwrap();
     // The figure's value as the HTTP API gives it, shown with one decimal.
     let fig: serde_json::Value = reqwest::Client::new()
-        .get(format!("http://{}/api/v1/figures/migration-disaggregation-share", r.http))
+        .get(format!("http://{}/api/v1/figures/migration-disaggregation-share?view=provisional", r.http))
         .bearer_auth(&token)
         .send()
         .await
@@ -276,7 +278,10 @@ async fn report_and_dashboard_in_headless_chromium() {
 async fn openapi_describes_exactly_the_routes_served() {
     let (token, reader) = Tokens::create("analyst", Role::Reader);
     let (admin_token, admin) = Tokens::create("admin", Role::Admin);
-    let r = Running::start(|c| c.security.tokens = vec![reader, admin]).await;
+    let (approver_token, approver) = Tokens::create("nso", Role::Approver);
+    let r = Running::start(|c| c.security.tokens = vec![reader, admin, approver]).await;
+    r.publish_all().await;
+    let publication = r.catalog.store().publications().await[0].publication_id.clone();
     let client = reqwest::Client::new();
     let doc: serde_json::Value = client.get(format!("http://{}/api/v1/openapi.json", r.http)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
@@ -293,10 +298,20 @@ async fn openapi_describes_exactly_the_routes_served() {
         let url = format!(
             "http://{}{}",
             r.http,
-            path.replace("{name}", "reporting-status").replace("{format}", "sdmx-report").replace("{agency}", "moh")
+            path.replace("{name}", "reporting-status")
+                .replace("{format}", "sdmx-report")
+                .replace("{agency}", "moh")
+                .replace("{id}", &publication)
+                .replace("{action}", "approve")
         );
-        let req = if method == "post" { client.post(&url).json(&serde_json::json!({"sql": "SELECT 1"})) } else { client.get(&url) };
-        let t = if path.contains("/admin/") { &admin_token } else { &token };
+        let body = if path.ends_with("/{action}") { serde_json::json!({}) } else { serde_json::json!({"sql": "SELECT 1"}) };
+        let req = if method == "post" { client.post(&url).json(&body) } else { client.get(&url) };
+        // Each route's documented role calls it.
+        let t = match doc["paths"][path][method]["x-sdgx-role"].as_str() {
+            Some("admin") => &admin_token,
+            Some("approver") => &approver_token,
+            _ => &token,
+        };
         let status = req.bearer_auth(t).send().await.unwrap().status().as_u16();
         assert!(status == 200, "{method} {path}: {status}");
     }

@@ -2,6 +2,8 @@
 //! example agents publishing over Arrow Flight; the figures are checked against values worked
 //! out by hand from the example data (examples/federation/generate.py).
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::sync::Arc;
 
 use sdgx_coordinator::figures::{self, Window};
@@ -11,10 +13,10 @@ use sdgx_e2e::{root, Running};
 async fn example_federation_figures_match_hand_computed_values() {
     let r = Running::start(|_| {}).await;
     r.publish_all().await;
-    let s = r.catalog.session(None, Window::default()).await.unwrap();
+    let s = r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap();
     // 8 datasets from 7 agencies: 8 commits after the table's creation (version 0).
     assert_eq!(s.store_version, 8);
-    let m = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(s.store_version))).await.unwrap();
+    let m = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &Read::at_version(View::Provisional, s.store_version)).await.unwrap();
 
     // Produced (some non-M observation): armstat 10.7.p1, 1.1.1, 1.2.1; sms 10.7.p2, 10.7.4;
     // moes 4.b.p1, 4.2.2; diaspora 17.16.p1; labour 8.5.2, 8.8.1, 8.8.2; cba 10.c.1, 17.3.2;
@@ -62,17 +64,18 @@ async fn example_federation_figures_match_hand_computed_values() {
     assert_eq!(agency("moh"), Some((1, 2)));
     assert_eq!(m.publications.len(), 8);
 
-    let rs = figures::get::<figures::ReportingStatus>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(s.store_version))).await.unwrap();
+    let rs = figures::get::<figures::ReportingStatus>(&r.catalog, Window::default(), &Read::at_version(View::Provisional, s.store_version)).await.unwrap();
     // Reported 15 of 247 in scope; goal 14's ten indicators are out of scope.
     assert_eq!((rs.numerator, rs.denominator), (15, 247));
     assert_eq!(rs.out_of_scope.len(), 10);
     assert!(rs.not_reported.contains(&"3.1.1".to_owned()), "3.1.1 has only obs_status M rows");
 
     // Sixteen identical requests at once share one computation, and later ones the same result.
-    let asks = (0..16).map(|_| figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), None));
+    let provisional = Read::current(View::Provisional);
+    let asks = (0..16).map(|_| figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &provisional));
     let answers = futures::future::try_join_all(asks).await.unwrap();
     assert!(answers.iter().all(|a| Arc::ptr_eq(a, &answers[0])), "one shared result");
-    let later = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), None).await.unwrap();
+    let later = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &Read::current(View::Provisional)).await.unwrap();
     assert!(Arc::ptr_eq(&later, &answers[0]));
     assert_eq!(*later, *m, "the same figure as computed alone");
     r.stop().await;
@@ -82,8 +85,8 @@ async fn example_federation_figures_match_hand_computed_values() {
 async fn rejection_replacement_and_duplicates() {
     let r = Running::start(|_| {}).await;
     r.publish_all().await;
-    let before = r.catalog.session(None, Window::default()).await.unwrap();
-    let fig_before = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(before.store_version))).await.unwrap();
+    let before = r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap();
+    let fig_before = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &Read::at_version(View::Provisional, before.store_version)).await.unwrap();
 
     // A bad file from labour: an unknown sex code on data row 2.
     let tmp = tempfile::tempdir().unwrap();
@@ -107,16 +110,16 @@ async fn rejection_replacement_and_duplicates() {
     assert_eq!((p.rule.id(), p.row, p.column.as_deref(), p.value.as_deref()), ("unknown_code", Some(2), Some("sex"), Some("W")));
 
     // Nothing changed: same version, same figures.
-    let after = r.catalog.session(None, Window::default()).await.unwrap();
+    let after = r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap();
     assert_eq!(after.store_version, before.store_version);
-    let fig_after = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(after.store_version))).await.unwrap();
+    let fig_after = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &Read::at_version(View::Provisional, after.store_version)).await.unwrap();
     assert_eq!(fig_after, fig_before);
 
     // Re-sending identical content: acknowledged as a duplicate, no new version.
     let again = sdgx_agent::run(&r.agent("cba"), false).await.unwrap();
     let ack = again[0].sent.as_ref().unwrap().as_ref().unwrap();
     assert!(ack.duplicate);
-    assert_eq!(r.catalog.session(None, Window::default()).await.unwrap().store_version, before.store_version);
+    assert_eq!(r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap().store_version, before.store_version);
 
     // Republication with other content replaces the old rows: health without 3.3.1's migrant rows.
     let health = root().join("examples/federation/moh/health.csv");
@@ -130,8 +133,8 @@ async fn rejection_replacement_and_duplicates() {
     let ack = out[0].sent.as_ref().unwrap().as_ref().unwrap();
     assert!(!ack.duplicate);
     assert_eq!(ack.store_version, before.store_version + 1);
-    let s = r.catalog.session(None, Window::default()).await.unwrap();
-    let m = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(s.store_version))).await.unwrap();
+    let s = r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap();
+    let m = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &Read::at_version(View::Provisional, s.store_version)).await.unwrap();
     // 3.3.1 is still produced (totals) but no longer migration-disaggregated: 6 / 15.
     assert_eq!((m.numerator, m.denominator), (6, 15));
     let rows = s.ctx.sql("SELECT count(*) FROM observations WHERE agency = 'moh'").await.unwrap().collect().await.unwrap();
@@ -158,7 +161,7 @@ async fn figures_as_of_an_earlier_version_are_reproducible() {
         async move {
             let mut out = Vec::new();
             for kind in figures::FigureKind::ALL {
-                out.push(figures::compute(&catalog, kind, Window::default(), Some(&as_of)).await.unwrap());
+                out.push(figures::compute(&catalog, kind, Window::default(), &Read { view: View::Provisional, as_of: Some(as_of.clone()) }).await.unwrap());
             }
             out
         }
@@ -179,14 +182,14 @@ async fn figures_as_of_an_earlier_version_are_reproducible() {
         assert_eq!(all(AsOf::Text(just_before_next.to_rfc3339())).await, before);
     }
     // ... and the current figures differ (more indicators produced now).
-    let now = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), None).await.unwrap();
+    let now = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), &Read::current(View::Provisional)).await.unwrap();
     assert_ne!(now, before[0]);
     // A time before the store existed, a version that does not exist, and nonsense are errors.
-    let early = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), Some(&AsOf::Text("2001-01-01T00:00:00Z".into()))).await;
+    let early = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), &Read { view: View::Provisional, as_of: Some(AsOf::Text("2001-01-01T00:00:00Z".into())) }).await;
     assert!(early.unwrap_err().to_string().contains("did not exist yet"));
-    let future = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), Some(&AsOf::Version(99))).await;
+    let future = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), &Read { view: View::Provisional, as_of: Some(AsOf::Version(99)) }).await;
     assert!(future.unwrap_err().to_string().contains("does not exist"));
-    let bad = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), Some(&AsOf::Text("yesterday".into()))).await;
+    let bad = figures::compute(&r.catalog, figures::FigureKind::MigrationDisaggregationShare, Window::default(), &Read { view: View::Provisional, as_of: Some(AsOf::Text("yesterday".into())) }).await;
     assert!(bad.unwrap_err().to_string().contains("neither a store version nor an RFC 3339 timestamp"));
     r.stop().await;
 }
@@ -247,7 +250,7 @@ async fn the_other_figures_on_the_example_federation() {
     r.publish_all().await;
     let get = |name: &'static str| {
         let catalog = r.catalog.clone();
-        async move { figures::compute(&catalog, name.parse().unwrap(), Window::default(), None).await.unwrap() }
+        async move { figures::compute(&catalog, name.parse().unwrap(), Window::default(), &Read::current(View::Provisional)).await.unwrap() }
     };
     // Migrant gap: total rows with MS_MIGRANT and MS_NOMIGRANT of 1.2.1 (2021-2023), 3.3.1
     // (2021-2023), 4.2.2 (2021-2023) and 8.8.1 (2021, 2022: its 2023 migrant cell is

@@ -4,6 +4,8 @@
 //! as it was with the `x-sdgx-as-of` header, over TLS as deployed (agents publish over mutual
 //! TLS). The values they saw are asserted here.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::process::Command;
 
 use arrow::array::AsArray;
@@ -37,7 +39,7 @@ async fn adbc_and_pyarrow_speak_flight_sql_to_the_analysts_port() {
     let ca = r.pki.as_ref().unwrap().join("ca.pem");
 
     // Expected values, from the store through the in-process catalog.
-    let s = r.catalog.session(None, Window::default()).await.unwrap();
+    let s = r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap();
     let one = |sql: &str| {
         let ctx = s.ctx.clone();
         let sql = sql.to_owned();

@@ -7,6 +7,8 @@
 //! manifest's agency is trusted, so one client can publish as any agency); the limits work
 //! the same over mutual TLS, where the agency is the certificate's.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::time::Duration;
 
 use arrow::array::RecordBatch;
@@ -88,7 +90,7 @@ async fn wait_staging(running: &Running, n: usize) {
 async fn rows(running: &Running, agency: &str, dataset: &str) -> i64 {
     let sql = format!("SELECT count(*) AS n FROM observations WHERE agency = '{agency}' AND dataset = '{dataset}'");
     let query = async {
-        let session = running.catalog.tables(None).await.expect("tables");
+        let session = running.catalog.tables(&running.catalog.pin(&Read::current(View::Provisional)).await.unwrap()).await.expect("tables");
         let batches = session.ctx.sql(&sql).await.expect("plans").collect().await.expect("runs");
         batches[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().expect("count").value(0)
     };

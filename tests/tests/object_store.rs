@@ -3,6 +3,8 @@
 //! figures match the local store's, and a restarted coordinator rebuilds its publications log
 //! from the bucket alone.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
@@ -76,9 +78,9 @@ async fn the_store_on_s3_gives_the_same_figures_and_survives_a_restart() {
     };
     let r = Running::start(on_s3).await;
     r.publish_all().await;
-    let s = r.catalog.session(None, Window::default()).await.unwrap();
+    let s = r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap();
     assert_eq!(s.store_version, 8, "one commit per dataset after the table's creation");
-    let m = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(s.store_version))).await.unwrap();
+    let m = figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &Read::at_version(View::Provisional, s.store_version)).await.unwrap();
     // The same hand-computed headline as the local store (tests/federation.rs): 7 / 15.
     assert_eq!((m.numerator, m.denominator), (7, 15));
 
@@ -97,10 +99,10 @@ async fn the_store_on_s3_gives_the_same_figures_and_survives_a_restart() {
     let dir = r.stop().await;
     let r = Running::start_in(dir, on_s3).await;
     assert_eq!(r.catalog.store().publications().await, before);
-    let s = r.catalog.session(None, Window::default()).await.unwrap();
-    assert_eq!(figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), Some(&sdgx_coordinator::catalog::AsOf::Version(s.store_version))).await.unwrap(), m);
+    let s = r.catalog.session(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap(), Window::default()).await.unwrap();
+    assert_eq!(figures::get::<figures::MigrationShare>(&r.catalog, Window::default(), &Read::at_version(View::Provisional, s.store_version)).await.unwrap(), m);
     // Time travel works on the object store too: at version 1 only armstat's first dataset.
-    let s1 = r.catalog.session(Some(1), Window::default()).await.unwrap();
+    let s1 = r.catalog.session(&r.catalog.pin(&Read::at_version(View::Provisional, 1)).await.unwrap(), Window::default()).await.unwrap();
     assert_eq!(s1.store_version, 1);
     r.stop().await;
 }

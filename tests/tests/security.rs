@@ -15,6 +15,13 @@ struct Fixture {
     http: String,
     reader: String,
     admin: String,
+    /// The statistical office's approver (`nso`).
+    approver: String,
+    /// An approver token whose name is an agency's (`sms`): it may not decide on sms's
+    /// publications.
+    sms_approver: String,
+    /// An agency token (role `agency`, named `sms`).
+    sms_token: String,
     catalog: Arc<sdgx_coordinator::catalog::Catalog>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -42,15 +49,18 @@ impl Fixture {
         tls.revoked = revoked.iter().map(|a| fingerprint(&pki.join(format!("agents/{a}.pem")))).collect();
         let (reader, r) = sdgx_coordinator::auth::Tokens::create("ana", sdgx_coordinator::auth::Role::Reader);
         let (admin, a) = sdgx_coordinator::auth::Tokens::create("root", sdgx_coordinator::auth::Role::Admin);
+        let (approver, ap) = sdgx_coordinator::auth::Tokens::create("nso", sdgx_coordinator::auth::Role::Approver);
+        let (sms_approver, sa) = sdgx_coordinator::auth::Tokens::create("sms", sdgx_coordinator::auth::Role::Approver);
+        let (sms_token, st) = sdgx_coordinator::auth::Tokens::create("sms", sdgx_coordinator::auth::Role::Agency);
         config.security.token_file = None;
-        config.security.tokens = vec![r, a];
+        config.security.tokens = vec![r, a, ap, sa, st];
         let c = Coordinator::build(config).await.unwrap();
         let (flight_port, http) = (c.flight_addr().port(), c.http_addr().to_string());
         let analyst_port = c.analyst_flight_addr().unwrap().port();
         let catalog = c.catalog();
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(c.run(async { let _ = rx.await; }));
-        Fixture { dir, pki, flight_port, analyst_port, http, reader, admin, catalog, stop: Some(tx) }
+        Fixture { dir, pki, flight_port, analyst_port, http, reader, admin, approver, sms_approver, sms_token, catalog, stop: Some(tx) }
     }
 
     /// Publishes `agency`'s example dataset, connecting with `cert` (an agency's certificate
@@ -127,15 +137,20 @@ fn fingerprint(pem: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn authorization_matrix() {
     let f = Fixture::start(&[]).await;
-    // Operations: publish own dataset, publish another agency's, query, read figures, admin.
-    // Roles: anonymous, reader, admin (tokens, no certificate), agency A = sms, agency B = labour
-    // (certificates, no token).
+    // Operations: publish own dataset, publish another agency's, query, read figures, admin,
+    // the review queue, and deciding on a publication (approve, return, un-approve).
+    // Roles: agency A = sms, agency B = labour (certificates, no token) first, so publications
+    // exist; then anonymous, reader, approver, admin, an agency token and an approver token
+    // named after agency sms (tokens, no certificate).
     let q = Some(serde_json::json!({ "sql": "SELECT count(*) AS n FROM observations" }));
     let mut table = Vec::new();
-    for role in ["anonymous", "reader", "admin", "agency sms", "agency labour"] {
+    for role in ["agency sms", "agency labour", "anonymous", "reader", "approver", "admin", "agency token sms", "approver named sms"] {
         let (token, cert, own, other) = match role {
             "reader" => (Some(f.reader.as_str()), None, "sms", "labour"),
+            "approver" => (Some(f.approver.as_str()), None, "sms", "labour"),
             "admin" => (Some(f.admin.as_str()), None, "sms", "labour"),
+            "agency token sms" => (Some(f.sms_token.as_str()), None, "sms", "labour"),
+            "approver named sms" => (Some(f.sms_approver.as_str()), None, "sms", "labour"),
             "agency sms" => (None, f.cert("sms"), "sms", "labour"),
             "agency labour" => (None, f.cert("labour"), "labour", "sms"),
             _ => (None, None, "sms", "labour"),
@@ -146,19 +161,41 @@ async fn authorization_matrix() {
         let query = f.http("POST", "/api/v1/query", token, q.clone()).await.0 == 200;
         let figures = f.http("GET", "/api/v1/figures/reporting-status", token, None).await.0 == 200;
         let admin = f.http("GET", "/api/v1/admin/audit", token, None).await.0 == 200;
-        if !own_ok {
-            assert_eq!(f.version().await, before, "{role}: a denied publication stores nothing");
+        let review = f.http("GET", "/api/v1/review", token, None).await.0 == 200;
+        // Each decision on sms's current publication: authorized when it is taken (200) or
+        // refused for the publication's status (409), never 401 or 403.
+        let mut decide = Vec::new();
+        for (action, body) in [("return", serde_json::json!({"reason": "matrix"})), ("approve", serde_json::json!({})), ("unapprove", serde_json::json!({"reason": "matrix"}))] {
+            let id = f.catalog.store().current("sms", "asylum-decisions").await.map(|e| e.publication_id).unwrap_or_default();
+            let status = f.http("POST", &format!("/api/v1/publications/{id}/{action}"), token, Some(body)).await.0;
+            decide.push(matches!(status, 200 | 409));
         }
-        table.push((role, [own_ok, other.is_ok(), query, figures, admin]));
+        if !own_ok && !decide.iter().any(|d| *d) {
+            assert_eq!(f.version().await, before, "{role}: a denied publication or decision stores nothing");
+        }
+        table.push((role, [own_ok, other.is_ok(), query, figures, admin, review, decide.iter().all(|d| *d)]));
     }
     let expected = [
-        ("anonymous", [false, false, false, false, false]),
-        ("reader", [false, false, true, true, false]),
-        ("admin", [false, false, true, true, true]),
-        ("agency sms", [true, false, false, false, false]),
-        ("agency labour", [true, false, false, false, false]),
+        ("agency sms", [true, false, false, false, false, false, false]),
+        ("agency labour", [true, false, false, false, false, false, false]),
+        ("anonymous", [false, false, false, false, false, false, false]),
+        ("reader", [false, false, true, true, false, false, false]),
+        ("approver", [false, false, true, true, false, true, true]),
+        ("admin", [false, false, true, true, true, false, false]),
+        ("agency token sms", [false, false, false, false, false, false, false]),
+        // May review, and decide on others' publications, never on its own agency's.
+        ("approver named sms", [false, false, true, true, false, true, false]),
     ];
-    assert_eq!(table, expected, "allowed cells: publish own, publish other's, query, figures, admin");
+    assert_eq!(table, expected, "allowed cells: publish own, publish other's, query, figures, admin, review, decide");
+    let labour = f.catalog.store().current("labour", "labour-market").await.unwrap().publication_id;
+    let (status, d) = f.http("POST", &format!("/api/v1/publications/{labour}/approve"), Some(&f.sms_approver), Some(serde_json::json!({}))).await;
+    assert_eq!((status, d["by"].as_str()), (200, Some("sms")), "the approver named sms decides on labour's publication: {d}");
+    let sms = f.catalog.store().current("sms", "asylum-decisions").await.unwrap().publication_id;
+    let (status, e) = f.http("POST", &format!("/api/v1/publications/{sms}/approve"), Some(&f.sms_approver), Some(serde_json::json!({}))).await;
+    assert_eq!(status, 403, "{e}");
+    assert!(e.to_string().contains("never approves its own publication"), "{e}");
+    let report = sdgx_coordinator::audit::verify(&f.catalog).await.unwrap();
+    assert!(report.first_mismatch.is_none(), "every decision of the matrix verifies: {report}");
     f.stop();
 }
 

@@ -6,6 +6,8 @@
 //! commit files directly — is detected and named (the commit, and the entry where there is
 //! one) by `audit verify`, and the coordinator refuses to start on it, naming the commit.
 
+use sdgx_coordinator::catalog::Read;
+use sdgx_coordinator::signoff::View;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
@@ -125,7 +127,7 @@ async fn columns_in_another_order_are_stored_by_name() {
     assert_eq!(acks.len(), 1);
 
     // The store holds each code in its own column.
-    let session = r.catalog.tables(None).await.unwrap();
+    let session = r.catalog.tables(&r.catalog.pin(&Read::current(View::Provisional)).await.unwrap()).await.unwrap();
     let sql = "SELECT sex, age, obs_value FROM observations WHERE agency = 'sms' ORDER BY sex, age, obs_value";
     let stored = session.ctx.sql(sql).await.unwrap().collect().await.unwrap();
     let pairs = |b: &[RecordBatch]| -> Vec<(String, String, String)> {
@@ -291,7 +293,7 @@ async fn a_replaced_facts_file_is_detected_and_never_served() {
     // Started again (nothing cached), the coordinator answers no figure from them.
     let r = Running::start_in(r.stop().await, |_| {}).await;
     let kind = sdgx_coordinator::figures::FigureKind::MigrationDisaggregationShare;
-    let e = sdgx_coordinator::figures::compute(&r.catalog, kind, Default::default(), None).await.expect_err("tampered facts");
+    let e = sdgx_coordinator::figures::compute(&r.catalog, kind, Default::default(), &Read::current(View::Provisional)).await.expect_err("tampered facts");
     assert!(matches!(e, sdgx_coordinator::Error::Integrity(_)) && e.to_string().contains(&sms.breakdowns.path), "{e}");
     r.stop().await;
 }

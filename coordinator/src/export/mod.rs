@@ -30,7 +30,7 @@ use futures::TryStreamExt;
 use sdgx_schemas::observation::COLUMNS;
 use sdgx_schemas::Contract;
 
-use crate::catalog::{AsOf, Catalog};
+use crate::catalog::{Catalog, Read};
 use crate::error::{Error, Result};
 use crate::figures::{self, completeness, coverage, disaggregation, gap, MigrationShare, ReportingStatus, Window};
 use crate::store::PublicationEntry;
@@ -128,6 +128,8 @@ impl Obs {
 
 /// Everything an export reads, from one store version.
 pub struct Snapshot {
+    /// The view read: official or provisional.
+    pub view: crate::signoff::View,
     /// The store version read.
     pub store_version: i64,
     /// The framework version in force.
@@ -158,11 +160,12 @@ pub struct Snapshot {
     pub contract: Arc<Contract>,
 }
 
-/// Reads the store at `as_of` (current when `None`): every observation and all six figures.
-pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapshot> {
-    let version = catalog.version_of(as_of).await?;
-    let pinned = AsOf::Version(version);
-    let session = catalog.tables(Some(version)).await?;
+/// Reads `read` (a view of the store, at a version or time): every observation and all six
+/// figures.
+pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
+    let pinned = catalog.pin(read).await?;
+    let version = pinned.version;
+    let session = catalog.tables(&pinned).await?;
     let order: Vec<&str> = COLUMNS.iter().take(sdgx_schemas::observation::idx::MIGRATORY_STATUS + 1).map(|c| c.name).collect();
     let sql = format!("SELECT * FROM observations ORDER BY {}", order.join(", "));
     let mut stream = session.ctx.sql(&sql).await?.execute_stream().await?;
@@ -201,6 +204,7 @@ pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapsho
     }
     let committed = catalog.store().committed_at(version).await?;
     Ok(Snapshot {
+        view: pinned.view,
         store_version: version,
         framework_version: catalog.contract().framework.version.clone(),
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -208,12 +212,12 @@ pub async fn snapshot(catalog: &Catalog, as_of: Option<&AsOf>) -> Result<Snapsho
         national_area: catalog.registers().national_area.clone(),
         observations,
         publications: session.publications.clone(),
-        share: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
-        reporting: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
-        disaggregation: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
-        coverage: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
-        gap: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
-        completeness: figures::owned(catalog, Window::default(), Some(&pinned)).await?,
+        share: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
+        reporting: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
+        disaggregation: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
+        coverage: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
+        gap: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
+        completeness: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
         contract: catalog.shared_contract(),
     })
 }
@@ -222,8 +226,8 @@ impl Snapshot {
     /// The statement every export carries: store version, framework version, generation time.
     pub fn provenance(&self) -> String {
         format!(
-            "sdgx export of store version {} (committed {}), framework {}, generated {}",
-            self.store_version, self.committed_at, self.framework_version, self.generated_at
+            "sdgx export of the {} view of store version {} (committed {}), framework {}, generated {}",
+            self.view, self.store_version, self.committed_at, self.framework_version, self.generated_at
         )
     }
 

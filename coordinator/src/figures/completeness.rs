@@ -186,7 +186,7 @@ async fn completeness(s: &Session, about: About) -> Result<Completeness> {
 
 /// The calendar of `agency` at `now`, over the current store.
 pub async fn agency_calendar(catalog: &crate::catalog::Catalog, agency: &str, now: chrono::DateTime<chrono::Utc>) -> Result<AgencyCalendar> {
-    let s = catalog.tables(None).await?;
+    let s = catalog.tables(&catalog.pin(&crate::catalog::Read::current(crate::signoff::View::Provisional)).await?).await?;
     let now_sql = now.format("%Y-%m-%dT%H:%M:%S%.3f");
     let b = query(
         &s.ctx,

@@ -29,7 +29,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{AsOf, Catalog, Session, Views};
+use crate::catalog::{Catalog, Pinned, Read, Session, Views};
 pub use crate::catalog::{ViewParams, Window};
 use crate::error::{Error, Result};
 
@@ -203,56 +203,72 @@ pub fn views(source: Source) -> Views {
     })
 }
 
-/// The store version `as_of` names (current when `None`), once `window` is checked.
-async fn version(catalog: &Catalog, window: Window, as_of: Option<&AsOf>) -> Result<i64> {
+/// `read` pinned (see [`Catalog::pin`]), once `window` is checked.
+pub async fn pin(catalog: &Catalog, window: Window, read: &Read) -> Result<Pinned> {
     if let (Some(f), Some(t)) = (window.from, window.to)
         && f > t
     {
         return Err(Error::BadRequest(format!("from {f} is after to {t}")));
     }
-    catalog.version_of(as_of).await
+    catalog.pin(read).await
 }
 
 fn about(s: &Session, catalog: &Catalog, kind: FigureKind, window: Window) -> About {
     About {
         figure: kind.name().into(),
         definition: kind.definition().into(),
+        view: s.view,
         store_version: s.store_version,
         framework_version: catalog.contract().framework.version.clone(),
         window,
     }
 }
 
-/// Figure `T` over the store at `as_of` (current when `None`: a store version or an RFC 3339
-/// timestamp) within `window`; computed once per store version and window.
-pub async fn get<T: Compute>(catalog: &Catalog, window: Window, as_of: Option<&AsOf>) -> Result<Arc<T>> {
-    let v = version(catalog, window, as_of).await?;
-    catalog.memo(v, window, T::KIND.name(), |s| async move { T::compute(&s, about(&s, catalog, T::KIND, window)).await }).await
+/// Figure `T` over `read` (a view, at a store version or RFC 3339 timestamp; current when
+/// none) within `window`; computed once per state of the view and window.
+pub async fn get<T: Compute>(catalog: &Catalog, window: Window, read: &Read) -> Result<Arc<T>> {
+    get_pinned(catalog, window, &pin(catalog, window, read).await?).await
+}
+
+/// Figure `T` over a pinned state (see [`get`]).
+pub async fn get_pinned<T: Compute>(catalog: &Catalog, window: Window, pinned: &Pinned) -> Result<Arc<T>> {
+    catalog.memo(pinned, window, T::KIND.name(), |s| async move { T::compute(&s, about(&s, catalog, T::KIND, window)).await }).await
 }
 
 /// Figure `T` as [`get`] gives it, as a value of its own.
-pub async fn owned<T: Compute + Clone>(catalog: &Catalog, window: Window, as_of: Option<&AsOf>) -> Result<T> {
-    Ok((*get::<T>(catalog, window, as_of).await?).clone())
+pub async fn owned<T: Compute + Clone>(catalog: &Catalog, window: Window, read: &Read) -> Result<T> {
+    owned_pinned(catalog, window, &pin(catalog, window, read).await?).await
 }
 
-/// Figure `kind` over the store at `as_of` within `window` (see [`get`]).
-pub async fn compute(catalog: &Catalog, kind: FigureKind, window: Window, as_of: Option<&AsOf>) -> Result<Figure> {
+/// Figure `T` over a pinned state, as a value of its own.
+pub async fn owned_pinned<T: Compute + Clone>(catalog: &Catalog, window: Window, pinned: &Pinned) -> Result<T> {
+    Ok((*get_pinned::<T>(catalog, window, pinned).await?).clone())
+}
+
+/// Figure `kind` over `read` within `window` (see [`get`]).
+pub async fn compute(catalog: &Catalog, kind: FigureKind, window: Window, read: &Read) -> Result<Figure> {
+    compute_pinned(catalog, kind, window, &pin(catalog, window, read).await?).await
+}
+
+/// Figure `kind` over a pinned state within `window`.
+pub async fn compute_pinned(catalog: &Catalog, kind: FigureKind, window: Window, p: &Pinned) -> Result<Figure> {
     Ok(match kind {
-        FigureKind::MigrationDisaggregationShare => Figure::MigrationShare(owned(catalog, window, as_of).await?),
-        FigureKind::ReportingStatus => Figure::ReportingStatus(owned(catalog, window, as_of).await?),
-        FigureKind::DisaggregationStatus => Figure::DisaggregationStatus(owned(catalog, window, as_of).await?),
-        FigureKind::CoverageMatrix => Figure::CoverageMatrix(owned(catalog, window, as_of).await?),
-        FigureKind::MigrantGap => Figure::MigrantGap(owned(catalog, window, as_of).await?),
-        FigureKind::AgencyCompleteness => Figure::Completeness(owned(catalog, window, as_of).await?),
+        FigureKind::MigrationDisaggregationShare => Figure::MigrationShare(owned_pinned(catalog, window, p).await?),
+        FigureKind::ReportingStatus => Figure::ReportingStatus(owned_pinned(catalog, window, p).await?),
+        FigureKind::DisaggregationStatus => Figure::DisaggregationStatus(owned_pinned(catalog, window, p).await?),
+        FigureKind::CoverageMatrix => Figure::CoverageMatrix(owned_pinned(catalog, window, p).await?),
+        FigureKind::MigrantGap => Figure::MigrantGap(owned_pinned(catalog, window, p).await?),
+        FigureKind::AgencyCompleteness => Figure::Completeness(owned_pinned(catalog, window, p).await?),
     })
 }
 
 /// Figure `kind` as JSON (see [`get`]); the encoding is shared too.
-pub async fn json(catalog: &Catalog, kind: FigureKind, window: Window, as_of: Option<&AsOf>) -> Result<bytes::Bytes> {
-    let v = version(catalog, window, as_of).await?;
+pub async fn json(catalog: &Catalog, kind: FigureKind, window: Window, read: &Read) -> Result<bytes::Bytes> {
+    let pinned = pin(catalog, window, read).await?;
+    let p = &pinned;
     let body = catalog
-        .memo(v, window, &format!("{}.json", kind.name()), |_| async move {
-            let figure = compute(catalog, kind, window, Some(&AsOf::Version(v))).await?;
+        .memo(p, window, &format!("{}.json", kind.name()), |_| async move {
+            let figure = compute_pinned(catalog, kind, window, p).await?;
             serde_json::to_vec(&figure).map(bytes::Bytes::from).map_err(|e| Error::Internal(format!("figure {kind}: {e}")))
         })
         .await?;
@@ -292,6 +308,8 @@ pub struct About {
     pub figure: String,
     /// Definition in words.
     pub definition: String,
+    /// The view read: official or provisional.
+    pub view: crate::signoff::View,
     /// Store version read.
     pub store_version: i64,
     /// Framework version in force.

@@ -7,13 +7,17 @@
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
 //! publications log with validation summaries (`/dashboard/publications`), the indicators and
 //! each indicator's observations and metadata (`/dashboard/indicators/{code}`), and the export
-//! downloads (`/dashboard/exports`).
+//! downloads (`/dashboard/exports`), and for approvers the review queue (`/dashboard/review`,
+//! see [`review`]). Figure pages show the official view unless `?view=provisional` is asked for,
+//! and say which they show.
+
+pub mod review;
 
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
@@ -25,7 +29,9 @@ use serde::Deserialize;
 use crate::auth::Role;
 use crate::error::Result;
 use crate::export::html::{self, esc, percent};
+use crate::catalog::Read;
 use crate::figures::{self, Window};
+use crate::signoff::View;
 use crate::http::HttpState;
 
 const COOKIE_NAME: &str = "sdgx_session";
@@ -41,6 +47,9 @@ pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
         .route("/dashboard/indicators/{code}", get(indicator))
         .route("/dashboard/exports", get(exports))
         .route("/dashboard/exports/{format}", get(download))
+        .route("/dashboard/review", get(review::queue))
+        .route("/dashboard/review/{id}", get(review::detail))
+        .route("/dashboard/review/{id}/{action}", axum::routing::post(review::decide))
         .route_layer(from_fn_with_state(state, session));
     Router::new().route("/dashboard/login", get(login_form).post(login)).route("/dashboard/logout", axum::routing::post(logout)).merge(pages)
 }
@@ -56,15 +65,23 @@ fn to_login() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login")]).into_response()
 }
 
-async fn session(State(state): State<Arc<HttpState>>, req: Request, next: Next) -> Response {
-    match token_from_cookie(&req).as_deref().and_then(|t| state.tokens.authenticate(t)) {
-        Some((_, role)) if role >= Role::Reader => next.run(req).await,
+async fn session(State(state): State<Arc<HttpState>>, mut req: Request, next: Next) -> Response {
+    let caller = token_from_cookie(&req)
+        .as_deref()
+        .and_then(|t| state.tokens.authenticate(t))
+        .map(|(name, role)| crate::http::Caller { name: name.to_owned(), role });
+    match caller {
+        Some(c) if c.role.grants(Role::Reader) => {
+            req.extensions_mut().insert(c);
+            next.run(req).await
+        }
         _ => to_login(),
     }
 }
 
 const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a>\
 <a href=\"/dashboard/publications\">Publications</a><a href=\"/dashboard/indicators\">Indicators</a><a href=\"/dashboard/exports\">Exports</a>\
+<a href=\"/dashboard/review\">Review (approvers)</a>\
 <form method=\"post\" action=\"/dashboard/logout\" style=\"display:inline\"><button>Log out</button></form></nav>";
 
 fn page(title: &str, body: &str) -> Html<String> {
@@ -81,7 +98,7 @@ fn login_page(error: Option<&str>) -> String {
         "Log in · sdgx",
         "",
         &format!(
-            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (reader or admin)</label><br>\
+            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (reader, approver or admin)</label><br>\
 <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" size=\"50\" required> <button id=\"login\" type=\"submit\">Log in</button></form>"
         ),
     )
@@ -103,11 +120,11 @@ async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectIn
         return (StatusCode::UNAUTHORIZED, Html(login_page(Some("Enter an access token.")))).into_response();
     }
     match state.tokens.authenticate(token) {
-        Some((_, role)) if role >= Role::Reader => {
+        Some((_, role)) if role.grants(Role::Reader) => {
             let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/dashboard");
             (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard".to_owned()), (SET_COOKIE, cookie)]).into_response()
         }
-        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs reader or admin."))))).into_response(),
+        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs reader, approver or admin."))))).into_response(),
         None => match state.limiter.failed(ip) {
             Ok(()) => {
                 tracing::warn!(%ip, "rejected an invalid dashboard token");
@@ -126,18 +143,39 @@ async fn logout() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login".to_owned()), (SET_COOKIE, cookie)]).into_response()
 }
 
-/// Figure `T` over the current store.
-async fn figure<T: figures::Compute>(state: &HttpState) -> Result<Arc<T>> {
-    figures::get::<T>(&state.catalog, Window::default(), None).await
+/// The view a page shows: `?view=provisional`, or the official view.
+#[derive(Debug, Default, Deserialize)]
+pub struct ViewChoice {
+    #[serde(default)]
+    view: View,
 }
 
+/// Figure `T` over the current state of `view`.
+async fn figure<T: figures::Compute>(state: &HttpState, view: View) -> Result<Arc<T>> {
+    figures::get::<T>(&state.catalog, Window::default(), &Read::current(view)).await
+}
+
+/// The provenance line of a page: the view and store version read, with a link to the other
+/// view.
 fn about(a: &figures::About) -> String {
-    format!("<p class=\"provenance\">Store version {}, framework {}.</p>", a.store_version, esc(&a.framework_version))
+    let other = match a.view {
+        View::Official => View::Provisional,
+        View::Provisional => View::Official,
+    };
+    let what = match a.view {
+        View::Official => "Official figures: publications approved and released by the statistical office",
+        View::Provisional => "Provisional figures: every accepted publication, approved or not",
+    };
+    format!(
+        "<p class=\"provenance\">{what}. Store version {}, framework {}. <a href=\"?view={other}\">Show the {other} figures</a>.</p>",
+        a.store_version,
+        esc(&a.framework_version)
+    )
 }
 
-async fn overview(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let share = figure::<figures::MigrationShare>(&state).await?;
-    let rep = figure::<figures::ReportingStatus>(&state).await?;
+async fn overview(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+    let share = figure::<figures::MigrationShare>(&state, v.view).await?;
+    let rep = figure::<figures::ReportingStatus>(&state, v.view).await?;
     let mut b = String::from("<h1>National SDG figures by migratory status</h1>");
     b.push_str(&about(&share.about));
     b.push_str(&html::headline(&share));
@@ -146,14 +184,14 @@ async fn overview(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
     Ok(page("Headline", &b))
 }
 
-async fn coverage(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let c = figure::<figures::coverage::CoverageMatrix>(&state).await?;
+async fn coverage(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+    let c = figure::<figures::coverage::CoverageMatrix>(&state, v.view).await?;
     let b = format!("<h1>Coverage of disaggregations</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::coverage_chart(&c));
     Ok(page("Coverage", &b))
 }
 
-async fn agencies(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let c = figure::<figures::completeness::Completeness>(&state).await?;
+async fn agencies(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+    let c = figure::<figures::completeness::Completeness>(&state, v.view).await?;
     let mut b = format!("<h1>Agency completeness and timeliness</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::completeness_chart(&c));
     b.push_str("<table><thead><tr><th>Agency</th><th>Dataset</th><th>Period</th><th>Due</th><th>First received</th><th>Status</th></tr></thead><tbody>");
     for r in &c.reports {
@@ -197,8 +235,8 @@ async fn publications(State(state): State<Arc<HttpState>>) -> Html<String> {
 const FILTER_JS: &str = "<script>document.getElementById('filter').addEventListener('input',function(e){var q=e.target.value.toLowerCase();\
 document.querySelectorAll('#indicators tbody tr').forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)<0?'none':'';});});</script>";
 
-async fn indicators(State(state): State<Arc<HttpState>>) -> Result<Html<String>> {
-    let d = figure::<figures::disaggregation::DisaggregationStatus>(&state).await?;
+async fn indicators(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+    let d = figure::<figures::disaggregation::DisaggregationStatus>(&state, v.view).await?;
     let mut b = format!("<h1>Indicators</h1>{}<p><label>Filter <input id=\"filter\" type=\"search\"></label></p>", about(&d.about));
     b.push_str("<table id=\"indicators\"><thead><tr><th>Indicator</th><th>Goal</th><th>Disaggregation status</th><th>Present</th><th>Missing</th></tr></thead><tbody>");
     for i in &d.indicators {
@@ -210,17 +248,17 @@ async fn indicators(State(state): State<Arc<HttpState>>) -> Result<Html<String>>
     Ok(page("Indicators", &b))
 }
 
-async fn indicator(State(state): State<Arc<HttpState>>, Path(code): Path<String>) -> Result<Html<String>> {
+async fn indicator(State(state): State<Arc<HttpState>>, Path(code): Path<String>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
     let contract = state.catalog.contract();
     let ind = contract.framework.indicator(&code).ok_or_else(|| crate::Error::NotFound(format!("no indicator {code:?} in the framework")))?;
-    let session = state.catalog.tables(None).await?;
+    let session = state.catalog.tables(&state.catalog.pin(&Read::current(v.view)).await?).await?;
     let sql = format!(
         "SELECT agency, dataset, series, ref_area, time_period, sex, age, migratory_status, cust_breakdown, composite_breakdown, obs_value, unit_measure, obs_status, conf_status \
          FROM observations WHERE indicator = {} ORDER BY time_period DESC, series, ref_area LIMIT 1000",
         figures::literal(&code)
     );
     let batches = session.ctx.sql(&sql).await?.collect().await?;
-    let mut b = format!("<h1>{} {}</h1><p class=\"provenance\">Store version {}; goal {}, target {}.</p>", esc(&ind.code), esc(&ind.title), session.store_version, ind.goal, esc(&ind.target));
+    let mut b = format!("<h1>{} {}</h1><p class=\"provenance\">The {} view, store version {}; goal {}, target {}.</p>", esc(&ind.code), esc(&ind.title), session.view, session.store_version, ind.goal, esc(&ind.target));
     if let Some(m) = &ind.metadata {
         let _ = write!(b, "<h2>Metadata</h2>{}", html::metadata_list(m));
     }
@@ -238,6 +276,6 @@ async fn exports(State(state): State<Arc<HttpState>>) -> Html<String> {
     page("Exports", &b)
 }
 
-async fn download(State(state): State<Arc<HttpState>>, Path(format): Path<String>) -> Result<Response> {
-    crate::http::download(&state.catalog, &format, None).await
+async fn download(State(state): State<Arc<HttpState>>, Path(format): Path<String>, Query(v): Query<ViewChoice>) -> Result<Response> {
+    crate::http::download(&state.catalog, &format, &Read::current(v.view)).await
 }
