@@ -135,12 +135,6 @@ pub struct Pinned {
 }
 
 impl Pinned {
-    /// The [`Read`] that pins this state again (the same version; for the official view the
-    /// same moment, as an RFC 3339 time when it is not the version's own).
-    pub fn read(&self) -> Read {
-        Read { view: self.view, as_of: Some(AsOf::Version(self.version)) }
-    }
-
     /// The cache key of the catalog's tables: the version and view, and which publications
     /// the view holds (the official view changes when an embargo ends, without a commit).
     fn key(&self) -> (i64, View, u64) {
@@ -251,15 +245,6 @@ impl Catalog {
     /// The registers exposed beside the store.
     pub fn registers(&self) -> &Registers {
         &self.registers
-    }
-
-    /// The store version `as_of` names (`None`: the current one).
-    pub async fn version_of(&self, as_of: Option<&AsOf>) -> Result<i64> {
-        match as_of {
-            None => Ok(self.store.version().await),
-            Some(AsOf::Version(v)) => self.resolve_as_of(&v.to_string()).await,
-            Some(AsOf::Text(t)) => self.resolve_as_of(t).await,
-        }
     }
 
     /// The store version an `as_of` names: a version number, or an RFC 3339 timestamp (the

@@ -16,7 +16,7 @@
 //! - **Gap facts**, one row per migrant / non-migrant pair: two observations of the publication
 //!   with a value, the same indicator, series, reference area, period, unit, unit multiplier and
 //!   reporting type, every breakdown but `migratory_status` a total (`_T` or `_Z`), one
-//!   `MS_MIGRANT` and the other `MS_NOMIGRANT`.
+//!   `MS_MIGRANT` and the other `MS_NOMIGRANT` (the pair `observation::migrant_side` defines).
 //!
 //! The reference year is `CAST(substr(time_period, 1, 4) AS INT)`, as in the figure views'
 //! window; null when the period does not start with one (the validator refuses such periods).
@@ -31,7 +31,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, Int32Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int32Type, Float64Type, Schema, SchemaRef};
-use sdgx_schemas::observation::{self, is_breakdown};
+use sdgx_schemas::observation::{self, is_breakdown, MigrantSide};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -206,10 +206,10 @@ impl FactsBuilder {
                     sets[d].insert(code.to_owned());
                 }
             }
-            let side = match get(&c.dims[migratory], row) {
-                Some("MS_MIGRANT") => 0,
-                Some("MS_NOMIGRANT") => 1,
-                _ => continue,
+            let side = match get(&c.dims[migratory], row).and_then(observation::migrant_side) {
+                Some(MigrantSide::Migrant) => 0,
+                Some(MigrantSide::NonMigrant) => 1,
+                None => continue,
             };
             if !c.value.is_valid(row)
                 || c.dims.iter().enumerate().skip(1).any(|(d, b)| d != migratory && get(b, row).is_none_or(is_breakdown))

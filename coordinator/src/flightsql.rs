@@ -93,8 +93,10 @@ struct Handle {
     /// The view read (official when absent).
     #[serde(default)]
     view: View,
-    /// The moment the official view is read at (RFC 3339); never later than the execution.
-    at: chrono::DateTime<chrono::Utc>,
+    /// The moment the official view is read at (RFC 3339; the execution's when absent), never
+    /// later than the execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    at: Option<chrono::DateTime<chrono::Utc>>,
     /// The bound parameters: one row, Arrow IPC stream, base64.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     params: Option<String>,
@@ -325,7 +327,11 @@ const ERROR_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Plans `handle`'s statement in the sandbox ([`crate::query::plan`]), with its parameters
 /// bound. Runs on the query threads.
 async fn plan(catalog: &Catalog, handle: &Handle, limits: &Limits) -> Result<(Session, DataFrame)> {
-    let pinned = catalog.pin_exact(handle.view, handle.version, handle.at).await?;
+    let at = match handle.at {
+        Some(t) => t,
+        None => catalog.clock().now()?,
+    };
+    let pinned = catalog.pin_exact(handle.view, handle.version, at).await?;
     let session = catalog.session(&pinned, Window::default()).await?;
     let mut df = crate::query::plan(&session, &handle.sql, limits).await?;
     if let Some(values) = handle.parameters(limits.max_parameter_bytes)? {
@@ -388,7 +394,7 @@ impl AnalystFlight {
         let view = header(VIEW_HEADER)?.map(str::parse::<View>).transpose()?.unwrap_or_default();
         let as_of = header(AS_OF_HEADER)?.map(|t| AsOf::Text(t.to_owned()));
         let pinned = self.catalog.pin(&Read { view, as_of }).await?;
-        Ok(Handle { sql, version: pinned.version, view: pinned.view, at: pinned.at, params: None })
+        Ok(Handle { sql, version: pinned.version, view: pinned.view, at: Some(pinned.at), params: None })
     }
 
     /// Plans `handle`'s statement on the query threads (planning recurses as deep as the SQL

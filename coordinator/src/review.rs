@@ -7,7 +7,9 @@
 //! - the **figure impact**: the headline, reporting status and disaggregation status of the
 //!   official view as it is, and as it would be with this publication in place of the
 //!   dataset's official version;
-//! - its **quality warnings**, as found on receipt.
+//! - its **quality warnings**: the quality rules of the framework in force run over its rows
+//!   with the official version's rows as history (so the year-over-year and historical-range
+//!   rules see the series' past), with the receipt's other warnings.
 
 use std::sync::Arc;
 
@@ -135,7 +137,7 @@ pub struct Detail {
     pub rows_diff: RowDiff,
     /// The figure impact.
     pub impact: Impact,
-    /// Quality warnings (agency, dataset, row, column and value in each).
+    /// Quality warnings (agency, dataset, row, column and value in each), by row.
     pub quality_warnings: Vec<Problem>,
     /// Every decision on it so far.
     pub decisions: Vec<crate::signoff::Decision>,
@@ -194,7 +196,7 @@ pub async fn detail(catalog: &Catalog, publication_id: &str) -> Result<Detail> {
         item: item(e, status, &now),
         rows_diff: diff(catalog, official.as_ref(), e).await?,
         impact: impact(catalog, &now, e).await?,
-        quality_warnings: e.summary.warnings.clone(),
+        quality_warnings: quality(catalog, official.as_ref(), e).await?,
         decisions,
     })
 }
@@ -228,6 +230,32 @@ async fn figures_of(catalog: &Catalog, p: &Pinned) -> Result<Figures> {
     })
 }
 
+/// The warnings of `new`: the quality rules run over its rows with `official`'s as history,
+/// and its receipt's warnings of other rules.
+pub async fn quality(catalog: &Catalog, official: Option<&PublicationEntry>, new: &PublicationEntry) -> Result<Vec<Problem>> {
+    let mut checker = sdgx_schemas::QualityChecker::new(catalog.contract().framework.quality(), &new.agency, &new.dataset);
+    // One partition: the rows come back in the order they were received, so the row numbers
+    // are the agency's.
+    let ctx = datafusion::prelude::SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_target_partitions(1));
+    if let Some(o) = official {
+        let mut rows = catalog.rows_of(&ctx, std::slice::from_ref(o)).await?.execute_stream().await?;
+        while let Some(b) = rows.try_next().await? {
+            checker.history(&b)?;
+        }
+    }
+    let mut rows = catalog.rows_of(&ctx, std::slice::from_ref(new)).await?.execute_stream().await?;
+    let mut first = 1;
+    while let Some(b) = rows.try_next().await? {
+        checker.push(&b, first)?;
+        first += b.num_rows() as u64;
+    }
+    let mut warnings: Vec<Problem> =
+        new.summary.warnings.iter().filter(|w| !sdgx_schemas::quality::RULES.contains(&w.rule)).cloned().collect();
+    warnings.extend(checker.finish());
+    warnings.sort_by_key(|w| w.row);
+    Ok(warnings)
+}
+
 /// The rows `new` changes against `official` (none: every row is added).
 pub async fn diff(catalog: &Catalog, official: Option<&PublicationEntry>, new: &PublicationEntry) -> Result<RowDiff> {
     let ctx = catalog.scratch()?;
@@ -235,8 +263,10 @@ pub async fn diff(catalog: &Catalog, official: Option<&PublicationEntry>, new: &
     ctx.register_table("o", catalog.rows_of(&ctx, official.map(std::slice::from_ref).unwrap_or_default()).await?.into_view())?;
     let keys: Vec<&str> = COLUMNS.iter().filter(|c| matches!(c.role, ColumnRole::Identity | ColumnRole::Breakdown)).map(|c| c.name).collect();
     let values: Vec<&str> = COLUMNS.iter().filter(|c| matches!(c.role, ColumnRole::Measure | ColumnRole::Attribute)).map(|c| c.name).collect();
-    let on = keys.iter().map(|k| format!("n.{k} IS NOT DISTINCT FROM o.{k}")).collect::<Vec<_>>().join(" AND ");
-    let differs = values.iter().map(|v| format!("n.{v} IS DISTINCT FROM o.{v}")).collect::<Vec<_>>().join(" OR ");
+    // Each comparison parenthesised: `IS [NOT] DISTINCT FROM` binds more loosely than AND / OR
+    // in the SQL parser.
+    let on = keys.iter().map(|k| format!("(n.{k} IS NOT DISTINCT FROM o.{k})")).collect::<Vec<_>>().join(" AND ");
+    let differs = values.iter().map(|v| format!("(n.{v} IS DISTINCT FROM o.{v})")).collect::<Vec<_>>().join(" OR ");
     let key_text = keys
         .iter()
         .map(|k| format!("CASE WHEN COALESCE(n.{k}, o.{k}) IS NULL OR COALESCE(n.{k}, o.{k}) IN ('_T', '_Z') THEN NULL ELSE '{k}=' || COALESCE(n.{k}, o.{k}) END"))
@@ -245,14 +275,16 @@ pub async fn diff(catalog: &Catalog, official: Option<&PublicationEntry>, new: &
     let sql = format!(
         "WITH j AS (
            SELECT CASE WHEN o.present IS NULL THEN 'added' WHEN n.present IS NULL THEN 'removed'
-                       WHEN {differs} THEN 'changed' ELSE 'unchanged' END AS change,
-                  concat_ws(', ', {key_text}) AS key, o.obs_value AS before, n.obs_value AS after
+                       WHEN {differs} THEN 'changed' ELSE 'unchanged' END AS kind,
+                  concat_ws(', ', {key_text}) AS obs_key, o.obs_value AS old_value, n.obs_value AS new_value
            FROM (SELECT *, TRUE AS present FROM n) n FULL OUTER JOIN (SELECT *, TRUE AS present FROM o) o ON {on})
-         SELECT change, key, before, after, count(*) OVER (PARTITION BY change) AS n,
-                row_number() OVER (PARTITION BY change ORDER BY key) AS i
+         SELECT kind, obs_key, old_value, new_value, count(*) OVER (PARTITION BY kind) AS total,
+                row_number() OVER (PARTITION BY kind ORDER BY obs_key) AS position
          FROM j"
     );
-    let df = ctx.sql(&format!("SELECT change, key, before, after, n FROM ({sql}) WHERE i <= {EXAMPLES} OR change = 'unchanged' AND i = 1 ORDER BY change, key")).await?;
+    let df = ctx
+        .sql(&format!("SELECT kind, obs_key, old_value, new_value, total FROM ({sql}) AS d WHERE position <= {EXAMPLES} ORDER BY kind, obs_key"))
+        .await?;
     let mut out = RowDiff::default();
     let mut stream = df.execute_stream().await?;
     while let Some(b) = stream.try_next().await? {

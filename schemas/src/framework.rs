@@ -17,6 +17,7 @@ use crate::codelist::Codelists;
 use crate::error::{Error, Result};
 use crate::manifest::Metadata;
 use crate::observation::{self, Role};
+use crate::quality::QualityRules;
 
 const INDICATORS: &str = include_str!("../data/indicators.csv");
 const SERIES: &str = include_str!("../data/series.csv");
@@ -71,6 +72,7 @@ pub struct Framework {
     indicators: Vec<Indicator>,
     by_code: FxHashMap<String, usize>,
     series: FxHashMap<String, Series>,
+    quality: QualityRules,
 }
 
 /// The national framework file (TOML).
@@ -93,6 +95,9 @@ pub struct NationalFramework {
     /// Indicators added or overridden.
     #[serde(default, rename = "indicator")]
     pub indicators: Vec<NationalIndicator>,
+    /// The quality rules (`[quality]`); the defaults of [`QualityRules`] when absent.
+    #[serde(default)]
+    pub quality: QualityRules,
 }
 
 /// An indicator entry of the national framework file. For an existing code, every field given
@@ -168,6 +173,7 @@ impl Framework {
             indicators,
             by_code,
             series,
+            quality: QualityRules::default(),
         }
     }
 
@@ -260,6 +266,10 @@ impl Framework {
             };
             next.indicators[i].in_scope = false;
         }
+        n.quality
+            .check(codelists, |code| next.series.contains_key(code))
+            .map_err(|message| err(file, 0, message))?;
+        next.quality = n.quality;
         for s in next.series.values() {
             if !codelists.contains("CL_SERIES", &s.code) {
                 codelists.add("CL_SERIES", &s.code, &s.name);
@@ -282,6 +292,11 @@ impl Framework {
     /// The series with this code.
     pub fn series(&self, code: &str) -> Option<&Series> {
         self.series.get(code)
+    }
+
+    /// The quality rules in force (the national file's `[quality]`, or the defaults).
+    pub fn quality(&self) -> &QualityRules {
+        &self.quality
     }
 
     /// The unit an observation of `indicator` (and optionally `series`) must carry, if fixed.

@@ -25,6 +25,32 @@ pub enum ColumnRef<'a> {
     Int(&'a Int32Array),
 }
 
+/// Every contract column of `batch`, in wire order, found by name and cast to its wire type
+/// (a batch read back from the store may hold views or dictionaries; other columns are
+/// ignored).
+pub fn wire_arrays(batch: &arrow::array::RecordBatch) -> Result<Vec<arrow::array::ArrayRef>, arrow::error::ArrowError> {
+    crate::observation::COLUMNS
+        .iter()
+        .map(|c| {
+            let a = batch.column_by_name(c.name).ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("no column {}", c.name)))?;
+            arrow::compute::cast(a, &c.data_type.arrow())
+        })
+        .collect()
+}
+
+/// Typed views of [`wire_arrays`]' result.
+pub fn column_refs(arrays: &[arrow::array::ArrayRef]) -> Vec<ColumnRef<'_>> {
+    crate::observation::COLUMNS
+        .iter()
+        .zip(arrays)
+        .map(|(c, a)| match c.data_type {
+            crate::observation::ColumnType::Text => ColumnRef::Text(a.as_any().downcast_ref().expect("cast to Utf8")),
+            crate::observation::ColumnType::Float => ColumnRef::Float(a.as_any().downcast_ref().expect("cast to Float64")),
+            crate::observation::ColumnType::Int => ColumnRef::Int(a.as_any().downcast_ref().expect("cast to Int32")),
+        })
+        .collect()
+}
+
 /// Appends the canonical encoding of `row` to `buf` for the given columns.
 pub fn encode(columns: &[ColumnRef<'_>], row: usize, buf: &mut Vec<u8>) {
     for c in columns {
@@ -151,22 +177,8 @@ impl ContentHasher {
     /// Adds every row of a wire batch (columns found by name, cast to the wire types),
     /// numbering rows from `first_row`.
     pub fn push_batch(&mut self, batch: &arrow::array::RecordBatch, first_row: u64) -> Result<(), arrow::error::ArrowError> {
-        let arrays = crate::observation::COLUMNS
-            .iter()
-            .map(|c| {
-                let a = batch.column_by_name(c.name).ok_or_else(|| arrow::error::ArrowError::SchemaError(format!("no column {}", c.name)))?;
-                arrow::compute::cast(a, &c.data_type.arrow())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let cols: Vec<ColumnRef<'_>> = crate::observation::COLUMNS
-            .iter()
-            .zip(&arrays)
-            .map(|(c, a)| match c.data_type {
-                crate::observation::ColumnType::Text => ColumnRef::Text(a.as_any().downcast_ref().expect("cast to Utf8")),
-                crate::observation::ColumnType::Float => ColumnRef::Float(a.as_any().downcast_ref().expect("cast to Float64")),
-                crate::observation::ColumnType::Int => ColumnRef::Int(a.as_any().downcast_ref().expect("cast to Int32")),
-            })
-            .collect();
+        let arrays = wire_arrays(batch)?;
+        let cols = column_refs(&arrays);
         for r in 0..batch.num_rows() {
             self.push_row(&cols, r, first_row + r as u64);
         }

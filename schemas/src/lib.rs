@@ -16,6 +16,7 @@
 //! | [`manifest`] | the dataset manifest and the national metadata template |
 //! | [`normalize`] | loosely-typed input (CSV, Parquet, query results) to wire batches |
 //! | [`validate`] | streaming validation of a publication |
+//! | [`quality`] | quality rules: plausibility warnings, with or without history |
 //! | [`report`] | rules, problems, validation reports and import summaries |
 //! | [`hash`] | canonical content and the content hash |
 //! | [`flight`] | Flight descriptor, acknowledgement and ticket encoding |
@@ -35,6 +36,7 @@ pub mod hash;
 pub mod manifest;
 pub mod normalize;
 pub mod observation;
+pub mod quality;
 pub mod report;
 pub mod settings;
 pub mod time;
@@ -48,5 +50,6 @@ pub use framework::{Framework, Indicator};
 pub use manifest::{Manifest, Metadata, ReferencePeriod};
 pub use normalize::Normalizer;
 pub use observation::observation_schema;
+pub use quality::{QualityChecker, QualityRules};
 pub use report::{ImportSummary, Problem, Rule, Severity, ValidationReport};
 pub use validate::{ValidationOptions, Validator};

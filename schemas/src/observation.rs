@@ -86,6 +86,31 @@ pub fn is_breakdown(code: &str) -> bool {
     code != TOTAL && code != NOT_APPLICABLE
 }
 
+/// `migratory_status` of migrants: one side of a migrant / non-migrant pair.
+pub const MIGRANT: &str = "MS_MIGRANT";
+/// `migratory_status` of non-migrants: the other side of a migrant / non-migrant pair.
+pub const NON_MIGRANT: &str = "MS_NOMIGRANT";
+
+/// A side of a migrant / non-migrant pair: the two `migratory_status` codes the migrant gap
+/// figures compare and whose values add up to the total (`_T`) in additive units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrantSide {
+    /// [`MIGRANT`].
+    Migrant,
+    /// [`NON_MIGRANT`].
+    NonMigrant,
+}
+
+/// The side of a migrant / non-migrant pair a `migratory_status` code stands for, if any
+/// (other codes, such as `MS_EUMIGRANT` or the national `NMS_*`, belong to no pair).
+pub fn migrant_side(migratory_status: &str) -> Option<MigrantSide> {
+    match migratory_status {
+        MIGRANT => Some(MigrantSide::Migrant),
+        NON_MIGRANT => Some(MigrantSide::NonMigrant),
+        _ => None,
+    }
+}
+
 const fn col(
     name: &'static str,
     data_type: ColumnType,

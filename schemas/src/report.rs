@@ -77,8 +77,12 @@ rules! {
     NoRows => "no_rows", Error, "The publication carries no rows and its manifest does not withdraw the dataset (withdraw = true).";
     WithdrawalWithRows => "withdrawal_with_rows", Error, "The manifest withdraws the dataset (withdraw = true) but the publication carries rows.";
     ManifestContentHashMismatch => "manifest_content_hash_mismatch", Error, "The manifest's content_hash is malformed or differs from the content received.";
-    PercentageOutOfRange => "percentage_out_of_range", Warning, "A value in percent (unit PT) lies outside 0-100.";
+    PercentageOutOfRange => "percentage_out_of_range", Warning, "A value in a percent unit ([quality] percent_units, default PT) lies outside 0-100.";
     ValueOutsideBounds => "value_outside_bounds", Warning, "obs_value lies outside [lower_bound, upper_bound].";
+    MigrantSumMismatch => "migrant_sum_mismatch", Warning, "In an additive unit ([quality] additive_units, default NUMBER), migrant + non-migrant differs from the total of the same cell by more than [quality] additive_tolerance of the total.";
+    YearOverYearChange => "year_over_year_change", Warning, "The value changed from the same period one year earlier in its series by more than [quality] yoy_max_change of the earlier value.";
+    ValueOutsideHistory => "value_outside_history", Warning, "The value lies more than [quality] zscore_max standard deviations from the mean of its series' earlier values.";
+    QualityPointsCapped => "quality_points_capped", Warning, "More rows arrived than the quality rules keep ([quality] max_points): later rows were not checked by the additive, year-over-year and history rules.";
     IndicatorOutOfScope => "indicator_out_of_scope", Warning, "The indicator is marked out of scope by the national framework; it counts in no figure.";
     FreqDiffersFromPeriodicity => "freq_differs_from_periodicity", Warning, "A row's freq differs from the manifest's periodicity.";
     ManifestIndicatorWithoutRows => "manifest_indicator_without_rows", Warning, "The manifest lists an indicator for which no row arrived.";

@@ -2,11 +2,12 @@
 //!
 //! [`Validator::push`] examines one batch at a time and keeps only what the rules need across
 //! batches (one 128-bit key hash and one 32-byte digest per row, for duplicate detection and
-//! the content hash), so a dataset never has to be held in memory whole.
+//! the content hash, spilled to temporary files beyond a million rows, and the points of the
+//! [quality rules](crate::quality), capped), so a dataset never has to be held in memory whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use arrow::array::{Array, Float64Array, Int32Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -17,6 +18,7 @@ use crate::framework::Indicator;
 use crate::hash::{self, ColumnRef};
 use crate::manifest::Manifest;
 use crate::observation::{self as obs, idx, ColumnType, Role, COLUMNS};
+use crate::quality::QualityChecker;
 use crate::report::{ImportSummary, IndicatorSummary, Problem, Rule, Severity, ValidationReport};
 use crate::time::{PeriodKind, TimePeriod};
 
@@ -61,6 +63,7 @@ pub struct Validator<'c> {
     hasher: hash::ContentHasher,
     acc: Vec<Acc>,
     acc_index: FxHashMap<String, usize>,
+    quality: QualityChecker<'c>,
 }
 
 /// Longest `comment_obs` accepted, in bytes.
@@ -106,6 +109,8 @@ impl<'c> Validator<'c> {
             hasher: hash::ContentHasher::default(),
             acc: Vec::new(),
             acc_index: FxHashMap::default(),
+            quality: QualityChecker::new(contract.framework.quality(), &manifest.agency, &manifest.dataset)
+                .with_max_warnings(options.max_problems),
             options,
             manifest,
         };
@@ -219,17 +224,9 @@ impl<'c> Validator<'c> {
 
     fn check_rows(&mut self, batch: &RecordBatch) {
         let schema = batch.schema();
-        let cols: Vec<ColumnRef<'_>> = COLUMNS
-            .iter()
-            .map(|c| {
-                let a = batch.column(schema.index_of(c.name).expect("checked"));
-                match c.data_type {
-                    ColumnType::Text => ColumnRef::Text(a.as_any().downcast_ref::<StringArray>().expect("checked")),
-                    ColumnType::Float => ColumnRef::Float(a.as_any().downcast_ref::<Float64Array>().expect("checked")),
-                    ColumnType::Int => ColumnRef::Int(a.as_any().downcast_ref::<Int32Array>().expect("checked")),
-                }
-            })
-            .collect();
+        let arrays: Vec<ArrayRef> =
+            COLUMNS.iter().map(|c| batch.column(schema.index_of(c.name).expect("checked")).clone()).collect();
+        let cols: Vec<ColumnRef<'_>> = hash::column_refs(&arrays);
         let text = |i: usize| match cols[i] {
             ColumnRef::Text(a) => a,
             _ => unreachable!("column {i} is text"),
@@ -396,17 +393,6 @@ impl<'c> Validator<'c> {
                         self.problem(Rule::SuppressedCellHasValue, row, idx::OBS_VALUE, &v.to_string(),
                             format!("conf_status {cs} withholds the cell (C, D: confidential; N: not for publication), so obs_value must be empty"));
                     }
-                    if unit_v == "PT" && !(0.0..=100.0).contains(&v) {
-                        let msg = format!("{v} percent lies outside 0-100");
-                        self.warn_once(Rule::PercentageOutOfRange, row, idx::OBS_VALUE, &v.to_string(), || msg);
-                    }
-                    let lo = (!lower.is_null(r)).then(|| lower.value(r)).filter(|x| x.is_finite());
-                    let hi = (!upper.is_null(r)).then(|| upper.value(r)).filter(|x| x.is_finite());
-                    if lo.is_some_and(|l| v < l) || hi.is_some_and(|h| v > h) {
-                        let msg = format!("{v} lies outside its bounds [{}, {}]",
-                            lo.map_or("-".into(), |x| x.to_string()), hi.map_or("-".into(), |x| x.to_string()));
-                        self.warn_once(Rule::ValueOutsideBounds, row, idx::OBS_VALUE, &v.to_string(), || msg);
-                    }
                 }
             }
             for (c, a) in [(idx::LOWER_BOUND, lower), (idx::UPPER_BOUND, upper)] {
@@ -422,6 +408,13 @@ impl<'c> Validator<'c> {
                 let v = comment.value(r);
                 self.problem(Rule::TextTooLong, row, idx::COMMENT_OBS, v,
                     format!("comment_obs is {} bytes long; at most {MAX_COMMENT_BYTES} are allowed", v.len()));
+            }
+            // Quality rules (warnings), kept in row order with the others.
+            self.quality.row(&cols, r, row);
+            if self.quality.has_found() {
+                for p in self.quality.take_found() {
+                    self.record(p);
+                }
             }
             // Key: duplicates and content hash.
             self.hasher.push_row(&cols, r, row);
@@ -466,6 +459,10 @@ impl<'c> Validator<'c> {
     /// Ends validation: the import summary, or the report of every problem found. Fails only
     /// when the row hashes spilled to temporary files cannot be read back.
     pub fn finish(mut self) -> crate::Result<Result<ImportSummary, ValidationReport>> {
+        let quality = std::mem::replace(&mut self.quality, QualityChecker::new(self.contract.framework.quality(), "", ""));
+        for p in quality.finish() {
+            self.record(p);
+        }
         if self.first_schema.is_none() {
             self.record(Problem::new(Rule::MissingColumn, None, None, None,
                 "the publication carried no data: no schema and no record batch arrived".into()));

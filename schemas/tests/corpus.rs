@@ -163,3 +163,28 @@ fn header_only_file_is_refused_unless_it_withdraws() {
     let r = validate_csv(&contract, withdrawal, &p, ValidationOptions::default()).unwrap().expect_err("a withdrawal with rows");
     assert!(r.errors.iter().any(|e| e.rule.id() == "withdrawal_with_rows"), "{r}");
 }
+
+#[test]
+fn quality_warnings_come_with_the_import_summary() {
+    let contract = armenia();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("q.csv");
+    // 2023: migrant 70 + non-migrant 40 = 110, not the total 100; the total fell from 300 (-67 %).
+    std::fs::write(&p, "indicator,series,ref_area,time_period,migratory_status,obs_value,unit_measure\n\
+        4.b.p1,AM_SCH_ABROAD,AM,2022,_T,300,NUMBER\n\
+        4.b.p1,AM_SCH_ABROAD,AM,2023,_T,100,NUMBER\n\
+        4.b.p1,AM_SCH_ABROAD,AM,2023,MS_MIGRANT,70,NUMBER\n\
+        4.b.p1,AM_SCH_ABROAD,AM,2023,MS_NOMIGRANT,40,NUMBER\n").unwrap();
+    let m = Manifest::from_toml(
+        "agency='moes'\ndataset='scholarships'\ntitle='t'\nindicators=['4.b.p1']\nperiodicity='A'\n[reference_period]\nstart='2022'\nend='2023'\n",
+    )
+    .unwrap();
+    let s = validate_csv(&contract, m, &p, ValidationOptions::default()).unwrap().unwrap_or_else(|r| panic!("warnings must not reject:\n{r}"));
+    let got: Vec<_> = s.warnings.iter().map(|w| (w.rule.id(), w.row, w.value.as_deref())).collect();
+    assert_eq!(got, [("migrant_sum_mismatch", Some(2), Some("100")), ("year_over_year_change", Some(2), Some("100"))]);
+    let printed = s.to_string();
+    for w in ["warning [migrant_sum_mismatch] row 2 column obs_value value \"100\": agency moes dataset scholarships: migrant 70 (row 3) + non-migrant 40 (row 4)",
+              "warning [year_over_year_change] row 2 column obs_value value \"100\": agency moes dataset scholarships: 100 changed by -66.7% from 300"] {
+        assert!(printed.contains(w), "{printed}");
+    }
+}

@@ -17,7 +17,12 @@ pub const AGENCIES: [&str; 7] = ["armstat", "sms", "moes", "diaspora", "labour",
 /// A built binary of this workspace (`scripts/test.sh` builds them before the tests run).
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    // `SDGX_BIN_DIR` names another directory of built binaries (a copy, when several
+    // checkouts share one target directory).
+    let dir = match std::env::var_os("SDGX_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => exe.parent().and_then(Path::parent).expect("target/<profile>/deps").to_owned(),
+    };
     let p = dir.join(name);
     assert!(p.exists(), "{} is not built: run `cargo build --bins` first (scripts/test.sh does)", p.display());
     p

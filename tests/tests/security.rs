@@ -261,7 +261,7 @@ async fn sql_escapes_are_refused() {
     assert!(status == 422 || status == 408, "{status}: {body}");
     assert!(body.get("rows").is_none());
     // Ordinary reads work, and the row cap is reported.
-    let (status, body) = f.http("POST", "/api/v1/query", Some(&f.reader), Some(serde_json::json!({ "sql": "SELECT agency, count(*) AS n FROM observations GROUP BY agency" }))).await;
+    let (status, body) = f.http("POST", "/api/v1/query", Some(&f.reader), Some(serde_json::json!({ "sql": "SELECT agency, count(*) AS n FROM observations GROUP BY agency", "view": "provisional" }))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["rows"][0]["agency"], "sms");
     assert_eq!(body["rows"][0]["n"], 33);
@@ -321,7 +321,16 @@ async fn analysts_flight_port_needs_a_token_and_http_limits_failed_tokens() {
     // Handshake with the reader token (Basic auth, the token as the password): then queries run.
     let mut client = arrow_flight::sql::client::FlightSqlServiceClient::new(channel.clone());
     client.handshake("analyst", &f.reader).await.unwrap();
+    // Nothing is approved: the official view (the default) has no row; the provisional one has
+    // the publication, and each FlightInfo says which it read.
     let info = client.execute(sql.into(), None).await.unwrap();
+    let read: serde_json::Value = serde_json::from_slice(&info.app_metadata).unwrap();
+    assert_eq!(read, serde_json::json!({"view": "official", "store_version": f.version().await}));
+    let official: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(client.do_get(info.endpoint[0].ticket.clone().unwrap()).await.unwrap()).await.unwrap();
+    assert_eq!(arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(official[0].column(0)).value(0), 0);
+    client.set_header("x-sdgx-view", "provisional");
+    let info = client.execute(sql.into(), None).await.unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&info.app_metadata).unwrap()["view"], "provisional");
     let ticket = info.endpoint[0].ticket.clone().unwrap();
     let batches: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(client.do_get(ticket).await.unwrap()).await.unwrap();
     let n = arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(batches[0].column(0)).value(0);

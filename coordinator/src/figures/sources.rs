@@ -11,7 +11,7 @@
 //! | `observed_breakdowns` | `agency, indicator, dimension, code`: breakdowns present (codes other than `_T`, `_Z`) and, as dimension `geography`, reference areas other than the national area; rows may repeat. From facts, `code` is `*` for dimensions outside the coverage matrix (only their presence counts) |
 //! | `migrant_gap` | see [`super::gap`] |
 
-use sdgx_schemas::observation::{Role, COLUMNS};
+use sdgx_schemas::observation::{Role, COLUMNS, MIGRANT, NON_MIGRANT};
 
 use super::{literal, ViewParams};
 
@@ -151,7 +151,7 @@ fn reference(p: &ViewParams) -> Vec<(&'static str, String)> {
                         m.obs_value - n.obs_value AS difference, m.obs_value / NULLIF(n.obs_value, 0) AS ratio,
                         m.agency, m.dataset
                  FROM cells m JOIN cells n ON {same}
-                 WHERE m.migratory_status = 'MS_MIGRANT' AND n.migratory_status = 'MS_NOMIGRANT'"
+                 WHERE m.migratory_status = '{MIGRANT}' AND n.migratory_status = '{NON_MIGRANT}'"
             ),
         ),
     ]
