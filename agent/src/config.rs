@@ -76,9 +76,10 @@ pub struct Config {
     pub agency: String,
     /// The coordinator's Flight URL, e.g. `http://127.0.0.1:50051`.
     pub coordinator: String,
-    /// National framework TOML (must match the coordinator's).
+    /// National framework TOML, used only while no coordinator's framework is cached (see
+    /// [`crate::framework`] for the precedence).
     pub national_framework: Option<PathBuf>,
-    /// National codelist CSV (must match the coordinator's).
+    /// National codelist CSV, used only while no coordinator's framework is cached.
     pub national_codelists: Option<PathBuf>,
     /// Rows per batch read and sent.
     pub batch_size: usize,

@@ -87,23 +87,35 @@ async fn publish_one(config: &Config, contract: &Arc<sdgx_schemas::Contract>, ou
     Ok(())
 }
 
-/// Runs until `shutdown` completes. Errors of single datasets are logged and do not stop it;
+/// Runs until `shutdown` completes. The framework is the coordinator's, fetched at start and
+/// before each scheduled cycle (see [`crate::framework`]); a publication refused for another
+/// framework is revalidated against the coordinator's at once ([`crate::delivery::deliver_due`]). Errors of single datasets are logged and do not stop it;
 /// an outbox that cannot be written does.
 pub async fn run(config: &Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-    let contract = Arc::new(crate::contract(config)?);
     let outbox = Outbox::open(&config.outbox)?;
+    let mut contract = crate::framework::in_force(config, true).await?.contract;
     outbox.warn_corrupt()?;
     let d = &config.daemon;
     let poll = Duration::from_secs(d.poll_secs.max(1));
     let mut seen: Vec<Option<Fingerprint>> = vec![None; config.datasets.len()];
     let mut next_publish = tokio::time::Instant::now();
     let mut client = None;
+    let mut first_cycle = true;
     tokio::pin!(shutdown);
     tracing::info!(agency = %config.agency, coordinator = %config.coordinator, outbox = %outbox.dir().display(), "agent daemon started");
     loop {
         {
             let _lock = outbox.lock().await?;
             let scheduled = tokio::time::Instant::now() >= next_publish;
+            // The first cycle uses the framework resolved at start.
+            if scheduled && !std::mem::replace(&mut first_cycle, false) {
+                // Each scheduled cycle validates against the coordinator's framework of now
+                // (or keeps the one in hand when the coordinator cannot be reached).
+                match crate::framework::fetch(config).await {
+                    Ok(f) => contract = f.contract,
+                    Err(e) => tracing::warn!(error = %e, framework = %contract.bundle.reference(), "the coordinator's framework could not be fetched; validating against the one in hand"),
+                }
+            }
             for (i, ds) in config.datasets.iter().enumerate() {
                 let now = d.watch.then(|| fingerprint(config, ds));
                 let changed = d.watch && seen[i].as_ref() != now.as_ref();
@@ -115,7 +127,7 @@ pub async fn run(config: &Config, shutdown: impl std::future::Future<Output = ()
             if scheduled {
                 next_publish = tokio::time::Instant::now() + if d.every_secs == 0 { Duration::MAX / 4 } else { Duration::from_secs(d.every_secs) };
             }
-            crate::delivery::deliver_due(config, &contract, &outbox, &mut client).await?;
+            crate::delivery::deliver_due(config, &mut contract, &outbox, &mut client).await?;
         }
         let mut wake = next_publish;
         if d.watch {

@@ -68,7 +68,13 @@ pub struct Attempt {
 
 /// Sends every pending entry that is due once, records each outcome in the outbox, and returns
 /// them. `client` is reused across entries and dropped after a connection failure.
-pub async fn deliver_due(config: &Config, contract: &Arc<Contract>, outbox: &Outbox, client: &mut Option<FlightClient>) -> Result<Vec<Attempt>> {
+///
+/// A publication the coordinator refuses because it was validated against another framework
+/// is revalidated once against the coordinator's, fetched (and cached) for the purpose, and
+/// sent again at once; `contract` becomes that framework's, for what is validated next. Still
+/// refused, or when the framework cannot be fetched, it stays pending and is retried with
+/// backoff; found invalid under the new framework, it fails with the report.
+pub async fn deliver_due(config: &Config, contract: &mut Arc<Contract>, outbox: &Outbox, client: &mut Option<FlightClient>) -> Result<Vec<Attempt>> {
     let mut out = Vec::new();
     let now_time = chrono::Utc::now();
     for mut e in outbox.pending()? {
@@ -76,7 +82,16 @@ pub async fn deliver_due(config: &Config, contract: &Arc<Contract>, outbox: &Out
         if !due {
             continue;
         }
-        let result = attempt(config, contract, outbox, &e, client).await;
+        let mut result = attempt(config, contract, outbox, &e, client).await;
+        if let Err(Error::FrameworkMismatch { mismatch, .. }) = &result {
+            tracing::warn!(publication = %e.label(), validated = %mismatch.validated, in_force = %mismatch.coordinator,
+                "the coordinator has another framework in force: revalidating against it");
+            let wanted = mismatch.coordinator.hash.clone();
+            result = match revalidate(config, contract, outbox, &mut e, &wanted).await {
+                Ok(()) => attempt(config, contract, outbox, &e, client).await,
+                Err(err) => Err(err),
+            };
+        }
         if let Err(err @ Error::Config(_)) = result {
             // The agent's own settings (say, a missing certificate): the publication is not at
             // fault and stays pending.
@@ -97,7 +112,7 @@ pub async fn deliver_due(config: &Config, contract: &Arc<Contract>, outbox: &Out
                 e.ack = Some(ack.clone());
                 tracing::info!(publication = %e.label(), store_version = ack.store_version, duplicate = ack.duplicate, "delivered");
             }
-            Err(Error::Coordinator { .. }) => {
+            Err(Error::Coordinator { .. } | Error::FrameworkMismatch { .. }) => {
                 *client = None;
                 let wait = backoff(&config.delivery, e.attempts);
                 let next = chrono::Utc::now() + chrono::Duration::from_std(wait).expect("a backoff fits");
@@ -119,13 +134,30 @@ pub async fn deliver_due(config: &Config, contract: &Arc<Contract>, outbox: &Out
     Ok(out)
 }
 
+/// Fetches the coordinator's framework unless `contract` already has the hash `wanted`, then
+/// validates `e`'s rows against it and records the result in the entry.
+async fn revalidate(config: &Config, contract: &mut Arc<Contract>, outbox: &Outbox, e: &mut Entry, wanted: &str) -> Result<()> {
+    if contract.bundle.hash != wanted {
+        *contract = crate::framework::fetch(config).await?.contract;
+    }
+    let (c, manifest, data, bs, mp) = (contract.clone(), e.manifest.clone(), outbox.data(e), config.batch_size, config.max_problems);
+    let label = e.label();
+    let p = tokio::task::spawn_blocking(move || crate::publish::validate_file(&c, manifest, &data, Format::Parquet, bs, mp, None))
+        .await
+        .map_err(|err| Error::Outbox { path: label, message: format!("the revalidation stopped: {err}") })??;
+    tracing::info!(publication = %e.label(), framework = %p.framework, "revalidated against the coordinator's framework");
+    e.manifest = p.manifest;
+    e.framework = Some(p.framework);
+    outbox.update(e)
+}
+
 async fn attempt(config: &Config, contract: &Arc<Contract>, outbox: &Outbox, e: &Entry, client: &mut Option<FlightClient>) -> Result<Ack> {
     if client.is_none() {
         *client = Some(crate::client::connect(&config.coordinator, &config.transport, config.tls.as_ref()).await?);
     }
     let cl = client.as_mut().expect("connected");
     let data = outbox.data(e);
-    let up = Upload { manifest: &e.manifest, data: &data, format: Format::Parquet, rows: e.rows };
+    let up = Upload { manifest: &e.manifest, data: &data, format: Format::Parquet, rows: e.rows, framework: e.framework.as_ref() };
     send(cl, &config.coordinator, contract.clone(), up, config.batch_size).await
 }
 
@@ -145,7 +177,7 @@ pub fn next_due(outbox: &Outbox) -> Result<Option<chrono::DateTime<chrono::Utc>>
 
 /// Delivers until nothing is pending or `give_up` has passed, waiting out each backoff.
 /// Returns the last attempt on each entry tried.
-pub async fn deliver_all(config: &Config, contract: &Arc<Contract>, outbox: &Outbox, give_up: Duration) -> Result<Vec<Attempt>> {
+pub async fn deliver_all(config: &Config, contract: &mut Arc<Contract>, outbox: &Outbox, give_up: Duration) -> Result<Vec<Attempt>> {
     let deadline = tokio::time::Instant::now() + give_up;
     let mut client = None;
     let mut last: Vec<Attempt> = Vec::new();

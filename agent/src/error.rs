@@ -44,6 +44,25 @@ pub enum Error {
         /// The coordinator's message.
         message: String,
     },
+    /// The coordinator refused the publication because it was validated against another
+    /// framework than the coordinator's in force (the agent refetches and revalidates once
+    /// by itself when it can).
+    #[error("coordinator {url} refused the publication: {mismatch}")]
+    FrameworkMismatch {
+        /// The coordinator's URL.
+        url: String,
+        /// Both frameworks.
+        mismatch: Box<sdgx_schemas::flight::FrameworkMismatch>,
+    },
+    /// The framework cache (see [`crate::framework`]) could not be written or read, or holds
+    /// a bundle that does not match its hash.
+    #[error("framework cache {path}: {message}")]
+    FrameworkCache {
+        /// The file or directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A publication could not be delivered yet; it stays in the outbox and is retried by
     /// `sdgx-agent run` or the next `sdgx-agent publish`.
     #[error("{publication}: not delivered after {attempts} attempt(s); it stays in the outbox and `sdgx-agent run` or the next publish will deliver it. Last error: {last}")]

@@ -12,6 +12,7 @@
 //! | [`sources`] | named sources of indicator definitions: files, Excel, PostgreSQL, HTTP(S) |
 //! | [`compute`] | indicator definitions run in DataFusion, then disclosure control |
 //! | [`sdc`] | statistical disclosure control: primary and secondary suppression |
+//! | [`framework`] | the coordinator's framework: fetched, cached, and the precedence of sources |
 //! | [`publish`] | local validation into the outbox, then the streaming upload |
 //! | [`outbox`] | the durable outbox of publications |
 //! | [`delivery`] | sending the outbox, with retries, backoff and jitter |
@@ -26,6 +27,7 @@ pub mod config;
 pub mod daemon;
 pub mod delivery;
 pub mod error;
+pub mod framework;
 pub mod outbox;
 pub mod progress;
 pub mod publish;
@@ -61,7 +63,8 @@ pub struct Outcome {
     pub sent: Option<Result<Ack>>,
 }
 
-/// Loads the contract the configuration names.
+/// Loads the contract of the configuration's own files (`national_codelists`,
+/// `national_framework`); what validation uses is [`framework::in_force`].
 pub fn contract(config: &Config) -> Result<Contract> {
     Ok(Contract::load(config.national_codelists.as_deref(), config.national_framework.as_deref())?)
 }
@@ -93,8 +96,15 @@ pub async fn prepare(config: &Config, contract: &Arc<Contract>, d: &DatasetConfi
 /// Checks every dataset and, unless `dry_run`, stages each valid one in the outbox and
 /// delivers the outbox (these and any earlier undelivered publications), retrying for
 /// `delivery.publish_retry_secs`. A failure of one dataset does not stop the others.
+///
+/// The framework is the coordinator's, fetched first unless `dry_run` (see [`framework`]).
 pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
-    let contract = Arc::new(contract(config)?);
+    run_with(config, framework::in_force(config, !dry_run).await?, dry_run).await
+}
+
+/// [`run`] against the framework `f`.
+pub async fn run_with(config: &Config, f: framework::InForce, dry_run: bool) -> Result<Vec<Outcome>> {
+    let mut contract = f.contract;
     let mut out = Vec::new();
     if dry_run {
         for d in &config.datasets {
@@ -121,7 +131,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
         };
         out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry, sent: None });
     }
-    deliver(config, &contract, &outbox, &mut out).await?;
+    deliver(config, &mut contract, &outbox, &mut out).await?;
     Ok(out)
 }
 
@@ -131,7 +141,7 @@ pub async fn run(config: &Config, dry_run: bool) -> Result<Vec<Outcome>> {
 /// dataset's current version is empty; `sdgx-agent run` publishes it again when its inputs
 /// change or on its schedule, so remove it from the configuration to keep it withdrawn.
 pub async fn withdraw(config: &Config, dataset: &str) -> Result<Vec<Outcome>> {
-    let contract = Arc::new(contract(config)?);
+    let mut contract = framework::in_force(config, true).await?.contract;
     let mut ids = vec![];
     let mut found = None;
     for d in &config.datasets {
@@ -155,13 +165,13 @@ pub async fn withdraw(config: &Config, dataset: &str) -> Result<Vec<Outcome>> {
         }
     };
     let mut out = vec![Outcome { manifest: d.manifest.clone(), computed: None, checked, entry, sent: None }];
-    deliver(config, &contract, &outbox, &mut out).await?;
+    deliver(config, &mut contract, &outbox, &mut out).await?;
     Ok(out)
 }
 
 /// Delivers the outbox, retrying for `delivery.publish_retry_secs`, and records in each of
 /// `out` what became of its entry.
-async fn deliver(config: &Config, contract: &Arc<Contract>, outbox: &Outbox, out: &mut [Outcome]) -> Result<()> {
+async fn deliver(config: &Config, contract: &mut Arc<Contract>, outbox: &Outbox, out: &mut [Outcome]) -> Result<()> {
     let mut attempts = delivery::deliver_all(config, contract, outbox, std::time::Duration::from_secs(config.delivery.publish_retry_secs)).await?;
     for o in out.iter_mut() {
         let Some(e) = &o.entry else { continue };

@@ -38,8 +38,10 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Show the outbox (pending, sent and failed publications, with the coordinator's last
-    /// reply) and what this agency owes: its reporting calendar, from the coordinator's HTTP API.
+    /// Show which framework the agent validates against (version, hash, where it came from,
+    /// and whether it is the coordinator's current one), the outbox (pending, sent and failed
+    /// publications, with the coordinator's last reply) and what this agency owes: its
+    /// reporting calendar, from the coordinator's HTTP API.
     Status {
         /// Agent configuration (TOML).
         #[arg(long, short)]
@@ -59,12 +61,28 @@ enum Command {
         #[arg(long)]
         dataset: String,
     },
+    /// The framework (indicators and codelists) the agent validates against: the coordinator's,
+    /// cached in the outbox directory.
+    Framework {
+        #[command(subcommand)]
+        command: FrameworkCommand,
+    },
     /// Check the agent's configuration and outbox without contacting the coordinator (a
     /// container healthcheck): prints the outbox's entries by state as JSON and exits 0
     /// (`"status": "degraded"` with the list of corrupt entries when some cannot be read; the
     /// others are still served), or prints the error and exits 1 (no configuration, no
     /// readable outbox directory).
     Health {
+        /// Agent configuration (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum FrameworkCommand {
+    /// Fetch the coordinator's framework in force and cache it; print its version and hash.
+    Fetch {
         /// Agent configuration (TOML).
         #[arg(long, short)]
         config: PathBuf,
@@ -88,17 +106,18 @@ async fn main() -> std::process::ExitCode {
         Command::Status { config, json } => return status(&config, json).await,
         Command::Run { config } => return daemon(&config).await,
         Command::Health { config } => return health(&config),
+        Command::Framework { command: FrameworkCommand::Fetch { config } } => return fetch(&config).await,
     };
-    let config = match sdgx_agent::Config::load(&config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let Some(config) = load(&config) else { return std::process::ExitCode::FAILURE };
     let outcomes = match &withdraw {
         Some(dataset) => sdgx_agent::withdraw(&config, dataset).await,
-        None => sdgx_agent::run(&config, dry_run).await,
+        None => match sdgx_agent::framework::in_force(&config, !dry_run).await {
+            Ok(f) => {
+                println!("validating against {}", f.describe());
+                sdgx_agent::run_with(&config, f, dry_run).await
+            }
+            Err(e) => Err(e),
+        },
     };
     let outcomes = match outcomes {
         Ok(o) => o,
@@ -137,14 +156,13 @@ async fn main() -> std::process::ExitCode {
     if failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS }
 }
 
+/// Loads the agent configuration, printing why it cannot be.
+fn load(config: &std::path::Path) -> Option<sdgx_agent::Config> {
+    sdgx_agent::Config::load(config).map_err(|e| eprintln!("error: {e}")).ok()
+}
+
 async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
-    let config = match sdgx_agent::Config::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let Some(config) = load(config) else { return std::process::ExitCode::FAILURE };
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
@@ -154,6 +172,21 @@ async fn daemon(config: &std::path::Path) -> std::process::ExitCode {
     };
     match sdgx_agent::daemon::run(&config, shutdown).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn fetch(config: &std::path::Path) -> std::process::ExitCode {
+    let Some(config) = load(config) else { return std::process::ExitCode::FAILURE };
+    match sdgx_agent::framework::fetch(&config).await {
+        Ok(f) => {
+            println!("fetched {}", f.describe());
+            println!("cached in {}", sdgx_agent::framework::Cache::new(&config.outbox).dir().display());
+            std::process::ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE
@@ -175,25 +208,25 @@ fn health(config: &std::path::Path) -> std::process::ExitCode {
 }
 
 async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode {
-    let config = match sdgx_agent::Config::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return std::process::ExitCode::FAILURE;
-        }
-    };
+    let Some(config) = load(config) else { return std::process::ExitCode::FAILURE };
     let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.scan());
+    let framework = sdgx_agent::framework::status(&config).await;
     let calendar = if config.coordinator_http.is_some() { Some(sdgx_agent::status::calendar(&config).await) } else { None };
-    let mut ok = true;
+    let mut ok = framework.is_ok();
     if json {
         let v = serde_json::json!({
+            "framework": framework.as_ref().map_err(ToString::to_string),
             "outbox": outbox.as_ref().map(|l| &l.entries).map_err(ToString::to_string),
             "corrupt": outbox.as_ref().map(|l| &l.corrupt).ok(),
             "calendar": calendar.as_ref().map(|c| c.as_ref().map_err(ToString::to_string)),
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("the status serialises"));
-        ok = outbox.is_ok() && !matches!(calendar, Some(Err(_)));
+        ok = ok && outbox.is_ok() && !matches!(calendar, Some(Err(_)));
     } else {
+        match &framework {
+            Ok(f) => print!("{}", sdgx_agent::framework::render(f)),
+            Err(e) => eprintln!("error: the framework: {e}"),
+        }
         match &outbox {
             Ok(listing) => print!("{}", sdgx_agent::status::render_outbox(&config.outbox, listing)),
             Err(e) => {

@@ -8,6 +8,7 @@
 //! <outbox>/.staging/               publications being written (removed at the next start)
 //! <outbox>/<id>/entry.json         the manifest, the state and the coordinator's last reply
 //! <outbox>/<id>/data.parquet       the normalised rows, exactly as validated (while pending)
+//! <outbox>/.framework/             the coordinator's framework, cached (crate::framework)
 //! ```
 //!
 //! An entry whose `entry.json` cannot be read or parsed (a damaged disk, a hand edit) is
@@ -23,7 +24,7 @@
 use std::path::{Path, PathBuf};
 
 use sdgx_schemas::flight::Ack;
-use sdgx_schemas::Manifest;
+use sdgx_schemas::{FrameworkRef, Manifest};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -81,6 +82,9 @@ pub struct Entry {
     pub last_reply: Option<String>,
     /// The acknowledgement, once sent.
     pub ack: Option<Ack>,
+    /// The framework it was validated against (absent in entries of older agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<FrameworkRef>,
 }
 
 impl Entry {
@@ -156,7 +160,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 }
 
 /// Writes `bytes` to `path` atomically and durably.
-fn write_durable(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;
@@ -280,6 +284,7 @@ impl Outbox {
             next_attempt: None,
             last_reply: None,
             ack: None,
+            framework: Some(p.framework.clone()),
         };
         let building = self.dir.join(".staging").join(&id);
         std::fs::create_dir(&building).map_err(|e| io(&building, e))?;
@@ -341,7 +346,7 @@ mod tests {
             content_hash: hash.to_owned(),
             warnings: vec![],
         };
-        Prepared { manifest, summary }
+        Prepared { manifest, summary, framework: sdgx_schemas::Contract::global().bundle.reference() }
     }
 
     fn stage(o: &Outbox, hash: &str, skip_unchanged: bool) -> Staged {

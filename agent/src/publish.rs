@@ -10,9 +10,9 @@ use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::FlightClient;
 use futures::TryStreamExt;
-use sdgx_schemas::flight::{Ack, PublishCommand};
+use sdgx_schemas::flight::{Ack, FrameworkMismatch, PublishCommand};
 use sdgx_schemas::normalize::{observation_schema_nullable, validate_stream, Normalizer};
-use sdgx_schemas::{Contract, ImportSummary, Manifest, ValidationOptions, Validator};
+use sdgx_schemas::{Contract, FrameworkRef, ImportSummary, Manifest, ValidationOptions, Validator};
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::config::{DatasetConfig, Format};
@@ -30,14 +30,32 @@ pub struct Prepared {
     pub manifest: Manifest,
     /// The local import summary.
     pub summary: ImportSummary,
+    /// The framework it was validated against.
+    pub framework: FrameworkRef,
 }
 
 /// Validates a dataset locally. When `copy` is given, the normalised rows are written there as
 /// Parquet (synced to disk) in the same pass: the outbox copy that is later sent. Fails with
 /// every problem found, or when the manifest names another agency than `agency`.
 pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: usize, max_problems: usize, copy: Option<&Path>) -> Result<Prepared> {
-    let mut manifest = manifest(d, agency)?;
-    let src = source::open(&d.source, d.format()?, batch_size)?;
+    let manifest = manifest(d, agency)?;
+    validate_file(contract, manifest, &d.source, d.format()?, batch_size, max_problems, copy)
+}
+
+/// Validates the rows of `source` as the publication of `manifest` (its content hash is
+/// replaced by the rows'); see [`check`]. The outbox revalidates its copy with it when the
+/// coordinator's framework changed.
+pub fn validate_file(
+    contract: &Contract,
+    mut manifest: Manifest,
+    source: &Path,
+    format: Format,
+    batch_size: usize,
+    max_problems: usize,
+    copy: Option<&Path>,
+) -> Result<Prepared> {
+    manifest.content_hash = None;
+    let src = source::open(source, format, batch_size)?;
     let mut validator = Validator::new(contract, manifest.clone(), ValidationOptions { max_problems });
     let io = |p: &Path, e: &dyn std::fmt::Display| Error::Outbox { path: p.display().to_string(), message: e.to_string() };
     let mut writer = match copy {
@@ -60,7 +78,7 @@ pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: u
         }
         Ok(())
     })
-    .map_err(|e| Error::Source { path: d.source.display().to_string(), message: e.to_string() })?;
+    .map_err(|e| Error::Source { path: source.display().to_string(), message: e.to_string() })?;
     let summary = validator.finish()?.map_err(|r| Error::Invalid(Box::new(r)))?;
     if let (Some(p), Some(w)) = (copy, writer) {
         if let Some(e) = write_err {
@@ -70,7 +88,7 @@ pub fn check(contract: &Contract, d: &DatasetConfig, agency: &str, batch_size: u
         file.sync_all().map_err(|e| io(p, &e))?;
     }
     manifest.content_hash = Some(summary.content_hash.clone());
-    Ok(Prepared { manifest, summary })
+    Ok(Prepared { manifest, summary, framework: contract.bundle.reference() })
 }
 
 /// The manifest of dataset `d`, which must be `agency`'s, without a content hash.
@@ -103,7 +121,7 @@ pub fn withdrawal(contract: &Contract, d: &DatasetConfig, agency: &str, copy: &P
     validator.push(&RecordBatch::new_empty(observation_schema_nullable()));
     let summary = validator.finish()?.map_err(|r| Error::Invalid(Box::new(r)))?;
     manifest.content_hash = Some(summary.content_hash.clone());
-    Ok(Prepared { manifest, summary })
+    Ok(Prepared { manifest, summary, framework: contract.bundle.reference() })
 }
 
 /// What to upload: a publication's manifest and its rows in a contract file.
@@ -117,6 +135,8 @@ pub struct Upload<'a> {
     pub format: Format,
     /// Rows in the file (for the progress report).
     pub rows: u64,
+    /// The framework it was validated against, named to the coordinator (`None`: not named).
+    pub framework: Option<&'a FrameworkRef>,
 }
 
 /// Streams a publication to the coordinator and returns its acknowledgement.
@@ -144,7 +164,7 @@ pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>,
         Ok(())
     });
     let flight_data = FlightDataEncoderBuilder::new()
-        .with_flight_descriptor(Some(PublishCommand::descriptor(up.manifest)))
+        .with_flight_descriptor(Some(PublishCommand::descriptor_validated(up.manifest, up.framework)))
         .with_schema(observation_schema_nullable())
         .build(ReceiverStream::new(rx));
     let fail = |m: String| Error::Coordinator { url: url.to_owned(), message: m };
@@ -160,6 +180,10 @@ pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>,
                 Ok(report) => Error::Rejected(Box::new(report)),
                 Err(_) => Error::Refused { url: url.to_owned(), code: s.code(), message: s.message().to_owned() },
             }
+        }
+        FlightError::Tonic(s) if s.code() == tonic::Code::FailedPrecondition && FrameworkMismatch::decode(s.details()).is_some() => {
+            let mismatch = FrameworkMismatch::decode(s.details()).expect("checked");
+            Error::FrameworkMismatch { url: url.to_owned(), mismatch: Box::new(mismatch) }
         }
         FlightError::Tonic(s) if crate::delivery::is_permanent(s.code()) => {
             Error::Refused { url: url.to_owned(), code: s.code(), message: s.message().to_owned() }

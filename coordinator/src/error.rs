@@ -79,6 +79,10 @@ pub enum Error {
         /// The file or object being written.
         path: String,
     },
+    /// A publication was validated against another framework than the one in force (see
+    /// [`crate::framework_service`]); nothing was read or stored.
+    #[error("{0}")]
+    FrameworkMismatch(Box<sdgx_schemas::flight::FrameworkMismatch>),
     /// The store's Delta log does not match its tamper-evident publications log (see
     /// [`crate::audit`]); the message names the commit.
     #[error("store integrity: {0}")]
@@ -229,6 +233,7 @@ impl Error {
             Error::NoSpace { .. } => Kind::new(Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             Error::Integrity(_) => Kind { grpc: Code::DataLoss, ..Kind::INTERNAL },
             Error::Conflict(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "conflict"),
+            Error::FrameworkMismatch(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "framework_mismatch"),
         }
     }
 
@@ -257,6 +262,7 @@ impl From<Error> for tonic::Status {
                 bounded_details(report).into(),
             ),
             Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => (**s).clone(),
+            Error::FrameworkMismatch(m) => tonic::Status::with_details(e.kind().grpc, m.to_string(), m.encode().into()),
             _ => {
                 let code = e.kind().grpc;
                 if code == tonic::Code::Internal {
@@ -352,9 +358,10 @@ mod tests {
             Error::NoSpace { .. } => 19,
             Error::Integrity(_) => 20,
             Error::Conflict(_) => 21,
+            Error::FrameworkMismatch(_) => 22,
         }
     }
-    const VARIANTS: usize = 22;
+    const VARIANTS: usize = 23;
 
     #[test]
     fn every_variant_has_its_grpc_code_and_http_status() {
@@ -424,6 +431,16 @@ mod tests {
             (Error::Transport("t".into()), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             (Error::NoSpace { path: "p".into() }, Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             (Error::Integrity("i".into()), Code::DataLoss, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (
+                Error::FrameworkMismatch(Box::new(sdgx_schemas::flight::FrameworkMismatch::new(
+                    "agency a dataset d".into(),
+                    sdgx_schemas::Contract::global().bundle.reference(),
+                    sdgx_schemas::Contract::global().bundle.reference(),
+                ))),
+                Code::FailedPrecondition,
+                StatusCode::CONFLICT,
+                "framework_mismatch",
+            ),
         ] };
         let mut seen = [false; VARIANTS];
         // Each error twice: the HTTP response and the status each consume one.

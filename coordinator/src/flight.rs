@@ -1,5 +1,6 @@
 //! The agents' Arrow Flight service: `do_put` receives publications, `do_get` serves an
-//! agency its own dataset's observations (current or at a store version). Analysts use the
+//! agency its own dataset's observations (current or at a store version), and the
+//! `framework` action the framework in force ([`crate::framework_service`]). Analysts use the
 //! Flight SQL service of [`crate::flightsql`] on their own port.
 
 use std::pin::Pin;
@@ -66,7 +67,7 @@ type Stream<T> = Pin<Box<dyn futures::Stream<Item = Result<T, Status>> + Send + 
 
 fn unsupported<T>(what: &str) -> Result<T, Status> {
     Err(Status::unimplemented(format!(
-        "{what} is not offered by the sdgx coordinator's publication service: publish with do_put, read a dataset with do_get"
+        "{what} is not offered by the sdgx coordinator's publication service: publish with do_put, read a dataset with do_get, fetch the framework with the action \"framework\""
     )))
 }
 
@@ -131,11 +132,20 @@ impl FlightService for SdgxFlight {
     async fn get_schema(&self, _: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
         unsupported("get_schema")
     }
-    async fn do_action(&self, _: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
-        unsupported("do_action")
+    async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        let kind = &request.get_ref().r#type;
+        if kind != sdgx_schemas::flight::FRAMEWORK_ACTION {
+            return unsupported(&format!("the action {kind:?}"));
+        }
+        let caller = self.caller(&request)?;
+        crate::framework_service::authorize(&self.ingest.registry, &caller)?;
+        let body = crate::framework_service::bundle(&self.ingest.contract).encode();
+        let result = arrow_flight::Result { body: body.into() };
+        Ok(Response::new(Box::pin(stream::once(async { Ok(result) }))))
     }
     async fn list_actions(&self, _: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
-        Ok(Response::new(Box::pin(stream::empty::<Result<ActionType, Status>>()) as BoxStream<'static, _>))
+        let actions = stream::iter([Ok::<_, Status>(crate::framework_service::action_type())]);
+        Ok(Response::new(Box::pin(actions) as BoxStream<'static, _>))
     }
     async fn do_exchange(&self, _: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
         unsupported("do_exchange")

@@ -68,8 +68,10 @@ where
         Some(Err(s)) => return Err(Error::Flight(FlightError::Tonic(Box::new(s.clone())))),
         None => return Err(Error::BadRequest("empty do_put stream: no descriptor, no data".into())),
     };
-    let manifest = PublishCommand::decode(descriptor.as_ref())?;
+    let command = PublishCommand::decode_command(descriptor.as_ref())?;
+    let manifest = command.manifest;
     authorize(&state.registry, publisher, &manifest)?;
+    crate::framework_service::check(&state.contract, &manifest, command.framework.as_ref())?;
     // Held until the publication is committed or refused.
     let _admitted = state.admission.admit(&manifest.agency, &manifest.dataset)?;
     let (contract, store, options) = (&state.contract, &state.store, state.options.clone());

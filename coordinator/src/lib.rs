@@ -17,6 +17,7 @@
 //! | [`signoff`] | the statistical office's sign-off: decisions, publication states, the official and provisional views |
 //! | [`clock`] | the coordinator's clock (injectable by tests) |
 //! | [`ingest`] | receiving, validating and committing one publication |
+//! | [`framework_service`] | the framework in force served to agents; refusing other frameworks |
 //! | [`flight`] | the agents' Arrow Flight service (publications) |
 //! | [`flightsql`] | the analysts' Arrow Flight SQL service |
 //! | [`catalog`] | query sessions over the store: tables and views |
@@ -45,6 +46,7 @@ pub mod export;
 pub mod facts;
 pub mod figures;
 pub mod flight;
+pub mod framework_service;
 pub mod flightsql;
 pub mod http;
 pub mod ingest;

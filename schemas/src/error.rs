@@ -59,6 +59,10 @@ pub enum Error {
         /// The version this build supports.
         supported: &'static str,
     },
+    /// A framework bundle (from the coordinator, or an agent's cache of one) is malformed or
+    /// does not match its content hash; the message says how.
+    #[error("framework bundle: {0}")]
+    Bundle(String),
     /// An Arrow operation failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

@@ -6,7 +6,14 @@
 //! - **Acknowledgement**: one `PutResult` whose `app_metadata` is the JSON [`Ack`].
 //! - **Rejection**: gRPC `InvalidArgument` whose message is the report in words and whose
 //!   details are the JSON [`crate::ValidationReport`].
+//!   The command may also name the framework the agent validated against
+//!   (`"framework": {"name", "version", "hash"}`, a [`FrameworkRef`]); a coordinator whose
+//!   framework has another hash refuses it with `FailedPrecondition`, a message naming both,
+//!   and details that are the JSON [`FrameworkMismatch`]. A command without it (an older
+//!   agent) is validated as before.
 //! - **Tickets** (`do_get`): JSON [`TicketRequest`].
+//! - **The framework in force** (`do_action` of type [`FRAMEWORK_ACTION`], empty body): one
+//!   result whose body is the JSON [`crate::FrameworkBundle`].
 //!
 //! Every message names its contract version; a peer with another version gets
 //! [`Error::UnsupportedVersion`] rather than a misread.
@@ -14,6 +21,7 @@
 use arrow_flight::{FlightDescriptor, Ticket};
 use serde::{Deserialize, Serialize};
 
+use crate::bundle::FrameworkRef;
 use crate::contract::CONTRACT_VERSION;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
@@ -32,6 +40,58 @@ pub struct PublishCommand {
     pub contract_version: String,
     /// The dataset manifest.
     pub manifest: Manifest,
+    /// The framework the agent validated the publication against; `None` from agents that
+    /// do not say (they are validated as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub framework: Option<FrameworkRef>,
+}
+
+/// The `do_action` type that asks the coordinator for the framework in force.
+pub const FRAMEWORK_ACTION: &str = "framework";
+
+/// Why a coordinator refused a publication validated against another framework than its own
+/// (the details of its `FailedPrecondition` status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrameworkMismatch {
+    /// Always `framework_mismatch`.
+    pub sdgx: String,
+    /// `agency/dataset` of the publication.
+    pub publication: String,
+    /// The framework the agent validated against.
+    pub validated: FrameworkRef,
+    /// The coordinator's framework in force.
+    pub coordinator: FrameworkRef,
+}
+
+impl FrameworkMismatch {
+    /// The mismatch of `publication` validated against `validated` at a coordinator with
+    /// `coordinator` in force.
+    pub fn new(publication: String, validated: FrameworkRef, coordinator: FrameworkRef) -> Self {
+        FrameworkMismatch { sdgx: "framework_mismatch".into(), publication, validated, coordinator }
+    }
+
+    /// Encodes as gRPC status details.
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("serialisable")
+    }
+
+    /// Decodes gRPC status details; `None` when they are not a framework mismatch.
+    pub fn decode(details: &[u8]) -> Option<FrameworkMismatch> {
+        serde_json::from_slice::<FrameworkMismatch>(details).ok().filter(|m| m.sdgx == "framework_mismatch")
+    }
+}
+
+impl std::fmt::Display for FrameworkMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: validated against framework {}, but the coordinator's framework in force is {}; nothing was stored. \
+             Fetch the coordinator's framework with `sdgx-agent framework fetch` and publish again \
+             (`sdgx-agent publish` and `sdgx-agent run` refetch it and revalidate by themselves when they reach the coordinator)",
+            self.publication, self.validated, self.coordinator
+        )
+    }
 }
 
 /// The coordinator's acknowledgement of an accepted publication.
@@ -94,14 +154,30 @@ fn parse(bytes: &[u8], what: &str) -> Result<serde_json::Value> {
 }
 
 impl PublishCommand {
-    /// The descriptor an agent sends for `manifest`.
+    /// The descriptor an agent sends for `manifest`, naming no framework.
     pub fn descriptor(manifest: &Manifest) -> FlightDescriptor {
-        let cmd = PublishCommand { sdgx: "publish".into(), contract_version: CONTRACT_VERSION.into(), manifest: manifest.clone() };
+        Self::descriptor_validated(manifest, None)
+    }
+
+    /// The descriptor an agent sends for `manifest` validated against `framework`.
+    pub fn descriptor_validated(manifest: &Manifest, framework: Option<&FrameworkRef>) -> FlightDescriptor {
+        let cmd = PublishCommand {
+            sdgx: "publish".into(),
+            contract_version: CONTRACT_VERSION.into(),
+            manifest: manifest.clone(),
+            framework: framework.cloned(),
+        };
         FlightDescriptor::new_cmd(serde_json::to_vec(&cmd).expect("serialisable"))
     }
 
-    /// Decodes a publication descriptor: checks the version first, then the manifest.
+    /// Decodes a publication descriptor's manifest (see [`decode_command`](Self::decode_command)).
     pub fn decode(descriptor: Option<&FlightDescriptor>) -> Result<Manifest> {
+        Self::decode_command(descriptor).map(|c| c.manifest)
+    }
+
+    /// Decodes a publication descriptor: checks the version first, then the manifest and the
+    /// framework it names.
+    pub fn decode_command(descriptor: Option<&FlightDescriptor>) -> Result<PublishCommand> {
         let d = descriptor.ok_or_else(|| Error::Flight("the first message carries no flight descriptor".into()))?;
         if d.r#type != arrow_flight::flight_descriptor::DescriptorType::Cmd as i32 {
             return Err(Error::Flight("the publication descriptor must be of type CMD".into()));
@@ -113,14 +189,22 @@ impl PublishCommand {
             )));
         }
         let v = parse(&d.cmd, "the descriptor command")?;
-        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest"].contains(&k.as_str()))) {
+        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest", "framework"].contains(&k.as_str()))) {
             return Err(Error::Flight(format!("the descriptor command has an unknown field {k:?}")));
         }
         if v.get("sdgx").and_then(|s| s.as_str()) != Some("publish") {
             return Err(Error::Flight("the descriptor command must have \"sdgx\": \"publish\"".into()));
         }
         let m = v.get("manifest").ok_or_else(|| Error::Flight("the descriptor carries no manifest".into()))?;
-        serde_json::from_value(m.clone()).map_err(|e| Error::Manifest(e.to_string()))
+        let manifest = serde_json::from_value(m.clone()).map_err(|e| Error::Manifest(e.to_string()))?;
+        let framework = match v.get("framework") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(f) => Some(
+                serde_json::from_value::<FrameworkRef>(f.clone())
+                    .map_err(|e| Error::Flight(format!("the descriptor's framework must be {{\"name\", \"version\", \"hash\"}}: {e}")))?,
+            ),
+        };
+        Ok(PublishCommand { sdgx: "publish".into(), contract_version: CONTRACT_VERSION.into(), manifest, framework })
     }
 }
 
@@ -378,6 +462,25 @@ mod tests {
     fn descriptor_roundtrip() {
         let d = PublishCommand::descriptor(&manifest());
         assert_eq!(PublishCommand::decode(Some(&d)).unwrap(), manifest());
+    }
+
+    #[test]
+    fn descriptor_names_the_framework_and_older_agents_name_none() {
+        let f = FrameworkRef { name: "n".into(), version: "2026.1".into(), hash: crate::bundle::hash(None, None) };
+        let d = PublishCommand::descriptor_validated(&manifest(), Some(&f));
+        let cmd = PublishCommand::decode_command(Some(&d)).unwrap();
+        assert_eq!((cmd.manifest, cmd.framework), (manifest(), Some(f.clone())));
+        assert_eq!(PublishCommand::decode_command(Some(&PublishCommand::descriptor(&manifest()))).unwrap().framework, None);
+        assert!(!String::from_utf8_lossy(&PublishCommand::descriptor(&manifest()).cmd).contains("framework"), "an unnamed framework is not sent");
+        let mut v: serde_json::Value = serde_json::from_slice(&d.cmd).unwrap();
+        v["framework"] = "x".into();
+        let bad = FlightDescriptor::new_cmd(serde_json::to_vec(&v).unwrap());
+        assert!(PublishCommand::decode_command(Some(&bad)).unwrap_err().to_string().contains("framework must be"));
+        let m = FrameworkMismatch::new("sms/asylum".into(), f.clone(), FrameworkRef { version: "2026.2".into(), hash: "sha256:b".into(), ..f });
+        assert_eq!(FrameworkMismatch::decode(&m.encode()), Some(m.clone()));
+        assert_eq!(FrameworkMismatch::decode(b"{}"), None);
+        let text = m.to_string();
+        assert!(text.contains("2026.1") && text.contains("2026.2") && text.contains("sha256:b") && text.contains("sdgx-agent framework fetch"), "{text}");
     }
 
     #[test]

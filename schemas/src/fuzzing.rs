@@ -33,14 +33,11 @@ use crate::{Contract, ImportSummary, Manifest, ValidationOptions, ValidationRepo
 /// national extensions in `examples/armenia/`), compiled in.
 pub fn contract() -> &'static Contract {
     static C: LazyLock<Contract> = LazyLock::new(|| {
-        let mut c = Contract::global();
-        c.codelists
-            .extend_from_str("codelists.csv", include_str!("../../examples/armenia/codelists.csv"))
-            .expect("the Armenia codelists load");
-        c.framework
-            .apply_str("framework.toml", include_str!("../../examples/armenia/framework.toml"), &mut c.codelists)
-            .expect("the Armenia framework loads");
-        c
+        Contract::from_texts(
+            Some(("codelists.csv", include_str!("../../examples/armenia/codelists.csv"))),
+            Some(("framework.toml", include_str!("../../examples/armenia/framework.toml"))),
+        )
+        .expect("the Armenia contract loads")
     });
     &C
 }

@@ -10,6 +10,7 @@
 //! | [`settings`] | which `SDGX_*` environment variables are settings |
 //! | [`api`] | HTTP API messages agents read (the reporting calendar) |
 //! | [`framework`] | the indicator framework catalogue, global and national |
+//! | [`bundle`] | the framework in force as served to agents: its files, version and hash |
 //! | [`contract`] | codelists + framework in force; the contract version |
 //! | [`time`] | SDMX time periods |
 //! | [`manifest`] | the dataset manifest and the national metadata template |
@@ -23,6 +24,7 @@
 //! | `fuzzing` | (feature `fuzzing`) the harness of the fuzz targets and their regression tests |
 
 pub mod api;
+pub mod bundle;
 pub mod codelist;
 pub mod contract;
 pub mod error;
@@ -40,6 +42,7 @@ pub mod settings;
 pub mod time;
 pub mod validate;
 
+pub use bundle::{FrameworkBundle, FrameworkRef};
 pub use codelist::Codelists;
 pub use contract::{Contract, CONTRACT_VERSION};
 pub use error::{Error, Result};

@@ -43,8 +43,9 @@ async fn coordinator_down_when_publishing_starts_then_everything_arrives_once() 
         let cfg = cfg.clone();
         async move { sdgx_agent::run(&cfg, false).await }
     });
-    // The agent keeps knocking while nothing answers...
-    proxy.wait_refused(3).await;
+    // The agent keeps knocking while nothing answers (its framework fetch, then three
+    // delivery attempts)...
+    proxy.wait_refused(4).await;
     let pending = Outbox::open(&cfg.outbox).unwrap().entries().unwrap();
     assert_eq!(pending.len(), 1, "staged durably before any attempt");
     assert_eq!(pending[0].state, State::Pending);

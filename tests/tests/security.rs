@@ -98,7 +98,7 @@ impl Fixture {
         let contract = Arc::new(sdgx_agent::contract(c).unwrap());
         let d = &c.datasets[0];
         let p = sdgx_agent::publish::check(&contract, d, &c.agency, 1000, 10, None).unwrap();
-        let up = sdgx_agent::publish::Upload { manifest: &p.manifest, data: &d.source, format: d.format().unwrap(), rows: p.summary.rows };
+        let up = sdgx_agent::publish::Upload { manifest: &p.manifest, data: &d.source, format: d.format().unwrap(), rows: p.summary.rows, framework: None };
         sdgx_agent::publish::send(&mut client, &c.coordinator, contract, up, 1000).await.map(|_| ()).map_err(|e| e.to_string())
     }
 
