@@ -61,6 +61,8 @@ pub struct Outcome {
     pub entry: Option<outbox::Entry>,
     /// The coordinator's answer, when sent.
     pub sent: Option<Result<Ack>>,
+    /// The coordinator's dry-run report, for `validate --remote`.
+    pub remote: Option<Result<sdgx_schemas::api::DryRunReport>>,
 }
 
 /// Loads the contract of the configuration's own files (`national_codelists`,
@@ -109,7 +111,7 @@ pub async fn run_with(config: &Config, f: framework::InForce, dry_run: bool) -> 
     if dry_run {
         for d in &config.datasets {
             let (computed, checked) = prepare(config, &contract, d, None).await;
-            out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry: None, sent: None });
+            out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry: None, sent: None, remote: None });
         }
         return Ok(out);
     }
@@ -129,9 +131,48 @@ pub async fn run_with(config: &Config, f: framework::InForce, dry_run: bool) -> 
             Ok(p) => Some(outbox.stage(p, &copy, false)?.entry().clone()),
             Err(_) => None,
         };
-        out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry, sent: None });
+        out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry, sent: None, remote: None });
     }
     deliver(config, &mut contract, &outbox, &mut out).await?;
+    Ok(out)
+}
+
+/// `sdgx-agent validate --remote`: checks every dataset locally as [`run_with`] does, then
+/// sends each valid one to the coordinator marked as a dry run, which checks everything short
+/// of the commit (identity, registry, framework, contract, quality rules, duplicate check) and
+/// answers the import summary and the figure impact. Nothing is staged in the outbox and
+/// nothing is stored at the coordinator.
+pub async fn validate_remote(config: &Config, f: framework::InForce) -> Result<Vec<Outcome>> {
+    let framework = f.reference();
+    let contract = f.contract;
+    let scratch = tempfile::tempdir().map_err(|e| Error::Config(format!("a scratch directory for the dry run: {e}")))?;
+    let mut client = None;
+    let mut out = Vec::new();
+    for (i, d) in config.datasets.iter().enumerate() {
+        let copy = scratch.path().join(format!("{i}.parquet"));
+        let (computed, checked) = prepare(config, &contract, d, Some(&copy)).await;
+        let remote = match &checked {
+            Err(_) => None,
+            Ok(p) => Some(
+                async {
+                    if client.is_none() {
+                        client = Some(client::connect(&config.coordinator, &config.transport, config.tls.as_ref()).await?);
+                    }
+                    let up = publish::Upload {
+                        manifest: &p.manifest,
+                        data: &copy,
+                        format: config::Format::Parquet,
+                        rows: p.summary.rows,
+                        framework: Some(&framework),
+                    };
+                    let c = client.as_mut().expect("connected");
+                    publish::send_dry_run(c, &config.coordinator, contract.clone(), up, config.batch_size).await
+                }
+                .await,
+            ),
+        };
+        out.push(Outcome { manifest: d.manifest.clone(), computed, checked, entry: None, sent: None, remote });
+    }
     Ok(out)
 }
 
@@ -164,7 +205,7 @@ pub async fn withdraw(config: &Config, dataset: &str) -> Result<Vec<Outcome>> {
             None
         }
     };
-    let mut out = vec![Outcome { manifest: d.manifest.clone(), computed: None, checked, entry, sent: None }];
+    let mut out = vec![Outcome { manifest: d.manifest.clone(), computed: None, checked, entry, sent: None, remote: None }];
     deliver(config, &mut contract, &outbox, &mut out).await?;
     Ok(out)
 }

@@ -30,6 +30,12 @@ enum Command {
         /// Agent configuration (TOML).
         #[arg(long, short)]
         config: PathBuf,
+        /// Also send each valid dataset to the coordinator marked as a dry run: it checks
+        /// everything short of the commit (identity, registry, framework, contract, quality
+        /// rules, duplicate check) and answers the import summary and the figure impact.
+        /// Nothing is stored.
+        #[arg(long)]
+        remote: bool,
     },
     /// Run as a daemon: publish every dataset at start, on the `[daemon]` schedule and when
     /// its inputs change, and keep delivering the outbox, until SIGINT or SIGTERM.
@@ -99,10 +105,10 @@ async fn main() -> std::process::ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
-    let (config, dry_run, withdraw) = match Cli::parse().command {
-        Command::Publish { config, dry_run } => (config, dry_run, None),
-        Command::Validate { config } => (config, true, None),
-        Command::Withdraw { config, dataset } => (config, false, Some(dataset)),
+    let (config, dry_run, withdraw, remote) = match Cli::parse().command {
+        Command::Publish { config, dry_run } => (config, dry_run, None, false),
+        Command::Validate { config, remote } => (config, true, None, remote),
+        Command::Withdraw { config, dataset } => (config, false, Some(dataset), false),
         Command::Status { config, json } => return status(&config, json).await,
         Command::Run { config } => return daemon(&config).await,
         Command::Health { config } => return health(&config),
@@ -111,10 +117,10 @@ async fn main() -> std::process::ExitCode {
     let Some(config) = load(&config) else { return std::process::ExitCode::FAILURE };
     let outcomes = match &withdraw {
         Some(dataset) => sdgx_agent::withdraw(&config, dataset).await,
-        None => match sdgx_agent::framework::in_force(&config, !dry_run).await {
+        None => match sdgx_agent::framework::in_force(&config, !dry_run || remote).await {
             Ok(f) => {
                 println!("validating against {}", f.describe());
-                sdgx_agent::run_with(&config, f, dry_run).await
+                if remote { sdgx_agent::validate_remote(&config, f).await } else { sdgx_agent::run_with(&config, f, dry_run).await }
             }
             Err(e) => Err(e),
         },
@@ -150,6 +156,14 @@ async fn main() -> std::process::ExitCode {
                 failed = true;
                 print!("{}", p.summary);
                 println!("agency {} dataset {}: not published\n{e}", p.manifest.agency, p.manifest.dataset);
+            }
+        }
+        match &o.remote {
+            None => {}
+            Some(Ok(report)) => print!("{}", sdgx_agent::publish::render_dry_run(report)),
+            Some(Err(e)) => {
+                failed = true;
+                println!("the coordinator's dry run failed:\n{e}");
             }
         }
     }
@@ -212,6 +226,10 @@ async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode 
     let outbox = sdgx_agent::outbox::Outbox::open(&config.outbox).and_then(|o| o.scan());
     let framework = sdgx_agent::framework::status(&config).await;
     let calendar = if config.coordinator_http.is_some() { Some(sdgx_agent::status::calendar(&config).await) } else { None };
+    let sign_offs = match (&outbox, config.coordinator_http.is_some()) {
+        (Ok(listing), true) => Some(sdgx_agent::status::sign_offs(&config, listing).await),
+        _ => None,
+    };
     let mut ok = framework.is_ok();
     if json {
         let v = serde_json::json!({
@@ -219,9 +237,10 @@ async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode 
             "outbox": outbox.as_ref().map(|l| &l.entries).map_err(ToString::to_string),
             "corrupt": outbox.as_ref().map(|l| &l.corrupt).ok(),
             "calendar": calendar.as_ref().map(|c| c.as_ref().map_err(ToString::to_string)),
+            "sign_off": sign_offs.as_ref().map(|s| s.as_ref().map_err(ToString::to_string)),
         });
         println!("{}", serde_json::to_string_pretty(&v).expect("the status serialises"));
-        ok = ok && outbox.is_ok() && !matches!(calendar, Some(Err(_)));
+        ok = ok && outbox.is_ok() && !matches!(calendar, Some(Err(_))) && !matches!(sign_offs, Some(Err(_)));
     } else {
         match &framework {
             Ok(f) => print!("{}", sdgx_agent::framework::render(f)),
@@ -241,6 +260,14 @@ async fn status(config: &std::path::Path, json: bool) -> std::process::ExitCode 
                 eprintln!("error: {e}");
             }
             None => println!("(set coordinator_http and token_file to see the reporting calendar)"),
+        }
+        match &sign_offs {
+            Some(Ok(s)) => print!("{}", sdgx_agent::status::render_sign_offs(s)),
+            Some(Err(e)) => {
+                ok = false;
+                eprintln!("error: the sign-off: {e}");
+            }
+            None => {}
         }
     }
     if ok { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }

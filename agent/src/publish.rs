@@ -10,6 +10,7 @@ use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::FlightClient;
 use futures::TryStreamExt;
+use sdgx_schemas::api::DryRunReport;
 use sdgx_schemas::flight::{Ack, FrameworkMismatch, PublishCommand};
 use sdgx_schemas::normalize::{observation_schema_nullable, validate_stream, Normalizer};
 use sdgx_schemas::{Contract, FrameworkRef, ImportSummary, Manifest, ValidationOptions, Validator};
@@ -141,6 +142,57 @@ pub struct Upload<'a> {
 
 /// Streams a publication to the coordinator and returns its acknowledgement.
 pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>, up: Upload<'_>, batch_size: usize) -> Result<Ack> {
+    let answer = put(client, url, contract, up, batch_size, false).await?;
+    Ok(Ack::decode(&answer)?)
+}
+
+/// Streams a publication to the coordinator marked as a dry run, and returns its report:
+/// everything the coordinator checks short of the commit (see [`DryRunReport`]). Nothing is
+/// stored.
+pub async fn send_dry_run(client: &mut FlightClient, url: &str, contract: Arc<Contract>, up: Upload<'_>, batch_size: usize) -> Result<DryRunReport> {
+    let answer = put(client, url, contract, up, batch_size, true).await?;
+    DryRunReport::decode(&answer).ok_or_else(|| Error::Coordinator {
+        url: url.to_owned(),
+        message: "the coordinator answered the dry run with an acknowledgement: it does not know dry runs (an older version) and may have stored the publication".into(),
+    })
+}
+
+/// The coordinator's dry-run report in words.
+pub fn render_dry_run(r: &DryRunReport) -> String {
+    use std::fmt::Write as _;
+    let s = &r.summary;
+    let mut out = format!("  coordinator dry run (nothing stored): agency {} dataset {}: {} rows accepted", s.agency, s.dataset, s.rows);
+    if r.duplicate {
+        out.push_str("; identical to the dataset's latest publication: publishing it creates no new version");
+    }
+    out.push('\n');
+    let part = |p: &sdgx_schemas::api::Part| {
+        format!("{}/{}{}", p.numerator, p.denominator, p.share.map(|v| format!(" = {:.1}%", v * 100.0)).unwrap_or_default())
+    };
+    if let Some(i) = &r.impact {
+        let _ = writeln!(out, "  if approved, against the official figures at store version {}:", i.store_version);
+        let _ = writeln!(out, "    headline (indicators produced with migration disaggregation): {} -> {}", part(&i.headline_now), part(&i.headline_if_approved));
+        let _ = writeln!(out, "    indicators reported: {} -> {}", part(&i.reporting_now), part(&i.reporting_if_approved));
+        for (what, list) in [
+            ("newly produced", &i.newly_produced),
+            ("no longer produced", &i.no_longer_produced),
+            ("newly disaggregated by migratory status", &i.newly_migration_disaggregated),
+            ("no longer disaggregated by migratory status", &i.no_longer_migration_disaggregated),
+        ] {
+            if !list.is_empty() {
+                let _ = writeln!(out, "    {what}: {}", list.join(", "));
+            }
+        }
+    }
+    for w in &s.warnings {
+        let _ = writeln!(out, "  warning: {}", w.message);
+    }
+    out
+}
+
+/// Streams a publication (a dry run's when `dry_run`) and returns the `app_metadata` of the
+/// coordinator's answer.
+async fn put(client: &mut FlightClient, url: &str, contract: Arc<Contract>, up: Upload<'_>, batch_size: usize, dry_run: bool) -> Result<Vec<u8>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(4);
     let (path, format, rows) = (up.data.to_owned(), up.format, up.rows);
     let label = format!("{}/{}", up.manifest.agency, up.manifest.dataset);
@@ -164,7 +216,7 @@ pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>,
         Ok(())
     });
     let flight_data = FlightDataEncoderBuilder::new()
-        .with_flight_descriptor(Some(PublishCommand::descriptor_validated(up.manifest, up.framework)))
+        .with_flight_descriptor(Some(PublishCommand::descriptor_of(up.manifest, up.framework, dry_run)))
         .with_schema(observation_schema_nullable())
         .build(ReceiverStream::new(rx));
     let fail = |m: String| Error::Coordinator { url: url.to_owned(), message: m };
@@ -191,6 +243,6 @@ pub async fn send(client: &mut FlightClient, url: &str, contract: Arc<Contract>,
         FlightError::Tonic(s) => fail(format!("{:?}: {}", s.code(), s.message())),
         other => fail(other.to_string()),
     })?;
-    let first = results.first().ok_or_else(|| fail("no acknowledgement received".into()))?;
-    Ok(Ack::decode(&first.app_metadata)?)
+    let first = results.into_iter().next().ok_or_else(|| fail("no answer received".into()))?;
+    Ok(first.app_metadata.to_vec())
 }

@@ -43,15 +43,64 @@ pub fn health(config: &Config) -> Result<Health> {
 
 /// Fetches this agency's reporting calendar.
 pub async fn calendar(config: &Config) -> Result<AgencyCalendar> {
+    get(config, &format!("/api/v1/calendar/{}", config.agency)).await
+}
+
+/// The statistical office's decision on a publication this agency sent, as the coordinator's
+/// HTTP API tells its agency token (`GET /api/v1/publications/{id}/status`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SignOff {
+    /// The publication.
+    pub publication_id: String,
+    /// Its dataset.
+    pub dataset: String,
+    /// `submitted`, `approved`, `returned` or `unapproved`, with `reason` and `by` when given.
+    pub sign_off: serde_json::Value,
+}
+
+/// The sign-off status of the newest acknowledged publication of each dataset in `listing`.
+pub async fn sign_offs(config: &Config, listing: &crate::outbox::Listing) -> Result<Vec<SignOff>> {
+    let mut newest: Vec<&crate::outbox::Entry> = Vec::new();
+    for e in listing.entries.iter().filter(|e| e.ack.as_ref().is_some_and(|a| !a.duplicate)) {
+        newest.retain(|n| n.manifest.dataset != e.manifest.dataset || n.created > e.created);
+        if !newest.iter().any(|n| n.manifest.dataset == e.manifest.dataset) {
+            newest.push(e);
+        }
+    }
+    let mut out = Vec::new();
+    for e in newest {
+        let id = &e.ack.as_ref().expect("acknowledged").publication_id;
+        out.push(get(config, &format!("/api/v1/publications/{id}/status")).await?);
+    }
+    Ok(out)
+}
+
+/// The sign-off statuses as lines.
+pub fn render_sign_offs(s: &[SignOff]) -> String {
+    let mut out = String::from("sign-off by the statistical office of the newest publication of each dataset:\n");
+    for x in s {
+        let word = x.sign_off["status"].as_str().unwrap_or("unknown");
+        let why = x.sign_off["reason"].as_str().map(|r| format!(": {r}")).unwrap_or_default();
+        let release = x.sign_off["release_at"].as_str().map(|r| format!(", official from {r}")).unwrap_or_default();
+        let _ = writeln!(out, "  {:<32} {}  {word}{why}{release}", x.dataset, x.publication_id);
+    }
+    if s.is_empty() {
+        out.push_str("  (nothing acknowledged yet)\n");
+    }
+    out
+}
+
+/// `GET <coordinator_http><path>` with the agency's token, decoded.
+async fn get<T: serde::de::DeserializeOwned>(config: &Config, path: &str) -> Result<T> {
     let base = config.coordinator_http.as_deref().ok_or_else(|| {
-        Error::Config("set coordinator_http (the coordinator's HTTP API) and token_file to see the reporting calendar".into())
+        Error::Config("set coordinator_http (the coordinator's HTTP API) and token_file to see the reporting calendar and the sign-off".into())
     })?;
     let token_file = config.token_file.as_ref().ok_or_else(|| Error::Config("set token_file (this agency's API token)".into()))?;
     let token = std::fs::read_to_string(token_file)
         .map_err(|e| Error::Config(format!("token_file {}: {e}", token_file.display())))?
         .trim()
         .to_owned();
-    let url = format!("{}/api/v1/calendar/{}", base.trim_end_matches('/'), config.agency);
+    let url = format!("{}{path}", base.trim_end_matches('/'));
     let api = |message: String| Error::Api { url: url.clone(), message };
     let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30));
     if let Some(tls) = config.tls.as_ref().filter(|_| url.starts_with("https:")) {

@@ -83,8 +83,8 @@ impl FlightService for SdgxFlight {
 
     async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
         let publisher = self.caller(&request)?;
-        let ack = receive(&self.ingest, &publisher, request.into_inner()).await?;
-        let result = PutResult { app_metadata: ack.encode().into() };
+        let answer = receive(&self.ingest, &publisher, request.into_inner()).await?;
+        let result = PutResult { app_metadata: answer.encode().into() };
         Ok(Response::new(Box::pin(stream::once(async { Ok(result) }))))
     }
 

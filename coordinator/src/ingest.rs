@@ -55,9 +55,29 @@ pub fn authorize(registry: &Registry, publisher: &Publisher, manifest: &Manifest
     }
 }
 
+/// What a `do_put` is answered with.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// A publication's acknowledgement.
+    Ack(Ack),
+    /// A dry run's report.
+    DryRun(DryRunReport),
+}
+
+impl Answer {
+    /// Encodes as `PutResult.app_metadata`.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            Answer::Ack(a) => a.encode(),
+            Answer::DryRun(r) => r.encode(),
+        }
+    }
+}
+
 /// Receives a `do_put` stream from `publisher`: the first message's descriptor carries the
-/// manifest; nothing is read further unless the publisher may publish it.
-pub async fn receive<S>(state: &Ingest, publisher: &Publisher, stream: S) -> Result<Ack>
+/// manifest; nothing is read further unless the publisher may publish it. A dry run goes
+/// through the same checks and is answered with its report; it commits nothing.
+pub async fn receive<S>(state: &Ingest, publisher: &Publisher, stream: S) -> Result<Answer>
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
@@ -74,7 +94,7 @@ where
     crate::framework_service::check(&state.contract, &manifest, command.framework.as_ref())?;
     // Held until the publication is committed or refused.
     let _admitted = state.admission.admit(&manifest.agency, &manifest.dataset)?;
-    let (contract, store, options) = (&state.contract, &state.store, state.options.clone());
+    let (contract, store, options, dry) = (&state.contract, &state.store, state.options.clone(), command.dry_run);
     let (agency, dataset) = (manifest.agency.clone(), manifest.dataset.clone());
     // Every message passes the IPC guard before the decoder sees it.
     let mut guard = sdgx_schemas::flight::IpcGuard::new();
@@ -115,7 +135,10 @@ where
         )))),
         other => Error::BadRequest(format!("agency {agency} dataset {dataset}: the Arrow IPC stream is malformed: {other}")),
     });
-    ingest(contract, store, options, manifest, batches).await
+    if dry {
+        return dry_run(&state.catalog, options, manifest, batches).await.map(Answer::DryRun);
+    }
+    ingest(contract, store, options, manifest, batches).await.map(Answer::Ack)
 }
 
 /// Limits on publications (settings of the same names in [`Config`]).
@@ -406,6 +429,8 @@ pub struct Ingest {
     pub contract: Arc<Contract>,
     /// The store.
     pub store: Arc<Store>,
+    /// The query catalog over it (dry runs measure their figure impact with it).
+    pub catalog: Arc<Catalog>,
     /// Validation options.
     pub options: ValidationOptions,
     /// Which agency may publish which dataset.
@@ -417,9 +442,9 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// The ingest path over `store` under `limits`.
-    pub fn new(contract: Arc<Contract>, store: Arc<Store>, options: ValidationOptions, registry: Registry, limits: Limits) -> Ingest {
-        Ingest { contract, store, options, registry, admission: Admission::new(&limits), limits }
+    /// The ingest path over `catalog`'s store under `limits`.
+    pub fn new(catalog: Arc<Catalog>, options: ValidationOptions, registry: Registry, limits: Limits) -> Ingest {
+        Ingest { contract: catalog.shared_contract(), store: catalog.store().clone(), catalog, options, registry, admission: Admission::new(&limits), limits }
     }
 }
 

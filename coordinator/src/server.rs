@@ -53,7 +53,7 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
     );
     let registry = Registry::new(config.security.agencies.clone());
     let limits = crate::ingest::Limits::from_config(config);
-    let ingest = Arc::new(Ingest::new(contract, store, ValidationOptions { max_problems: config.max_problems }, registry, limits));
+    let ingest = Arc::new(Ingest::new(catalog.clone(), ValidationOptions { max_problems: config.max_problems }, registry, limits));
     Ok((catalog, ingest))
 }
 

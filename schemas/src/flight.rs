@@ -44,6 +44,11 @@ pub struct PublishCommand {
     /// do not say (they are validated as before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub framework: Option<FrameworkRef>,
+    /// A dry run (`sdgx-agent validate --remote`): the coordinator checks everything short of
+    /// the commit and answers a [`crate::api::DryRunReport`] instead of an [`Ack`]; nothing is
+    /// stored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// The `do_action` type that asks the coordinator for the framework in force.
@@ -161,11 +166,18 @@ impl PublishCommand {
 
     /// The descriptor an agent sends for `manifest` validated against `framework`.
     pub fn descriptor_validated(manifest: &Manifest, framework: Option<&FrameworkRef>) -> FlightDescriptor {
+        Self::descriptor_of(manifest, framework, false)
+    }
+
+    /// The descriptor of `manifest` validated against `framework`, for a dry run when
+    /// `dry_run`.
+    pub fn descriptor_of(manifest: &Manifest, framework: Option<&FrameworkRef>, dry_run: bool) -> FlightDescriptor {
         let cmd = PublishCommand {
             sdgx: "publish".into(),
             contract_version: CONTRACT_VERSION.into(),
             manifest: manifest.clone(),
             framework: framework.cloned(),
+            dry_run,
         };
         FlightDescriptor::new_cmd(serde_json::to_vec(&cmd).expect("serialisable"))
     }
@@ -189,7 +201,7 @@ impl PublishCommand {
             )));
         }
         let v = parse(&d.cmd, "the descriptor command")?;
-        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest", "framework"].contains(&k.as_str()))) {
+        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest", "framework", "dry_run"].contains(&k.as_str()))) {
             return Err(Error::Flight(format!("the descriptor command has an unknown field {k:?}")));
         }
         if v.get("sdgx").and_then(|s| s.as_str()) != Some("publish") {
@@ -204,7 +216,12 @@ impl PublishCommand {
                     .map_err(|e| Error::Flight(format!("the descriptor's framework must be {{\"name\", \"version\", \"hash\"}}: {e}")))?,
             ),
         };
-        Ok(PublishCommand { sdgx: "publish".into(), contract_version: CONTRACT_VERSION.into(), manifest, framework })
+        let dry_run = match v.get("dry_run") {
+            None => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(other) => return Err(Error::Flight(format!("the descriptor's dry_run must be true or false, not {other}"))),
+        };
+        Ok(PublishCommand { sdgx: "publish".into(), contract_version: CONTRACT_VERSION.into(), manifest, framework, dry_run })
     }
 }
 

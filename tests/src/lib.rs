@@ -366,8 +366,15 @@ impl Served {
 
     /// `sdgx-agent publish` of the agent config at `config`, as [`Served::agent`] runs it.
     pub fn agent_with_config(&self, config: &Path, cert_of: &str, pki: &Path, outbox: &Path) -> std::process::Command {
+        self.agent_command(&["publish"], config, cert_of, pki, outbox)
+    }
+
+    /// `sdgx-agent <args> --config <config>` against this coordinator, as [`Served::agent`]
+    /// runs `publish`.
+    pub fn agent_command(&self, args: &[&str], config: &Path, cert_of: &str, pki: &Path, outbox: &Path) -> std::process::Command {
         let mut cmd = std::process::Command::new(binary("sdgx-agent"));
-        cmd.args(["publish", "--config"])
+        cmd.args(args)
+            .arg("--config")
             .arg(config)
             .env("SDGX_COORDINATOR", format!("https://localhost:{}", self.flight_port))
             .env("SDGX_OUTBOX", outbox)

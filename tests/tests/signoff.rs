@@ -44,6 +44,11 @@ impl Api {
 
 /// `sdgx-agent publish` of moh's health dataset with the rows `keep` keeps.
 fn publish_moh(served: &Served, pki: &Path, dir: &Path, name: &str, keep: impl Fn(&str) -> bool) -> String {
+    moh(served, pki, dir, name, &["publish"], keep)
+}
+
+/// `sdgx-agent <args>` of moh's health dataset with the rows `keep` keeps; it must succeed.
+fn moh(served: &Served, pki: &Path, dir: &Path, name: &str, args: &[&str], keep: impl Fn(&str) -> bool) -> String {
     let text = std::fs::read_to_string(root().join("examples/federation/moh/health.csv")).unwrap();
     let kept: Vec<&str> = text.lines().filter(|l| keep(l)).collect();
     let source = dir.join(format!("{name}.csv"));
@@ -56,7 +61,7 @@ fn publish_moh(served: &Served, pki: &Path, dir: &Path, name: &str, keep: impl F
         .replace("\"health.csv\"", &format!("{:?}", source.display().to_string()));
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, config).unwrap();
-    let out = served.agent_with_config(&path, "moh", pki, &dir.join(format!("outbox-{name}"))).output().unwrap();
+    let out = served.agent_command(args, &path, "moh", pki, &dir.join(format!("outbox-{name}"))).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
@@ -96,6 +101,15 @@ async fn publish_review_approve_under_embargo_release_unapprove_and_return() {
     }
     assert_eq!(api.headline(&reader, "official").await, (7, 15, 16));
     assert_eq!(api.headline(&reader, "provisional").await, (7, 15, 16));
+
+    // A dry run at the coordinator first: its summary and impact, nothing stored.
+    let said = moh(&served, &pki_dir, dir.path(), "dry", &["validate", "--remote"], |l| !l.contains("MIGRANT"));
+    assert!(said.contains("coordinator dry run (nothing stored): agency moh dataset health"), "{said}");
+    assert!(said.contains("headline (indicators produced with migration disaggregation): 7/15 = 46.7% -> 6/15 = 40.0%"), "{said}");
+    assert!(said.contains("no longer disaggregated by migratory status: 3.3.1"), "{said}");
+    assert_eq!(api.headline(&reader, "provisional").await, (7, 15, 16), "the dry run stored nothing");
+    let said = moh(&served, &pki_dir, dir.path(), "dry-same", &["validate", "--remote"], |_| true);
+    assert!(said.contains("creates no new version"), "the unchanged file is a duplicate: {said}");
 
     // 1-2. moh republishes without 3.3.1's migrant rows: provisional 6/15, official still 7/15.
     let said = publish_moh(&served, &pki_dir, dir.path(), "v2", |l| !l.contains("MIGRANT"));
@@ -157,6 +171,18 @@ async fn publish_review_approve_under_embargo_release_unapprove_and_return() {
     assert_eq!((status, s["sign_off"]["status"].as_str(), s["sign_off"]["reason"].as_str()), (200, Some("returned"), Some("2021 is missing")), "{s}");
     let (status, _) = api.call("POST", &format!("/api/v1/publications/{v3}/approve"), &approver, None).await;
     assert_eq!(status, 409, "a returned publication is not approved");
+    // The agency sees it in `sdgx-agent status`, with the reason.
+    let token_file = dir.path().join("moh.token");
+    std::fs::write(&token_file, &moh_token).unwrap();
+    let out = served
+        .agent_command(&["status"], &dir.path().join("v3.toml"), "moh", &pki_dir, &dir.path().join("outbox-v3"))
+        .env("SDGX_COORDINATOR_HTTP", format!("http://{}", served.http))
+        .env("SDGX_TOKEN_FILE", &token_file)
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{status}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(status.contains(&format!("health                           {v3}  returned: 2021 is missing")), "{status}");
     assert_eq!(api.headline(&reader, "official").await.0, 7);
 
     // 6. Every step is in the log, and the audit passes.
