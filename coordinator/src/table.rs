@@ -19,8 +19,7 @@ fn pct(r: &Ratio) -> String {
 pub fn migration_share(m: &MigrationShare) -> String {
     let mut s = String::new();
     let head = Ratio { numerator: m.numerator, denominator: m.denominator, share: m.share };
-    let _ = writeln!(s, "Proportion of SDG indicators produced at the national level with migration disaggregation");
-    let _ = writeln!(s, "store version {}, framework {}, window {}", m.about.store_version, m.about.framework_version, window(m.about.window.from, m.about.window.to));
+    header(&mut s, "Proportion of SDG indicators produced at the national level with migration disaggregation", &m.about);
     let _ = writeln!(s, "  headline (of indicators produced)          {}", pct(&head));
     let _ = writeln!(s, "  of in-scope migration-relevant indicators  {}", pct(&m.migration_relevant));
     let _ = writeln!(s, "  of all in-scope indicators                 {}", pct(&m.all_in_scope));
@@ -46,8 +45,7 @@ pub fn migration_share(m: &MigrationShare) -> String {
 pub fn reporting_status(r: &ReportingStatus) -> String {
     let mut s = String::new();
     let head = Ratio { numerator: r.numerator, denominator: r.denominator, share: r.share };
-    let _ = writeln!(s, "Reporting status: in-scope indicators reported");
-    let _ = writeln!(s, "store version {}, framework {}, window {}", r.about.store_version, r.about.framework_version, window(r.about.window.from, r.about.window.to));
+    header(&mut s, "Reporting status: in-scope indicators reported", &r.about);
     let _ = writeln!(s, "  national  {}", pct(&head));
     for (g, ratio) in &r.by_goal {
         let _ = writeln!(s, "  goal {g:>2}   {}", pct(ratio));
@@ -70,7 +68,12 @@ pub fn render(f: &Figure) -> String {
 
 fn header(s: &mut String, title: &str, a: &About) {
     let _ = writeln!(s, "{title}");
-    let _ = writeln!(s, "store version {}, framework {}, window {}", a.store_version, a.framework_version, window(a.window.from, a.window.to));
+    header_line(s, a);
+}
+
+/// What a figure read: the view, the store version, the framework and the window.
+fn header_line(s: &mut String, a: &About) {
+    let _ = writeln!(s, "{} view, store version {}, framework {}, window {}", a.view, a.store_version, a.framework_version, window(a.window.from, a.window.to));
 }
 
 /// Renders disaggregation status.
