@@ -67,6 +67,9 @@ fn moh(served: &Served, pki: &Path, dir: &Path, name: &str, args: &[&str], keep:
     stdout
 }
 
+/// The content type of an HTML form's body.
+const FORM: &str = "application/x-www-form-urlencoded";
+
 fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -165,8 +168,50 @@ async fn publish_review_approve_under_embargo_release_unapprove_and_return() {
     publish_moh(&served, &pki_dir, dir.path(), "v3", |l| !l.contains(",2021,"));
     let (_, queue) = api.call("GET", "/api/v1/review", &approver, None).await;
     let v3 = queue["submitted"][0]["publication_id"].as_str().unwrap().to_owned();
-    let (status, _) = api.call("POST", &format!("/api/v1/publications/{v3}/return"), &approver, Some(serde_json::json!({"reason": "2021 is missing"}))).await;
+    // Returned from the dashboard's review page, as an approver does it: log in, open the
+    // queue and the publication, send the form with its reason.
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = browser.post(format!("http://{}/dashboard/login", api.http)).header("content-type", FORM).body(format!("token={approver}")).send().await.unwrap();
+    assert_eq!(login.status().as_u16(), 303);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = |path: String| {
+        let (browser, cookie, http) = (browser.clone(), cookie.clone(), api.http.clone());
+        async move {
+            let r = browser.get(format!("http://{http}{path}")).header("cookie", cookie).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, html) = page("/dashboard/review".into()).await;
+    assert!(status == 200 && html.contains(&format!("/dashboard/review/{v3}")), "{status}: {html}");
+    let (status, html) = page(format!("/dashboard/review/{v3}")).await;
     assert_eq!(status, 200);
+    assert!(html.contains("Figure impact") && html.contains("id=\"return\""), "{html}");
+    let r = browser
+        .post(format!("http://{}/dashboard/review/{v3}/return", api.http))
+        .header("cookie", cookie.clone())
+        .header("content-type", FORM)
+        .body("reason=&release_at=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400, "a return without a reason is refused on the page");
+    assert!(r.text().await.unwrap().contains("give a reason"));
+    let r = browser
+        .post(format!("http://{}/dashboard/review/{v3}/return", api.http))
+        .header("cookie", cookie.clone())
+        .header("content-type", FORM)
+        .body("reason=2021+is+missing&release_at=")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, html) = page(format!("/dashboard/review/{v3}?done=return")).await;
+    assert!(html.contains("The publication was returned.") && html.contains("<strong id=\"status\">returned</strong> (2021 is missing)"), "{html}");
+    // A reader's session may not see the queue.
+    let reader_login = browser.post(format!("http://{}/dashboard/login", api.http)).header("content-type", FORM).body(format!("token={reader}")).send().await.unwrap();
+    let reader_cookie = reader_login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let r = browser.get(format!("http://{}/dashboard/review", api.http)).header("cookie", reader_cookie).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
     let (status, s) = api.call("GET", &format!("/api/v1/publications/{v3}/status"), &moh_token, None).await;
     assert_eq!((status, s["sign_off"]["status"].as_str(), s["sign_off"]["reason"].as_str()), (200, Some("returned"), Some("2021 is missing")), "{s}");
     let (status, _) = api.call("POST", &format!("/api/v1/publications/{v3}/approve"), &approver, None).await;
