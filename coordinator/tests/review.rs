@@ -13,14 +13,20 @@ use sdgx_coordinator::signoff::{Action, Request};
 use sdgx_coordinator::store::Store;
 use sdgx_schemas::Contract;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_review_shows_the_rows_changed_against_the_official_version_and_the_figure_impact() {
+/// An empty store with the figure tests' framework, and its catalog.
+async fn fixture() -> (tempfile::TempDir, Arc<Store>, Arc<Contract>, Catalog) {
     let dir = tempfile::tempdir().unwrap();
     let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
     let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
     let framework = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt/framework.toml");
     let contract = Arc::new(Contract::load(None, Some(&framework)).unwrap());
     let catalog = Catalog::new(contract.clone(), store.clone(), Registers::default(), 256 << 20, figures::views(Source::Facts));
+    (dir, store, contract, catalog)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_shows_the_rows_changed_against_the_official_version_and_the_figure_impact() {
+    let (dir, store, contract, catalog) = fixture().await;
 
     // v1: 1.1.1 total and migrant (2021), 1.2.1 total (2021).
     let v1 = "indicator,ref_area,time_period,migratory_status,obs_value,unit_measure\n\
@@ -85,12 +91,7 @@ async fn the_review_shows_the_rows_changed_against_the_official_version_and_the_
 async fn a_dry_run_answers_the_summary_duplicate_and_impact_and_changes_nothing() {
     use sdgx_coordinator::catalog::Read;
     use sdgx_coordinator::signoff::View;
-    let dir = tempfile::tempdir().unwrap();
-    let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
-    let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
-    let framework = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt/framework.toml");
-    let contract = Arc::new(Contract::load(None, Some(&framework)).unwrap());
-    let catalog = Catalog::new(contract.clone(), store.clone(), Registers::default(), 256 << 20, figures::views(Source::Facts));
+    let (dir, store, contract, catalog) = fixture().await;
     let v1 = "indicator,ref_area,time_period,migratory_status,obs_value,unit_measure\n\
               1.1.1,AM,2021,_T,10,PT\n1.1.1,AM,2021,MS_MIGRANT,12,PT\n";
     common::publish(&contract, &store, dir.path(), "a", "d", v1).await.unwrap();
