@@ -655,7 +655,7 @@ impl Store {
         crate::crash_point::reach(crate::crash_point::Point::Staged);
         let (facts_ref, facts) = staged.write_facts().await?;
         crate::crash_point::reach(crate::crash_point::Point::FactsWritten);
-        let mut table = self.table.read().await.clone();
+        let table = self.table.read().await.clone();
         let previous_entry_hash = self.last_entry_hash().await;
         let snapshot = table.snapshot()?;
         let files = snapshot.log_data();
@@ -706,29 +706,38 @@ impl Store {
         entry.store_version = version;
         crate::crash_point::reach(crate::crash_point::Point::Committed);
         // The commit is durable now: nothing below may fail the publication.
-        let written = match self.object_store.get(&commit_path(version)).await {
-            Ok(r) => r.bytes().await.ok().map(|b| crate::audit::parse_commit(version, &b)),
-            Err(_) => None,
-        };
+        let written = self.settle(table, version, &Head::of(&entry)).await;
         if let Some(w) = &written
             && crate::audit::actions_hash(&w.actions) != *entry.actions_hash.as_ref().expect("set above") {
                 tracing::error!(version, "the commit's actions as written do not hash as the entry records; the audit will name it");
             }
+        self.facts.lock().expect("facts lock").insert(entry.publication_id.clone(), facts);
+        self.files.lock().expect("files lock").insert(entry.publication_id.clone(), added);
+        self.log.write().await.push(entry.clone());
+        Ok(Committed { entry, duplicate: false })
+    }
+
+    /// After the durable commit of `version` (made on `table`, whose newest entry is `head`):
+    /// loads it into `table` and makes that the store's table, records the head and the
+    /// commit's time. Nothing here may fail the commit: failures are logged. Returns the commit
+    /// as written, when it can be read back.
+    async fn settle(&self, mut table: DeltaTable, version: i64, head: &Head) -> Option<LogCommit> {
+        let written = match self.object_store.get(&commit_path(version)).await {
+            Ok(r) => r.bytes().await.ok().map(|b| crate::audit::parse_commit(version, &b)),
+            Err(_) => None,
+        };
         // Without a readable commit timestamp, the time now stands in (a few milliseconds later).
-        let committed_at = written.and_then(|w| w.timestamp).unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let committed_at = written.as_ref().and_then(|w| w.timestamp).unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         if let Err(e) = table.update_incremental(Some(version as u64)).await {
             tracing::error!(version, error = %e, "could not load the new commit; reloading the table");
             let _ = table.load().await;
         }
-        if let Err(e) = crate::audit::write_head(&self.head_path, &Head::of(&entry)) {
+        if let Err(e) = crate::audit::write_head(&self.head_path, head) {
             tracing::error!(path = %self.head_path.display(), error = %e, "could not record the log's head; it is recorded at the next commit or start");
         }
         *self.table.write().await = table;
-        self.facts.lock().expect("facts lock").insert(entry.publication_id.clone(), facts);
-        self.files.lock().expect("files lock").insert(entry.publication_id.clone(), added);
         self.commit_times.write().await.push(committed_at);
-        self.log.write().await.push(entry.clone());
-        Ok(Committed { entry, duplicate: false })
+        written
     }
 
     /// The `entry_hash` of the newest entry of the log (publication or decision), or the
@@ -778,7 +787,7 @@ impl Store {
         };
         decision.entry_hash = crate::audit::decision_hash(&decision);
         let metadata = serde_json::to_value(&decision).map_err(|e| Error::Store(e.into()))?;
-        let mut table = self.table.read().await.clone();
+        let table = self.table.read().await.clone();
         let snapshot = table.snapshot()?;
         // A commit without data actions: an append of nothing, carrying the decision.
         let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
@@ -790,20 +799,7 @@ impl Store {
             .map_err(|e| Error::or_no_space(e.into(), &format!("{}/_delta_log/", crate::storage::redact(&self.url).trim_end_matches('/'))))?
             .version as i64;
         decision.store_version = version;
-        let committed_at = match self.object_store.get(&commit_path(version)).await {
-            Ok(r) => r.bytes().await.ok().and_then(|b| crate::audit::parse_commit(version, &b).timestamp),
-            Err(_) => None,
-        }
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-        if let Err(e) = table.update_incremental(Some(version as u64)).await {
-            tracing::error!(version, error = %e, "could not load the new commit; reloading the table");
-            let _ = table.load().await;
-        }
-        if let Err(e) = crate::audit::write_head(&self.head_path, &Head::of_decision(&decision)) {
-            tracing::error!(path = %self.head_path.display(), error = %e, "could not record the log's head; it is recorded at the next commit or start");
-        }
-        *self.table.write().await = table;
-        self.commit_times.write().await.push(committed_at);
+        self.settle(table, version, &Head::of_decision(&decision)).await;
         self.decisions.write().await.push(decision.clone());
         tracing::info!(publication = %decision.publication_id, agency = %decision.agency, dataset = %decision.dataset,
             decision = decision.action.name(), by = %decision.by, version, "sign-off decision recorded");
