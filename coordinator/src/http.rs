@@ -59,6 +59,10 @@ pub struct HttpState {
     pub limiter: Arc<FailureLimiter>,
     /// Limits of analysts' queries.
     pub limits: query::Limits,
+    /// The ingest path (the dashboard's upload page publishes through it).
+    pub ingest: Arc<crate::ingest::Ingest>,
+    /// Uploads checked on the upload page and kept for their submit.
+    pub uploads: Arc<crate::dashboard::upload::Uploads>,
 }
 
 /// Query parameters of a figure request.
