@@ -504,10 +504,15 @@ async fn field_text(field: Field<'_>) -> std::result::Result<String, MultipartEr
     field.text().await
 }
 
+/// The refusal of a form over [`MAX_UPLOAD_BYTES`].
+fn too_big_message() -> String {
+    format!("the upload is larger than the {} MB limit; split the file into smaller datasets", MAX_UPLOAD_BYTES >> 20)
+}
+
 async fn receive(uploads: &Uploads, agency: &str, mut multipart: Multipart) -> Result<Received> {
     use tokio::io::AsyncWriteExt;
     let too_big = |e: MultipartError| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => Error::BadRequest(format!("the upload is larger than the {} MB limit; split the file into smaller datasets", MAX_UPLOAD_BYTES >> 20)),
+        StatusCode::PAYLOAD_TOO_LARGE => Error::BadRequest(too_big_message()),
         _ => Error::BadRequest(format!("the upload could not be read: {}", e.body_text())),
     };
     let mut r = Received { kept: None, manifest: None, form: ManifestForm::default() };
@@ -547,6 +552,10 @@ async fn receive(uploads: &Uploads, agency: &str, mut multipart: Multipart) -> R
 async fn check_form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, multipart: Multipart) -> Result<Response> {
     let received = match receive(&state.uploads, &caller.name, multipart).await {
         Ok(r) => r,
+        Err(Error::BadRequest(m)) if m == too_big_message() => {
+            let alert = alert(&Error::BadRequest(m));
+            return Ok((StatusCode::PAYLOAD_TOO_LARGE, page("Upload", &form_body(&state, &caller, &alert))).into_response());
+        }
         Err(e) => return refused(&state, &caller, e),
     };
     let Some(kept) = received.kept else {
@@ -652,5 +661,19 @@ async fn submit_form(State(state): State<Arc<HttpState>>, Extension(caller): Ext
             Ok(page("Submitted", &b).into_response())
         }
         Err(e) => refused(&state, &caller, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FileKind;
+
+    #[test]
+    fn the_kind_of_a_file_is_its_extension_or_its_content() {
+        assert_eq!(FileKind::detect("a.CSV", b"PK\x03\x04"), FileKind::Csv);
+        assert_eq!(FileKind::detect("a.xlsx", b"indicator"), FileKind::Xlsx);
+        assert_eq!(FileKind::detect("a.ods", b""), FileKind::Ods);
+        assert_eq!(FileKind::detect("data", b"PK\x03\x04rest"), FileKind::Xlsx);
+        assert_eq!(FileKind::detect("data", b"indicator,ref_area"), FileKind::Csv);
     }
 }
