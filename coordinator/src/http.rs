@@ -17,6 +17,7 @@
 //! | `GET /api/v1/exports/{format}?as_of=&view=` | reader, approver, admin | one export as a file (see [`crate::export`]) |
 //! | `GET /api/v1/openapi.json` | anyone | this API's OpenAPI description |
 //! | `/dashboard/...` | reader, approver, admin (login form, then a session cookie) | the web dashboard (see [`crate::dashboard`]) |
+//! | `/dashboard/upload...` | agency (login form, then a session cookie) | the upload page of agencies without a server (see [`crate::dashboard::upload`]) |
 //!
 //! Figures, queries and exports read the official view unless `view=provisional` is asked for;
 //! each answer names the view and store version it read (`x-sdgx-view` and

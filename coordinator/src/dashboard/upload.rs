@@ -393,7 +393,10 @@ form.upload input[type=file]{max-width:100%}fieldset{border:1px solid #ccd;margi
 .hint{color:#555;font-size:.85rem;margin:.2rem 0}.error{color:#a40000}.done{color:#145a14;font-weight:600}\
 .scroll{overflow-x:auto}dl.summary{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem}dl.summary dt{font-weight:600}\
 dl.summary dd{margin:0;overflow-wrap:anywhere}button.primary{font-size:1rem;padding:.4rem 1rem;margin-top:1rem}\
-@media (max-width:30rem){dl.summary{grid-template-columns:1fr}dl.summary dd{margin-bottom:.4rem}}</style>";
+@media (max-width:30rem){dl.summary{grid-template-columns:1fr}dl.summary dd{margin-bottom:.4rem}\
+table.problems thead{display:none}table.problems tr{display:block;border:1px solid #ccd;margin:.5rem 0;padding:.3rem}\
+table.problems td{display:grid;grid-template-columns:6.5rem 1fr;border:none;padding:.1rem .2rem;text-align:left;overflow-wrap:anywhere}\
+table.problems td::before{content:attr(data-label);font-weight:600}}</style>";
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(html::page(&format!("{title} · sdgx"), NAV, &format!("{STYLE}{body}")))
@@ -442,21 +445,22 @@ async fn form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<
     page("Upload", &form_body(&state, &caller, ""))
 }
 
+/// Problems as a table: row, column, value and what is wrong (the rule's description as its
+/// tooltip). On a phone each problem is a card.
 fn problems_table(id: &str, problems: &[Problem]) -> String {
-    let mut b = format!("<div class=\"scroll\"><table id=\"{id}\"><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>Problem</th><th>Details</th></tr></thead><tbody>");
+    let mut b = format!("<table id=\"{id}\" class=\"problems\"><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>What is wrong</th></tr></thead><tbody>");
     for p in problems {
         let _ = write!(
             b,
-            "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td title=\"{}\">{}</td><td>{}</td></tr>",
+            "<tr><td class=\"num\" data-label=\"Row\">{}</td><td data-label=\"Column\">{}</td><td data-label=\"Value\">{}</td><td data-label=\"What is wrong\" title=\"{}\">{}</td></tr>",
             p.row.map(|r| r.to_string()).unwrap_or_default(),
             esc(p.column.as_deref().unwrap_or("")),
             esc(p.value.as_deref().unwrap_or("")),
-            esc(p.rule.id()),
             esc(p.rule.description()),
             esc(&p.message)
         );
     }
-    b.push_str("</tbody></table></div>");
+    b.push_str("</tbody></table>");
     b
 }
 
@@ -476,6 +480,7 @@ fn alert(e: &Error) -> String {
             b.push_str("</section>");
             b
         }
+        Error::PermissionDenied(m) => format!("<p id=\"errors\" role=\"alert\" class=\"error\">Refused: {}.</p>", esc(m)),
         other => format!("<p id=\"errors\" role=\"alert\" class=\"error\">{}</p>", esc(&other.to_string())),
     }
 }
