@@ -184,6 +184,23 @@ async fn a_workbook_of_the_same_rows_publishes_the_same_content_as_the_csv() {
     let kept = f.keep("sms", "asylum.csv", csv.as_bytes());
     let again = upload::check(&f.catalog, &f.ingest, "sms", kept, &sms_form()).await.unwrap();
     assert!(again.report.duplicate);
+    // A workbook that would unpack to more than the limit is refused before it is read: its
+    // directory is patched to declare 600 MB for its one part.
+    let mut zipped = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut zipped);
+        z.start_file("xl/worksheets/sheet1.xml", zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)).unwrap();
+        std::io::Write::write_all(&mut z, b"0123456789").unwrap();
+        z.finish().unwrap();
+    }
+    let mut bytes = zipped.into_inner();
+    let central = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+    bytes[central + 24..central + 28].copy_from_slice(&(600u32 << 20).to_le_bytes());
+    let waiting = f.uploads.count();
+    let kept = f.keep("sms", "big.xlsx", &bytes);
+    let e = upload::check(&f.catalog, &f.ingest, "sms", kept, &sms_form()).await.unwrap_err();
+    assert!(e.to_string().contains("unpacks to 600 MB, over the 512 MB limit"), "{e}");
+    assert_eq!(f.uploads.count(), waiting, "the refused workbook is not kept");
     // A file that is not a workbook says so.
     let kept = f.keep("sms", "asylum.xlsx", b"PK\x03\x04 not really");
     let e = upload::check(&f.catalog, &f.ingest, "sms", kept, &sms_form()).await.unwrap_err();

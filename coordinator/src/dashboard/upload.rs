@@ -43,6 +43,10 @@ pub const MAX_UPLOAD_BYTES: usize = 50 << 20;
 /// How long a checked upload is kept for its submit.
 pub const UPLOAD_TTL: Duration = Duration::from_secs(3600);
 
+/// The most a workbook may unpack to (the sum of its parts' uncompressed sizes): 512 MB. A
+/// workbook is read whole, so this bounds the memory one upload can take.
+pub const MAX_WORKBOOK_UNPACKED: u64 = 512 << 20;
+
 /// Rows per batch read from a contract CSV.
 const BATCH_ROWS: usize = 8192;
 
@@ -275,6 +279,9 @@ fn read_file(kind: FileKind, path: &Path) -> Result<(Schema, Batches)> {
             ((*reader.schema()).clone(), Box::new(reader))
         }
         FileKind::Xlsx | FileKind::Xls | FileKind::Ods => {
+            if kind != FileKind::Xls {
+                check_unpacked(path)?;
+            }
             let batch = read_sheet(path, None, None, Cells::Text)?;
             ((*batch.schema()).clone(), Box::new(std::iter::once(Ok(batch))))
         }
@@ -285,6 +292,27 @@ fn read_file(kind: FileKind, path: &Path) -> Result<(Schema, Batches)> {
         return Ok((schema, Box::new(std::iter::once(Ok(empty)))));
     }
     Ok((schema, Box::new(batches)))
+}
+
+/// Refuses a zipped workbook (XLSX, ODS) that would unpack to more than
+/// [`MAX_WORKBOOK_UNPACKED`], before it is read. The sizes are those its directory declares;
+/// the unzipper reads no more than that.
+fn check_unpacked(path: &Path) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(Error::io(path))?;
+    // Not a ZIP: the workbook reader says so.
+    let Ok(mut zip) = zip::ZipArchive::new(file) else { return Ok(()) };
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        total = total.saturating_add(zip.by_index_raw(i).map(|f| f.size()).unwrap_or(0));
+    }
+    if total > MAX_WORKBOOK_UNPACKED {
+        return Err(Error::BadRequest(format!(
+            "the workbook unpacks to {} MB, over the {} MB limit; save it as CSV, or split it into smaller datasets",
+            total >> 20,
+            MAX_WORKBOOK_UNPACKED >> 20
+        )));
+    }
+    Ok(())
 }
 
 /// Normalises the file without validating it: the problems of its columns and cells (unknown
