@@ -106,7 +106,8 @@ try:
     heading = driver.find_element(By.ID, "errors").text.split("\n")[0]
     driver.save_screenshot(f"{shots}/upload-errors.png")
     phone("upload-errors")
-    step("rejected", heading=heading, errors=errors)
+    kept = {"title": driver.find_element(By.ID, "title").get_attribute("value"), "dataset": Select(driver.find_element(By.ID, "dataset")).first_selected_option.get_attribute("value")}
+    step("rejected", heading=heading, errors=errors, kept=kept)
 
     # Another agency's dataset: by its manifest file, then by a dataset the form does not offer
     # (added to the list by script, as a forged form would).

@@ -435,18 +435,21 @@ fn agency_name(ingest: &Ingest, agency: &str) -> String {
     ingest.registry.agencies().iter().find(|a| a.id == agency).map(|a| a.name.clone()).filter(|n| !n.is_empty()).unwrap_or_else(|| agency.to_owned())
 }
 
-fn form_body(state: &HttpState, caller: &Caller, alert: &str) -> String {
+/// The form, with `filled`'s values (after a refusal, so that only the file is chosen again).
+fn form_body(state: &HttpState, caller: &Caller, alert: &str, filled: &ManifestForm) -> String {
     let contract = state.catalog.contract();
     let datasets: Vec<String> = state.ingest.registry.agencies().iter().filter(|a| a.id == caller.name).flat_map(|a| a.datasets.clone()).collect();
     let mut options = String::from("<option value=\"\">(from the manifest file)</option>");
     for d in &datasets {
-        let _ = write!(options, "<option value=\"{0}\">{0}</option>", esc(d));
+        let selected = if *d == filled.dataset { " selected" } else { "" };
+        let _ = write!(options, "<option value=\"{0}\"{selected}>{0}</option>", esc(d));
     }
     let freq = contract.codelists.get("CL_FREQ");
     let mut periodicity = String::new();
     for code in ["A", "S", "Q", "M"] {
         let label = freq.and_then(|f| f.name(code)).unwrap_or(code);
-        let _ = write!(periodicity, "<option value=\"{code}\">{}</option>", esc(label));
+        let selected = if code == filled.periodicity { " selected" } else { "" };
+        let _ = write!(periodicity, "<option value=\"{code}\"{selected}>{}</option>", esc(label));
     }
     format!(
         "<h1>Upload a dataset</h1><p>Signed in as <strong>{}</strong>. You may publish only your agency's datasets.</p>{alert}\
@@ -457,20 +460,23 @@ fn form_body(state: &HttpState, caller: &Caller, alert: &str) -> String {
 <fieldset><legend>2. The description (manifest)</legend><label for=\"manifest\">Manifest file (TOML), if you have one</label>\
 <input id=\"manifest\" name=\"manifest\" type=\"file\" accept=\".toml,text/plain\"><p class=\"hint\">Or fill in:</p>\
 <label for=\"dataset\">Dataset</label><select id=\"dataset\" name=\"dataset\">{options}</select>\
-<label for=\"title\">Title</label><input id=\"title\" name=\"title\" type=\"text\">\
+<label for=\"title\">Title</label><input id=\"title\" name=\"title\" type=\"text\" value=\"{}\">\
 <label for=\"periodicity\">How often it is measured</label><select id=\"periodicity\" name=\"periodicity\">{periodicity}</select>\
-<label for=\"start\">First reference period (e.g. 2019)</label><input id=\"start\" name=\"start\" type=\"text\">\
-<label for=\"end\">Last reference period (e.g. 2023)</label><input id=\"end\" name=\"end\" type=\"text\">\
+<label for=\"start\">First reference period (e.g. 2019)</label><input id=\"start\" name=\"start\" type=\"text\" value=\"{}\">\
+<label for=\"end\">Last reference period (e.g. 2023)</label><input id=\"end\" name=\"end\" type=\"text\" value=\"{}\">\
 <p class=\"hint\">The indicators are those in the file.</p></fieldset>\
 <button id=\"check\" class=\"primary\" type=\"submit\">Check the file</button> <span class=\"hint\">Nothing is published until you submit.</span></form>",
         esc(&agency_name(&state.ingest, &caller.name)),
         MAX_UPLOAD_BYTES >> 20,
+        esc(&filled.title),
+        esc(&filled.start),
+        esc(&filled.end),
     )
 }
 
 /// `GET /dashboard/upload`: the form.
 async fn form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>) -> Html<String> {
-    page("Upload", &form_body(&state, &caller, ""))
+    page("Upload", &form_body(&state, &caller, "", &ManifestForm::default()))
 }
 
 /// Problems as a table: row, column, value and what is wrong (the rule's description as its
@@ -518,11 +524,11 @@ fn shown(e: &Error) -> bool {
     matches!(e, Error::Rejected(_) | Error::BadRequest(_) | Error::PermissionDenied(_) | Error::LimitReached(_) | Error::NotFound(_) | Error::Contract(_))
 }
 
-fn refused(state: &HttpState, caller: &Caller, e: Error) -> Result<Response> {
+fn refused(state: &HttpState, caller: &Caller, e: Error, filled: &ManifestForm) -> Result<Response> {
     if !shown(&e) {
         return Err(e);
     }
-    Ok((e.kind().http, page("Upload", &form_body(state, caller, &alert(&e)))).into_response())
+    Ok((e.kind().http, page("Upload", &form_body(state, caller, &alert(&e), filled))).into_response())
 }
 
 /// The upload form as read from the multipart body: the data file is written to `kept` as it
@@ -587,12 +593,13 @@ async fn check_form(State(state): State<Arc<HttpState>>, Extension(caller): Exte
         Ok(r) => r,
         Err(Error::BadRequest(m)) if m == too_big_message() => {
             let alert = alert(&Error::BadRequest(m));
-            return Ok((StatusCode::PAYLOAD_TOO_LARGE, page("Upload", &form_body(&state, &caller, &alert))).into_response());
+            return Ok((StatusCode::PAYLOAD_TOO_LARGE, page("Upload", &form_body(&state, &caller, &alert, &ManifestForm::default()))).into_response());
         }
-        Err(e) => return refused(&state, &caller, e),
+        Err(e) => return refused(&state, &caller, e, &ManifestForm::default()),
     };
+    let filled = received.form.clone();
     let Some(kept) = received.kept else {
-        return refused(&state, &caller, Error::BadRequest("choose the data file to upload".into()));
+        return refused(&state, &caller, Error::BadRequest("choose the data file to upload".into()), &filled);
     };
     let input = match received.manifest {
         Some(t) => ManifestInput::Toml(t),
@@ -600,7 +607,7 @@ async fn check_form(State(state): State<Arc<HttpState>>, Extension(caller): Exte
     };
     match check(&state.catalog, &state.ingest, &caller.name, kept, &input).await {
         Ok(c) => Ok(page("Check", &summary_body(&state, &c)).into_response()),
-        Err(e) => refused(&state, &caller, e),
+        Err(e) => refused(&state, &caller, e, &filled),
     }
 }
 
@@ -693,7 +700,7 @@ async fn submit_form(State(state): State<Arc<HttpState>>, Extension(caller): Ext
             );
             Ok(page("Submitted", &b).into_response())
         }
-        Err(e) => refused(&state, &caller, e),
+        Err(e) => refused(&state, &caller, e, &ManifestForm::default()),
     }
 }
 
