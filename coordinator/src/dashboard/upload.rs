@@ -653,12 +653,7 @@ fn summary_body(state: &HttpState, c: &Checked) -> String {
             ratio(&i.reporting_now),
             ratio(&i.reporting_if_approved),
         );
-        for (what, list) in [
-            ("Newly produced", &i.newly_produced),
-            ("No longer produced", &i.no_longer_produced),
-            ("Newly disaggregated by migratory status", &i.newly_migration_disaggregated),
-            ("No longer disaggregated by migratory status", &i.no_longer_migration_disaggregated),
-        ] {
+        for (what, list) in i.changes() {
             if !list.is_empty() {
                 let _ = write!(b, "<p>{what}: {}.</p>", esc(&list.join(", ")));
             }
