@@ -35,7 +35,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, Float64Array, Float64Builder, Int64Builder, RecordBatch, StringArray, StringBuilder};
+use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, RecordBatch, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
@@ -461,84 +461,14 @@ fn json_lines(raw: &Path, out: &Path) -> std::result::Result<(), String> {
     w.flush().map_err(|e| e.to_string())
 }
 
-/// `A1` → (row 0, column 0).
-fn cell_ref(s: &str) -> Option<(u32, u32)> {
-    let split = s.find(|c: char| c.is_ascii_digit())?;
-    let (letters, digits) = s.split_at(split);
-    if letters.is_empty() || !letters.chars().all(|c| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    let col = letters.to_ascii_uppercase().bytes().try_fold(0u32, |acc, b| acc.checked_mul(26)?.checked_add(u32::from(b - b'A' + 1)))?;
-    let row: u32 = digits.parse().ok()?;
-    Some((row.checked_sub(1)?, col - 1))
-}
-
-/// Reads a sheet (or a range of it) into a table: the first row names the columns; a column
-/// whose cells are all numbers (or empty) is Float64, any other Utf8.
+/// Reads a sheet (or a range of it) into a table with the contract crate's one workbook reader
+/// ([`sdgx_schemas::workbook`]): the first row names the columns; a column whose cells are all
+/// numbers (or empty) is Float64, any other Utf8.
 fn read_sheet(path: &Path, sheet: Option<&str>, range: Option<&str>) -> std::result::Result<MemTable, String> {
-    use calamine::{Data, Reader};
-    let mut book = calamine::open_workbook_auto(path).map_err(|e| e.to_string())?;
-    let names = book.sheet_names();
-    let name = match sheet {
-        Some(s) if names.iter().any(|n| n == s) => s.to_owned(),
-        Some(s) => return Err(format!("no sheet {s:?}; the workbook has {names:?}")),
-        None => names.first().cloned().ok_or("the workbook has no sheet")?,
-    };
-    let mut data = book.worksheet_range(&name).map_err(|e| format!("sheet {name:?}: {e}"))?;
-    if let Some(r) = range {
-        let (a, b) = r.split_once(':').ok_or_else(|| format!("range {r:?} is not like A1:F500"))?;
-        let (start, end) = (cell_ref(a).ok_or_else(|| format!("bad cell {a:?} in range {r:?}"))?, cell_ref(b).ok_or_else(|| format!("bad cell {b:?} in range {r:?}"))?);
-        data = data.range(start, end);
-    }
-    let mut rows = data.rows();
-    let header: Vec<String> = rows.next().ok_or_else(|| format!("sheet {name:?} is empty"))?.iter().map(|c| c.to_string().trim().to_owned()).collect();
-    if let Some(i) = header.iter().position(String::is_empty) {
-        return Err(format!("sheet {name:?}: header cell {} (column {}) is empty", i + 1, i + 1));
-    }
-    let body: Vec<&[Data]> = rows.collect();
-    let numeric = |j: usize| body.iter().all(|r| matches!(r.get(j), None | Some(Data::Empty | Data::Int(_) | Data::Float(_))));
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    for (j, h) in header.iter().enumerate() {
-        if numeric(j) {
-            fields.push(Field::new(h, DataType::Float64, true));
-            columns.push(Arc::new(
-                body.iter()
-                    .map(|r| match r.get(j) {
-                        Some(Data::Int(i)) => Some(*i as f64),
-                        Some(Data::Float(f)) => Some(*f),
-                        _ => None,
-                    })
-                    .collect::<Float64Array>(),
-            ));
-        } else {
-            fields.push(Field::new(h, DataType::Utf8, true));
-            columns.push(Arc::new(
-                body.iter()
-                    .map(|r| match r.get(j) {
-                        None | Some(Data::Empty) => None,
-                        Some(Data::Float(f)) if f.fract() == 0.0 => Some(format!("{}", *f as i64)),
-                        Some(c) => Some(c.to_string()),
-                    })
-                    .collect::<StringArray>(),
-            ));
-        }
-    }
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())?;
-    MemTable::try_new(schema, vec![vec![batch]]).map_err(|e| e.to_string())
+    let batch = sdgx_schemas::workbook::read_sheet(path, sheet, range, sdgx_schemas::workbook::Cells::Typed).map_err(|e| match e {
+        sdgx_schemas::Error::Workbook { message, .. } => message,
+        other => other.to_string(),
+    })?;
+    MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(|e| e.to_string())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cell_references() {
-        assert_eq!(cell_ref("A1"), Some((0, 0)));
-        assert_eq!(cell_ref("F500"), Some((499, 5)));
-        assert_eq!(cell_ref("AA10"), Some((9, 26)));
-        assert_eq!(cell_ref("10"), None);
-        assert_eq!(cell_ref("A0"), None);
-    }
-}

@@ -17,6 +17,7 @@
 //! | `GET /api/v1/exports/{format}?as_of=&view=` | reader, approver, admin | one export as a file (see [`crate::export`]) |
 //! | `GET /api/v1/openapi.json` | anyone | this API's OpenAPI description |
 //! | `/dashboard/...` | reader, approver, admin (login form, then a session cookie) | the web dashboard (see [`crate::dashboard`]) |
+//! | `/dashboard/upload...` | agency (login form, then a session cookie) | the upload page of agencies without a server (see [`crate::dashboard::upload`]) |
 //!
 //! Figures, queries and exports read the official view unless `view=provisional` is asked for;
 //! each answer names the view and store version it read (`x-sdgx-view` and
@@ -59,6 +60,10 @@ pub struct HttpState {
     pub limiter: Arc<FailureLimiter>,
     /// Limits of analysts' queries.
     pub limits: query::Limits,
+    /// The ingest path (the dashboard's upload page publishes through it).
+    pub ingest: Arc<crate::ingest::Ingest>,
+    /// Uploads checked on the upload page and kept for their submit.
+    pub uploads: Arc<crate::dashboard::upload::Uploads>,
 }
 
 /// Query parameters of a figure request.

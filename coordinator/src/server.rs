@@ -151,6 +151,8 @@ impl Coordinator {
             tokens,
             limiter,
             limits,
+            ingest: ingest.clone(),
+            uploads: Arc::new(crate::dashboard::upload::Uploads::new(&config.data_dir)),
         });
         let app = crate::http::router(state);
         let http = serve_http(app, accept("http", http, Gate::new(c), Plain, c, t.tcp_nodelay), c, shutdown);

@@ -65,6 +65,20 @@ pub struct ImpactSummary {
     pub no_longer_migration_disaggregated: Vec<String>,
 }
 
+impl ImpactSummary {
+    /// The indicators whose standing would change, each list with its label (`Newly
+    /// produced`, `No longer produced`, `Newly disaggregated by migratory status`, `No longer
+    /// disaggregated by migratory status`), empty lists included.
+    pub fn changes(&self) -> [(&'static str, &[String]); 4] {
+        [
+            ("Newly produced", &self.newly_produced),
+            ("No longer produced", &self.no_longer_produced),
+            ("Newly disaggregated by migratory status", &self.newly_migration_disaggregated),
+            ("No longer disaggregated by migratory status", &self.no_longer_migration_disaggregated),
+        ]
+    }
+}
+
 /// The coordinator's answer to a dry run: everything a publication goes through short of its
 /// commit (identity, registry, contract validation, quality rules, duplicate check, figure
 /// impact); nothing was stored.

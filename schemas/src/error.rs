@@ -63,6 +63,14 @@ pub enum Error {
     /// does not match its content hash; the message says how.
     #[error("framework bundle: {0}")]
     Bundle(String),
+    /// A spreadsheet could not be read as a table (see [`crate::workbook`]).
+    #[error("{path}: {message}")]
+    Workbook {
+        /// The workbook.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An Arrow operation failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

@@ -15,6 +15,7 @@
 //! | [`time`] | SDMX time periods |
 //! | [`manifest`] | the dataset manifest and the national metadata template |
 //! | [`normalize`] | loosely-typed input (CSV, Parquet, query results) to wire batches |
+//! | [`workbook`] | spreadsheets (XLSX, XLS, ODS) to Arrow batches |
 //! | [`validate`] | streaming validation of a publication |
 //! | [`quality`] | quality rules: plausibility warnings, with or without history |
 //! | [`report`] | rules, problems, validation reports and import summaries |
@@ -41,6 +42,7 @@ pub mod report;
 pub mod settings;
 pub mod time;
 pub mod validate;
+pub mod workbook;
 
 pub use bundle::{FrameworkBundle, FrameworkRef};
 pub use codelist::Codelists;

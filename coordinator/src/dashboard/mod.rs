@@ -1,17 +1,21 @@
 //! The web dashboard: server-rendered HTML with a little vanilla JavaScript, served by the
-//! coordinator under `/dashboard`. It uses the API's tokens: `/dashboard/login` takes a reader
-//! or admin token and keeps it in an `HttpOnly`, `SameSite=Strict` session cookie; every other
-//! page needs it (failed logins count in the same limiter as the API; an empty token does not).
+//! coordinator under `/dashboard`. It uses the API's tokens: `/dashboard/login` takes a token
+//! and keeps it in an `HttpOnly`, `SameSite=Strict` session cookie; every other page needs it
+//! (failed logins count in the same limiter as the API; an empty token does not). Reader,
+//! approver and admin tokens see the pages below; an `agency` token sees only the upload page
+//! ([`upload`]) and is refused (403) everywhere else: deny by default.
 //!
 //! Pages: the headline and by-goal figures (`/dashboard`), the coverage heatmap
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
 //! publications log with validation summaries (`/dashboard/publications`), the indicators and
 //! each indicator's observations and metadata (`/dashboard/indicators/{code}`), and the export
 //! downloads (`/dashboard/exports`), and for approvers the review queue (`/dashboard/review`,
-//! see [`review`]). Figure pages show the official view unless `?view=provisional` is asked for,
+//! see [`review`]); for agencies without a server, the upload page (`/dashboard/upload`, see
+//! [`upload`]). Figure pages show the official view unless `?view=provisional` is asked for,
 //! and say which they show.
 
 pub mod review;
+pub mod upload;
 
 use std::fmt::Write;
 use std::net::SocketAddr;
@@ -50,8 +54,32 @@ pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
         .route("/dashboard/review", get(review::queue))
         .route("/dashboard/review/{id}", get(review::detail))
         .route("/dashboard/review/{id}/{action}", axum::routing::post(review::decide))
-        .route_layer(from_fn_with_state(state, session));
-    Router::new().route("/dashboard/login", get(login_form).post(login)).route("/dashboard/logout", axum::routing::post(logout)).merge(pages)
+        .route_layer(from_fn_with_state((state.clone(), Door::Pages), session));
+    let upload = upload::routes().route_layer(from_fn_with_state((state, Door::Upload), session));
+    Router::new()
+        .route("/dashboard/login", get(login_form).post(login))
+        .route("/dashboard/logout", axum::routing::post(logout))
+        .merge(pages)
+        .merge(upload)
+}
+
+/// Which part of the dashboard a route belongs to, and so which tokens it admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Door {
+    /// Figures, publications, exports and review: roles that grant [`Role::Reader`].
+    Pages,
+    /// The upload page: `agency` tokens only (each publishes as its own agency).
+    Upload,
+}
+
+impl Door {
+    /// Whether a holder of `role` may pass.
+    fn admits(self, role: Role) -> bool {
+        match self {
+            Door::Pages => role.grants(Role::Reader),
+            Door::Upload => role == Role::Agency,
+        }
+    }
 }
 
 fn token_from_cookie(req: &Request) -> Option<String> {
@@ -65,17 +93,28 @@ fn to_login() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login")]).into_response()
 }
 
-async fn session(State(state): State<Arc<HttpState>>, mut req: Request, next: Next) -> Response {
+/// Admits a request whose session token's role may pass `door`; a valid token of another
+/// role is refused (403, with a link to the pages it may see), no valid token goes to the login.
+async fn session(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Request, next: Next) -> Response {
     let caller = token_from_cookie(&req)
         .as_deref()
         .and_then(|t| state.tokens.authenticate(t))
         .map(|(name, role)| crate::http::Caller { name: name.to_owned(), role });
     match caller {
-        Some(c) if c.role.grants(Role::Reader) => {
+        Some(c) if door.admits(c.role) => {
             req.extensions_mut().insert(c);
             next.run(req).await
         }
-        _ => to_login(),
+        Some(c) => {
+            let (what, link) = match c.role {
+                Role::Agency => ("An agency token may only upload its agency's datasets", "<a href=\"/dashboard/upload\">Go to the upload page</a>"),
+                _ => ("The upload page is for agency tokens", "<a href=\"/dashboard\">Go to the dashboard</a>"),
+            };
+            tracing::warn!(name = %c.name, role = ?c.role, path = %req.uri().path(), "dashboard page refused to the token's role");
+            let body = format!("<h1>Not allowed</h1><p role=\"alert\" class=\"error\">{what}; {} has role {:?}.</p><p>{link}.</p>", esc(&c.name), c.role);
+            (StatusCode::FORBIDDEN, Html(html::page("Not allowed · sdgx", "", &body))).into_response()
+        }
+        None => to_login(),
     }
 }
 
@@ -98,7 +137,7 @@ fn login_page(error: Option<&str>) -> String {
         "Log in · sdgx",
         "",
         &format!(
-            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (reader, approver or admin)</label><br>\
+            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (agency, reader, approver or admin)</label><br>\
 <input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" size=\"50\" required> <button id=\"login\" type=\"submit\">Log in</button></form>"
         ),
     )
@@ -110,7 +149,8 @@ pub struct Login {
     token: String,
 }
 
-/// Logs in with a reader's or an administrator's token. An empty token is refused without
+/// Logs in with a token: a reader's, approver's or administrator's opens the dashboard, an
+/// agency's the upload page. An empty token is refused without
 /// counting; an invalid one counts towards the address's failed authentications (429 with
 /// `Retry-After` once it has spent its allowance); a valid one is always admitted.
 async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(l): Form<Login>) -> Response {
@@ -120,11 +160,12 @@ async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectIn
         return (StatusCode::UNAUTHORIZED, Html(login_page(Some("Enter an access token.")))).into_response();
     }
     match state.tokens.authenticate(token) {
-        Some((_, role)) if role.grants(Role::Reader) => {
+        Some((_, role)) if Door::Pages.admits(role) || Door::Upload.admits(role) => {
             let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/dashboard");
-            (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard".to_owned()), (SET_COOKIE, cookie)]).into_response()
+            let home = if Door::Pages.admits(role) { "/dashboard" } else { "/dashboard/upload" };
+            (StatusCode::SEE_OTHER, [(LOCATION, home.to_owned()), (SET_COOKIE, cookie)]).into_response()
         }
-        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs reader, approver or admin."))))).into_response(),
+        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs agency, reader, approver or admin."))))).into_response(),
         None => match state.limiter.failed(ip) {
             Ok(()) => {
                 tracing::warn!(%ip, "rejected an invalid dashboard token");
