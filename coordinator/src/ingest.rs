@@ -61,7 +61,7 @@ pub enum Answer {
     /// A publication's acknowledgement.
     Ack(Ack),
     /// A dry run's report.
-    DryRun(DryRunReport),
+    DryRun(Box<DryRunReport>),
 }
 
 impl Answer {
@@ -136,7 +136,7 @@ where
         other => Error::BadRequest(format!("agency {agency} dataset {dataset}: the Arrow IPC stream is malformed: {other}")),
     });
     if dry {
-        return dry_run(&state.catalog, options, manifest, batches).await.map(Answer::DryRun);
+        return dry_run(&state.catalog, options, manifest, batches).await.map(|r| Answer::DryRun(Box::new(r)));
     }
     ingest(contract, store, options, manifest, batches).await.map(Answer::Ack)
 }
