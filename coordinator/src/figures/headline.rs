@@ -21,7 +21,7 @@ pub const TITLE: &str = "Proportion of SDG indicators produced with migration di
 /// The definition, as published with every export and response.
 pub const DEFINITION: &str = "Proportion of SDG indicators produced at the national level with migration disaggregation. \
 Framework: the indicator catalogue in force (global plus the national file); indicators marked out of scope are excluded everywhere. \
-Store: the latest accepted version of every (agency, dataset). Window: observations whose time_period year is in [from, to] (both optional). \
+Store: the view read, for every (agency, dataset): official, the latest version approved by the statistical office and released; provisional, the latest accepted one. Window: observations whose time_period year is in [from, to] (both optional). \
 Indicator I is produced if some observation of I in the window has obs_status other than M; a suppressed cell (conf_status C) counts as produced. \
 Indicator I is migration-disaggregated if it is produced and one of those observations has migratory_status not in (_T, _Z). \
 Headline share = migration-disaggregated / produced. Variants: migration-disaggregated migration-relevant indicators / in-scope migration-relevant indicators; \

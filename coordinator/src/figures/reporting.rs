@@ -17,7 +17,7 @@ pub const TITLE: &str = "Reporting status";
 
 /// The definition.
 pub const DEFINITION: &str = "Reporting status (Open SDG): an in-scope indicator of the framework in force is reported when it is produced \
-(some observation in the window with obs_status other than M, in the store's current state); share = reported / in-scope, overall and by goal. \
+(some observation in the window with obs_status other than M, in the view read); share = reported / in-scope, overall and by goal. \
 Out-of-scope indicators are listed apart and count in neither number. An empty denominator gives a null share.";
 
 fn reporting_sql(group: Option<&str>) -> String {
