@@ -173,12 +173,7 @@ pub fn render_dry_run(r: &DryRunReport) -> String {
         let _ = writeln!(out, "  if approved, against the official figures at store version {}:", i.store_version);
         let _ = writeln!(out, "    headline (indicators produced with migration disaggregation): {} -> {}", part(&i.headline_now), part(&i.headline_if_approved));
         let _ = writeln!(out, "    indicators reported: {} -> {}", part(&i.reporting_now), part(&i.reporting_if_approved));
-        for (what, list) in [
-            ("newly produced", &i.newly_produced),
-            ("no longer produced", &i.no_longer_produced),
-            ("newly disaggregated by migratory status", &i.newly_migration_disaggregated),
-            ("no longer disaggregated by migratory status", &i.no_longer_migration_disaggregated),
-        ] {
+        for (what, list) in i.changes() {
             if !list.is_empty() {
                 let _ = writeln!(out, "    {what}: {}", list.join(", "));
             }

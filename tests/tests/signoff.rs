@@ -109,7 +109,7 @@ async fn publish_review_approve_under_embargo_release_unapprove_and_return() {
     let said = moh(&served, &pki_dir, dir.path(), "dry", &["validate", "--remote"], |l| !l.contains("MIGRANT"));
     assert!(said.contains("coordinator dry run (nothing stored): agency moh dataset health"), "{said}");
     assert!(said.contains("headline (indicators produced with migration disaggregation): 7/15 = 46.7% -> 6/15 = 40.0%"), "{said}");
-    assert!(said.contains("no longer disaggregated by migratory status: 3.3.1"), "{said}");
+    assert!(said.contains("No longer disaggregated by migratory status: 3.3.1"), "{said}");
     assert_eq!(api.headline(&reader, "provisional").await, (7, 15, 16), "the dry run stored nothing");
     let said = moh(&served, &pki_dir, dir.path(), "dry-same", &["validate", "--remote"], |_| true);
     assert!(said.contains("creates no new version"), "the unchanged file is a duplicate: {said}");
