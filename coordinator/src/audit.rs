@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::signoff::{Decision, DECISION_KEY};
-use crate::store::{PublicationEntry, LOG_KEY};
+use crate::entry::{PublicationEntry, LOG_KEY};
 
 /// The `previous_entry_hash` of the first entry.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";

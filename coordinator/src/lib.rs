@@ -13,6 +13,7 @@
 //! | [`storage`] | the object stores a store URL may name, and their options |
 //! | [`calendar`] | the reporting calendar: reports owed and their due dates |
 //! | [`store`] | the Delta store and the publications log |
+//! | [`entry`] | a publication's entry in the tamper-evident log |
 //! | [`audit`] | the tamper-evident log chain and its verification |
 //! | [`signoff`] | the statistical office's sign-off: decisions, publication states, the official and provisional views |
 //! | [`clock`] | the coordinator's clock (injectable by tests) |
@@ -40,6 +41,7 @@ pub mod catalog;
 pub mod config;
 pub mod clock;
 pub mod crash_point;
+pub mod entry;
 pub mod dashboard;
 pub mod error;
 pub mod export;

@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::store::PublicationEntry;
+use crate::entry::PublicationEntry;
 
 /// Commit-metadata key holding a decision.
 pub const DECISION_KEY: &str = "sdgx.decision";
