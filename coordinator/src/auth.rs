@@ -15,6 +15,16 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// Who is publishing, as established by the transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Publisher {
+    /// The agency named by a verified client certificate.
+    Agency(String),
+    /// A plaintext connection on a coordinator configured with `insecure_plaintext_publish`:
+    /// the manifest's agency is trusted.
+    Unverified,
+}
+
 /// A token holder's role. What each may do is [`Role::grants`]; nothing is granted by
 /// default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

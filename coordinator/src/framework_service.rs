@@ -18,7 +18,7 @@ use sdgx_schemas::{Contract, FrameworkBundle, Manifest};
 
 use crate::auth::Registry;
 use crate::error::{Error, Result};
-use crate::ingest::Publisher;
+use crate::auth::Publisher;
 
 /// The action as `list_actions` describes it.
 pub fn action_type() -> ActionType {

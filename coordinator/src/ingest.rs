@@ -28,15 +28,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::{Staging, Store};
 
-/// Who is publishing, as established by the transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Publisher {
-    /// The agency named by a verified client certificate.
-    Agency(String),
-    /// A plaintext connection on a coordinator configured with `insecure_plaintext_publish`:
-    /// the manifest's agency is trusted.
-    Unverified,
-}
+pub use crate::auth::Publisher;
 
 /// Checks that `publisher` may publish the manifest's dataset: the certificate's agency must
 /// be the manifest's, and the registry must list the dataset for it. Denials are logged.
