@@ -875,12 +875,22 @@ fn newest_head(log: &[PublicationEntry], decisions: &[Decision]) -> Option<Head>
 
 /// The sign-off decisions of `commits`, oldest first, with their store versions.
 fn decisions(commits: &[LogCommit]) -> Vec<Decision> {
+    readable(commits, |c| c.decision.as_ref(), |d, v| d.store_version = v)
+}
+
+/// What `pick` finds readable in each of `commits`, oldest first, given its commit's version
+/// by `stamp` (the version is known only from the Delta log, never from the entry itself).
+fn readable<T: Clone>(
+    commits: &[LogCommit],
+    pick: impl Fn(&LogCommit) -> Option<&std::result::Result<T, String>>,
+    stamp: impl Fn(&mut T, i64),
+) -> Vec<T> {
     commits
         .iter()
         .filter_map(|c| {
-            let mut d = c.decision.clone()?.ok()?;
-            d.store_version = c.version;
-            Some(d)
+            let mut x = pick(c)?.as_ref().ok()?.clone();
+            stamp(&mut x, c.version);
+            Some(x)
         })
         .collect()
 }
@@ -902,14 +912,7 @@ fn added_files(commits: &[LogCommit]) -> HashMap<String, Vec<(String, u64)>> {
 
 /// The publications-log entries of `commits`, oldest first, with their store versions.
 fn entries(commits: &[LogCommit]) -> Vec<PublicationEntry> {
-    commits
-        .iter()
-        .filter_map(|c| {
-            let mut e = c.entry.clone()?.ok()?;
-            e.store_version = c.version;
-            Some(e)
-        })
-        .collect()
+    readable(commits, |c| c.entry.as_ref(), |e, v| e.store_version = v)
 }
 
 #[cfg(test)]
