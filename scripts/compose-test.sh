@@ -122,22 +122,25 @@ audit() { docker exec "$(cid coordinator)" sdgx-coordinator --config /etc/sdgx/e
 
 say "compose test: project $project, with ${compose[*]}, work directory $work"
 
-# Binaries: the debug build scripts/test.sh makes (bookworm's glibc, like the base image).
-bin="${CARGO_TARGET_DIR:-$root/target}/debug"
+# Binaries: the debug build scripts/test.sh makes (bookworm's glibc, like the base image),
+# mounted read-only into every container (docker/compose.local.yml), not copied into the image.
+export SDGX_BINARIES="${CARGO_TARGET_DIR:-$root/target}/debug"
+[[ "$SDGX_BINARIES" = /* ]] || SDGX_BINARIES="$root/$SDGX_BINARIES"
 # The same command as scripts/test.sh: a no-op after it (other flags would rebuild dependencies)
 cargo build --workspace --bins --quiet
-mkdir -p "$SDGX_STAGING"
-for b in sdgx-coordinator sdgx-agent; do
-  # Without debug information the image is a fraction of the size (the code is the same).
-  objcopy --strip-debug "$bin/$b" "$SDGX_STAGING/$b" 2>/dev/null || cp "$bin/$b" "$SDGX_STAGING/$b"
-done
+mkdir -p "$SDGX_STAGING/bin"
 cp docker/prebuilt.Dockerfile docker/pki-init.sh "$SDGX_STAGING/"
 # The examples the services read, in a copy the test changes to make agents publish.
 mkdir -p "$SDGX_TEST_EXAMPLES"
 tar -C examples --exclude='federation/pki' --exclude='federation/*/outbox' --exclude='*/out' -cf - . | tar -C "$SDGX_TEST_EXAMPLES" -xf -
 chmod -R a+rX "$SDGX_TEST_EXAMPLES"
-phase "binaries staged"
+phase "build context staged"
 
+# Images of earlier runs that were killed before their teardown.
+stale=$(docker images --format '{{.Repository}}:{{.Tag}}' 'sdgx' | grep '^sdgx:compose-sdgxct' | grep -vx "$SDGX_IMAGE" || true)
+[ -z "$stale" ] || docker image rm $stale >/dev/null 2>&1 || true
+# The free space where images and the work directory live, for a failure's diagnosis.
+df -h "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /)" "$work" 2>/dev/null | sed 's/^/   /' || true
 SDGX_BASE=$(docker/local-base.sh)
 export SDGX_BASE
 phase "local base image ($SDGX_BASE)"
