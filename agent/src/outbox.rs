@@ -159,8 +159,9 @@ fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))
 }
 
-/// Writes `bytes` to `path` atomically and durably.
-pub(crate) fn write_durable(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to `path` atomically and durably (a temporary file beside it, synced, renamed
+/// into place, the directory synced).
+pub fn write_durable(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io(&tmp, e))?;

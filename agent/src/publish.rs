@@ -57,7 +57,7 @@ pub fn validate_file(
 ) -> Result<Prepared> {
     manifest.content_hash = None;
     let src = source::open(source, format, batch_size)?;
-    let mut validator = Validator::new(contract, manifest.clone(), ValidationOptions { max_problems });
+    let mut validator = Validator::new(contract, manifest.clone(), ValidationOptions { max_problems, areas: None });
     let io = |p: &Path, e: &dyn std::fmt::Display| Error::Outbox { path: p.display().to_string(), message: e.to_string() };
     let mut writer = match copy {
         Some(p) => {
@@ -112,8 +112,14 @@ pub fn manifest(d: &DatasetConfig, agency: &str) -> Result<Manifest> {
 /// `copy` (an empty Parquet file, synced) for the outbox. Once acknowledged, the dataset's
 /// current version at the coordinator is empty.
 pub fn withdrawal(contract: &Contract, d: &DatasetConfig, agency: &str, copy: &Path) -> Result<Prepared> {
-    let mut manifest = manifest(d, agency)?;
+    withdrawal_of(contract, manifest(d, agency)?, copy)
+}
+
+/// A withdrawal of `manifest`'s dataset (see [`withdrawal`]): the manifest with
+/// `withdraw = true`, no rows, the empty Parquet file written to `copy`.
+pub fn withdrawal_of(contract: &Contract, mut manifest: Manifest, copy: &Path) -> Result<Prepared> {
     manifest.withdraw = true;
+    manifest.content_hash = None;
     let io = |e: &dyn std::fmt::Display| Error::Outbox { path: copy.display().to_string(), message: e.to_string() };
     let file = std::fs::File::create(copy).map_err(|e| io(&e))?;
     let writer = parquet::arrow::ArrowWriter::try_new(file, observation_schema_nullable(), None).map_err(|e| io(&e))?;

@@ -251,6 +251,11 @@ pub struct AgencyEntry {
     pub name: String,
     /// Dataset ids it may publish.
     pub datasets: Vec<String>,
+    /// The reference areas its observations may carry, each a `CL_AREA` code or a prefix
+    /// ending in `*` (`["AM", "AM-*"]`): a coordinator below this one publishes only as its own
+    /// area (docs/upstream.md). Empty: any area.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub areas: Vec<String>,
 }
 
 /// The agency registry: deny by default.
@@ -268,6 +273,11 @@ impl Registry {
     /// The registered agencies.
     pub fn agencies(&self) -> &[AgencyEntry] {
         &self.agencies
+    }
+
+    /// The areas `agency` may publish for, when its entry restricts them.
+    pub fn areas(&self, agency: &str) -> Option<Vec<String>> {
+        self.agencies.iter().find(|a| a.id == agency).map(|a| a.areas.clone()).filter(|a| !a.is_empty())
     }
 
     /// Whether `agency` may publish `dataset`; the error says why not.
@@ -326,7 +336,7 @@ mod tests {
 
     #[test]
     fn registry_denies_by_default() {
-        let r = Registry::new(vec![AgencyEntry { id: "sms".into(), name: String::new(), datasets: vec!["asylum".into()] }]);
+        let r = Registry::new(vec![AgencyEntry { id: "sms".into(), name: String::new(), datasets: vec!["asylum".into()], areas: vec![] }]);
         assert!(r.check("sms", "asylum").is_ok());
         assert!(r.check("sms", "other").unwrap_err().contains("not registered"));
         assert!(r.check("moh", "asylum").unwrap_err().contains("not in the coordinator's agency registry"));

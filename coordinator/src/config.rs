@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::calendar::CalendarEntry;
 use crate::storage::StoreOptions;
+use crate::upstream::UpstreamConfig;
 pub use sdgx_schemas::flight::TransportConfig;
 
 use crate::auth::{AgencyEntry, TokenEntry};
@@ -147,6 +148,12 @@ pub struct Config {
     pub transport: TransportConfig,
     /// Bounds on every listener's connections (see [`crate::listener`]).
     pub connections: ConnectionLimits,
+    /// How often the official view is looked at for releases (approvals, embargoes ending),
+    /// in milliseconds: what follows releases ([`crate::release`]) sees each within this.
+    pub release_poll_ms: u64,
+    /// Publishing this coordinator's official datasets to another coordinator, as one of its
+    /// agencies (see [`crate::upstream`]). Unset: nothing goes up.
+    pub upstream: Option<UpstreamConfig>,
 }
 
 /// Bounds on the connections of each listener (the agents' Flight port, the analysts' Flight
@@ -238,6 +245,8 @@ impl Default for Config {
             security: SecurityConfig::default(),
             transport: TransportConfig::default(),
             connections: ConnectionLimits::default(),
+            release_poll_ms: 1000,
+            upstream: None,
         }
     }
 }
@@ -264,7 +273,12 @@ impl Config {
         if let Some(base) = file.and_then(Path::parent) {
             let tls = c.security.tls.as_mut().map(|t| [&mut t.cert, &mut t.key, &mut t.client_ca]);
             let tls_paths = tls.into_iter().flatten().map(Some);
-            for p in [c.national_framework.as_mut(), c.national_codelists.as_mut(), c.security.token_file.as_mut()].into_iter().chain(tls_paths).flatten() {
+            let up = c.upstream.as_mut().map(|u| {
+                let tls = u.tls.as_mut().map(|t| [&mut t.ca, &mut t.cert, &mut t.key]);
+                tls.into_iter().flatten().chain(u.outbox.as_mut())
+            });
+            let up_paths = up.into_iter().flatten().map(Some);
+            for p in [c.national_framework.as_mut(), c.national_codelists.as_mut(), c.security.token_file.as_mut()].into_iter().chain(tls_paths).chain(up_paths).flatten() {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
@@ -330,6 +344,12 @@ impl Config {
             return Err(Error::Config("query_max_concurrent must be at least 1".into()));
         }
         crate::calendar::expand(&self.calendar)?;
+        if self.release_poll_ms == 0 {
+            return Err(Error::Config("release_poll_ms must be at least 1".into()));
+        }
+        if let Some(u) = &self.upstream {
+            u.validate()?;
+        }
         // TLS files are read (with errors naming them) when the coordinator starts serving.
         for p in [&self.national_framework, &self.national_codelists].into_iter().flatten() {
             if !p.is_file() {

@@ -91,6 +91,10 @@ pub enum Error {
     /// does not allow it).
     #[error("{0}")]
     Conflict(String),
+    /// Publishing upstream (see [`crate::upstream`]): the agent library's error, from the
+    /// outbox, the upstream's framework or a delivery.
+    #[error("upstream: {0}")]
+    Upstream(#[from] sdgx_agent::Error),
 }
 
 /// Result alias for this crate.
@@ -234,6 +238,7 @@ impl Error {
             Error::Integrity(_) => Kind { grpc: Code::DataLoss, ..Kind::INTERNAL },
             Error::Conflict(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "conflict"),
             Error::FrameworkMismatch(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "framework_mismatch"),
+            Error::Upstream(_) => Kind::INTERNAL,
         }
     }
 
@@ -359,9 +364,10 @@ mod tests {
             Error::Integrity(_) => 20,
             Error::Conflict(_) => 21,
             Error::FrameworkMismatch(_) => 22,
+            Error::Upstream(_) => 23,
         }
     }
-    const VARIANTS: usize = 23;
+    const VARIANTS: usize = 24;
 
     #[test]
     fn every_variant_has_its_grpc_code_and_http_status() {
@@ -431,6 +437,7 @@ mod tests {
             (Error::Transport("t".into()), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             (Error::NoSpace { path: "p".into() }, Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             (Error::Integrity("i".into()), Code::DataLoss, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            (Error::Upstream(sdgx_agent::Error::Config("u".into())), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             (
                 Error::FrameworkMismatch(Box::new(sdgx_schemas::flight::FrameworkMismatch::new(
                     "agency a dataset d".into(),

@@ -87,7 +87,7 @@ mod tests {
 
     #[test]
     fn only_registered_agencies_fetch_the_framework() {
-        let r = Registry::new(vec![AgencyEntry { id: "sms".into(), name: String::new(), datasets: vec![] }]);
+        let r = Registry::new(vec![AgencyEntry { id: "sms".into(), name: String::new(), datasets: vec![], areas: vec![] }]);
         assert!(authorize(&r, &Publisher::Agency("sms".into())).is_ok());
         assert!(matches!(authorize(&r, &Publisher::Agency("moh".into())), Err(Error::PermissionDenied(_))));
         assert!(authorize(&r, &Publisher::Unverified).is_ok());

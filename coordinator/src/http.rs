@@ -64,6 +64,8 @@ pub struct HttpState {
     pub ingest: Arc<crate::ingest::Ingest>,
     /// Uploads checked on the upload page and kept for their submit.
     pub uploads: Arc<crate::dashboard::upload::Uploads>,
+    /// The relay to the upstream coordinator, when configured.
+    pub upstream: Option<Arc<crate::upstream::Upstream>>,
 }
 
 /// Query parameters of a figure request.
@@ -115,6 +117,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route_layer(from_fn_with_state((state.clone(), Role::Approver), authorize));
     let admin = Router::new()
         .route("/api/v1/admin/audit", get(audit))
+        .route("/api/v1/admin/upstream", get(upstream))
         .route_layer(from_fn_with_state((state.clone(), Role::Admin), authorize));
     Router::new()
         .route("/health", get(health))
@@ -347,6 +350,11 @@ pub async fn download(catalog: &Catalog, format: &str, read: &Read) -> Result<Re
         .header("x-sdgx-view", snapshot.view.name())
         .body(axum::body::Body::from(bytes))
         .map_err(|e| Error::Internal(e.to_string()))
+}
+
+async fn upstream(State(s): State<Arc<HttpState>>) -> Result<Json<crate::upstream::Status>> {
+    let up = s.upstream.as_ref().ok_or_else(|| Error::NotFound("this coordinator publishes to no upstream coordinator (no [upstream] in its configuration)".into()))?;
+    Ok(Json(up.status()?))
 }
 
 async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {

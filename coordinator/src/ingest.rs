@@ -86,7 +86,7 @@ where
     crate::framework_service::check(&state.contract, &manifest, command.framework.as_ref())?;
     // Held until the publication is committed or refused.
     let _admitted = state.admission.admit(&manifest.agency, &manifest.dataset)?;
-    let (contract, store, options, dry) = (&state.contract, &state.store, state.options.clone(), command.dry_run);
+    let (contract, store, options, dry) = (&state.contract, &state.store, state.options_for(&manifest.agency), command.dry_run);
     let (agency, dataset) = (manifest.agency.clone(), manifest.dataset.clone());
     // Every message passes the IPC guard before the decoder sees it.
     let mut guard = sdgx_schemas::flight::IpcGuard::new();
@@ -423,7 +423,7 @@ pub struct Ingest {
     pub store: Arc<Store>,
     /// The query catalog over it (dry runs measure their figure impact with it).
     pub catalog: Arc<Catalog>,
-    /// Validation options.
+    /// Validation options (per publication: [`Ingest::options_for`]).
     pub options: ValidationOptions,
     /// Which agency may publish which dataset.
     pub registry: Registry,
@@ -437,6 +437,12 @@ impl Ingest {
     /// The ingest path over `catalog`'s store under `limits`.
     pub fn new(catalog: Arc<Catalog>, options: ValidationOptions, registry: Registry, limits: Limits) -> Ingest {
         Ingest { contract: catalog.shared_contract(), store: catalog.store().clone(), catalog, options, registry, admission: Admission::new(&limits), limits }
+    }
+
+    /// The validation options of a publication by `agency`: the coordinator's, with the areas
+    /// the registry lets the agency publish for.
+    pub fn options_for(&self, agency: &str) -> ValidationOptions {
+        ValidationOptions { areas: self.registry.areas(agency), ..self.options.clone() }
     }
 }
 

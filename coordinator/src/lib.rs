@@ -24,6 +24,8 @@
 //! | [`catalog`] | query sessions over the store: tables and views |
 //! | [`figures`] | the figures' SQL views and their results |
 //! | [`review`] | the review queue: each publication's row diff, figure impact and warnings |
+//! | [`release`] | official releases as events: the watch over the official view |
+//! | [`upstream`] | publishing the official view to an upstream coordinator, as one of its agencies |
 //! | [`query`] | the analysts' read-only SQL sandbox |
 //! | [`query_pool`] | the analysts' query threads, admission queue and cancellation |
 //! | [`http`] | the HTTP API |
@@ -57,12 +59,14 @@ pub mod openapi;
 pub mod pki;
 pub mod query;
 pub mod query_pool;
+pub mod release;
 pub mod review;
 pub mod server;
 pub mod signoff;
 pub mod storage;
 pub mod store;
 pub mod table;
+pub mod upstream;
 
 pub use config::Config;
 pub use error::{Error, Result};

@@ -88,6 +88,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// This coordinator as an agency of an upstream one (`[upstream]` in the configuration).
+    Upstream {
+        #[command(subcommand)]
+        command: UpstreamCommand,
+    },
     /// Ask a running coordinator's HTTP API for /health (a container healthcheck): prints its
     /// answer and exits 0 when it is ok, 1 otherwise.
     Health {
@@ -142,6 +147,18 @@ enum TokenCommand {
         /// Token file (default: security.token_file of the configuration).
         #[arg(long)]
         file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UpstreamCommand {
+    /// The upstream queue: every outbox entry with its state and the upstream's last reply,
+    /// and what each upstream dataset last relayed (read from disk; the coordinator need not
+    /// run).
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -265,6 +282,17 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             let version = sdgx_coordinator::http::probe(addr, std::time::Duration::from_secs(timeout)).await?;
             println!("{}", serde_json::json!({ "status": "ok", "store_version": version }));
             Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Upstream { command: UpstreamCommand::Status { json } } => {
+            let config = load()?;
+            let up = config.upstream.as_ref().ok_or_else(|| sdgx_coordinator::Error::Config("no [upstream] in the configuration: nothing goes up".into()))?;
+            let status = sdgx_coordinator::upstream::status_of(up, &up.outbox_dir(&config.data_dir))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status).expect("the status serialises"));
+            } else {
+                print!("{}", sdgx_coordinator::upstream::render(&status));
+            }
+            Ok(if status.failed == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
         }
         Command::Audit { command: AuditCommand::Verify } => {
             let config = load()?;

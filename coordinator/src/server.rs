@@ -23,6 +23,7 @@ use crate::flightsql::AnalystFlight;
 use crate::ingest::Ingest;
 use crate::listener::{accept, Admitted, ConnectionLimits, Gate, Plain};
 use crate::store::Store;
+use crate::upstream::Upstream;
 
 /// A coordinator with its listeners bound, ready to run.
 pub struct Coordinator {
@@ -33,17 +34,22 @@ pub struct Coordinator {
     catalog: Arc<Catalog>,
     ingest: Arc<Ingest>,
     limiter: Arc<FailureLimiter>,
+    upstream: Option<Arc<Upstream>>,
 }
 
 /// Loads the contract and opens the store described by `config` (no listeners); `writer` is
 /// true only for the serving coordinator.
 pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
+    open_with(config, writer, crate::clock::Clock::from_env()).await
+}
+
+/// [`open`] with the clock `clock` (in-process tests move a manual one).
+pub async fn open_with(config: &Config, writer: bool, clock: crate::clock::Clock) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
     let contract = Arc::new(Contract::load(config.national_codelists.as_deref(), config.national_framework.as_deref())?);
     std::fs::create_dir_all(&config.data_dir).map_err(Error::io(&config.data_dir))?;
     let url = config.store_url()?;
     let options = config.store_options.resolve(&url);
     let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
-    let clock = crate::clock::Clock::from_env();
     if let Some(f) = clock.file() {
         tracing::warn!(file = %f.display(), "the coordinator's clock is read from {} (a test setting): decisions and embargoes follow that file, not the system clock", crate::clock::CLOCK_FILE);
     }
@@ -53,15 +59,20 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
     );
     let registry = Registry::new(config.security.agencies.clone());
     let limits = crate::ingest::Limits::from_config(config);
-    let ingest = Arc::new(Ingest::new(catalog.clone(), ValidationOptions { max_problems: config.max_problems }, registry, limits));
+    let ingest = Arc::new(Ingest::new(catalog.clone(), ValidationOptions { max_problems: config.max_problems, areas: None }, registry, limits));
     Ok((catalog, ingest))
 }
 
 impl Coordinator {
     /// Opens everything and binds the Flight and HTTP listeners.
     pub async fn build(config: Config) -> Result<Coordinator> {
+        Self::build_with(config, crate::clock::Clock::from_env()).await
+    }
+
+    /// [`build`](Self::build) with the clock `clock`.
+    pub async fn build_with(config: Config, clock: crate::clock::Clock) -> Result<Coordinator> {
         config.validate()?;
-        let (catalog, ingest) = open(&config, true).await?;
+        let (catalog, ingest) = open_with(&config, true, clock).await?;
         let bind = |addr: SocketAddr| async move {
             TcpListener::bind(addr).await.map_err(|e| Error::Transport(format!("cannot listen on {addr}: {e}")))
         };
@@ -73,7 +84,11 @@ impl Coordinator {
         let http = bind(config.http_addr).await?;
         let window = std::time::Duration::from_secs(config.security.auth_window_secs);
         let limiter = Arc::new(FailureLimiter::new(config.security.auth_max_failures, window));
-        Ok(Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter })
+        let upstream = match &config.upstream {
+            Some(u) => Some(Arc::new(Upstream::open(u, &config.data_dir, &config.transport, config.max_problems)?)),
+            None => None,
+        };
+        Ok(Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter, upstream })
     }
 
     /// The bound Flight address.
@@ -112,8 +127,18 @@ impl Coordinator {
     /// admits connections through [`crate::listener`] (caps, TLS handshake and first-request
     /// timeouts) and serves them with HTTP/2 stream limits and keep-alive pings.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter } = self;
+        let Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter, upstream } = self;
         let shutdown = shutdown.shared();
+        // What follows official releases, and the upstream's delivery: the writer's own work.
+        let followers = crate::release::Followers { upstream: upstream.clone() };
+        let mut background = Vec::new();
+        if followers.any() {
+            let every = Duration::from_millis(config.release_poll_ms);
+            background.push(tokio::spawn(crate::release::watch(catalog.clone(), followers, every, shutdown.clone())));
+        }
+        if let Some(u) = &upstream {
+            background.push(tokio::spawn(u.clone().deliver(shutdown.clone())));
+        }
         let (t, c) = (&config.transport, &config.connections);
         let sec = &config.security;
         let tokens = Arc::new(Tokens::load(&sec.tokens, sec.token_file.as_deref())?);
@@ -153,6 +178,7 @@ impl Coordinator {
             limits,
             ingest: ingest.clone(),
             uploads: Arc::new(crate::dashboard::upload::Uploads::new(&config.data_dir)),
+            upstream,
         });
         let app = crate::http::router(state);
         let http = serve_http(app, accept("http", http, Gate::new(c), Plain, c, t.tcp_nodelay), c, shutdown);
@@ -164,6 +190,10 @@ impl Coordinator {
         };
         let (f, a, ()) = tokio::join!(flight, analysts, http);
         housekeeping.abort();
+        for task in background {
+            // Each ends at the shutdown; one that panicked has logged why.
+            let _ = task.await;
+        }
         f.map_err(|e| Error::Transport(format!("flight server: {e}")))?;
         a.map_err(|e| Error::Transport(format!("analysts' flight server: {e}")))?;
         Ok(())

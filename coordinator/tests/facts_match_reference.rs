@@ -99,7 +99,7 @@ async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize)
     let contract = Arc::new(Contract::load(None, Some(&slt("framework.toml"))).unwrap());
     let registers = Registers {
         national_area: "AM".into(),
-        agencies: AGENCIES.map(|a| AgencyEntry { id: a.into(), name: a.into(), datasets: vec![] }).to_vec(),
+        agencies: AGENCIES.map(|a| AgencyEntry { id: a.into(), name: a.into(), datasets: vec![], areas: vec![] }).to_vec(),
         calendar: vec![],
     };
     let catalog = |source| Catalog::new(contract.clone(), store.clone(), registers.clone(), 256 << 20, figures::views(source));

@@ -149,7 +149,7 @@ impl sqllogictest::AsyncDB for Db {
                 Ok(DBOutput::StatementComplete(0))
             }
             ["AGENCY", id] => {
-                self.registers.agencies.push(AgencyEntry { id: id.to_string(), name: id.to_string(), datasets: vec![] });
+                self.registers.agencies.push(AgencyEntry { id: id.to_string(), name: id.to_string(), datasets: vec![], areas: vec![] });
                 Ok(DBOutput::StatementComplete(0))
             }
             ["VIEW", v] => {

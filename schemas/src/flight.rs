@@ -472,6 +472,7 @@ mod tests {
             content_hash: None,
             metadata: Metadata::default(),
             withdraw: false,
+            provenance: vec![],
         }
     }
 

@@ -67,6 +67,24 @@ pub struct ReferencePeriod {
     pub end: String,
 }
 
+/// Where a publication relayed by a coordinator came from: one publication of the coordinator
+/// below (see `docs/upstream.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin {
+    /// The agency that published it there.
+    pub agency: String,
+    /// Its dataset id there.
+    pub dataset: String,
+    /// Its publication id there.
+    pub publication_id: String,
+    /// The store version of its commit there.
+    pub store_version: i64,
+    /// Its content hash there (of every row it had, before any row was left out on the way
+    /// up).
+    pub content_hash: String,
+}
+
 /// The manifest of one dataset publication.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -96,6 +114,12 @@ pub struct Manifest {
     /// JSON when false, so manifests (and the log entries that hash them) are unchanged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub withdraw: bool,
+    /// For a publication relayed upstream by a coordinator: where it came from, nearest first
+    /// (the coordinator's own publication, then where that one came from, down to the agency
+    /// that first published it). As the sending coordinator states it. Left out of the JSON
+    /// when empty, so other manifests (and the log entries that hash them) are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provenance: Vec<Origin>,
 }
 
 /// Whether `id` is a valid agency or dataset id.

@@ -58,6 +58,7 @@ rules! {
     IndicatorNotInManifest => "indicator_not_in_manifest", Error, "The indicator is not listed in the manifest.";
     SeriesNotOfIndicator => "series_not_of_indicator", Error, "The series does not measure the row's indicator.";
     UnknownCode => "unknown_code", Error, "A coded cell holds a code that is not in its codelist.";
+    RefAreaNotAllowed => "ref_area_not_allowed", Error, "ref_area is not an area the publishing agency may publish for (the areas of its entry in the coordinator's agency registry).";
     MalformedTimePeriod => "malformed_time_period", Error, "time_period is not an SDMX time period.";
     TimePeriodFreqMismatch => "time_period_freq_mismatch", Error, "time_period's form does not match freq (A needs YYYY, Q needs YYYY-Qn...).";
     TimePeriodOutsideReference => "time_period_outside_reference", Error, "time_period falls outside the manifest's reference period.";

@@ -27,12 +27,24 @@ use crate::time::{PeriodKind, TimePeriod};
 pub struct ValidationOptions {
     /// At most this many errors (and, separately, warnings) are recorded; the rest are counted.
     pub max_problems: usize,
+    /// The reference areas the publishing agency may publish for (rule
+    /// `ref_area_not_allowed`): each an area code, or a prefix ending in `*` (`AM-*`). Unset:
+    /// any area of the codelist.
+    pub areas: Option<Vec<String>>,
 }
 
 impl Default for ValidationOptions {
     fn default() -> Self {
-        ValidationOptions { max_problems: 100 }
+        ValidationOptions { max_problems: 100, areas: None }
     }
+}
+
+/// Whether `area` is one of `allowed` (codes, or prefixes ending in `*`).
+pub fn area_allowed(allowed: &[String], area: &str) -> bool {
+    allowed.iter().any(|a| match a.strip_suffix('*') {
+        Some(prefix) => area.starts_with(prefix),
+        None => a == area,
+    })
 }
 
 #[derive(Default)]
@@ -286,6 +298,16 @@ impl<'c> Validator<'c> {
                     let id = COLUMNS[c].codelist.unwrap_or_default();
                     self.problem(Rule::UnknownCode, row, c, v, format!("{v:?} is not a code of {id}"));
                 }
+            }
+            let area = text(idx::REF_AREA);
+            if let Some(allowed) = &self.options.areas
+                && !area.is_null(r)
+                && !area.value(r).is_empty()
+                && !area_allowed(allowed, area.value(r))
+            {
+                let v = area.value(r);
+                let message = format!("agency {} may publish only for the areas {}; {v:?} is not one of them", self.manifest.agency, allowed.join(", "));
+                self.problem(Rule::RefAreaNotAllowed, row, idx::REF_AREA, v, message);
             }
             if unit_mult.is_null(r) {
                 complete = false;

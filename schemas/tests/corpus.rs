@@ -122,7 +122,7 @@ fn problem_cap_truncates_but_counts() {
     }
     std::fs::write(&p, text).unwrap();
     let m = manifest(&dir("examples/invalid/manifest.toml"));
-    let r = validate_csv(&contract, m, &p, ValidationOptions { max_problems: 10 }).unwrap().unwrap_err();
+    let r = validate_csv(&contract, m, &p, ValidationOptions { max_problems: 10, areas: None }).unwrap().unwrap_err();
     assert_eq!(r.errors.len(), 10);
     assert_eq!(r.error_count, 50);
     assert!(r.truncated);
@@ -187,4 +187,25 @@ fn quality_warnings_come_with_the_import_summary() {
               "warning [year_over_year_change] row 2 column obs_value value \"100\": agency moes dataset scholarships: 100 changed by -66.7% from 300"] {
         assert!(printed.contains(w), "{printed}");
     }
+}
+
+#[test]
+fn an_agency_with_areas_publishes_only_their_rows() {
+    let contract = armenia();
+    let v = dir("examples/valid");
+    let run = |areas: &[&str]| {
+        let options = ValidationOptions { areas: Some(areas.iter().map(|a| a.to_string()).collect()), ..ValidationOptions::default() };
+        validate_csv(&contract, manifest(&v.join("returned_migrants.manifest.toml")), &v.join("returned_migrants.csv"), options).unwrap()
+    };
+    // Every one of the 22 rows is AM: allowed by the code and by a prefix.
+    assert!(run(&["AM"]).is_ok());
+    assert!(run(&["GE", "A*"]).is_ok());
+    // Georgia's areas: every row is refused, each named.
+    let r = run(&["GE", "GE-*"]).unwrap_err();
+    assert_eq!(r.error_count, 22);
+    let first = &r.errors[0];
+    assert_eq!((first.rule.id(), first.row, first.column.as_deref(), first.value.as_deref()), ("ref_area_not_allowed", Some(1), Some("ref_area"), Some("AM")));
+    assert!(first.message.contains("GE, GE-*"), "{}", first.message);
+    // A prefix is a prefix, not a substring: AM-* does not admit AM itself.
+    assert_eq!(run(&["AM-*"]).unwrap_err().error_count, 22);
 }

@@ -68,6 +68,11 @@ impl Running {
     /// (a fresh national CA in `<dir>/pki` with a certificate per example agency, the server's
     /// for `localhost`) and TLS on the analysts' port; then `tweak`.
     pub async fn start_mtls(tweak: impl FnOnce(&mut Config)) -> Running {
+        Self::start_mtls_with(sdgx_coordinator::clock::Clock::default(), tweak).await
+    }
+
+    /// [`start_mtls`](Self::start_mtls) with the clock `clock` (a manual one the test moves).
+    pub async fn start_mtls_with(clock: sdgx_coordinator::clock::Clock, tweak: impl FnOnce(&mut Config)) -> Running {
         let dir = tempfile::tempdir().expect("temporary directory");
         let pki = dir.path().join("pki");
         sdgx_coordinator::pki::init(&pki, &["localhost".into()], 30).expect("CA");
@@ -75,7 +80,7 @@ impl Running {
             sdgx_coordinator::pki::issue_agent(&pki, a, 30).expect("agent certificate");
         }
         let p = pki.clone();
-        let mut r = Self::start_in(dir, move |c| {
+        let mut r = Self::start_in_with(dir, clock, move |c| {
             c.security.tls = Some(sdgx_coordinator::config::TlsConfig {
                 cert: p.join("server.pem"),
                 key: p.join("server.key"),
@@ -93,6 +98,11 @@ impl Running {
 
     /// Starts the example coordinator config on the data directory `dir`, adjusted by `tweak`.
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Running {
+        Self::start_in_with(dir, sdgx_coordinator::clock::Clock::default(), tweak).await
+    }
+
+    /// [`start_in`](Self::start_in) with the clock `clock`.
+    pub async fn start_in_with(dir: tempfile::TempDir, clock: sdgx_coordinator::clock::Clock, tweak: impl FnOnce(&mut Config)) -> Running {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = Config::load(Some(&root().join("examples/federation/coordinator.toml"))).expect("example config");
         config.data_dir = dir.path().to_owned();
@@ -105,7 +115,7 @@ impl Running {
         config.security.insecure_plaintext_publish = true;
         config.security.token_file = None;
         tweak(&mut config);
-        let c = Coordinator::build(config).await.expect("coordinator starts");
+        let c = Coordinator::build_with(config, clock).await.expect("coordinator starts");
         let flight = format!("http://{}", c.flight_addr());
         let (http, analyst_flight) = (c.http_addr(), c.analyst_flight_addr());
         let catalog = c.catalog();

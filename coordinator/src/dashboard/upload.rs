@@ -262,6 +262,7 @@ impl ManifestInput {
                     content_hash: None,
                     metadata: Default::default(),
                     withdraw: false,
+                    provenance: vec![],
                 })
             }
         }
@@ -335,7 +336,7 @@ fn scan(contract: &Contract, kind: FileKind, path: &Path) -> Result<(Vec<Problem
 /// The rejection of a file with normalisation problems: every problem, the contract's
 /// validation included, as one report (the agent's `validate_stream`).
 fn rejection(contract: &Contract, ingest: &Ingest, manifest: &Manifest, kind: FileKind, path: &Path) -> Result<Error> {
-    let mut validator = Validator::new(contract, manifest.clone(), ingest.options.clone());
+    let mut validator = Validator::new(contract, manifest.clone(), ingest.options_for(&manifest.agency));
     let (schema, batches) = read_file(kind, path)?;
     validate_stream(&mut validator, contract, &schema, batches, |_| Ok(()))?;
     let report = match validator.finish()? {
@@ -388,7 +389,7 @@ pub async fn check(catalog: &Catalog, ingest: &Ingest, agency: &str, kept: Kept,
     let contract = catalog.contract();
     let manifest = prepare(contract, ingest, agency, &kept, input)?;
     let _admitted = ingest.admission.admit(&manifest.agency, &manifest.dataset)?;
-    let report = ingest::dry_run(catalog, ingest.options.clone(), manifest.clone(), wire_batches(contract, kept.kind(), &kept.path)?).await?;
+    let report = ingest::dry_run(catalog, ingest.options_for(&manifest.agency), manifest.clone(), wire_batches(contract, kept.kind(), &kept.path)?).await?;
     let id = kept.keep(manifest.clone())?;
     Ok(Checked { id, manifest, report })
 }
@@ -405,7 +406,7 @@ pub async fn submit(ingest: &Ingest, uploads: &Uploads, agency: &str, id: &str) 
         return Err(e);
     }
     let batches = wire_batches(&ingest.contract, kept.kind(), &kept.path)?;
-    let ack = ingest::ingest(&ingest.contract, &ingest.store, ingest.options.clone(), manifest.clone(), batches).await?;
+    let ack = ingest::ingest(&ingest.contract, &ingest.store, ingest.options_for(&manifest.agency), manifest.clone(), batches).await?;
     Ok((manifest, ack))
 }
 

@@ -37,6 +37,7 @@ pub fn prepare(contract: &Contract, dir: &Path, agency: &str, dataset: &str, csv
         content_hash: None,
         metadata: Default::default(),
         withdraw: false,
+        provenance: vec![],
     };
     let reader = read_csv(&path, 1024).map_err(|e| fail(&e))?;
     let mut normalizer = Normalizer::new(contract, &reader.schema());
