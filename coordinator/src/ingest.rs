@@ -361,7 +361,12 @@ where
         })
         .and_then(|finished| {
             finished.map_err(|report| {
-                tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, errors = report.error_count, "publication rejected");
+                let rules: std::collections::BTreeSet<&str> = report.errors.iter().map(|p| p.rule.id()).collect();
+                tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, errors = report.error_count, rules = ?rules, "publication rejected");
+                if let Some(p) = report.errors.iter().find(|p| p.rule == sdgx_schemas::Rule::RefAreaNotAllowed) {
+                    tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, row = p.row, ref_area = p.value.as_deref().unwrap_or_default(),
+                        "publication refused: the agency published rows of an area it may not publish for");
+                }
                 Error::Rejected(Box::new(report))
             })
         });
