@@ -35,14 +35,20 @@ pub struct Coordinator {
     limiter: Arc<FailureLimiter>,
 }
 
-/// Loads the contract and opens the store described by `config` (no listeners); `writer` is
-/// true only for the serving coordinator.
-pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
+/// Loads the contract and opens the store described by `config` (no listeners); `serving` is
+/// true only for the serving coordinator, which is the store's writer unless
+/// `config.read_only` makes it a read-only replica.
+pub async fn open(config: &Config, serving: bool) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
     let contract = Arc::new(Contract::load(config.national_codelists.as_deref(), config.national_framework.as_deref())?);
     std::fs::create_dir_all(&config.data_dir).map_err(Error::io(&config.data_dir))?;
     let url = config.store_url()?;
     let options = config.store_options.resolve(&url);
-    let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
+    let store = if serving && config.read_only {
+        Store::open_replica(url, options, &config.data_dir, Duration::from_millis(config.follow_interval_ms)).await?
+    } else {
+        Store::open(url, options, &config.data_dir, serving).await?
+    };
+    let store = Arc::new(store);
     let clock = crate::clock::Clock::from_env();
     if let Some(f) = clock.file() {
         tracing::warn!(file = %f.display(), "the coordinator's clock is read from {} (a test setting): decisions and embargoes follow that file, not the system clock", crate::clock::CLOCK_FILE);
@@ -128,6 +134,10 @@ impl Coordinator {
                 }
             }
         });
+        // A read-only replica commits nothing: it follows the writer's commits instead, and
+        // starts none of the writer's background tasks (check `writer` before starting one).
+        let writer = !config.read_only;
+        let following = (!writer).then(|| tokio::spawn(follow(catalog.store().clone(), Duration::from_millis(config.follow_interval_ms))));
         let agents = AgentsDoor { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
         let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), agents);
         let flight = match sec.tls.as_ref().map(|tls| server_tls(tls, true)).transpose()? {
@@ -164,9 +174,40 @@ impl Coordinator {
         };
         let (f, a, ()) = tokio::join!(flight, analysts, http);
         housekeeping.abort();
+        if let Some(f) = following {
+            f.abort();
+        }
         f.map_err(|e| Error::Transport(format!("flight server: {e}")))?;
         a.map_err(|e| Error::Transport(format!("analysts' flight server: {e}")))?;
         Ok(())
+    }
+}
+
+/// A read-only replica's following of the writer: [`Store::refresh`] every `every` (the
+/// next look waits for the previous one), logging new versions and each new failure once.
+async fn follow(store: Arc<Store>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing: Option<String> = None;
+    loop {
+        tick.tick().await;
+        match store.refresh().await {
+            Ok(version) => {
+                if failing.take().is_some() {
+                    tracing::info!("following the writer again");
+                }
+                if let Some(version) = version {
+                    tracing::info!(version, "followed the writer to a new store version");
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                if failing.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(error = %why, "could not follow the writer's commits; trying again");
+                    failing = Some(why);
+                }
+            }
+        }
     }
 }
 
