@@ -136,7 +136,7 @@ impl Coordinator {
         });
         // A read-only replica commits nothing: it follows the writer's commits instead, and
         // starts none of the writer's background tasks (check `writer` before starting one).
-        let writer = !config.read_only;
+        let writer = catalog.store().access() == crate::store::Access::Writer;
         let following = (!writer).then(|| tokio::spawn(follow(catalog.store().clone(), Duration::from_millis(config.follow_interval_ms))));
         let agents = AgentsDoor { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
         let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), agents);
