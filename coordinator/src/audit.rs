@@ -274,6 +274,7 @@ impl std::fmt::Display for AuditReport {
 }
 
 /// Replays commits in order, checking each against its entry and the chain.
+#[derive(Clone)]
 struct Chain {
     expected: i64,
     previous: String,
@@ -450,6 +451,30 @@ impl Chain {
             )));
         }
         Ok(())
+    }
+}
+
+/// The log verified so far, one commit after another: a read-only replica checks each commit
+/// it follows with it, as [`check_log`] checks a whole log (without a recorded head).
+#[derive(Clone)]
+pub struct Verified(Chain);
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verified").field("entries", &self.0.entries).field("next_version", &self.0.expected).finish()
+    }
+}
+
+impl Default for Verified {
+    fn default() -> Self {
+        Verified(Chain::new())
+    }
+}
+
+impl Verified {
+    /// Checks `c`, the commit after those checked so far.
+    pub fn next(&mut self, c: &LogCommit) -> std::result::Result<(), Mismatch> {
+        self.0.step(c).map(drop)
     }
 }
 

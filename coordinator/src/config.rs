@@ -83,6 +83,13 @@ pub struct Config {
     /// Options of the object store behind `store_url` (endpoint, region, credentials; see
     /// [`crate::storage`]). `AWS_*`, `GOOGLE_*` and `AZURE_*` environment variables are read too.
     pub store_options: StoreOptions,
+    /// Serve as a read-only replica of the store at `store_url`: figures, Flight SQL, exports
+    /// and the dashboard, following the writer's commits; no publications, decisions or
+    /// uploads (see docs/store.md, "Read replicas"). `serve --read-only` sets it too.
+    pub read_only: bool,
+    /// How often a read-only replica looks for the writer's new commits, in milliseconds (it
+    /// may lag the writer by up to this much).
+    pub follow_interval_ms: u64,
     /// Arrow Flight listen address (port 0 picks a free port).
     pub flight_addr: SocketAddr,
     /// Analysts' Flight listen address (token authentication; TLS without client certificates
@@ -218,6 +225,8 @@ impl Default for Config {
             data_dir: PathBuf::from("sdgx-data"),
             store_url: None,
             store_options: StoreOptions::default(),
+            read_only: false,
+            follow_interval_ms: 1000,
             flight_addr: "127.0.0.1:50051".parse().expect("valid"),
             analyst_flight_addr: Some("127.0.0.1:50052".parse().expect("valid")),
             http_addr: "127.0.0.1:8080".parse().expect("valid"),
@@ -342,6 +351,9 @@ impl Config {
         }
         if self.query_max_concurrent == 0 {
             return Err(Error::Config("query_max_concurrent must be at least 1".into()));
+        }
+        if self.follow_interval_ms < 10 {
+            return Err(Error::Config("follow_interval_ms must be at least 10".into()));
         }
         crate::calendar::expand(&self.calendar)?;
         if self.release_poll_ms == 0 {

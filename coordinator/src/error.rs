@@ -87,6 +87,10 @@ pub enum Error {
     /// [`crate::audit`]); the message names the commit.
     #[error("store integrity: {0}")]
     Integrity(String),
+    /// A write (a publication, a decision, an upload) sent to a read-only replica; the message
+    /// names the store and says to send it to the writer.
+    #[error("{0}")]
+    ReadOnly(String),
     /// The request conflicts with the current state (a decision on a publication whose status
     /// does not allow it).
     #[error("{0}")]
@@ -237,6 +241,7 @@ impl Error {
             Error::NoSpace { .. } => Kind::new(Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),
             Error::Integrity(_) => Kind { grpc: Code::DataLoss, ..Kind::INTERNAL },
             Error::Conflict(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "conflict"),
+            Error::ReadOnly(_) => Kind::new(Code::FailedPrecondition, StatusCode::FORBIDDEN, "read_only_replica"),
             Error::FrameworkMismatch(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "framework_mismatch"),
             Error::Upstream(_) => Kind::INTERNAL,
         }
@@ -365,9 +370,10 @@ mod tests {
             Error::Conflict(_) => 21,
             Error::FrameworkMismatch(_) => 22,
             Error::Upstream(_) => 23,
+            Error::ReadOnly(_) => 24,
         }
     }
-    const VARIANTS: usize = 24;
+    const VARIANTS: usize = 25;
 
     #[test]
     fn every_variant_has_its_grpc_code_and_http_status() {
@@ -433,6 +439,7 @@ mod tests {
             (Error::LimitReached("l".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
             (Error::Timeout("t".into()), Code::DeadlineExceeded, StatusCode::REQUEST_TIMEOUT, "timeout"),
             (Error::Conflict("c".into()), Code::FailedPrecondition, StatusCode::CONFLICT, "conflict"),
+            (Error::ReadOnly("r".into()), Code::FailedPrecondition, StatusCode::FORBIDDEN, "read_only_replica"),
             (Error::Overloaded("o".into()), Code::ResourceExhausted, StatusCode::TOO_MANY_REQUESTS, "overloaded"),
             (Error::Transport("t".into()), Code::Internal, StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             (Error::NoSpace { path: "p".into() }, Code::ResourceExhausted, StatusCode::INSUFFICIENT_STORAGE, "no_space"),

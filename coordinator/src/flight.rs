@@ -82,6 +82,8 @@ impl FlightService for SdgxFlight {
     type DoExchangeStream = Stream<FlightData>;
 
     async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        // A read-only replica takes no publication (nor dry run), whoever sends it.
+        self.catalog.store().writable()?;
         let publisher = self.caller(&request)?;
         let answer = receive(&self.ingest, &publisher, request.into_inner()).await?;
         let result = PutResult { app_metadata: answer.encode().into() };

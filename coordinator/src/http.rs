@@ -2,7 +2,7 @@
 //!
 //! | route | who | returns |
 //! | --- | --- | --- |
-//! | `GET /health` | anyone | `{"status": "ok", "store_version": N}` |
+//! | `GET /health` | anyone | `{"status": "ok", "store_version": N, "role": "writer"}`; a read-only replica's says `"role": "replica"`, the store it follows, and when it last looked for the writer's commits (see [`crate::store::Store::refresh`]) |
 //! | `GET /api/v1/figures` | reader, approver, admin | the figure names |
 //! | `GET /api/v1/figures/{name}?from=&to=&as_of=&view=` | reader, approver, admin | one figure: numerator, denominator, share, by-goal rows, the indicators counted, the view and store version |
 //! | `GET /api/v1/publications` | reader, approver, admin | the publications log, each publication with its sign-off status, and the decisions |
@@ -184,7 +184,17 @@ pub struct Caller {
 }
 
 async fn health(State(s): State<Arc<HttpState>>) -> Json<Value> {
-    Json(json!({ "status": "ok", "store_version": s.catalog.store().version().await }))
+    let store = s.catalog.store();
+    let version = store.version().await;
+    Json(match store.following() {
+        None => json!({ "status": "ok", "store_version": version, "role": "writer" }),
+        Some(f) => json!({
+            "status": "ok", "store_version": version, "role": "replica",
+            "replica_of": crate::storage::redact(store.url()),
+            "checked_at": f.checked_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            "follow_error": f.error, "following": f.stopped.is_none(),
+        }),
+    })
 }
 
 /// Asks the coordinator listening on `addr` for `GET /health` (a plain HTTP/1.0 request, for
@@ -288,6 +298,7 @@ async fn decide(
     Path((id, action)): Path<(String, String)>,
     body: std::result::Result<Json<crate::signoff::Request>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>> {
+    s.catalog.store().writable()?;
     let action: crate::signoff::Action = action.parse().map_err(|_| Error::NotFound(format!("no decision {action:?}: use approve, return or unapprove")))?;
     let Json(request) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
     let d = s.catalog.store().decide(&id, action, &caller.name, &request, s.catalog.clock().now()?).await?;

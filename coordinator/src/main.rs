@@ -37,6 +37,11 @@ enum Command {
         /// is always printed on standard output).
         #[arg(long)]
         ready_file: Option<PathBuf>,
+        /// Serve as a read-only replica of the store: figures, Flight SQL, exports and the
+        /// dashboard, following the writer's commits; no publications, decisions or uploads
+        /// (the setting `read_only`).
+        #[arg(long)]
+        read_only: bool,
     },
     /// Print the national figures from the store as readable tables.
     Figures {
@@ -199,15 +204,16 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
         Ok(config)
     };
     match cli.command {
-        Command::Serve { flight_addr, analyst_flight_addr, http_addr, ready_file } => {
+        Command::Serve { flight_addr, analyst_flight_addr, http_addr, ready_file, read_only } => {
             let mut config = load()?;
+            config.read_only |= read_only;
             config.analyst_flight_addr = analyst_flight_addr.or(config.analyst_flight_addr);
             config.flight_addr = flight_addr.unwrap_or(config.flight_addr);
             config.http_addr = http_addr.unwrap_or(config.http_addr);
             let c = Coordinator::build(config).await?;
             let (f, h) = (c.flight_addr(), c.http_addr());
             let a = c.analyst_flight_addr().map(|a| a.to_string());
-            tracing::info!(flight = %f, analyst_flight = ?a, http = %h, "sdgx coordinator listening");
+            tracing::info!(flight = %f, analyst_flight = ?a, http = %h, read_only = c.catalog().store().writable().is_err(), "sdgx coordinator listening");
             // One JSON line on stdout once listening, so scripts and tests learn the bound
             // addresses (port 0) without polling.
             let body = serde_json::json!({ "flight": f.to_string(), "analyst_flight": a, "http": h.to_string() }).to_string();

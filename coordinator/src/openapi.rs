@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 /// Every route of the HTTP API: (method, path, who may call it, summary).
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
-    ("get", "/health", "anyone", "Liveness and the current store version"),
+    ("get", "/health", "anyone", "Liveness, the current store version, and whether this is the writer or a read-only replica"),
     ("get", "/api/v1/openapi.json", "anyone", "This document"),
     ("get", "/api/v1/figures", "reader", "The names of the figures"),
     ("get", "/api/v1/figures/{name}", "reader", "One figure, with its definition, parts and the store version read"),

@@ -37,19 +37,25 @@ pub struct Coordinator {
     upstream: Option<Arc<Upstream>>,
 }
 
-/// Loads the contract and opens the store described by `config` (no listeners); `writer` is
-/// true only for the serving coordinator.
-pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
-    open_with(config, writer, crate::clock::Clock::from_env()).await
+/// Loads the contract and opens the store described by `config` (no listeners); `serving` is
+/// true only for the serving coordinator, which is the store's writer unless
+/// `config.read_only` makes it a read-only replica.
+pub async fn open(config: &Config, serving: bool) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
+    open_with(config, serving, crate::clock::Clock::from_env()).await
 }
 
 /// [`open`] with the clock `clock` (in-process tests move a manual one).
-pub async fn open_with(config: &Config, writer: bool, clock: crate::clock::Clock) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
+pub async fn open_with(config: &Config, serving: bool, clock: crate::clock::Clock) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
     let contract = Arc::new(Contract::load(config.national_codelists.as_deref(), config.national_framework.as_deref())?);
     std::fs::create_dir_all(&config.data_dir).map_err(Error::io(&config.data_dir))?;
     let url = config.store_url()?;
     let options = config.store_options.resolve(&url);
-    let store = Arc::new(Store::open(url, options, &config.data_dir, writer).await?);
+    let store = if serving && config.read_only {
+        Store::open_replica(url, options, &config.data_dir, Duration::from_millis(config.follow_interval_ms)).await?
+    } else {
+        Store::open(url, options, &config.data_dir, serving).await?
+    };
+    let store = Arc::new(store);
     if let Some(f) = clock.file() {
         tracing::warn!(file = %f.display(), "the coordinator's clock is read from {} (a test setting): decisions and embargoes follow that file, not the system clock", crate::clock::CLOCK_FILE);
     }
@@ -84,7 +90,8 @@ impl Coordinator {
         let http = bind(config.http_addr).await?;
         let window = std::time::Duration::from_secs(config.security.auth_window_secs);
         let limiter = Arc::new(FailureLimiter::new(config.security.auth_max_failures, window));
-        let upstream = match &config.upstream {
+        // Only the writer relays upstream: a replica neither opens nor touches the outbox.
+        let upstream = match config.upstream.as_ref().filter(|_| !config.read_only) {
             Some(u) => Some(Arc::new(Upstream::open(u, &config.data_dir, &config.transport, config.max_problems)?)),
             None => None,
         };
@@ -129,14 +136,19 @@ impl Coordinator {
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let Coordinator { config, flight, analyst_flight, http, catalog, ingest, limiter, upstream } = self;
         let shutdown = shutdown.shared();
-        // What follows official releases, and the upstream's delivery: the writer's own work.
+        // A read-only replica commits nothing: it follows the writer's commits instead, and
+        // starts none of the writer's background tasks (check `writer` before starting one).
+        let writer = catalog.store().access() == crate::store::Access::Writer;
+        let following = (!writer).then(|| tokio::spawn(follow(catalog.store().clone(), Duration::from_millis(config.follow_interval_ms))));
+        // What follows official releases, and the upstream's delivery: the writer's own work
+        // (`upstream` is only opened for a writer).
         let followers = crate::release::Followers { upstream: upstream.clone() };
         let mut background = Vec::new();
-        if followers.any() {
+        if writer && followers.any() {
             let every = Duration::from_millis(config.release_poll_ms);
             background.push(tokio::spawn(crate::release::watch(catalog.clone(), followers, every, shutdown.clone())));
         }
-        if let Some(u) = &upstream {
+        if let Some(u) = upstream.as_ref().filter(|_| writer) {
             background.push(tokio::spawn(u.clone().deliver(shutdown.clone())));
         }
         let (t, c) = (&config.transport, &config.connections);
@@ -190,6 +202,9 @@ impl Coordinator {
         };
         let (f, a, ()) = tokio::join!(flight, analysts, http);
         housekeeping.abort();
+        if let Some(f) = following {
+            f.abort();
+        }
         for task in background {
             // Each ends at the shutdown; one that panicked has logged why.
             let _ = task.await;
@@ -197,6 +212,34 @@ impl Coordinator {
         f.map_err(|e| Error::Transport(format!("flight server: {e}")))?;
         a.map_err(|e| Error::Transport(format!("analysts' flight server: {e}")))?;
         Ok(())
+    }
+}
+
+/// A read-only replica's following of the writer: [`Store::refresh`] every `every` (the
+/// next look waits for the previous one), logging new versions and each new failure once.
+async fn follow(store: Arc<Store>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing: Option<String> = None;
+    loop {
+        tick.tick().await;
+        match store.refresh().await {
+            Ok(version) => {
+                if failing.take().is_some() {
+                    tracing::info!("following the writer again");
+                }
+                if let Some(version) = version {
+                    tracing::info!(version, "followed the writer to a new store version");
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                if failing.as_deref() != Some(why.as_str()) {
+                    tracing::warn!(error = %why, "could not follow the writer's commits; trying again");
+                    failing = Some(why);
+                }
+            }
+        }
     }
 }
 

@@ -100,6 +100,39 @@ pub struct Store {
     commit_lock: Mutex<()>,
     /// The facts of the publications read so far, by publication id (facts never change).
     facts: std::sync::Mutex<HashMap<String, Arc<Facts>>>,
+    /// How this process uses the store.
+    access: Access,
+    /// A read-only replica's following of the writer (none for the other accesses).
+    following: Option<std::sync::Mutex<Following>>,
+}
+
+/// How a process uses the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The serving coordinator: the one process that commits (publications, decisions).
+    Writer,
+    /// A read-only replica: serves what the writer committed and follows its new commits
+    /// ([`Store::refresh`]); it writes nothing to the store. Opened before the writer has created
+    /// the table, it waits for it, looking every `every`.
+    Replica {
+        /// How often to look for the table while there is none.
+        every: std::time::Duration,
+    },
+    /// A command that reads the store once (`figures`, `export`, `audit verify`).
+    Reader,
+}
+
+/// How a read-only replica's following of the writer goes (see [`Store::refresh`]).
+#[derive(Debug, Clone, Default)]
+pub struct Following {
+    /// When the writer's commits were last looked for without an error.
+    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the last look failed, if it did.
+    pub error: Option<String>,
+    /// Set once a commit did not verify: the replica follows no further.
+    pub stopped: Option<String>,
+    /// The log verified so far.
+    verified: crate::audit::Verified,
 }
 
 /// The schema of the observations table: the contract columns plus provenance.
@@ -363,6 +396,20 @@ impl Store {
     /// (`figures`, `audit verify`) open what deltalake can read and leave the audit to report.
     /// `options` configure the object store (see [`crate::storage`]).
     pub async fn open(url: url::Url, options: HashMap<String, String>, data_dir: &Path, writer: bool) -> Result<Store> {
+        Store::open_as(url, options, data_dir, if writer { Access::Writer } else { Access::Reader }).await
+    }
+
+    /// Opens the store at `url` as a read-only replica: nothing is created, removed or written
+    /// (no table, no head, no staging clean-up, no backfilled facts); a log that does not
+    /// verify is refused as the writer refuses it (the writer's recorded head is the writer's
+    /// own, not checked here). Before the writer has created the table it waits, looking every
+    /// `every`. [`Store::refresh`] then follows the writer's commits.
+    pub async fn open_replica(url: url::Url, options: HashMap<String, String>, data_dir: &Path, every: std::time::Duration) -> Result<Store> {
+        Store::open_as(url, options, data_dir, Access::Replica { every }).await
+    }
+
+    async fn open_as(url: url::Url, options: HashMap<String, String>, data_dir: &Path, access: Access) -> Result<Store> {
+        let (writer, replica) = (access == Access::Writer, matches!(access, Access::Replica { .. }));
         crate::storage::check_scheme(&url)?;
         crate::storage::register();
         let staging = data_dir.join("staging");
@@ -371,18 +418,30 @@ impl Store {
         }
         std::fs::create_dir_all(&staging).map_err(Error::io(&staging))?;
         if url.scheme() == "file"
+            && !replica
             && let Ok(p) = url.to_file_path() {
                 std::fs::create_dir_all(&p).map_err(Error::io(&p))?;
             }
         let head_path = data_dir.join("state").join("head.json");
-        let head = crate::audit::read_head(&head_path)?;
+        let head = if replica { None } else { crate::audit::read_head(&head_path)? };
         let mut table = unloaded(&url, &options)?;
         let mut commits = read_commits(&table.log_store()).await?;
+        if let Access::Replica { every } = access {
+            let mut waits = 0u64;
+            while commits.is_empty() {
+                if waits.is_multiple_of((60_000 / every.as_millis().max(1) as u64).max(1)) {
+                    tracing::warn!(store = %crate::storage::redact(&url), "there is no table at the store yet: waiting for the writer to create it (a read-only replica never does)");
+                }
+                waits += 1;
+                tokio::time::sleep(every).await;
+                commits = read_commits(&table.log_store()).await?;
+            }
+        }
         let problem = crate::audit::check_log(&commits, head.as_ref()).err();
         let refused = |m: &crate::audit::Mismatch| {
             Error::Integrity(format!("{m}; the store was changed outside the coordinator (`sdgx-coordinator audit verify` reports it)"))
         };
-        if writer && let Some(m) = &problem {
+        if (writer || replica) && let Some(m) = &problem {
             return Err(refused(m));
         }
         if commits.is_empty() {
@@ -400,11 +459,17 @@ impl Store {
                 ])
                 .await?;
             commits = read_commits(&table.log_store()).await?;
-        } else if let Err(e) = table.load().await {
-            return Err(match &problem {
-                Some(m) => refused(m),
-                None => e.into(),
-            });
+        } else {
+            // Only the writer commits: another process loads the version it read the log of, so
+            // a commit made meanwhile is not in the table without its entry.
+            let newest = commits.last().map_or(0, |c| c.version);
+            let loaded = if writer { table.load().await } else { table.load_version(newest as u64).await };
+            if let Err(e) = loaded {
+                return Err(match &problem {
+                    Some(m) => refused(m),
+                    None => e.into(),
+                });
+            }
         }
         let num_indexed_cols = table.snapshot()?.table_config().num_indexed_cols();
         let log = entries(&commits);
@@ -413,6 +478,15 @@ impl Store {
             && let Some(head) = newest_head(&log, &decisions) {
                 crate::audit::write_head(&head_path, &head).map_err(|e| Error::or_no_space(e, &head_path.display().to_string()))?;
             }
+        let following = if replica {
+            let mut verified = crate::audit::Verified::default();
+            for c in &commits {
+                verified.next(c).map_err(|m| refused(&m))?;
+            }
+            Some(std::sync::Mutex::new(Following { verified, ..Following::default() }))
+        } else {
+            None
+        };
         let store = Store {
             url,
             options,
@@ -426,9 +500,113 @@ impl Store {
             commit_times: RwLock::new(commit_times(&commits)),
             commit_lock: Mutex::new(()),
             facts: std::sync::Mutex::new(HashMap::new()),
+            access,
+            following,
         };
         store.backfill(writer).await?;
         Ok(store)
+    }
+
+    /// How this process uses the store.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// Refuses a write (a publication, a dry run, a decision) unless this process is the
+    /// store's writer: a read-only replica says so, naming the store.
+    pub fn writable(&self) -> Result<()> {
+        let store = crate::storage::redact(&self.url);
+        match self.access {
+            Access::Writer => Ok(()),
+            Access::Replica { .. } => Err(Error::ReadOnly(format!("this coordinator is a read-only replica of {store}; send it to the writer"))),
+            Access::Reader => Err(Error::ReadOnly(format!("the store {store} is open read-only here; send it to the serving coordinator"))),
+        }
+    }
+
+    /// A read-only replica's following of the writer so far (none for the writer).
+    pub fn following(&self) -> Option<Following> {
+        self.following.as_ref().map(|f| f.lock().expect("following lock").clone())
+    }
+
+    /// A read-only replica learns the commits the writer made since it opened or last
+    /// refreshed: it reads the commit files after the versions it knows, oldest first, checks
+    /// each against the log's chain, loads the table at the newest, and appends their
+    /// publications, decisions, data files and commit times (readers see the new version with
+    /// all of them, or none). Returns the new store version, or `None` when there is none: that
+    /// costs one request (the next commit file is not there). A commit that does not verify
+    /// stops the following for good: the commits before it are served, none after (restarted,
+    /// the replica refuses the log, naming the commit).
+    pub async fn refresh(&self) -> Result<Option<i64>> {
+        let Some(following) = &self.following else {
+            return Err(Error::Internal("only a read-only replica follows the store's writer".into()));
+        };
+        let _guard = self.commit_lock.lock().await;
+        let result = self.follow(following).await;
+        let mut f = following.lock().expect("following lock");
+        match &result {
+            Ok(_) => {
+                f.checked_at = Some(chrono::Utc::now());
+                f.error = None;
+            }
+            Err(e) => f.error = Some(e.to_string()),
+        }
+        result
+    }
+
+    /// One look for the writer's new commits (see [`Store::refresh`]).
+    async fn follow(&self, following: &std::sync::Mutex<Following>) -> Result<Option<i64>> {
+        let (mut verified, stopped) = {
+            let f = following.lock().expect("following lock");
+            (f.verified.clone(), f.stopped.clone())
+        };
+        if let Some(why) = stopped {
+            return Err(Error::Integrity(why));
+        }
+        let known = self.commit_times.read().await.len() as i64;
+        let mut new = Vec::new();
+        let mut mismatch = None;
+        loop {
+            let version = known + new.len() as i64;
+            let bytes = match self.object_store.get(&commit_path(version)).await {
+                Ok(r) => r.bytes().await.map_err(|e| Error::Store(e.into()))?,
+                Err(object_store::Error::NotFound { .. }) => break,
+                Err(e) => return Err(Error::Store(e.into())),
+            };
+            let commit = crate::audit::parse_commit(version, &bytes);
+            if let Err(m) = verified.next(&commit) {
+                mismatch = Some(m);
+                break;
+            }
+            new.push(commit);
+        }
+        let newest = new.last().map(|c| c.version);
+        if let Some(version) = newest {
+            let mut table = self.table.read().await.clone();
+            table.update_incremental(Some(version as u64)).await?;
+            // Held while the rest is appended: a reader asking for the version meanwhile waits
+            // and then finds its entries.
+            let mut current = self.table.write().await;
+            self.files.lock().expect("files lock").extend(added_files(&new));
+            self.log.write().await.extend(entries(&new));
+            self.decisions.write().await.extend(decisions(&new));
+            {
+                let mut times = self.commit_times.write().await;
+                let mut last = times.last().copied().unwrap_or(0);
+                for c in &new {
+                    last = last.max(c.timestamp.unwrap_or(0));
+                    times.push(last);
+                }
+            }
+            *current = table;
+            following.lock().expect("following lock").verified = verified;
+        }
+        if let Some(m) = mismatch {
+            let why = format!("{m}; the store was changed outside the coordinator: this replica follows the writer no further (`sdgx-coordinator audit verify` reports it)");
+            tracing::error!(store = %crate::storage::redact(&self.url), "{why}");
+            following.lock().expect("following lock").stopped = Some(why.clone());
+            return Err(Error::Integrity(why));
+        }
+        Ok(newest)
     }
 
     /// Gives every publication of the log written before facts were stored its facts,
@@ -534,6 +712,7 @@ impl Store {
 
     /// A staging of `manifest`'s publication; a dry run's has no writer.
     fn staging(&self, manifest: &Manifest, dry: bool) -> Result<Staging> {
+        self.writable()?;
         let id = uuid::Uuid::now_v7().to_string();
         let partition = indexmap::IndexMap::from([
             ("agency".to_owned(), Scalar::String(manifest.agency.clone())),
@@ -601,6 +780,7 @@ impl Store {
     /// under the same manifest is acknowledged as a duplicate without a commit; a changed
     /// manifest with the same rows is a new version.
     pub async fn commit(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
+        self.writable()?;
         let adds = staged.finish().await?;
         let _guard = self.commit_lock.lock().await;
         if let Some(current) = self.current(&manifest.agency, &manifest.dataset).await
@@ -716,6 +896,7 @@ impl Store {
         request: &crate::signoff::Request,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Decision> {
+        self.writable()?;
         let _guard = self.commit_lock.lock().await;
         let log = self.log.read().await.clone();
         let publication = log
@@ -1188,5 +1369,75 @@ pub(crate) mod tests {
         staging.discard().await;
         assert!(data_files(dir.path(), "a", "d").is_empty(), "the uncommitted file is deleted");
         assert_eq!(store.version().await, 0);
+    }
+
+    /// The rows of the table at `version` of `store`.
+    async fn count(store: &Store, version: Option<i64>) -> (i64, i64) {
+        let ctx = SessionContext::new();
+        let (provider, v) = store.provider(&ctx, version).await.unwrap();
+        ctx.register_table("t", provider).unwrap();
+        let n = ctx.sql("SELECT count(*) AS n FROM t").await.unwrap().collect().await.unwrap();
+        (v, n[0].column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap().value(0))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_replica_follows_the_writers_commits_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
+        let replica_dir = dir.path().join("replica");
+        // Started before the writer has created the table, the replica waits for it.
+        let waiting = tokio::spawn({
+            let (url, d) = (url.clone(), replica_dir.clone());
+            async move { Store::open_replica(url, Default::default(), &d, std::time::Duration::from_millis(10)).await }
+        });
+        tokio::task::yield_now().await;
+        let writer = open(dir.path()).await;
+        let replica = waiting.await.unwrap().unwrap();
+        assert_eq!((replica.version().await, replica.refresh().await.unwrap()), (0, None), "nothing new yet");
+
+        let first = publish(&writer, &manifest("a", "d", "A"), vec![wire(3, "x")]).await.unwrap().entry;
+        publish(&writer, &manifest("b", "d", "B"), vec![wire(2, "y")]).await.unwrap();
+        assert_eq!(replica.version().await, 0, "not followed until it refreshes");
+        assert_eq!(replica.refresh().await.unwrap(), Some(2), "both commits at once");
+        assert_eq!(replica.refresh().await.unwrap(), None);
+        assert_eq!(replica.publications().await, writer.publications().await);
+        assert_eq!(replica.publication_files(&first.publication_id), writer.publication_files(&first.publication_id));
+        assert_eq!(replica.committed_at(2).await.unwrap(), writer.committed_at(2).await.unwrap());
+        assert_eq!(count(&replica, None).await, (2, 3 + 2));
+        assert_eq!(count(&replica, Some(1)).await, (1, 3), "time travel to a version it followed");
+        let at = writer.committed_at(1).await.unwrap();
+        assert_eq!(replica.version_at(at).await.unwrap(), 1);
+
+        // A decision is a commit like another.
+        let now = chrono::Utc::now();
+        writer.decide(&first.publication_id, DecisionAction::Approve, "nso", &Default::default(), now).await.unwrap();
+        assert_eq!(replica.refresh().await.unwrap(), Some(3));
+        assert_eq!(replica.decisions().await, writer.decisions().await);
+        let f = replica.following().unwrap();
+        assert!(f.checked_at.is_some() && f.error.is_none() && f.stopped.is_none(), "{f:?}");
+        assert!(writer.following().is_none());
+
+        // It writes nothing: no publication, dry run or decision, and no head of its own.
+        let refused = |e: Error| match e {
+            Error::ReadOnly(m) => assert_eq!(m, format!("this coordinator is a read-only replica of {url}; send it to the writer")),
+            other => panic!("not refused as read-only: {other}"),
+        };
+        refused(replica.stage(&manifest("a", "d", "A")).err().unwrap());
+        refused(replica.stage_dry(&manifest("a", "d", "A")).err().unwrap());
+        refused(replica.decide(&first.publication_id, DecisionAction::Unapprove, "nso", &Default::default(), now).await.unwrap_err());
+        assert!(!replica_dir.join("state").exists());
+        assert_eq!(writer.version().await, 3);
+
+        // A commit that does not chain stops the following; the versions before it are served.
+        let forged = dir.path().join("store").join(commit_path(4).as_ref());
+        std::fs::write(&forged, "{\"commitInfo\":{\"timestamp\":1}}\n").unwrap();
+        let e = replica.refresh().await.unwrap_err();
+        assert!(matches!(&e, Error::Integrity(m) if m.contains("commit 4")), "{e}");
+        assert!(matches!(replica.refresh().await, Err(Error::Integrity(_))), "it stays stopped");
+        assert_eq!(replica.version().await, 3);
+        assert!(replica.following().unwrap().stopped.is_some());
+        // A replica started now refuses the log, naming the commit.
+        let e = Store::open_replica(url, Default::default(), &replica_dir, std::time::Duration::from_millis(10)).await.err().unwrap();
+        assert!(matches!(&e, Error::Integrity(m) if m.contains("commit 4")), "{e}");
     }
 }

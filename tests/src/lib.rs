@@ -340,6 +340,8 @@ pub struct Served {
     pub child: std::process::Child,
     /// The Flight (agents') port.
     pub flight_port: String,
+    /// The analysts' Flight SQL port.
+    pub analyst_flight_port: String,
     /// The HTTP address.
     pub http: String,
 }
@@ -348,10 +350,16 @@ impl Served {
     /// Starts it with `env` added, and waits until it listens (it prints its bound addresses as
     /// one JSON line).
     pub fn start(pki: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Served {
+        Self::start_with(pki, data_dir, &[], env)
+    }
+
+    /// Starts it as [`Served::start`] does, with `args` added to `serve`'s.
+    pub fn start_with(pki: &Path, data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Served {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(binary("sdgx-coordinator"));
         coordinator_env(&mut cmd, pki)
             .args(["serve", "--flight-addr", "127.0.0.1:0", "--analyst-flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .args(args)
             .env("SDGX_CONFIG", root().join("examples/federation/coordinator.toml"))
             .arg("--data-dir")
             .arg(data_dir)
@@ -364,8 +372,9 @@ impl Served {
         let addrs: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
         let flight = addrs["flight"].as_str().expect("flight address");
         let flight_port = flight.rsplit(':').next().expect("a port").to_owned();
+        let analyst_flight_port = addrs["analyst_flight"].as_str().and_then(|a| a.rsplit(':').next()).unwrap_or_default().to_owned();
         let http = addrs["http"].as_str().expect("http address").to_owned();
-        Served { child, flight_port, http }
+        Served { child, flight_port, analyst_flight_port, http }
     }
 
     /// `sdgx-agent publish` of the example `agency`'s config against this coordinator, over
@@ -397,6 +406,68 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An S3-compatible server (moto's, from the project's venv: `tests/py/s3_server.py`) on
+/// 127.0.0.1 with one bucket; stops when its standard input closes (on drop).
+pub struct S3Server {
+    child: std::process::Child,
+    /// Its URL, `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl S3Server {
+    /// Starts it with the bucket `bucket`.
+    pub fn start(bucket: &str) -> S3Server {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(python())
+            .arg(root().join("tests/py/s3_server.py"))
+            .arg(bucket)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the S3 server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("S3 server said {line:?}: {e}"));
+        S3Server { child, endpoint: v["endpoint"].as_str().unwrap().to_owned() }
+    }
+
+    /// The store options that reach it.
+    pub fn options(&self) -> sdgx_coordinator::storage::StoreOptions {
+        sdgx_coordinator::storage::StoreOptions(
+            [
+                ("aws_endpoint", self.endpoint.as_str()),
+                ("aws_allow_http", "true"),
+                ("aws_region", "us-east-1"),
+                ("aws_access_key_id", "sdgx-test-key"),
+                ("aws_secret_access_key", "sdgx-test-secret"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        )
+    }
+
+    /// The object keys under `prefix` in `bucket` (S3 ListObjectsV2).
+    pub async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let body = reqwest::get(format!("{}/{bucket}?list-type=2&prefix={prefix}", self.endpoint))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        body.split("<Key>").skip(1).map(|s| s.split("</Key>").next().unwrap().to_owned()).collect()
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take().map(|mut s| std::io::Write::flush(&mut s)));
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -5,69 +5,10 @@
 
 use sdgx_coordinator::catalog::Read;
 use sdgx_coordinator::signoff::View;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
 
 use sdgx_coordinator::figures::{self, Window};
 use sdgx_coordinator::storage::StoreOptions;
-use sdgx_e2e::{python, root, Running};
-
-/// The S3 server: stops when its standard input closes.
-struct S3Server {
-    child: Child,
-    endpoint: String,
-}
-
-impl S3Server {
-    fn start(bucket: &str) -> S3Server {
-        let mut child = Command::new(python())
-            .arg(root().join("tests/py/s3_server.py"))
-            .arg(bucket)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the S3 server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("S3 server said {line:?}: {e}"));
-        S3Server { child, endpoint: v["endpoint"].as_str().unwrap().to_owned() }
-    }
-
-    fn options(&self) -> StoreOptions {
-        StoreOptions(
-            [
-                ("aws_endpoint", self.endpoint.as_str()),
-                ("aws_allow_http", "true"),
-                ("aws_region", "us-east-1"),
-                ("aws_access_key_id", "sdgx-test-key"),
-                ("aws_secret_access_key", "sdgx-test-secret"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-        )
-    }
-
-    /// The object keys under `prefix` in `bucket` (S3 ListObjectsV2).
-    async fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let body = reqwest::get(format!("{}/{bucket}?list-type=2&prefix={prefix}", self.endpoint))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        body.split("<Key>").skip(1).map(|s| s.split("</Key>").next().unwrap().to_owned()).collect()
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        drop(self.child.stdin.take().map(|mut s| s.flush()));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use sdgx_e2e::{Running, S3Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_on_s3_gives_the_same_figures_and_survives_a_restart() {

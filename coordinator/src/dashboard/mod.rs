@@ -12,7 +12,8 @@
 //! downloads (`/dashboard/exports`), and for approvers the review queue (`/dashboard/review`,
 //! see [`review`]); for agencies without a server, the upload page (`/dashboard/upload`, see
 //! [`upload`]). Figure pages show the official view unless `?view=provisional` is asked for,
-//! and say which they show.
+//! and say which they show. A read-only replica shows the same pages without the forms that
+//! would write (decisions, uploads), and says where to use them.
 
 pub mod review;
 pub mod upload;
@@ -125,6 +126,17 @@ const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/
 
 fn page(title: &str, body: &str) -> Html<String> {
     Html(html::page(&format!("{title} · sdgx"), NAV, body))
+}
+
+/// On a read-only replica, the note shown where a form would write (`what`: "decide",
+/// "upload"...), naming the store; `None` on the writer, which shows the forms.
+fn read_only_note(state: &HttpState, what: &str) -> Option<String> {
+    let store = state.catalog.store();
+    store.writable().err()?;
+    Some(format!(
+        "<p id=\"read-only\" role=\"note\" class=\"error\">This coordinator is a read-only replica of <code>{}</code>: {what} on the writer's dashboard.</p>",
+        esc(&crate::storage::redact(store.url()))
+    ))
 }
 
 async fn login_form() -> Html<String> {

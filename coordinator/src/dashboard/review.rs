@@ -95,10 +95,12 @@ pub async fn detail(
     approver_only(&caller)?;
     let d = crate::review::detail(&state.catalog, &id).await?;
     let note = done.done.and_then(|a| a.parse::<Action>().ok()).map(|a| format!("<p role=\"status\" class=\"done\">The publication was {}.</p>", a.past()));
-    Ok(page("Review", &detail_body(&d, note.as_deref().unwrap_or(""), None)))
+    Ok(page("Review", &detail_body(&d, note.as_deref().unwrap_or(""), None, super::read_only_note(&state, "decide").as_deref())))
 }
 
-fn detail_body(d: &Detail, note: &str, error: Option<&str>) -> String {
+/// The evidence of `d` and its decision forms (on a read-only replica, `read_only`'s note
+/// instead of the forms).
+fn detail_body(d: &Detail, note: &str, error: Option<&str>, read_only: Option<&str>) -> String {
     let i = &d.item;
     let mut b = format!(
         "<h1>{} · {}</h1>{note}<p>{}: {} rows received {} (store version {}). Status: <strong id=\"status\">{}</strong>{}.</p>",
@@ -189,6 +191,10 @@ fn detail_body(d: &Detail, note: &str, error: Option<&str>) -> String {
         format!("<label>Reason<br><textarea name=\"reason\" rows=\"2\" cols=\"50\"{}></textarea></label><br>", if required { " required" } else { "" })
     };
     b.push_str("<h2>Decide</h2>");
+    if let Some(n) = read_only {
+        b.push_str(n);
+        return b;
+    }
     if crate::signoff::allowed(&i.status, Action::Approve) {
         b.push_str(&form(
             Action::Approve,
@@ -244,10 +250,11 @@ pub async fn decide(
     let now = state.catalog.clock().now()?;
     match state.catalog.store().decide(&id, action, &caller.name, &request, now).await {
         Ok(_) => Ok((StatusCode::SEE_OTHER, [(LOCATION, format!("/dashboard/review/{id}?done={}", action.name()))]).into_response()),
-        Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::PermissionDenied(_))) => {
+        Err(e @ (Error::BadRequest(_) | Error::Conflict(_) | Error::PermissionDenied(_) | Error::ReadOnly(_))) => {
             let status = e.kind().http;
             let d = crate::review::detail(&state.catalog, &id).await?;
-            Ok((status, page("Review", &detail_body(&d, "", Some(&e.to_string())))).into_response())
+            let read_only = super::read_only_note(&state, "decide");
+            Ok((status, page("Review", &detail_body(&d, "", Some(&e.to_string()), read_only.as_deref()))).into_response())
         }
         Err(e) => Err(e),
     }

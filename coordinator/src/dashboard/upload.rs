@@ -475,9 +475,19 @@ fn form_body(state: &HttpState, caller: &Caller, alert: &str, filled: &ManifestF
     )
 }
 
-/// `GET /dashboard/upload`: the form.
+/// `GET /dashboard/upload`: the form (on a read-only replica, a note saying where to upload).
 async fn form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>) -> Html<String> {
+    if let Some(note) = super::read_only_note(&state, "upload") {
+        return page("Upload", &format!("<h1>Upload a dataset</h1>{note}"));
+    }
     page("Upload", &form_body(&state, &caller, "", &ManifestForm::default()))
+}
+
+/// A read-only replica's refusal of a check or submit, before anything is read or kept.
+fn refused_here(state: &HttpState) -> Option<Response> {
+    let e = state.catalog.store().writable().err()?;
+    let note = super::read_only_note(state, "upload").unwrap_or_default();
+    Some((e.kind().http, page("Upload", &format!("<h1>Upload a dataset</h1>{}{note}", alert(&e)))).into_response())
 }
 
 /// Problems as a table: row, column, value and what is wrong (the rule's description as its
@@ -590,6 +600,9 @@ async fn receive(uploads: &Uploads, agency: &str, mut multipart: Multipart) -> R
 /// `POST /dashboard/upload/check`: receives the form and dry-runs the upload; shows the
 /// summary and the submit button, or the errors.
 async fn check_form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, multipart: Multipart) -> Result<Response> {
+    if let Some(refusal) = refused_here(&state) {
+        return Ok(refusal);
+    }
     let received = match receive(&state.uploads, &caller.name, multipart).await {
         Ok(r) => r,
         Err(Error::BadRequest(m)) if m == too_big_message() => {
@@ -678,6 +691,9 @@ pub struct SubmitForm {
 /// `POST /dashboard/upload/submit`: publishes the checked upload and shows the
 /// acknowledgement.
 async fn submit_form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, Form(f): Form<SubmitForm>) -> Result<Response> {
+    if let Some(refusal) = refused_here(&state) {
+        return Ok(refusal);
+    }
     match submit(&state.ingest, &state.uploads, &caller.name, &f.upload).await {
         Ok((m, ack)) => {
             let what = if ack.duplicate {
