@@ -282,6 +282,8 @@ struct Chain {
     anchored: bool,
     /// Every publication so far, by id, with its status after the decisions so far.
     publications: std::collections::HashMap<String, (String, String, crate::signoff::Status)>,
+    /// The coordinator's own decisions so far (see [`crate::signoff::Automatic`]).
+    automatic: crate::signoff::Automatic,
 }
 
 /// What a commit after the table's creation carries.
@@ -292,11 +294,12 @@ enum Entry<'a> {
 
 impl Chain {
     fn new() -> Chain {
-        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false, publications: Default::default() }
+        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false, publications: Default::default(), automatic: Default::default() }
     }
 
     /// Checks a decision commit: no data actions, its place in the chain, its hash, and that
-    /// the decision was one the sign-off allows (see [`crate::signoff`]).
+    /// the decision was one the sign-off allows (see [`crate::signoff`]), the coordinator's own
+    /// automatic approvals included ([`crate::signoff::Automatic`]).
     fn decision(&mut self, c: &LogCommit, d: &Decision, kinds: &[String]) -> std::result::Result<(), Mismatch> {
         self.entries += 1;
         let fail = |reason: String| Mismatch {
@@ -326,6 +329,9 @@ impl Chain {
         if d.by == d.agency {
             return Err(fail("the publication's own agency decided on it".into()));
         }
+        if let Err(why) = self.automatic.check(&d.agency, d.action, &d.by, d.release_at.as_deref(), &d.decided_at) {
+            return Err(fail(why));
+        }
         if !crate::signoff::allowed(status, d.action) {
             return Err(fail(format!("the publication was {}; it could not be {}", status.word(), d.action.past())));
         }
@@ -336,6 +342,7 @@ impl Chain {
             }
         let status = crate::signoff::after(d);
         self.publications.entry(d.publication_id.clone()).and_modify(|p| p.2 = status);
+        self.automatic.record(d);
         self.previous = d.entry_hash.clone();
         Ok(())
     }

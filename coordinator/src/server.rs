@@ -51,7 +51,7 @@ pub async fn open(config: &Config, writer: bool) -> Result<(Arc<Catalog>, Arc<In
         Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit, crate::figures::views(crate::figures::Source::Facts))
             .with_clock(clock),
     );
-    let registry = Registry::new(config.security.agencies.clone());
+    let registry = Registry::new(config.security.agencies.clone()).reserving(&config.derived_agency);
     let limits = crate::ingest::Limits::from_config(config);
     let ingest = Arc::new(Ingest::new(catalog.clone(), ValidationOptions { max_problems: config.max_problems }, registry, limits));
     Ok((catalog, ingest))
