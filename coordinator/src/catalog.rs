@@ -159,6 +159,9 @@ pub struct Registers {
     pub calendar: Vec<Due>,
     /// The `ref_area` of the whole country.
     pub national_area: String,
+    /// The agency of the coordinator's own derived dataset (`derived_agency`), when known: the
+    /// full audit checks that the coordinator's automatic decisions are on its publications.
+    pub derived_agency: Option<String>,
 }
 
 impl Registers {
@@ -168,6 +171,7 @@ impl Registers {
             agencies: config.security.agencies.clone(),
             calendar: crate::calendar::expand(&config.calendar)?,
             national_area: config.national_area.clone(),
+            derived_agency: Some(config.derived_agency.clone()),
         })
     }
 }

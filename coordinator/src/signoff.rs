@@ -262,9 +262,16 @@ pub fn after(d: &Decision) -> Status {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Automatic {
     agency: Option<String>,
+    configured: Option<String>,
 }
 
 impl Automatic {
+    /// The state of an empty log where the system may decide only on `agency`'s publications
+    /// (the configured `derived_agency`; the full audit checks the log against it).
+    pub fn configured(agency: &str) -> Automatic {
+        Automatic { agency: None, configured: Some(agency.to_owned()) }
+    }
+
     /// The state after `decisions` (oldest first).
     pub fn of(decisions: &[Decision]) -> Automatic {
         let mut a = Automatic::default();
@@ -291,7 +298,7 @@ impl Automatic {
             if release_at.is_some_and(|r| parse_time("release_at", r).ok() != parse_time("decided_at", decided_at).ok()) {
                 return Err(format!("the coordinator's ({SYSTEM}) approval releases at once; it carries another release time"));
             }
-            if let Some(a) = self.agency.as_deref().filter(|a| *a != agency) {
+            if let Some(a) = self.agency.as_deref().or(self.configured.as_deref()).filter(|a| *a != agency) {
                 return Err(format!(
                     "the coordinator ({SYSTEM}) approves only its own derived dataset's agency {a}; it may not decide on agency {agency}'s publication"
                 ));
@@ -469,6 +476,33 @@ mod tests {
         decisions.push(decision(Action::Return, &b1, 7, None));
         assert_eq!(ids(&official(&log, &decisions, 7, t("2026-08-01T00:00:00Z"))), ["a1"]);
         assert_eq!(statuses(&log, &decisions, 7)["b1"].word(), "returned");
+    }
+
+    #[test]
+    fn the_coordinator_only_approves_its_own_agency_at_once_and_people_then_keep_off_it() {
+        let (derived, ministry) = (publication("h", "sdgx", "headline", 1), publication("m", "moh", "d", 2));
+        let at = "2026-01-02T00:00:00.000Z";
+        let mut a = Automatic::default();
+        // Before any automatic decision: people decide on anything, the system names its agency.
+        assert_eq!(a.check("sdgx", Action::Approve, "nso", None, at), Ok(()));
+        assert_eq!(a.check("sdgx", Action::Approve, SYSTEM, Some(at), at), Ok(()), "released at the decision");
+        assert!(a.check("sdgx", Action::Approve, SYSTEM, Some("2026-02-01T00:00:00Z"), at).unwrap_err().contains("releases at once"));
+        for action in [Action::Return, Action::Unapprove] {
+            assert!(a.check("sdgx", action, SYSTEM, None, at).unwrap_err().contains("only approves"), "{action:?}");
+        }
+        let mut d = decision(Action::Approve, &derived, 2, Some(at));
+        d.by = SYSTEM.into();
+        a.record(&d);
+        assert_eq!(a.agency(), Some("sdgx"));
+        assert_eq!(Automatic::of(std::slice::from_ref(&d)), a);
+        // After it: the system only on sdgx, people never on sdgx.
+        assert!(a.check(&ministry.agency, Action::Approve, SYSTEM, None, at).unwrap_err().contains("agency moh"));
+        assert!(a.check("sdgx", Action::Unapprove, "nso", None, at).unwrap_err().contains("approved automatically"));
+        assert_eq!(a.check("moh", Action::Unapprove, "nso", None, at), Ok(()));
+        // Configured: the system's first decision must already be on the configured agency.
+        let c = Automatic::configured("sdgx");
+        assert!(c.check("moh", Action::Approve, SYSTEM, None, at).is_err());
+        assert_eq!(c.check("sdgx", Action::Approve, SYSTEM, None, at), Ok(()));
     }
 
     #[test]
