@@ -283,6 +283,8 @@ struct Chain {
     anchored: bool,
     /// Every publication so far, by id, with its status after the decisions so far.
     publications: std::collections::HashMap<String, (String, String, crate::signoff::Status)>,
+    /// The coordinator's own decisions so far (see [`crate::signoff::Automatic`]).
+    automatic: crate::signoff::Automatic,
 }
 
 /// What a commit after the table's creation carries.
@@ -293,11 +295,17 @@ enum Entry<'a> {
 
 impl Chain {
     fn new() -> Chain {
-        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false, publications: Default::default() }
+        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false, publications: Default::default(), automatic: Default::default() }
+    }
+
+    /// A chain whose automatic decisions must be on `derived_agency`'s publications, if known.
+    fn with_derived_agency(derived_agency: Option<&str>) -> Chain {
+        Chain { automatic: derived_agency.map(crate::signoff::Automatic::configured).unwrap_or_default(), ..Chain::new() }
     }
 
     /// Checks a decision commit: no data actions, its place in the chain, its hash, and that
-    /// the decision was one the sign-off allows (see [`crate::signoff`]).
+    /// the decision was one the sign-off allows (see [`crate::signoff`]), the coordinator's own
+    /// automatic approvals included ([`crate::signoff::Automatic`]).
     fn decision(&mut self, c: &LogCommit, d: &Decision, kinds: &[String]) -> std::result::Result<(), Mismatch> {
         self.entries += 1;
         let fail = |reason: String| Mismatch {
@@ -327,6 +335,9 @@ impl Chain {
         if d.by == d.agency {
             return Err(fail("the publication's own agency decided on it".into()));
         }
+        if let Err(why) = self.automatic.check(&d.agency, d.action, &d.by, d.release_at.as_deref(), &d.decided_at) {
+            return Err(fail(why));
+        }
         if !crate::signoff::allowed(status, d.action) {
             return Err(fail(format!("the publication was {}; it could not be {}", status.word(), d.action.past())));
         }
@@ -337,6 +348,7 @@ impl Chain {
             }
         let status = crate::signoff::after(d);
         self.publications.entry(d.publication_id.clone()).and_modify(|p| p.2 = status);
+        self.automatic.record(d);
         self.previous = d.entry_hash.clone();
         Ok(())
     }
@@ -490,7 +502,8 @@ pub fn check_log(commits: &[LogCommit], head: Option<&Head>) -> std::result::Res
     Ok(chain.entries)
 }
 
-/// The full audit: [`check_log`] over the commit files as they are in storage now, and, for
+/// The full audit: [`check_log`] over the commit files as they are in storage now (the
+/// coordinator's automatic decisions held to the configured `derived_agency`), and, for
 /// every entry, its facts (read back against their hashes, and recomputed from its rows) and
 /// the content hash of the rows the store holds for that publication at its version. Reports the first failure, in commit order.
 pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
@@ -499,7 +512,7 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
     let head = store.recorded_head()?;
     let entries = commits.iter().filter(|c| matches!(c.entry, Some(Ok(_))) || matches!(c.decision, Some(Ok(_)))).count();
     let failed = |m: Mismatch| Ok(AuditReport { entries, first_mismatch: Some(m) });
-    let mut chain = Chain::new();
+    let mut chain = Chain::with_derived_agency(catalog.registers().derived_agency.as_deref());
     for c in &commits {
         let e = match chain.step(c) {
             Err(m) => return failed(m),
@@ -642,6 +655,50 @@ mod tests {
 
     fn commit(version: i64, e: Option<PublicationEntry>, actions: Vec<Value>) -> LogCommit {
         LogCommit { version, timestamp: Some(version), entry: e.map(Ok), decision: None, actions, unreadable: None }
+    }
+
+    /// A decision by `by` on `e`, chained after `previous`.
+    fn decision(e: &PublicationEntry, action: crate::signoff::Action, by: &str, release_at: Option<&str>, previous: &str) -> Decision {
+        let mut d = Decision {
+            decision_id: uuid::Uuid::now_v7().to_string(),
+            action,
+            publication_id: e.publication_id.clone(),
+            agency: e.agency.clone(),
+            dataset: e.dataset.clone(),
+            by: by.into(),
+            decided_at: "2026-01-02T00:00:00.000Z".into(),
+            release_at: release_at.map(str::to_owned),
+            reason: Some("r".into()),
+            store_version: 0,
+            previous_entry_hash: previous.into(),
+            entry_hash: String::new(),
+        };
+        d.entry_hash = decision_hash(&d);
+        d
+    }
+
+    #[test]
+    fn the_log_holds_the_coordinators_automatic_decisions_to_their_rules() {
+        use crate::signoff::{Action, SYSTEM};
+        let e = entry(GENESIS, None);
+        let at = "2026-01-02T00:00:00.000Z";
+        let log = |decisions: Vec<Decision>| {
+            let mut commits = vec![commit(0, None, vec![]), commit(1, Some(e.clone()), vec![])];
+            for (i, d) in decisions.into_iter().enumerate() {
+                commits.push(LogCommit { version: i as i64 + 2, timestamp: None, entry: None, decision: Some(Ok(d)), actions: vec![], unreadable: None });
+            }
+            check_log(&commits, None)
+        };
+        let auto = decision(&e, Action::Approve, SYSTEM, Some(at), &e.entry_hash);
+        assert_eq!(log(vec![auto.clone()]), Ok(2), "an automatic approval released at once");
+        let embargoed = decision(&e, Action::Approve, SYSTEM, Some("2026-03-01T00:00:00.000Z"), &e.entry_hash);
+        assert!(log(vec![embargoed]).unwrap_err().reason.contains("releases at once"));
+        let by_person = decision(&e, Action::Unapprove, "nso", None, &auto.entry_hash);
+        let m = log(vec![auto.clone(), by_person]).unwrap_err();
+        assert_eq!(m.store_version, 3);
+        assert!(m.reason.contains("approved automatically"), "{m}");
+        let withdrawn = decision(&e, Action::Unapprove, SYSTEM, None, &auto.entry_hash);
+        assert!(log(vec![auto, withdrawn]).unwrap_err().reason.contains("only approves"));
     }
 
     #[test]

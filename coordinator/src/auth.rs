@@ -108,7 +108,8 @@ pub struct Tokens {
 }
 
 impl Tokens {
-    /// Tokens from the configuration plus an optional token file.
+    /// Tokens from the configuration plus an optional token file; none may be named
+    /// [`crate::signoff::SYSTEM`].
     pub fn load(inline: &[TokenEntry], file: Option<&Path>) -> Result<Tokens> {
         let mut entries = inline.to_vec();
         if let Some(f) = file.filter(|f| f.exists()) {
@@ -118,6 +119,9 @@ impl Tokens {
         }
         if let Some(bad) = entries.iter().find(|e| !sdgx_schemas::hash::is_well_formed(&e.sha256)) {
             return Err(Error::Config(format!("token {:?}: sha256 must be sha256:<64 lowercase hex>", bad.name)));
+        }
+        if entries.iter().any(|e| e.name == crate::signoff::SYSTEM) {
+            return Err(Error::Config(format!("no token may be named {:?}: it is the coordinator's own identity in the sign-off log", crate::signoff::SYSTEM)));
         }
         Ok(Tokens { entries })
     }
@@ -262,12 +266,20 @@ pub struct AgencyEntry {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     agencies: Vec<AgencyEntry>,
+    /// The agency id reserved for the coordinator's own derived dataset, if any.
+    reserved: Option<String>,
 }
 
 impl Registry {
     /// The registry of `agencies`.
     pub fn new(agencies: Vec<AgencyEntry>) -> Self {
-        Registry { agencies }
+        Registry { agencies, reserved: None }
+    }
+
+    /// The registry refusing every publication as `agency`, the coordinator's own
+    /// (`derived_agency`), whatever the entries say: no certificate or token publishes as it.
+    pub fn reserving(self, agency: &str) -> Self {
+        Registry { reserved: Some(agency.to_owned()), ..self }
     }
 
     /// The registered agencies.
@@ -282,6 +294,9 @@ impl Registry {
 
     /// Whether `agency` may publish `dataset`; the error says why not.
     pub fn check(&self, agency: &str, dataset: &str) -> std::result::Result<(), String> {
+        if self.reserved.as_deref() == Some(agency) {
+            return Err(format!("agency {agency:?} is reserved for the coordinator's own derived dataset (derived_agency); no agent publishes as it"));
+        }
         let Some(a) = self.agencies.iter().find(|a| a.id == agency) else {
             return Err(format!("agency {agency:?} is not in the coordinator's agency registry"));
         };
@@ -341,5 +356,16 @@ mod tests {
         assert!(r.check("sms", "other").unwrap_err().contains("not registered"));
         assert!(r.check("moh", "asylum").unwrap_err().contains("not in the coordinator's agency registry"));
         assert!(Registry::default().check("sms", "asylum").is_err());
+    }
+
+    #[test]
+    fn the_derived_agency_is_refused_to_every_publisher_and_no_token_is_the_system() {
+        let entries = vec![AgencyEntry { id: "sdgx".into(), name: String::new(), datasets: vec!["headline".into()], areas: vec![] }];
+        assert!(Registry::new(entries.clone()).check("sdgx", "headline").is_ok(), "an entry allows it ...");
+        let e = Registry::new(entries).reserving("sdgx").check("sdgx", "headline").unwrap_err();
+        assert!(e.contains("reserved") && e.contains("derived_agency"), "... but not once reserved: {e}");
+        let (_, system) = Tokens::create(crate::signoff::SYSTEM, Role::Approver);
+        let e = Tokens::load(&[system], None).unwrap_err().to_string();
+        assert!(e.contains(crate::signoff::SYSTEM), "{e}");
     }
 }

@@ -14,7 +14,7 @@
 //! | `reporting_calendar` | the reports owed: `agency, dataset, period, period_end, due` (dates) |
 //! | `calendar_receipts` | each report owed with its `deadline` (end of the due day, UTC), `first_received`, `received`, `on_time` |
 //! | `publication_periods` | every period each publication up to the version read carried, superseded ones included: `publication_id, agency, dataset, period, received_at` (UTC timestamp) |
-//! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure` |
+//! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure, derived` (`derived`: the framework's headline indicator, which the coordinator derives from the headline figure, see [`crate::derived`]) |
 //! | `publications` | the publications of the view at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
 //! | `store.breakdown_facts` | the breakdown facts of the publications current at that version (see [`crate::facts`]), with `agency, dataset, publication_id` |
 //! | `store.gap_facts` | their gap facts, the same way |
@@ -159,6 +159,9 @@ pub struct Registers {
     pub calendar: Vec<Due>,
     /// The `ref_area` of the whole country.
     pub national_area: String,
+    /// The agency of the coordinator's own derived dataset (`derived_agency`), when known: the
+    /// full audit checks that the coordinator's automatic decisions are on its publications.
+    pub derived_agency: Option<String>,
 }
 
 impl Registers {
@@ -168,6 +171,7 @@ impl Registers {
             agencies: config.security.agencies.clone(),
             calendar: crate::calendar::expand(&config.calendar)?,
             national_area: config.national_area.clone(),
+            derived_agency: Some(config.derived_agency.clone()),
         })
     }
 }
@@ -544,6 +548,7 @@ fn mem_table(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Result<MemTable> {
 
 fn indicators_table(contract: &Contract) -> Result<MemTable> {
     let inds = contract.framework.indicators();
+    let headline = contract.framework.headline_indicator().map(|i| i.code.as_str());
     let text = |f: &dyn Fn(&sdgx_schemas::Indicator) -> Option<String>| -> ArrayRef {
         Arc::new(inds.iter().map(f).collect::<StringArray>())
     };
@@ -562,6 +567,7 @@ fn indicators_table(contract: &Contract) -> Result<MemTable> {
             Field::new("national", DataType::Boolean, false),
             Field::new("expected_disaggregations", DataType::Utf8, false),
             Field::new("unit_measure", DataType::Utf8, true),
+            Field::new("derived", DataType::Boolean, false),
         ],
         vec![
             text(&|i| Some(i.code.clone())),
@@ -574,6 +580,7 @@ fn indicators_table(contract: &Contract) -> Result<MemTable> {
             flag(&|i| i.national),
             text(&|i| Some(i.expected_disaggregations.join(";"))),
             text(&|i| i.unit_measure.clone()),
+            flag(&|i| Some(i.code.as_str()) == headline),
         ],
     )
 }

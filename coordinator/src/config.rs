@@ -146,6 +146,11 @@ pub struct Config {
     /// The `ref_area` code of the whole country; other codes count as geography below
     /// national in the coverage matrix.
     pub national_area: String,
+    /// The agency id of the coordinator's own derived dataset (the headline per reference year
+    /// as observations of the framework's `headline_indicator`, see [`crate::derived`]).
+    /// Reserved: the registry refuses it to every agent and token, and no `[[security.agency]]`
+    /// may use it.
+    pub derived_agency: String,
     /// The reporting calendar: which datasets each agency owes, and when (see
     /// [`crate::calendar`]).
     pub calendar: Vec<CalendarEntry>,
@@ -250,6 +255,7 @@ impl Default for Config {
             query_max_queued: 16,
             query_max_parameter_bytes: 1 << 20,
             national_area: "AM".into(),
+            derived_agency: "sdgx".into(),
             calendar: vec![],
             security: SecurityConfig::default(),
             transport: TransportConfig::default(),
@@ -361,6 +367,15 @@ impl Config {
         }
         if let Some(u) = &self.upstream {
             u.validate()?;
+        }
+        if !sdgx_schemas::manifest::valid_id(&self.derived_agency) {
+            return Err(Error::Config(format!("derived_agency {:?} must be an agency id ([a-z0-9][a-z0-9_-]*, at most 64 characters)", self.derived_agency)));
+        }
+        if self.security.agencies.iter().any(|a| a.id == self.derived_agency) {
+            return Err(Error::Config(format!(
+                "security.agency {:?} is the coordinator's own derived_agency: no agent may publish as it; choose another id for one of them",
+                self.derived_agency
+            )));
         }
         // TLS files are read (with errors naming them) when the coordinator starts serving.
         for p in [&self.national_framework, &self.national_codelists].into_iter().flatten() {

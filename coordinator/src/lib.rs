@@ -23,6 +23,7 @@
 //! | [`flightsql`] | the analysts' Arrow Flight SQL service |
 //! | [`catalog`] | query sessions over the store: tables and views |
 //! | [`figures`] | the figures' SQL views and their results |
+//! | [`derived`] | the coordinator's own derived dataset: the headline per year as observations of the framework's headline indicator |
 //! | [`review`] | the review queue: each publication's row diff, figure impact and warnings |
 //! | [`release`] | official releases as events: the watch over the official view |
 //! | [`upstream`] | publishing the official view to an upstream coordinator, as one of its agencies |
@@ -45,6 +46,7 @@ pub mod clock;
 pub mod crash_point;
 pub mod entry;
 pub mod dashboard;
+pub mod derived;
 pub mod error;
 pub mod export;
 pub mod facts;

@@ -1,9 +1,15 @@
 //! Official releases as events: the serving coordinator looks at its official view every
 //! `release_poll_ms` and, whenever the publications it holds have changed (an approval, an
 //! un-approval, an embargo that ended: the view changes at the release time without any
-//! commit), hands the new view to what follows releases: the relay upstream
-//! ([`crate::upstream`]). A look costs a pass over the in-memory log; nothing is read from the
-//! store unless the view changed.
+//! commit), hands the new view to what follows releases, in this order:
+//! 1. the coordinator's own derived dataset, the headline per year ([`crate::derived`]), which
+//!    it publishes and approves itself (so the view changes once more, and the next look finds
+//!    the same headline: a duplicate);
+//! 2. the relay upstream ([`crate::upstream`]), with the official view as it is after 1, so
+//!    the derived dataset goes up with the release that changed it.
+//!
+//! A look costs a pass over the in-memory log; nothing is read from the store unless the view
+//! changed.
 //!
 //! The first look happens at start, so what was released while the coordinator was down is
 //! relayed then. A look that fails (the upstream's framework cannot be had, a disk error) is
@@ -17,9 +23,20 @@ use crate::catalog::{Catalog, Pinned, Read};
 use crate::error::Result;
 use crate::signoff::View;
 use crate::upstream::Upstream;
+use sdgx_schemas::ValidationOptions;
+
+/// The derived dataset's settings: who publishes it, validated how.
+pub struct Derived {
+    /// The coordinator's reserved agency id (`derived_agency`).
+    pub agency: String,
+    /// Validation options of its publications.
+    pub options: ValidationOptions,
+}
 
 /// What follows official releases.
 pub struct Followers {
+    /// The derived dataset, when the framework names a headline indicator.
+    pub derived: Option<Derived>,
     /// The relay upstream, when `[upstream]` is configured.
     pub upstream: Option<Arc<Upstream>>,
 }
@@ -27,13 +44,21 @@ pub struct Followers {
 impl Followers {
     /// Whether anything follows releases (else no watch is started).
     pub fn any(&self) -> bool {
-        self.upstream.is_some()
+        self.derived.is_some() || self.upstream.is_some()
     }
 
-    /// Hands `official` to each follower.
+    /// Hands `official` to each follower (see the [module docs](self) for the order).
     pub async fn released(&self, catalog: &Catalog, official: &Pinned) -> Result<()> {
+        let mut official = std::borrow::Cow::Borrowed(official);
+        if let Some(d) = &self.derived
+            && let Some(p) = crate::derived::publish(catalog, d.options.clone(), &d.agency).await?
+            && (!p.duplicate || p.approval.is_some())
+        {
+            tracing::info!(store_version = p.entry.store_version, years = p.years.len(), "the headline per year published as the derived dataset");
+            official = std::borrow::Cow::Owned(catalog.pin(&Read::current(View::Official)).await?);
+        }
         if let Some(u) = &self.upstream {
-            u.sync(catalog, official).await?;
+            u.sync(catalog, &official).await?;
         }
         Ok(())
     }

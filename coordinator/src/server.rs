@@ -63,7 +63,7 @@ pub async fn open_with(config: &Config, serving: bool, clock: crate::clock::Cloc
         Catalog::new(contract.clone(), store.clone(), Registers::from_config(config)?, config.query_memory_limit, crate::figures::views(crate::figures::Source::Facts))
             .with_clock(clock),
     );
-    let registry = Registry::new(config.security.agencies.clone());
+    let registry = Registry::new(config.security.agencies.clone()).reserving(&config.derived_agency);
     let limits = crate::ingest::Limits::from_config(config);
     let ingest = Arc::new(Ingest::new(catalog.clone(), ValidationOptions { max_problems: config.max_problems, areas: None }, registry, limits));
     Ok((catalog, ingest))
@@ -142,7 +142,11 @@ impl Coordinator {
         let following = (!writer).then(|| tokio::spawn(follow(catalog.store().clone(), Duration::from_millis(config.follow_interval_ms))));
         // What follows official releases, and the upstream's delivery: the writer's own work
         // (`upstream` is only opened for a writer).
-        let followers = crate::release::Followers { upstream: upstream.clone() };
+        let derived = catalog.contract().framework.headline_indicator().map(|_| crate::release::Derived {
+            agency: config.derived_agency.clone(),
+            options: ValidationOptions { max_problems: config.max_problems, areas: None },
+        });
+        let followers = crate::release::Followers { derived, upstream: upstream.clone() };
         let mut background = Vec::new();
         if writer && followers.any() {
             let every = Duration::from_millis(config.release_poll_ms);

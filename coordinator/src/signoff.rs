@@ -8,6 +8,13 @@
 //! - **un-approve** it with a reason: from `approved` (released or not).
 //!
 //! No approver may decide on a publication of an agency whose id is the approver's own name.
+//!
+//! One identity is not a token: [`SYSTEM`], the coordinator itself, which approves its own
+//! derived dataset (the headline per year, see [`crate::derived`]) the moment it is published,
+//! since it is computed from official data only. The rules of [`Automatic`] keep that apart
+//! from people's decisions: the system only approves (never returns, un-approves or embargoes),
+//! only publications of one agency (the one its first decision names: the derived agency), and
+//! once it has, no person decides on that agency's publications.
 //! Each decision is its own commit of the store (no data actions; the [`Decision`] in the
 //! commit's metadata, chained with the publications into one tamper-evident log, see
 //! [`crate::audit`]), so the store version counts decisions too and time travel covers them.
@@ -28,6 +35,11 @@ use crate::entry::PublicationEntry;
 
 /// Commit-metadata key holding a decision.
 pub const DECISION_KEY: &str = "sdgx.decision";
+
+/// The `by` of the coordinator's own decisions: the automatic approval of its derived dataset.
+/// Never an agency id (those have no `:`), and no token may be named so
+/// ([`crate::auth::Tokens::load`] refuses it).
+pub const SYSTEM: &str = "sdgx:coordinator";
 
 /// Which view of the store a read is of.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -244,6 +256,69 @@ pub fn after(d: &Decision) -> Status {
     }
 }
 
+/// What the log so far says about the coordinator's own decisions (by [`SYSTEM`]): the agency
+/// they are for, named by the first of them. The store checks every new decision with it and
+/// the audit every recorded one, the same way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Automatic {
+    agency: Option<String>,
+    configured: Option<String>,
+}
+
+impl Automatic {
+    /// The state of an empty log where the system may decide only on `agency`'s publications
+    /// (the configured `derived_agency`; the full audit checks the log against it).
+    pub fn configured(agency: &str) -> Automatic {
+        Automatic { agency: None, configured: Some(agency.to_owned()) }
+    }
+
+    /// The state after `decisions` (oldest first).
+    pub fn of(decisions: &[Decision]) -> Automatic {
+        let mut a = Automatic::default();
+        for d in decisions {
+            a.record(d);
+        }
+        a
+    }
+
+    /// The agency the system decides for, once it has decided.
+    pub fn agency(&self) -> Option<&str> {
+        self.agency.as_deref()
+    }
+
+    /// Whether `by` may take `action` on a publication of `agency`, released at `release_at`
+    /// for a decision at `decided_at`: the system only approves, without an embargo, the
+    /// publications of one agency; people never decide on that agency's publications once the
+    /// system has. The error says why not.
+    pub fn check(&self, agency: &str, action: Action, by: &str, release_at: Option<&str>, decided_at: &str) -> std::result::Result<(), String> {
+        if by == SYSTEM {
+            if action != Action::Approve {
+                return Err(format!("the coordinator ({SYSTEM}) only approves; it may not {} a publication", action.name()));
+            }
+            if release_at.is_some_and(|r| parse_time("release_at", r).ok() != parse_time("decided_at", decided_at).ok()) {
+                return Err(format!("the coordinator's ({SYSTEM}) approval releases at once; it carries another release time"));
+            }
+            if let Some(a) = self.agency.as_deref().or(self.configured.as_deref()).filter(|a| *a != agency) {
+                return Err(format!(
+                    "the coordinator ({SYSTEM}) approves only its own derived dataset's agency {a}; it may not decide on agency {agency}'s publication"
+                ));
+            }
+        } else if self.agency.as_deref() == Some(agency) {
+            return Err(format!(
+                "agency {agency}'s publications are the coordinator's derived dataset, approved automatically; {by} may not decide on them"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Takes a recorded decision into account.
+    pub fn record(&mut self, d: &Decision) {
+        if d.by == SYSTEM && self.agency.is_none() {
+            self.agency = Some(d.agency.clone());
+        }
+    }
+}
+
 /// Whether a publication whose status is `status` may be decided on with `action`.
 pub fn allowed(status: &Status, action: Action) -> bool {
     match action {
@@ -401,6 +476,33 @@ mod tests {
         decisions.push(decision(Action::Return, &b1, 7, None));
         assert_eq!(ids(&official(&log, &decisions, 7, t("2026-08-01T00:00:00Z"))), ["a1"]);
         assert_eq!(statuses(&log, &decisions, 7)["b1"].word(), "returned");
+    }
+
+    #[test]
+    fn the_coordinator_only_approves_its_own_agency_at_once_and_people_then_keep_off_it() {
+        let (derived, ministry) = (publication("h", "sdgx", "headline", 1), publication("m", "moh", "d", 2));
+        let at = "2026-01-02T00:00:00.000Z";
+        let mut a = Automatic::default();
+        // Before any automatic decision: people decide on anything, the system names its agency.
+        assert_eq!(a.check("sdgx", Action::Approve, "nso", None, at), Ok(()));
+        assert_eq!(a.check("sdgx", Action::Approve, SYSTEM, Some(at), at), Ok(()), "released at the decision");
+        assert!(a.check("sdgx", Action::Approve, SYSTEM, Some("2026-02-01T00:00:00Z"), at).unwrap_err().contains("releases at once"));
+        for action in [Action::Return, Action::Unapprove] {
+            assert!(a.check("sdgx", action, SYSTEM, None, at).unwrap_err().contains("only approves"), "{action:?}");
+        }
+        let mut d = decision(Action::Approve, &derived, 2, Some(at));
+        d.by = SYSTEM.into();
+        a.record(&d);
+        assert_eq!(a.agency(), Some("sdgx"));
+        assert_eq!(Automatic::of(std::slice::from_ref(&d)), a);
+        // After it: the system only on sdgx, people never on sdgx.
+        assert!(a.check(&ministry.agency, Action::Approve, SYSTEM, None, at).unwrap_err().contains("agency moh"));
+        assert!(a.check("sdgx", Action::Unapprove, "nso", None, at).unwrap_err().contains("approved automatically"));
+        assert_eq!(a.check("moh", Action::Unapprove, "nso", None, at), Ok(()));
+        // Configured: the system's first decision must already be on the configured agency.
+        let c = Automatic::configured("sdgx");
+        assert!(c.check("moh", Action::Approve, SYSTEM, None, at).is_err());
+        assert_eq!(c.check("sdgx", Action::Approve, SYSTEM, None, at), Ok(()));
     }
 
     #[test]

@@ -887,7 +887,8 @@ impl Store {
 
     /// Records `by`'s decision `action` on `publication_id` at `now`, as one commit (no data
     /// actions; the decision, chained into the log, in its metadata), once
-    /// [`crate::signoff::check`] allows it.
+    /// [`crate::signoff::check`] and the rules of the coordinator's own decisions
+    /// ([`crate::signoff::Automatic`]) allow it.
     pub async fn decide(
         &self,
         publication_id: &str,
@@ -904,11 +905,15 @@ impl Store {
             .find(|e| e.publication_id == publication_id)
             .ok_or_else(|| Error::NotFound(format!("no publication {publication_id:?} in the log")))?;
         let version = self.version().await;
-        let status = crate::signoff::statuses(&log, &self.decisions.read().await, version)
+        let decisions = self.decisions.read().await.clone();
+        let status = crate::signoff::statuses(&log, &decisions, version)
             .remove(publication_id)
             .expect("every publication of the log has a status");
-        let release_at = crate::signoff::check(publication, &status, action, by, request, now)?;
         let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        crate::signoff::Automatic::of(&decisions)
+            .check(&publication.agency, action, by, request.release_at.as_deref(), &stamp(now))
+            .map_err(Error::PermissionDenied)?;
+        let release_at = crate::signoff::check(publication, &status, action, by, request, now)?;
         let mut decision = Decision {
             decision_id: uuid::Uuid::now_v7().to_string(),
             action,

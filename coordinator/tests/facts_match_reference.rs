@@ -101,6 +101,7 @@ async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize)
         national_area: "AM".into(),
         agencies: AGENCIES.map(|a| AgencyEntry { id: a.into(), name: a.into(), datasets: vec![], areas: vec![] }).to_vec(),
         calendar: vec![],
+        derived_agency: None,
     };
     let catalog = |source| Catalog::new(contract.clone(), store.clone(), registers.clone(), 256 << 20, figures::views(source));
     let (facts, reference) = (catalog(Source::Facts), catalog(Source::Reference));

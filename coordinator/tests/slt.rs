@@ -20,7 +20,11 @@
 //! - `APPROVE_VERSION <store version> [<release time>]`: approve the publication committed at that
 //!   version (an older one);
 //! - `AT <RFC 3339 time>`: the coordinator's clock (it starts at the real time), which the
-//!   official view is read at.
+//!   official view is read at;
+//! - `DERIVE` (as a query): publish the coordinator's derived dataset as agency `sdgx`
+//!   ([`sdgx_coordinator::derived::publish`]); one row `outcome, publication's store version,
+//!   approval's store version, basis store version`, outcome `published`, `duplicate` or
+//!   `nothing` (then the rest NULL), the approval NULL when none was recorded.
 
 mod common;
 
@@ -81,6 +85,23 @@ impl Db {
         let now = self.clock.now().map_err(fail)?;
         self.store.decide(publication_id, action, "nso", &request, now).await.map_err(fail)?;
         Ok(DBOutput::StatementComplete(0))
+    }
+
+    /// Publishes the derived dataset (see the `DERIVE` command above).
+    async fn derive(&mut self) -> Result<DBOutput<DefaultColumnType>, DbError> {
+        let catalog = Catalog::new(self.contract.clone(), self.store.clone(), self.registers.clone(), 256 << 20, figures::views(self.source))
+            .with_clock(self.clock.clone());
+        let out = sdgx_coordinator::derived::publish(&catalog, sdgx_schemas::ValidationOptions::default(), "sdgx").await.map_err(fail)?;
+        let row = match out {
+            None => ["nothing".to_owned(), "NULL".into(), "NULL".into(), "NULL".into()],
+            Some(p) => [
+                if p.duplicate { "duplicate" } else { "published" }.to_owned(),
+                p.entry.store_version.to_string(),
+                p.approval.map_or_else(|| "NULL".to_owned(), |d| d.store_version.to_string()),
+                p.basis_version.to_string(),
+            ],
+        };
+        Ok(DBOutput::Rows { types: vec![DefaultColumnType::Any; 4], rows: vec![row.to_vec()] })
     }
 
     /// The latest publication of (agency, dataset).
@@ -188,6 +209,7 @@ impl sqllogictest::AsyncDB for Db {
                 let id = e.publication_id.clone();
                 self.decide(&id, Action::Unapprove, None).await
             }
+            ["DERIVE"] => self.derive().await,
             ["AS", "OF", "CURRENT"] => {
                 self.as_of = None;
                 Ok(DBOutput::StatementComplete(0))

@@ -22,6 +22,9 @@ use crate::quality::QualityRules;
 const INDICATORS: &str = include_str!("../data/indicators.csv");
 const SERIES: &str = include_str!("../data/series.csv");
 
+/// The unit the headline indicator is published in: percent (`CL_UNIT_MEASURE` `PT`).
+pub const HEADLINE_UNIT: &str = "PT";
+
 /// One indicator of the framework in force.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Indicator {
@@ -73,6 +76,7 @@ pub struct Framework {
     by_code: FxHashMap<String, usize>,
     series: FxHashMap<String, Series>,
     quality: QualityRules,
+    headline: Option<String>,
 }
 
 /// The national framework file (TOML).
@@ -98,6 +102,11 @@ pub struct NationalFramework {
     /// The quality rules (`[quality]`); the defaults of [`QualityRules`] when absent.
     #[serde(default)]
     pub quality: QualityRules,
+    /// The national proxy for 17.18 that the coordinator derives from its own headline figure
+    /// and publishes on each release (see [`Framework::headline_indicator`]). Absent: no
+    /// derived dataset is published.
+    #[serde(default)]
+    pub headline_indicator: Option<String>,
 }
 
 /// An indicator entry of the national framework file. For an existing code, every field given
@@ -174,6 +183,7 @@ impl Framework {
             by_code,
             series,
             quality: QualityRules::default(),
+            headline: None,
         }
     }
 
@@ -270,6 +280,22 @@ impl Framework {
             .check(codelists, |code| next.series.contains_key(code))
             .map_err(|message| err(file, 0, message))?;
         next.quality = n.quality;
+        next.headline = match n.headline_indicator {
+            None => None,
+            Some(code) => {
+                let ind = next.indicator(&code).ok_or_else(|| err(file, 0, format!("headline_indicator names unknown indicator {code}")))?;
+                if !ind.in_scope {
+                    return Err(err(file, 0, format!("headline_indicator {code} is out of scope")));
+                }
+                if ind.series.len() != 1 {
+                    return Err(err(file, 0, format!("headline_indicator {code} must have exactly one series (it has {})", ind.series.len())));
+                }
+                if let Some(unit) = next.expected_unit(ind, Some(&ind.series[0])).filter(|u| *u != HEADLINE_UNIT) {
+                    return Err(err(file, 0, format!("headline_indicator {code} has unit {unit}; the headline is published in {HEADLINE_UNIT} (percent)")));
+                }
+                Some(code)
+            }
+        };
         for s in next.series.values() {
             if !codelists.contains("CL_SERIES", &s.code) {
                 codelists.add("CL_SERIES", &s.code, &s.name);
@@ -292,6 +318,14 @@ impl Framework {
     /// The series with this code.
     pub fn series(&self, code: &str) -> Option<&Series> {
         self.series.get(code)
+    }
+
+    /// The indicator the coordinator derives from its headline figure (the national file's
+    /// `headline_indicator`): an in-scope indicator with exactly one series whose unit is
+    /// [`HEADLINE_UNIT`] or unset. The figures never count it, so publishing it cannot change
+    /// the headline (docs/figures.md, "The headline's own indicator").
+    pub fn headline_indicator(&self) -> Option<&Indicator> {
+        self.headline.as_deref().and_then(|c| self.indicator(c))
     }
 
     /// The quality rules in force (the national file's `[quality]`, or the defaults).
@@ -389,6 +423,28 @@ migration_relevant = true
         }
         assert_eq!(f.version, "global");
         assert!(f.indicator("1.1.1").unwrap().unit_measure.is_none());
+    }
+
+    #[test]
+    fn the_headline_indicator_must_be_an_in_scope_indicator_with_one_percent_series() {
+        let base = "name='x'\nversion='1'\n[[indicator]]\ncode='17.18.p1'\ntarget='17.18'\ntitle='Share'\nseries=['AM_SDG_MIGDIS']\nunit_measure='PT'\n";
+        let mut f = Framework::global();
+        let mut c = Codelists::global();
+        assert!(f.headline_indicator().is_none(), "the global framework names none");
+        f.apply_str("n.toml", &format!("headline_indicator='17.18.p1'\n{base}"), &mut c).unwrap();
+        let h = f.headline_indicator().unwrap();
+        assert_eq!((h.code.as_str(), h.series.as_slice()), ("17.18.p1", ["AM_SDG_MIGDIS".to_owned()].as_slice()));
+        for (text, needle) in [
+            (format!("headline_indicator='17.18.p9'\n{base}"), "unknown indicator 17.18.p9"),
+            (format!("headline_indicator='17.18.p1'\nout_of_scope=['17.18.p1']\n{base}"), "out of scope"),
+            (format!("headline_indicator='1.1.1'\n{base}"), "exactly one series"),
+            (format!("headline_indicator='17.18.p1'\n{}", base.replace("'PT'", "'NUMBER'")), "unit NUMBER"),
+        ] {
+            let mut f = Framework::global();
+            let e = f.apply_str("n.toml", &text, &mut Codelists::global()).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+            assert!(f.headline_indicator().is_none());
+        }
     }
 
     #[test]

@@ -31,8 +31,9 @@ async fn example_federation_figures_match_hand_computed_values() {
     // Migration-relevant in scope: the 82 global ones (none in goal 14) + 8.8.2 (national
     // override) + 10.7.p1 + 10.7.p2 = 85; all 7 disaggregated ones are relevant: 7 / 85.
     assert_eq!((m.migration_relevant.numerator, m.migration_relevant.denominator), (7, 85));
-    // All in scope: 252 global - 10 (goal 14 out of scope) + 5 proxies = 247: 7 / 247.
-    assert_eq!((m.all_in_scope.numerator, m.all_in_scope.denominator), (7, 247));
+    // All in scope: 252 global - 10 (goal 14 out of scope) + 5 proxies = 247, less 17.18.p1,
+    // the headline's own indicator, which it never counts: 7 / 246.
+    assert_eq!((m.all_in_scope.numerator, m.all_in_scope.denominator), (7, 246));
 
     let goal = |g: &str| m.by_goal.iter().find(|r| r.key == g).unwrap_or_else(|| panic!("goal {g}"));
     let triple = |r: &figures::ShareRow| {
@@ -49,8 +50,8 @@ async fn example_federation_figures_match_hand_computed_values() {
     // relevant 10.2.1 10.3.1 10.7.1 + the two proxies = 5 -> 2/5; 14 + 2 proxies = 16 -> 2/16.
     assert_eq!(triple(goal("10")), (2, 4, 2, 5, 2, 16));
     // Goal 17: produced 17.3.2 17.16.p1, none disaggregated -> 0/2; relevant 17.6.1 17.8.1 -> 0/2;
-    // 25 + 17.16.p1 + 17.18.p1 = 27 -> 0/27.
-    assert_eq!(triple(goal("17")), (0, 2, 0, 2, 0, 27));
+    // 25 + 17.16.p1 = 26 (not 17.18.p1, the headline's own indicator) -> 0/26.
+    assert_eq!(triple(goal("17")), (0, 2, 0, 2, 0, 26));
     // Goal 2: nothing produced -> null share, never 0 or NaN.
     assert_eq!(goal("2").headline.share, None);
     // Goal 14 is wholly out of scope: no row at all.

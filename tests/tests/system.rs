@@ -176,7 +176,7 @@ async fn provinces_nations_and_a_region_publish_upstream_exactly_once() {
     let ge_at_region = client_tls(&region, "ge");
     // Armenia publishes to the region through the proxy, which refuses connections for now.
     let to_region = format!("https://{}", proxy.addr);
-    let armenia = level(&clock, "AM", true, vec![agency("armstat", &["poverty"], &[]), agency("am-er", &["yerevan--lfs"], &["AM-ER"])], |c| {
+    let armenia = level(&clock, "AM", true, vec![agency("armstat", &["poverty"], &[]), agency("am-er", &["yerevan--lfs", "sdgx--headline"], &["AM-ER"])], |c| {
         c.upstream = Some(upstream(to_region, "am", am_at_region));
     })
     .await;
@@ -215,6 +215,11 @@ async fn provinces_nations_and_a_region_publish_upstream_exactly_once() {
     // The province's official headline: 8.5.2 produced and migration-disaggregated: 1 / 1.
     let h = headline(&yerevan, View::Official).await;
     assert_eq!((h.numerator, h.denominator), (1, 1));
+    // ... which the province published as its own 17.18.p1 observation (2023: 100 %), and
+    // which went up like any dataset (Armenia's framework defines 17.18.p1).
+    let derived = arrives(&armenia, "am-er", "sdgx--headline", 1).await;
+    assert_eq!((derived[0].rows, derived[0].manifest.indicators.as_slice()), (1, ["17.18.p1".to_owned()].as_slice()));
+    assert_eq!(derived[0].manifest.provenance[0].agency, "sdgx", "the province's own derived dataset");
     // In Armenia it is submitted, not approved: the official view does not count it yet.
     assert_eq!(headline(&armenia, View::Official).await.denominator, 0);
 

@@ -4,6 +4,7 @@
 //!
 //! | view | one row per |
 //! | --- | --- |
+//! | `headline_production` | in-scope indicator the headline counts: `indicator_production` without the framework's headline indicator |
 //! | `migration_disaggregation_share` | (one row) headline and its two variants |
 //! | `migration_disaggregation_by_goal` | goal |
 //! | `migration_disaggregation_by_agency` | agency |
@@ -26,9 +27,18 @@ Indicator I is produced if some observation of I in the window has obs_status ot
 Indicator I is migration-disaggregated if it is produced and one of those observations has migratory_status not in (_T, _Z). \
 Headline share = migration-disaggregated / produced. Variants: migration-disaggregated migration-relevant indicators / in-scope migration-relevant indicators; \
 migration-disaggregated / all in-scope indicators. By goal: the same restricted to each goal. By agency: over the indicators that agency produced, \
-counting only its own observations. An empty denominator gives a null share. Indicators outside the framework never count.";
+counting only its own observations. By year: over the indicators produced in that reference year, one row per year in which some indicator was produced. \
+An empty denominator gives a null share. Indicators outside the framework never count, and neither does the framework's headline indicator \
+(the coordinator's own derived dataset of this figure), in any numerator or denominator.";
 
-/// SQL of the three ratios over `indicator_production`, grouped by `group` (or one national row).
+/// The rows of `view` (a view with an `indicator` column) the headline counts: all but the
+/// framework's headline indicator, which the coordinator derives from this figure (see
+/// [`crate::derived`]), so the figure never counts itself.
+fn counted(view: &str) -> String {
+    format!("(SELECT * FROM {view} WHERE indicator NOT IN (SELECT indicator FROM indicators WHERE derived))")
+}
+
+/// SQL of the three ratios over `headline_production`, grouped by `group` (or one national row).
 fn share_sql(group: Option<&str>) -> String {
     let key = group.map_or("'national'".to_owned(), |g| format!("CAST({g} AS VARCHAR)"));
     let group_by = group.map_or(String::new(), |g| format!("GROUP BY {g}"));
@@ -42,7 +52,7 @@ fn share_sql(group: Option<&str>) -> String {
                  COALESCE(SUM(CASE WHEN migration_relevant AND migration_disaggregated THEN 1 ELSE 0 END), 0) AS rn,
                  COALESCE(SUM(CASE WHEN migration_relevant THEN 1 ELSE 0 END), 0) AS rd,
                  COUNT(*) AS s
-               FROM indicator_production {group_by}) t"
+               FROM headline_production {group_by}) t"
     )
 }
 
@@ -51,13 +61,15 @@ fn produced_share_sql(source: &str, key: &str) -> String {
     format!(
         "SELECT CAST({key} AS VARCHAR) AS key, n AS numerator, d AS denominator, CAST(n AS DOUBLE) / NULLIF(d, 0) AS share
          FROM (SELECT {key}, COALESCE(SUM(CASE WHEN migration_disaggregated THEN 1 ELSE 0 END), 0) AS n, COUNT(*) AS d
-               FROM {source} GROUP BY {key}) t"
+               FROM {} p GROUP BY {key}) t",
+        counted(source)
     )
 }
 
 /// The views of this figure.
 pub(super) fn views() -> Vec<(&'static str, String)> {
     vec![
+        ("headline_production", format!("SELECT * FROM {} p", counted("indicator_production"))),
         ("migration_disaggregation_share", share_sql(None)),
         ("migration_disaggregation_by_goal", share_sql(Some("goal"))),
         ("migration_disaggregation_by_agency", produced_share_sql("agency_production", "agency")),
@@ -146,9 +158,9 @@ impl Compute for MigrationShare {
             by_goal: share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_goal ORDER BY CAST(key AS INT)").await?, true)?,
             by_agency: share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_agency ORDER BY key").await?, false)?,
             by_year: share_rows(&query(ctx, "SELECT * FROM migration_disaggregation_by_year ORDER BY key").await?, false)?,
-            produced: indicator_list(ctx, "indicator_production", "produced").await?,
-            migration_disaggregated: indicator_list(ctx, "indicator_production", "migration_disaggregated").await?,
-            migration_relevant_missing: indicator_list(ctx, "indicator_production", "migration_relevant AND NOT migration_disaggregated").await?,
+            produced: indicator_list(ctx, "headline_production", "produced").await?,
+            migration_disaggregated: indicator_list(ctx, "headline_production", "migration_disaggregated").await?,
+            migration_relevant_missing: indicator_list(ctx, "headline_production", "migration_relevant AND NOT migration_disaggregated").await?,
             publications: publication_refs(s),
         })
     }
