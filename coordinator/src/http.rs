@@ -363,9 +363,13 @@ pub async fn download(catalog: &Catalog, format: &str, read: &Read) -> Result<Re
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
-async fn upstream(State(s): State<Arc<HttpState>>) -> Result<Json<crate::upstream::Status>> {
-    let up = s.upstream.as_ref().ok_or_else(|| Error::NotFound("this coordinator publishes to no upstream coordinator (no [upstream] in its configuration)".into()))?;
-    Ok(Json(up.status()?))
+async fn upstream(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {
+    let Some(up) = s.upstream.as_ref() else {
+        return Ok(Json(json!({ "configured": false, "message": "this coordinator publishes to no upstream coordinator (no [upstream] in its configuration)" })));
+    };
+    let mut status = serde_json::to_value(up.status()?).map_err(|e| Error::Internal(e.to_string()))?;
+    status["configured"] = Value::Bool(true);
+    Ok(Json(status))
 }
 
 async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {

@@ -19,7 +19,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/api/v1/review/{id}", "approver", "One publication's review: rows added, removed and changed against the dataset's official version, figure impact, quality warnings, decisions"),
     ("post", "/api/v1/publications/{id}/{action}", "approver", "Record a decision (action approve, return or unapprove), with release_at (approve) or reason (required to return or un-approve)"),
     ("get", "/api/v1/admin/audit", "admin", "Verification of the tamper-evident publications log"),
-    ("get", "/api/v1/admin/upstream", "admin", "The upstream queue: outbox entries of what this coordinator publishes to its upstream coordinator, and what each upstream dataset last relayed"),
+    ("get", "/api/v1/admin/upstream", "admin", "The upstream queue (configured false without [upstream]): outbox entries of what this coordinator publishes to its upstream coordinator, and what each upstream dataset last relayed"),
 ];
 
 fn parameters(path: &str) -> Vec<Value> {

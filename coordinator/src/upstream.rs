@@ -19,7 +19,8 @@
 //! - a dataset that leaves the official view (un-approved with no earlier approved version) is
 //!   withdrawn upstream.
 //!
-//! Which publication each upstream dataset last relayed is kept in `<outbox>/.relayed.json`
+//! Which publication each upstream dataset last relayed is kept in `<outbox>/.relayed.json`,
+//! and why datasets were not relayed at the last look in `<outbox>/.problems.json`
 //! (written durably after the outbox entry), so nothing is extracted twice however many
 //! datasets there are; were the file lost, the same manifest and rows are acknowledged upstream
 //! as a duplicate, so no second version is ever made there.
@@ -172,7 +173,7 @@ pub struct Status {
     pub entries: Vec<sdgx_agent::outbox::Entry>,
     /// What each upstream dataset last relayed.
     pub relayed: BTreeMap<String, Relayed>,
-    /// Why datasets were not relayed at the last look (only while the coordinator runs).
+    /// Why datasets were not relayed at the last look.
     pub problems: BTreeMap<String, String>,
 }
 
@@ -181,8 +182,6 @@ pub struct Upstream {
     config: UpstreamConfig,
     agent: sdgx_agent::Config,
     outbox: Outbox,
-    /// The last look's problems.
-    problems: std::sync::Mutex<BTreeMap<String, String>>,
     /// Wakes the delivery loop when something was staged.
     staged: tokio::sync::Notify,
 }
@@ -193,7 +192,7 @@ impl Upstream {
         config.validate()?;
         let agent = config.agent(data_dir, transport, max_problems);
         let outbox = Outbox::open(&agent.outbox)?;
-        Ok(Upstream { config: config.clone(), agent, outbox, problems: Default::default(), staged: tokio::sync::Notify::new() })
+        Ok(Upstream { config: config.clone(), agent, outbox, staged: tokio::sync::Notify::new() })
     }
 
     /// The agent settings it delivers with.
@@ -202,12 +201,22 @@ impl Upstream {
     }
 
     fn relayed_path(&self) -> PathBuf {
-        self.outbox.dir().join(".relayed.json")
+        self.outbox.dir().join(RELAYED)
     }
 
     /// What each upstream dataset last relayed.
     pub fn relayed(&self) -> Result<BTreeMap<String, Relayed>> {
-        read_relayed(&self.relayed_path())
+        read_json(&self.relayed_path())
+    }
+
+    /// Keeps the last look's problems in `<outbox>/.problems.json`, for the status.
+    fn remember(&self, problems: &BTreeMap<String, String>) -> Result<()> {
+        let path = self.outbox.dir().join(PROBLEMS);
+        if read_json::<BTreeMap<String, String>>(&path)? == *problems {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec_pretty(problems).map_err(|e| Error::Internal(format!("upstream problems: {e}")))?;
+        Ok(sdgx_agent::outbox::write_durable(&path, &bytes)?)
     }
 
     fn record(&self, all: &mut BTreeMap<String, Relayed>, dataset: &str, r: Relayed) -> Result<()> {
@@ -242,7 +251,7 @@ impl Upstream {
         let gone: Vec<String> =
             relayed.iter().filter(|(id, r)| r.publication_id.is_some() && !current.contains_key(*id)).map(|(id, _)| id.clone()).collect();
         if changed.is_empty() && gone.is_empty() {
-            *self.problems.lock().expect("problems lock") = out.problems.clone();
+            self.remember(&out.problems)?;
             return Ok(out);
         }
         let framework = sdgx_agent::framework::in_force(&self.agent, true).await?;
@@ -285,7 +294,7 @@ impl Upstream {
             tracing::info!(upstream = %self.config.coordinator, staged = ?out.staged, "official releases staged for the upstream");
             self.staged.notify_one();
         }
-        *self.problems.lock().expect("problems lock") = out.problems.clone();
+        self.remember(&out.problems)?;
         Ok(out)
     }
 
@@ -420,16 +429,20 @@ impl Upstream {
 
     /// The upstream queue now.
     pub fn status(&self) -> Result<Status> {
-        let mut s = status_of(&self.config, &self.agent.outbox)?;
-        s.problems = self.problems.lock().expect("problems lock").clone();
-        Ok(s)
+        status_of(&self.config, &self.agent.outbox)
     }
 }
 
-fn read_relayed(path: &Path) -> Result<BTreeMap<String, Relayed>> {
+/// Which publication each upstream dataset last relayed, in the outbox directory.
+const RELAYED: &str = ".relayed.json";
+/// Why datasets were not relayed at the last look, in the outbox directory.
+const PROBLEMS: &str = ".problems.json";
+
+/// The JSON file at `path`, or the default when there is none.
+fn read_json<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T> {
     match std::fs::read(path) {
         Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::Config(format!("{}: not the relay's state: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
         Err(e) => Err(Error::io(path)(e)),
     }
 }
@@ -444,9 +457,9 @@ pub fn status_of(config: &UpstreamConfig, outbox: &Path) -> Result<Status> {
         outbox: outbox.to_owned(),
         pending: entries.iter().filter(|e| e.state == State::Pending).count(),
         failed: entries.iter().filter(|e| e.state == State::Failed).count(),
-        relayed: read_relayed(&outbox.join(".relayed.json"))?,
+        relayed: read_json(&outbox.join(RELAYED))?,
+        problems: read_json(&outbox.join(PROBLEMS))?,
         entries,
-        problems: BTreeMap::new(),
     })
 }
 
