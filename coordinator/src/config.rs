@@ -138,6 +138,11 @@ pub struct Config {
     /// The `ref_area` code of the whole country; other codes count as geography below
     /// national in the coverage matrix.
     pub national_area: String,
+    /// The `ref_area` codes (CL_AREA) the per-area and cross-area figures compare, for a
+    /// coordinator over several areas (a region over countries, a nation over provinces). A
+    /// listed area with no data counts in every denominator. Empty: the areas observed (with
+    /// an observation that counts, in the window), other than `national_area`.
+    pub areas: Vec<String>,
     /// The reporting calendar: which datasets each agency owes, and when (see
     /// [`crate::calendar`]).
     pub calendar: Vec<CalendarEntry>,
@@ -234,6 +239,7 @@ impl Default for Config {
             query_max_queued: 16,
             query_max_parameter_bytes: 1 << 20,
             national_area: "AM".into(),
+            areas: vec![],
             calendar: vec![],
             security: SecurityConfig::default(),
             transport: TransportConfig::default(),
@@ -328,6 +334,10 @@ impl Config {
         }
         if self.query_max_concurrent == 0 {
             return Err(Error::Config("query_max_concurrent must be at least 1".into()));
+        }
+        let mut areas = std::collections::HashSet::new();
+        if let Some(a) = self.areas.iter().find(|a| a.trim().is_empty() || a.trim() != a.as_str() || !areas.insert(a.as_str())) {
+            return Err(Error::Config(format!("areas: {a:?} is empty, padded or listed twice")));
         }
         crate::calendar::expand(&self.calendar)?;
         // TLS files are read (with errors naming them) when the coordinator starts serving.

@@ -212,7 +212,8 @@ impl Staging {
     /// named by any commit).
     async fn write_facts(&mut self) -> Result<(FactsRef, Arc<Facts>)> {
         let facts = std::mem::take(&mut self.facts).finish()?;
-        let named = put_facts(&self.store, &self.publication_id, &facts, &self.location, &mut self.facts_paths).await?;
+        let paths = crate::facts::paths(&self.publication_id);
+        let named = put_facts(&self.store, paths, &facts, &self.location, &mut self.facts_paths).await?;
         Ok((named, Arc::new(facts)))
     }
 
@@ -235,10 +236,10 @@ async fn put(store: &ObjectStoreRef, path: &str, bytes: bytes::Bytes, location: 
         .map_err(|e| Error::or_no_space(Error::Store(e.into()), location))
 }
 
-/// Writes `facts` of `publication_id` at their paths in `store` (each path pushed to `written`
+/// Writes `facts` at `paths` (breakdowns, gaps) in `store` (each path pushed to `written`
 /// before its upload starts, so a failed one is still cleaned up), and returns what names them.
-async fn put_facts(store: &ObjectStoreRef, publication_id: &str, facts: &Facts, location: &str, written: &mut Vec<String>) -> Result<FactsRef> {
-    let [breakdowns, gaps] = crate::facts::paths(publication_id);
+async fn put_facts(store: &ObjectStoreRef, paths: [String; 2], facts: &Facts, location: &str, written: &mut Vec<String>) -> Result<FactsRef> {
+    let [breakdowns, gaps] = paths;
     let mut file = async |path: String, batch: &RecordBatch| -> Result<StoredFile> {
         let bytes = crate::facts::encode(batch)?;
         let stored = StoredFile { path: path.clone(), size: bytes.len() as u64, sha256: crate::facts::sha256(&bytes) };
@@ -246,7 +247,7 @@ async fn put_facts(store: &ObjectStoreRef, publication_id: &str, facts: &Facts, 
         put(store, &path, bytes, location).await?;
         Ok(stored)
     };
-    Ok(FactsRef { breakdowns: file(breakdowns, &facts.breakdowns).await?, gaps: file(gaps, &facts.gaps).await? })
+    Ok(FactsRef { breakdowns: file(breakdowns, &facts.breakdowns).await?, gaps: file(gaps, &facts.gaps).await?, format: crate::facts::FORMAT })
 }
 
 /// What an uncommitted publication left in the object store.
@@ -338,11 +339,6 @@ fn unloaded(url: &url::Url, options: &HashMap<String, String>) -> Result<DeltaTa
     Ok(deltalake::DeltaTableBuilder::from_url(url.clone())?.with_storage_options(options.clone()).build()?)
 }
 
-/// Where the backfilled facts of `publication_id` are indexed (relative to the table's root).
-fn backfill_index(publication_id: &str) -> String {
-    format!("{}/{publication_id}.json", crate::facts::DIR)
-}
-
 /// The version of a commit file's name (`00000000000000000012.json` is 12).
 fn commit_version(name: &str) -> Option<i64> {
     let digits = name.strip_suffix(".json")?;
@@ -431,14 +427,17 @@ impl Store {
         Ok(store)
     }
 
-    /// Gives every publication of the log written before facts were stored its facts,
-    /// computed from its observations (the table at its commit's version). The serving
-    /// coordinator writes them beside the table, `<publication>.json` (the two files' sizes and
-    /// hashes) last, so this happens once; a read-only user keeps them in memory.
+    /// Gives every publication of the log whose entry names no facts (written before facts
+    /// were stored) or facts of an older format ([`crate::facts::FORMAT`]) its facts, computed
+    /// from its observations (the table at its commit's version). The serving coordinator
+    /// writes them beside the table at [`crate::facts::backfill_paths`], the index (the two
+    /// files' sizes and hashes) last, so this happens once per format; a read-only user keeps
+    /// them in memory.
     async fn backfill(&self, writer: bool) -> Result<()> {
-        let missing: Vec<PublicationEntry> = self.log.read().await.iter().filter(|e| e.facts.is_none()).cloned().collect();
+        let missing: Vec<PublicationEntry> = self.log.read().await.iter().filter(|e| !e.facts.as_ref().is_some_and(FactsRef::is_current)).cloned().collect();
         for e in missing {
-            let index = deltalake::Path::from(backfill_index(&e.publication_id));
+            let [breakdowns, gaps, index] = crate::facts::backfill_paths(&e.publication_id);
+            let index = deltalake::Path::from(index);
             match self.object_store.head(&index).await {
                 Ok(_) => continue,
                 Err(object_store::Error::NotFound { .. }) => {}
@@ -447,7 +446,7 @@ impl Store {
             let facts = self.compute_facts(&e).await?;
             if writer {
                 let location = crate::storage::redact(&self.url).to_string();
-                let r = put_facts(&self.object_store, &e.publication_id, &facts, &location, &mut Vec::new()).await?;
+                let r = put_facts(&self.object_store, [breakdowns, gaps], &facts, &location, &mut Vec::new()).await?;
                 let json = serde_json::to_vec(&r).map_err(|err| Error::Internal(format!("facts index: {err}")))?;
                 put(&self.object_store, index.as_ref(), json.into(), &location).await?;
                 tracing::info!(publication = %e.publication_id, version = e.store_version, "facts backfilled from the observations");
@@ -488,16 +487,20 @@ impl Store {
     }
 
     /// The facts of `entry`'s publication as storage holds them now: the files its entry names
-    /// (or, for an entry written before facts were stored, the backfilled ones), checked against
-    /// their hashes.
+    /// (or, for an entry written before facts were stored or naming facts of an older format,
+    /// the backfilled ones), checked against their hashes.
     pub async fn stored_facts(&self, entry: &PublicationEntry) -> Result<Facts> {
         let named = match &entry.facts {
-            Some(r) => r.clone(),
-            None => {
-                let index = self.read_object(&backfill_index(&entry.publication_id)).await?;
-                serde_json::from_slice(&index).map_err(|e| {
+            Some(r) if r.is_current() => r.clone(),
+            _ => {
+                let [_, _, index] = crate::facts::backfill_paths(&entry.publication_id);
+                let named: FactsRef = serde_json::from_slice(&self.read_object(&index).await?).map_err(|e| {
                     Error::Integrity(format!("the facts index of publication {} is not readable: {e}", entry.publication_id))
-                })?
+                })?;
+                if !named.is_current() {
+                    return Err(Error::Integrity(format!("the facts index {index} names facts of format {}", named.format)));
+                }
+                named
             }
         };
         Ok(Facts {

@@ -28,8 +28,9 @@ Headline share = migration-disaggregated / produced. Variants: migration-disaggr
 migration-disaggregated / all in-scope indicators. By goal: the same restricted to each goal. By agency: over the indicators that agency produced, \
 counting only its own observations. An empty denominator gives a null share. Indicators outside the framework never count.";
 
-/// SQL of the three ratios over `indicator_production`, grouped by `group` (or one national row).
-fn share_sql(group: Option<&str>) -> String {
+/// SQL of the three ratios over `source` (the columns of `indicator_production`: one row per
+/// in-scope indicator, per group), grouped by `group` (or one national row).
+pub(super) fn share_sql(source: &str, group: Option<&str>) -> String {
     let key = group.map_or("'national'".to_owned(), |g| format!("CAST({g} AS VARCHAR)"));
     let group_by = group.map_or(String::new(), |g| format!("GROUP BY {g}"));
     format!(
@@ -42,7 +43,7 @@ fn share_sql(group: Option<&str>) -> String {
                  COALESCE(SUM(CASE WHEN migration_relevant AND migration_disaggregated THEN 1 ELSE 0 END), 0) AS rn,
                  COALESCE(SUM(CASE WHEN migration_relevant THEN 1 ELSE 0 END), 0) AS rd,
                  COUNT(*) AS s
-               FROM indicator_production {group_by}) t"
+               FROM {source} {group_by}) t"
     )
 }
 
@@ -58,8 +59,8 @@ fn produced_share_sql(source: &str, key: &str) -> String {
 /// The views of this figure.
 pub(super) fn views() -> Vec<(&'static str, String)> {
     vec![
-        ("migration_disaggregation_share", share_sql(None)),
-        ("migration_disaggregation_by_goal", share_sql(Some("goal"))),
+        ("migration_disaggregation_share", share_sql("indicator_production", None)),
+        ("migration_disaggregation_by_goal", share_sql("indicator_production", Some("goal"))),
         ("migration_disaggregation_by_agency", produced_share_sql("agency_production", "agency")),
         ("migration_disaggregation_by_year", produced_share_sql("year_production", "year")),
     ]
@@ -112,7 +113,8 @@ pub struct MigrationShare {
     pub publications: Vec<PublicationRef>,
 }
 
-fn share_rows(batches: &[arrow::array::RecordBatch], variants: bool) -> Result<Vec<ShareRow>> {
+/// The rows of [`share_sql`] (`variants`) or of the headline alone.
+pub(super) fn share_rows(batches: &[arrow::array::RecordBatch], variants: bool) -> Result<Vec<ShareRow>> {
     let keys = strings(batches, "key")?;
     let head = ratios(batches, "")?;
     let (rel, all): (Vec<Option<Ratio>>, Vec<Option<Ratio>>) = if variants {
