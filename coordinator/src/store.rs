@@ -509,6 +509,18 @@ impl Store {
         })
     }
 
+    /// For an entry naming facts of an older format (no longer read: see [`Store::stored_facts`]),
+    /// that the files it names still hash as it records.
+    pub async fn check_older_facts(&self, entry: &PublicationEntry) -> Result<()> {
+        for f in entry.facts.iter().filter(|r| !r.is_current()).flat_map(|r| [&r.breakdowns, &r.gaps]) {
+            let found = crate::facts::sha256(&self.read_object(&f.path).await?);
+            if found != f.sha256 {
+                return Err(Error::Integrity(format!("facts file {} hashes {found}, its log entry records {}", f.path, f.sha256)));
+            }
+        }
+        Ok(())
+    }
+
     /// The bytes of the object at `path` (relative to the table's root); a missing one is an
     /// integrity failure (only the log names these objects).
     async fn read_object(&self, path: &str) -> Result<bytes::Bytes> {
@@ -1160,6 +1172,57 @@ pub(crate) mod tests {
         let reopened = open(dir.path()).await;
         assert_eq!(reopened.publications().await, log);
         assert_eq!(reopened.version().await, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn facts_of_an_older_format_are_recomputed_once_beside_the_files_the_entry_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path()).await;
+        let first = publish(&store, &manifest("a", "d", "t"), vec![wire(3, "x")]).await.unwrap();
+        let current = store.facts(&first.entry).await.unwrap();
+        assert!(first.entry.facts.as_ref().unwrap().is_current());
+        drop(store);
+
+        // Commit 1 as a coordinator of facts format 1 wrote it: breakdown facts without
+        // `ref_area`, the entry naming them without a format (its hash recomputed), no head.
+        let root = dir.path().join("store");
+        let commit = root.join(commit_path(1).as_ref());
+        let mut lines: Vec<serde_json::Value> =
+            std::fs::read_to_string(&commit).unwrap().lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let info = lines.iter_mut().find_map(|l| l.get_mut("commitInfo")).unwrap();
+        let mut entry: PublicationEntry = serde_json::from_value(info[LOG_KEY].clone()).unwrap();
+        let schema = current.breakdowns.schema();
+        let without_area: Vec<usize> = (0..schema.fields().len()).filter(|i| schema.field(*i).name() != crate::facts::AREA).collect();
+        let old = crate::facts::encode(&current.breakdowns.project(&without_area).unwrap()).unwrap();
+        let named = entry.facts.as_mut().unwrap();
+        std::fs::write(root.join(&named.breakdowns.path), &old).unwrap();
+        named.breakdowns.size = old.len() as u64;
+        named.breakdowns.sha256 = crate::facts::sha256(&old);
+        named.format = 1;
+        entry.entry_hash = crate::audit::entry_hash(&entry);
+        info[LOG_KEY] = serde_json::to_value(&entry).unwrap();
+        assert!(!info[LOG_KEY]["facts"].as_object().unwrap().contains_key("format"));
+        std::fs::write(&commit, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+        std::fs::remove_file(dir.path().join("state/head.json")).unwrap();
+
+        let store = open(dir.path()).await;
+        let e = store.publications().await[0].clone();
+        assert_eq!(e.facts.as_ref().unwrap().format, 1, "the entry is read as written");
+        assert_eq!(*store.facts(&e).await.unwrap(), *current, "recomputed in the current format");
+        assert_eq!(store.stored_facts(&e).await.unwrap(), *current, "and written beside the table");
+        let [b, g, index] = crate::facts::backfill_paths(&e.publication_id);
+        for p in [&b, &g, &index] {
+            assert!(root.join(p).is_file(), "{p}");
+        }
+        assert_eq!(std::fs::read(root.join(&e.facts.as_ref().unwrap().breakdowns.path)).unwrap(), old, "the file the entry names is kept");
+        store.check_older_facts(&e).await.unwrap();
+        let written = std::fs::metadata(root.join(&index)).unwrap().modified().unwrap();
+        drop(store);
+        let store = open(dir.path()).await;
+        assert_eq!(std::fs::metadata(root.join(&index)).unwrap().modified().unwrap(), written, "recomputed once");
+        assert_eq!(*store.facts(&e).await.unwrap(), *current);
+        std::fs::write(root.join(&e.facts.as_ref().unwrap().breakdowns.path), b"altered").unwrap();
+        assert!(matches!(store.check_older_facts(&e).await, Err(Error::Integrity(_))), "the audit still checks the files the entry names");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

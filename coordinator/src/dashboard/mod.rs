@@ -46,6 +46,7 @@ pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
         .route("/dashboard", get(overview))
         .route("/dashboard/coverage", get(coverage))
         .route("/dashboard/agencies", get(agencies))
+        .route("/dashboard/areas", get(areas))
         .route("/dashboard/publications", get(publications))
         .route("/dashboard/indicators", get(indicators))
         .route("/dashboard/indicators/{code}", get(indicator))
@@ -118,7 +119,7 @@ async fn session(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: R
     }
 }
 
-const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a>\
+const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a><a href=\"/dashboard/areas\">Areas</a>\
 <a href=\"/dashboard/publications\">Publications</a><a href=\"/dashboard/indicators\">Indicators</a><a href=\"/dashboard/exports\">Exports</a>\
 <a href=\"/dashboard/review\">Review (approvers)</a>\
 <form method=\"post\" action=\"/dashboard/logout\" style=\"display:inline\"><button>Log out</button></form></nav>";
@@ -229,6 +230,20 @@ async fn coverage(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoic
     let c = figure::<figures::coverage::CoverageMatrix>(&state, v.view).await?;
     let b = format!("<h1>Coverage of disaggregations</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::coverage_chart(&c));
     Ok(page("Coverage", &b))
+}
+
+async fn areas(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+    let by_area = figure::<figures::areas::AreaFigures>(&state, v.view).await?;
+    let across = figure::<figures::cross_area::CrossArea>(&state, v.view).await?;
+    let b = format!(
+        "<h1>Figures by area</h1>{}<p class=\"muted\">{}</p>{}<h2>Across areas</h2><p class=\"muted\">{}</p>{}",
+        about(&by_area.about),
+        esc(&by_area.about.definition),
+        html::area_table(&by_area),
+        esc(&across.about.definition),
+        html::cross_area_summary(&across)
+    );
+    Ok(page("Areas", &b))
 }
 
 async fn agencies(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
