@@ -110,11 +110,19 @@ type GapKey = (Option<String>, Option<String>, Option<String>, Option<String>, O
 pub struct FactsBuilder {
     /// Slot of each (indicator, year, area) in `codes`.
     slots: FxHashMap<String, FxHashMap<(Option<i32>, String), usize>>,
-    /// Per slot: its indicator, year and area, and the codes seen per dimension (`ref_area`
-    /// first, then the breakdowns in wire order).
-    codes: Vec<(String, Option<i32>, String, Vec<FxHashSet<String>>)>,
+    /// Per slot, what it has seen.
+    codes: Vec<Slot>,
     /// Per gap key, the migrant values and the non-migrant values, in arrival order.
     cells: FxHashMap<GapKey, (Vec<f64>, Vec<f64>)>,
+}
+
+/// The codes seen of one (indicator, year, area).
+struct Slot {
+    indicator: String,
+    year: Option<i32>,
+    area: String,
+    /// Per dimension (`ref_area` first, then the breakdowns in wire order), the codes seen.
+    codes: Vec<FxHashSet<String>>,
 }
 
 /// The dimensions of breakdown facts, in order: `ref_area`, then the breakdown columns.
@@ -183,7 +191,7 @@ impl FactsBuilder {
             return *s;
         }
         let s = self.codes.len();
-        self.codes.push((indicator.to_owned(), year, area.to_owned(), vec![FxHashSet::default(); dims]));
+        self.codes.push(Slot { indicator: indicator.to_owned(), year, area: area.to_owned(), codes: vec![FxHashSet::default(); dims] });
         self.slots.entry(indicator.to_owned()).or_default().insert(key, s);
         s
     }
@@ -208,7 +216,7 @@ impl FactsBuilder {
                 _ => self.slot(indicator, tp.and_then(year), area, c.dims.len()),
             };
             last = Some((row, slot));
-            let sets = &mut self.codes[slot].3;
+            let sets = &mut self.codes[slot].codes;
             for (d, column) in c.dims.iter().enumerate() {
                 let Some(code) = get(column, row) else { continue };
                 if d > 0 && !is_breakdown(code) {
@@ -249,9 +257,9 @@ impl FactsBuilder {
     pub fn finish(self) -> Result<Facts> {
         let dims: Vec<&'static str> = dimensions().collect();
         let mut rows: Vec<(String, Option<i32>, String, &'static str, String)> = Vec::new();
-        for (indicator, y, area, sets) in self.codes {
-            for (d, codes) in sets.into_iter().enumerate() {
-                rows.extend(codes.into_iter().map(|code| (indicator.clone(), y, area.clone(), dims[d], code)));
+        for slot in self.codes {
+            for (d, codes) in slot.codes.into_iter().enumerate() {
+                rows.extend(codes.into_iter().map(|code| (slot.indicator.clone(), slot.year, slot.area.clone(), dims[d], code)));
             }
         }
         rows.sort();
