@@ -7,6 +7,7 @@
 //!
 //! Pages: the headline and by-goal figures (`/dashboard`), the coverage heatmap
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
+//! figures by area and across areas (`/dashboard/areas`), the
 //! publications log with validation summaries (`/dashboard/publications`), the indicators and
 //! each indicator's observations and metadata (`/dashboard/indicators/{code}`), and the export
 //! downloads (`/dashboard/exports`), and for approvers the review queue (`/dashboard/review`,
