@@ -25,7 +25,7 @@ use super::headline::{share_rows, share_sql};
 use super::reporting::reporting_sql;
 use super::{columns, literal, publication_refs, query, ratios, sort_codes, strings, About, Compute, FigureKind, PublicationRef, Ratio, ViewParams};
 use crate::catalog::Session;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The title.
 pub const TITLE: &str = "Figures by area";
@@ -190,19 +190,28 @@ impl Compute for AreaFigures {
             counts(&query(ctx, "SELECT * FROM area_disaggregation_status").await?)?.into_iter().map(|c| (c.key.clone(), c)).collect();
         let mut produced = indicators_by_area(ctx, "produced").await?;
         let mut disaggregated = indicators_by_area(ctx, "migration_disaggregated").await?;
-        let missing = |what: &str, area: &str| Error::Internal(format!("the {what} of area {area} is missing"));
+        // An area has a row in each view unless the framework has no in-scope indicator: then
+        // every ratio is 0/0 and nothing is counted.
+        let none = || Ratio { numerator: 0, denominator: 0, share: None };
         let mut by_area = Vec::with_capacity(read.areas.len());
         for area in &read.areas {
             let code = &area.code;
-            let share = shares.get(code).ok_or_else(|| missing("headline", code))?;
-            let variant = |r: &Option<Ratio>| r.clone().ok_or_else(|| missing("headline variants", code));
+            let share = shares.get(code);
+            let variant = |r: Option<&Option<Ratio>>| r.cloned().flatten().unwrap_or_else(none);
             by_area.push(AreaRow {
                 area: area.clone(),
-                headline: share.headline.clone(),
-                migration_relevant: variant(&share.migration_relevant)?,
-                all_in_scope: variant(&share.all_in_scope)?,
-                reporting_status: reporting.get(code).cloned().ok_or_else(|| missing("reporting status", code))?,
-                disaggregation_status: statuses.get(code).cloned().ok_or_else(|| missing("disaggregation status", code))?,
+                headline: share.map_or_else(none, |s| s.headline.clone()),
+                migration_relevant: variant(share.map(|s| &s.migration_relevant)),
+                all_in_scope: variant(share.map(|s| &s.all_in_scope)),
+                reporting_status: reporting.get(code).cloned().unwrap_or_else(none),
+                disaggregation_status: statuses.get(code).cloned().unwrap_or_else(|| StatusCounts {
+                    key: code.clone(),
+                    complete: 0,
+                    in_progress: 0,
+                    not_started: 0,
+                    not_applicable: 0,
+                    indicators: 0,
+                }),
                 produced: produced.remove(code).unwrap_or_default(),
                 migration_disaggregated: disaggregated.remove(code).unwrap_or_default(),
             });
