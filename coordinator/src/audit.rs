@@ -529,6 +529,9 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
         };
         let mut at = e.clone();
         at.store_version = c.version;
+        if let Err(err) = store.check_older_facts(&at).await {
+            return failed(fail(format!("the facts files of an older format it names cannot be read: {err}")));
+        }
         match (store.stored_facts(&at).await, store.compute_facts(&at).await) {
             (Ok(facts), Ok(recomputed)) if facts == recomputed => {}
             (Ok(_), Ok(_)) => return failed(fail("its facts do not match its rows".into())),

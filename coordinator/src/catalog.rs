@@ -15,6 +15,7 @@
 //! | `calendar_receipts` | each report owed with its `deadline` (end of the due day, UTC), `first_received`, `received`, `on_time` |
 //! | `publication_periods` | every period each publication up to the version read carried, superseded ones included: `publication_id, agency, dataset, period, received_at` (UTC timestamp) |
 //! | `indicators` | the framework in force: `indicator, goal, target, title, series, migration_relevant, in_scope, national, expected_disaggregations, unit_measure, derived` (`derived`: the framework's headline indicator, which the coordinator derives from the headline figure, see [`crate::derived`]) |
+//! | `areas` | the reference areas: `ref_area, label` of every CL_AREA code of the contract (and of every code the `areas` setting lists), `compared` for those it lists |
 //! | `publications` | the publications of the view at that version: `publication_id, agency, dataset, title, content_hash, rows, received_at, store_version` |
 //! | `store.breakdown_facts` | the breakdown facts of the publications current at that version (see [`crate::facts`]), with `agency, dataset, publication_id` |
 //! | `store.gap_facts` | their gap facts, the same way |
@@ -162,6 +163,8 @@ pub struct Registers {
     /// The agency of the coordinator's own derived dataset (`derived_agency`), when known: the
     /// full audit checks that the coordinator's automatic decisions are on its publications.
     pub derived_agency: Option<String>,
+    /// The areas the per-area and cross-area figures compare (the `areas` setting).
+    pub areas: Vec<String>,
 }
 
 impl Registers {
@@ -172,6 +175,7 @@ impl Registers {
             calendar: crate::calendar::expand(&config.calendar)?,
             national_area: config.national_area.clone(),
             derived_agency: Some(config.derived_agency.clone()),
+            areas: config.areas.clone(),
         })
     }
 }
@@ -427,6 +431,7 @@ impl Catalog {
         ctx.register_table("store.breakdown_facts", Arc::new(facts_table(&facts, |f| &f.breakdowns, crate::facts::breakdown_schema())?))?;
         ctx.register_table("store.gap_facts", Arc::new(facts_table(&facts, |f| &f.gaps, crate::facts::gap_schema())?))?;
         ctx.register_table("agencies", Arc::new(agencies_table(&self.registers.agencies)?))?;
+        ctx.register_table("areas", Arc::new(areas_table(&self.contract, &self.registers.areas)?))?;
         ctx.register_table("reporting_calendar", Arc::new(calendar_table(&self.registers.calendar)?))?;
         let log = self.store.publications().await;
         ctx.register_table("publication_periods", Arc::new(periods_table(log.iter().filter(|e| e.store_version <= store_version))?))?;
@@ -596,6 +601,22 @@ fn agencies_table(agencies: &[AgencyEntry]) -> Result<MemTable> {
             Arc::new(agencies.iter().map(|a| Some(a.id.as_str())).collect::<StringArray>()),
             Arc::new(agencies.iter().map(|a| Some(a.name.as_str())).collect::<StringArray>()),
             Arc::new(agencies.iter().map(|a| Some(a.datasets.join(";"))).collect::<StringArray>()),
+        ],
+    )
+}
+
+/// Every CL_AREA code with its label, and the codes `compared` lists (labelled by their code
+/// when the codelist lacks them), with `compared` set for those.
+fn areas_table(contract: &Contract, compared: &[String]) -> Result<MemTable> {
+    let codelist = contract.codelists.get("CL_AREA");
+    let mut rows: Vec<(&str, &str)> = codelist.map(|c| c.codes().map(|code| (code, c.name(code).unwrap_or(code))).collect()).unwrap_or_default();
+    rows.extend(compared.iter().filter(|a| !codelist.is_some_and(|c| c.contains(a))).map(|a| (a.as_str(), a.as_str())));
+    mem_table(
+        vec![Field::new("ref_area", DataType::Utf8, false), Field::new("label", DataType::Utf8, false), Field::new("compared", DataType::Boolean, false)],
+        vec![
+            Arc::new(rows.iter().map(|r| Some(r.0)).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|r| Some(r.1)).collect::<StringArray>()),
+            Arc::new(rows.iter().map(|r| Some(compared.iter().any(|a| a == r.0))).collect::<BooleanArray>()),
         ],
     )
 }

@@ -151,6 +151,11 @@ pub struct Config {
     /// Reserved: the registry refuses it to every agent and token, and no `[[security.agency]]`
     /// may use it.
     pub derived_agency: String,
+    /// The `ref_area` codes (CL_AREA) the per-area and cross-area figures compare, for a
+    /// coordinator over several areas (a region over countries, a nation over provinces). A
+    /// listed area with no data counts in every denominator. Empty: the areas observed (with
+    /// an observation that counts, in the window), other than `national_area`.
+    pub areas: Vec<String>,
     /// The reporting calendar: which datasets each agency owes, and when (see
     /// [`crate::calendar`]).
     pub calendar: Vec<CalendarEntry>,
@@ -256,6 +261,7 @@ impl Default for Config {
             query_max_parameter_bytes: 1 << 20,
             national_area: "AM".into(),
             derived_agency: "sdgx".into(),
+            areas: vec![],
             calendar: vec![],
             security: SecurityConfig::default(),
             transport: TransportConfig::default(),
@@ -360,6 +366,10 @@ impl Config {
         }
         if self.follow_interval_ms < 10 {
             return Err(Error::Config("follow_interval_ms must be at least 10".into()));
+        }
+        let mut areas = std::collections::HashSet::new();
+        if let Some(a) = self.areas.iter().find(|a| a.trim().is_empty() || a.trim() != a.as_str() || !areas.insert(a.as_str())) {
+            return Err(Error::Config(format!("areas: {a:?} is empty, padded or listed twice")));
         }
         crate::calendar::expand(&self.calendar)?;
         if self.release_poll_ms == 0 {

@@ -6,13 +6,14 @@
 //! national area), which the figure views apply when they read the facts, so facts computed
 //! once at ingest stay right when the framework changes.
 //!
-//! - **Breakdown facts**, one row per distinct (indicator, reference year, dimension, code):
-//!   dimension `ref_area` with every reference area seen (so an (indicator, year) is produced
-//!   exactly when it has a `ref_area` row), and each breakdown column (`sex`, …,
-//!   `migratory_status`) with a code other than `_T` and `_Z`: the codes themselves for the
-//!   dimensions of [`CODES_KEPT`] (the coverage matrix lists them), [`PRESENT`] for the others
-//!   (only their presence counts), so facts do not grow with a custom breakdown's thousands of
-//!   codes.
+//! - **Breakdown facts**, one row per distinct (indicator, reference year, reference area,
+//!   dimension, code): dimension `ref_area` with the row's own area as its code (so an
+//!   (indicator, year, area) is produced exactly when it has a `ref_area` row), and each
+//!   breakdown column (`sex`, …, `migratory_status`) with a code other than `_T` and `_Z`: the
+//!   codes themselves for the dimensions of [`CODES_KEPT`] (the coverage matrix lists them),
+//!   [`PRESENT`] for the others (only their presence counts), so facts do not grow with a custom
+//!   breakdown's thousands of codes. Keyed by area, they say what each area's observations
+//!   hold (the per-area figures), at a cost of indicators × years × areas × codes, never rows.
 //! - **Gap facts**, one row per migrant / non-migrant pair: two observations of the publication
 //!   with a value, the same indicator, series, reference area, period, unit, unit multiplier and
 //!   reporting type, every breakdown but `migratory_status` a total (`_T` or `_Z`), one
@@ -20,6 +21,9 @@
 //!
 //! The reference year is `CAST(substr(time_period, 1, 4) AS INT)`, as in the figure views'
 //! window; null when the period does not start with one (the validator refuses such periods).
+//!
+//! The facts format is [`FORMAT`]: format 1 (before breakdown facts had `ref_area`) is
+//! recomputed from the observations when a store is opened (see `Store::open`).
 //!
 //! Facts are written beside the table as two Parquet files (`_sdgx_facts/<publication>.*.parquet`)
 //! before the publication's commit, and the commit's log entry names them with their hashes (see
@@ -37,8 +41,13 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// The dimension of breakdown facts that lists reference areas.
+/// The dimension of breakdown facts that lists reference areas (and the column naming the
+/// area of every breakdown fact).
 pub const AREA: &str = "ref_area";
+
+/// The format of the facts this coordinator writes: 2, breakdown facts keyed by reference area
+/// too. Format 1 (no `ref_area` column) is what log entries without a `format` name.
+pub const FORMAT: u32 = 2;
 
 /// The breakdown dimensions whose codes the facts keep (the coverage matrix's, but geography,
 /// which is `ref_area`).
@@ -56,6 +65,7 @@ pub fn breakdown_schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
             Field::new("indicator", DataType::Utf8, false),
             Field::new("year", DataType::Int32, true),
+            Field::new(AREA, DataType::Utf8, false),
             Field::new("dimension", DataType::Utf8, false),
             Field::new("code", DataType::Utf8, false),
         ]))
@@ -98,13 +108,21 @@ type GapKey = (Option<String>, Option<String>, Option<String>, Option<String>, O
 /// Computes a publication's facts from its batches (the contract's columns, found by name).
 #[derive(Default)]
 pub struct FactsBuilder {
-    /// Slot of each (indicator, year) in `codes`.
-    slots: FxHashMap<String, FxHashMap<Option<i32>, usize>>,
-    /// Per slot: its indicator and year, and the codes seen per dimension (`ref_area` first,
-    /// then the breakdowns in wire order).
-    codes: Vec<(String, Option<i32>, Vec<FxHashSet<String>>)>,
+    /// Slot of each (indicator, year, area) in `codes`.
+    slots: FxHashMap<String, FxHashMap<(Option<i32>, String), usize>>,
+    /// Per slot, what it has seen.
+    codes: Vec<Slot>,
     /// Per gap key, the migrant values and the non-migrant values, in arrival order.
     cells: FxHashMap<GapKey, (Vec<f64>, Vec<f64>)>,
+}
+
+/// The codes seen of one (indicator, year, area).
+struct Slot {
+    indicator: String,
+    year: Option<i32>,
+    area: String,
+    /// Per dimension (`ref_area` first, then the breakdowns in wire order), the codes seen.
+    codes: Vec<FxHashSet<String>>,
 }
 
 /// The dimensions of breakdown facts, in order: `ref_area`, then the breakdown columns.
@@ -166,14 +184,15 @@ fn migratory_dimension() -> usize {
 }
 
 impl FactsBuilder {
-    /// The slot of (indicator, year), created when new.
-    fn slot(&mut self, indicator: &str, year: Option<i32>, dims: usize) -> usize {
-        if let Some(s) = self.slots.get(indicator).and_then(|y| y.get(&year)) {
+    /// The slot of (indicator, year, area), created when new.
+    fn slot(&mut self, indicator: &str, year: Option<i32>, area: &str, dims: usize) -> usize {
+        let key = (year, area.to_owned());
+        if let Some(s) = self.slots.get(indicator).and_then(|y| y.get(&key)) {
             return *s;
         }
         let s = self.codes.len();
-        self.codes.push((indicator.to_owned(), year, vec![FxHashSet::default(); dims]));
-        self.slots.entry(indicator.to_owned()).or_default().insert(year, s);
+        self.codes.push(Slot { indicator: indicator.to_owned(), year, area: area.to_owned(), codes: vec![FxHashSet::default(); dims] });
+        self.slots.entry(indicator.to_owned()).or_default().insert(key, s);
         s
     }
 
@@ -189,13 +208,15 @@ impl FactsBuilder {
                 continue;
             }
             let Some(indicator) = get(&c.indicator, row) else { continue };
+            // The contract requires an area: a row without one (never valid) has no facts.
+            let Some(area) = get(&c.dims[0], row) else { continue };
             let tp = get(&c.time_period, row);
             let slot = match last {
-                Some((r, s)) if get(&c.indicator, r) == Some(indicator) && get(&c.time_period, r) == tp => s,
-                _ => self.slot(indicator, tp.and_then(year), c.dims.len()),
+                Some((r, s)) if get(&c.indicator, r) == Some(indicator) && get(&c.time_period, r) == tp && get(&c.dims[0], r) == Some(area) => s,
+                _ => self.slot(indicator, tp.and_then(year), area, c.dims.len()),
             };
             last = Some((row, slot));
-            let sets = &mut self.codes[slot].2;
+            let sets = &mut self.codes[slot].codes;
             for (d, column) in c.dims.iter().enumerate() {
                 let Some(code) = get(column, row) else { continue };
                 if d > 0 && !is_breakdown(code) {
@@ -235,10 +256,10 @@ impl FactsBuilder {
     /// The facts of everything pushed.
     pub fn finish(self) -> Result<Facts> {
         let dims: Vec<&'static str> = dimensions().collect();
-        let mut rows: Vec<(String, Option<i32>, &'static str, String)> = Vec::new();
-        for (indicator, y, sets) in self.codes {
-            for (d, codes) in sets.into_iter().enumerate() {
-                rows.extend(codes.into_iter().map(|code| (indicator.clone(), y, dims[d], code)));
+        let mut rows: Vec<(String, Option<i32>, String, &'static str, String)> = Vec::new();
+        for slot in self.codes {
+            for (d, codes) in slot.codes.into_iter().enumerate() {
+                rows.extend(codes.into_iter().map(|code| (slot.indicator.clone(), slot.year, slot.area.clone(), dims[d], code)));
             }
         }
         rows.sort();
@@ -247,8 +268,9 @@ impl FactsBuilder {
             vec![
                 Arc::new(rows.iter().map(|r| Some(r.0.as_str())).collect::<StringArray>()),
                 Arc::new(rows.iter().map(|r| r.1).collect::<Int32Array>()),
-                Arc::new(rows.iter().map(|r| Some(r.2)).collect::<StringArray>()),
-                Arc::new(rows.iter().map(|r| Some(r.3.as_str())).collect::<StringArray>()),
+                Arc::new(rows.iter().map(|r| Some(r.2.as_str())).collect::<StringArray>()),
+                Arc::new(rows.iter().map(|r| Some(r.3)).collect::<StringArray>()),
+                Arc::new(rows.iter().map(|r| Some(r.4.as_str())).collect::<StringArray>()),
             ],
         )?;
         let mut pairs: Vec<(GapKey, f64, f64)> = Vec::new();
@@ -298,11 +320,39 @@ pub struct FactsRef {
     pub breakdowns: StoredFile,
     /// The gap facts.
     pub gaps: StoredFile,
+    /// Their format ([`FORMAT`] when written now); absent, so the entry hashes as it did,
+    /// for format 1.
+    #[serde(default = "first_format", skip_serializing_if = "is_first_format")]
+    pub format: u32,
 }
 
-/// The paths of the facts files of `publication_id` (relative to the table's root).
+fn first_format() -> u32 {
+    1
+}
+
+fn is_first_format(f: &u32) -> bool {
+    *f == 1
+}
+
+impl FactsRef {
+    /// Whether the files hold facts of the format this coordinator reads ([`FORMAT`]).
+    pub fn is_current(&self) -> bool {
+        self.format == FORMAT
+    }
+}
+
+/// The paths of the facts files of `publication_id` written at ingest (relative to the
+/// table's root).
 pub fn paths(publication_id: &str) -> [String; 2] {
     [format!("{DIR}/{publication_id}.breakdowns.parquet"), format!("{DIR}/{publication_id}.gaps.parquet")]
+}
+
+/// The paths of the facts files of `publication_id` recomputed from its observations (its
+/// entry names no facts, or facts of an older format), and of their index (the two files'
+/// sizes and hashes), in the current format.
+pub fn backfill_paths(publication_id: &str) -> [String; 3] {
+    let stem = format!("{DIR}/{publication_id}.v{FORMAT}");
+    [format!("{stem}.breakdowns.parquet"), format!("{stem}.gaps.parquet"), format!("{stem}.json")]
 }
 
 /// `sha256:<hex>` of `bytes`.
@@ -362,7 +412,7 @@ mod tests {
             .map(|r| {
                 let s = |i: usize| b.column(i).as_string::<i32>().value(r).to_owned();
                 let y = b.column(1).as_primitive::<Int32Type>();
-                format!("{} {} {} {}", s(0), if y.is_valid(r) { y.value(r).to_string() } else { "-".into() }, s(2), s(3))
+                format!("{} {} {} {} {}", s(0), if y.is_valid(r) { y.value(r).to_string() } else { "-".into() }, s(2), s(3), s(4))
             })
             .collect()
     }
@@ -387,10 +437,63 @@ mod tests {
         let f = b.finish().unwrap();
         assert_eq!(
             breakdown_rows(&f),
-            ["1.1.1 2021 cust_breakdown *", "1.1.1 2021 ref_area AM", "1.1.1 2021 ref_area AM-ER", "1.1.1 2021 sex F", "1.1.1 2021 sex M"],
-            "2.1.1's only row is missing (M): no facts; _T and _Z are not breakdowns; a custom breakdown's codes are not kept"
+            [
+                "1.1.1 2021 AM cust_breakdown *",
+                "1.1.1 2021 AM ref_area AM",
+                "1.1.1 2021 AM sex F",
+                "1.1.1 2021 AM sex M",
+                "1.1.1 2021 AM-ER cust_breakdown *",
+                "1.1.1 2021 AM-ER ref_area AM-ER",
+                "1.1.1 2021 AM-ER sex F",
+            ],
+            "2.1.1's only row is missing (M): no facts; _T and _Z are not breakdowns; a custom breakdown's codes are not kept; \
+             each area has its own facts"
         );
         assert_eq!(f.gaps.num_rows(), 0);
+    }
+
+    #[test]
+    fn breakdown_facts_say_which_area_holds_each_code() {
+        let mut b = FactsBuilder::default();
+        // One publication, two areas, the same indicator and year: only GE's rows are by
+        // migratory status; AM's second run comes after GE's (the run cache must not merge them).
+        b.push(&batch(
+            5,
+            &[
+                ("indicator", vec![Some("10.7.1"); 5]),
+                ("ref_area", vec![Some("AM"), Some("GE"), Some("GE"), Some("AM"), Some("AZ")]),
+                ("time_period", vec![Some("2020"); 5]),
+                ("migratory_status", vec![Some("_T"), Some("MS_MIGRANT"), Some("_T"), Some("_T"), Some("MS_NOMIGRANT")]),
+                ("sex", vec![Some("_T"), Some("_T"), Some("F"), Some("M"), Some("_T")]),
+                ("obs_status", vec![Some("A"), Some("A"), Some("A"), Some("A"), Some("M")]),
+            ],
+            vec![Some(1.0); 5],
+        ))
+        .unwrap();
+        assert_eq!(
+            breakdown_rows(&b.finish().unwrap()),
+            [
+                "10.7.1 2020 AM ref_area AM",
+                "10.7.1 2020 AM sex M",
+                "10.7.1 2020 GE migratory_status MS_MIGRANT",
+                "10.7.1 2020 GE ref_area GE",
+                "10.7.1 2020 GE sex F",
+            ],
+            "AZ's only row is missing (M): AZ has no facts, so it produced nothing"
+        );
+    }
+
+    #[test]
+    fn a_facts_ref_without_a_format_is_format_1_and_hashes_as_written() {
+        let file = StoredFile { path: "p".into(), size: 1, sha256: "sha256:00".into() };
+        let old = r#"{"breakdowns":{"path":"p","size":1,"sha256":"sha256:00"},"gaps":{"path":"p","size":1,"sha256":"sha256:00"}}"#;
+        let read: FactsRef = serde_json::from_str(old).unwrap();
+        assert_eq!(read, FactsRef { breakdowns: file.clone(), gaps: file.clone(), format: 1 });
+        assert!(!read.is_current(), "format 1 is recomputed");
+        assert_eq!(serde_json::to_string(&read).unwrap(), old, "an old entry serialises as written, so its entry hash holds");
+        let now = FactsRef { breakdowns: file.clone(), gaps: file, format: FORMAT };
+        assert!(now.is_current());
+        assert!(serde_json::to_string(&now).unwrap().ends_with(r#","format":2}"#));
     }
 
     #[test]

@@ -245,7 +245,8 @@ impl Staging {
     /// named by any commit).
     async fn write_facts(&mut self) -> Result<(FactsRef, Arc<Facts>)> {
         let facts = std::mem::take(&mut self.facts).finish()?;
-        let named = put_facts(&self.store, &self.publication_id, &facts, &self.location, &mut self.facts_paths).await?;
+        let paths = crate::facts::paths(&self.publication_id);
+        let named = put_facts(&self.store, paths, &facts, &self.location, &mut self.facts_paths).await?;
         Ok((named, Arc::new(facts)))
     }
 
@@ -268,10 +269,10 @@ async fn put(store: &ObjectStoreRef, path: &str, bytes: bytes::Bytes, location: 
         .map_err(|e| Error::or_no_space(Error::Store(e.into()), location))
 }
 
-/// Writes `facts` of `publication_id` at their paths in `store` (each path pushed to `written`
+/// Writes `facts` at `paths` (breakdowns, gaps) in `store` (each path pushed to `written`
 /// before its upload starts, so a failed one is still cleaned up), and returns what names them.
-async fn put_facts(store: &ObjectStoreRef, publication_id: &str, facts: &Facts, location: &str, written: &mut Vec<String>) -> Result<FactsRef> {
-    let [breakdowns, gaps] = crate::facts::paths(publication_id);
+async fn put_facts(store: &ObjectStoreRef, paths: [String; 2], facts: &Facts, location: &str, written: &mut Vec<String>) -> Result<FactsRef> {
+    let [breakdowns, gaps] = paths;
     let mut file = async |path: String, batch: &RecordBatch| -> Result<StoredFile> {
         let bytes = crate::facts::encode(batch)?;
         let stored = StoredFile { path: path.clone(), size: bytes.len() as u64, sha256: crate::facts::sha256(&bytes) };
@@ -279,7 +280,7 @@ async fn put_facts(store: &ObjectStoreRef, publication_id: &str, facts: &Facts, 
         put(store, &path, bytes, location).await?;
         Ok(stored)
     };
-    Ok(FactsRef { breakdowns: file(breakdowns, &facts.breakdowns).await?, gaps: file(gaps, &facts.gaps).await? })
+    Ok(FactsRef { breakdowns: file(breakdowns, &facts.breakdowns).await?, gaps: file(gaps, &facts.gaps).await?, format: crate::facts::FORMAT })
 }
 
 /// What an uncommitted publication left in the object store.
@@ -369,11 +370,6 @@ async fn read_commits(log_store: &LogStoreRef) -> Result<Vec<LogCommit>> {
 /// The table at `url`, not loaded (loading fails on a log the audit must name instead).
 fn unloaded(url: &url::Url, options: &HashMap<String, String>) -> Result<DeltaTable> {
     Ok(deltalake::DeltaTableBuilder::from_url(url.clone())?.with_storage_options(options.clone()).build()?)
-}
-
-/// Where the backfilled facts of `publication_id` are indexed (relative to the table's root).
-fn backfill_index(publication_id: &str) -> String {
-    format!("{}/{publication_id}.json", crate::facts::DIR)
 }
 
 /// The version of a commit file's name (`00000000000000000012.json` is 12).
@@ -609,14 +605,17 @@ impl Store {
         Ok(newest)
     }
 
-    /// Gives every publication of the log written before facts were stored its facts,
-    /// computed from its observations (the table at its commit's version). The serving
-    /// coordinator writes them beside the table, `<publication>.json` (the two files' sizes and
-    /// hashes) last, so this happens once; a read-only user keeps them in memory.
+    /// Gives every publication of the log whose entry names no facts (written before facts
+    /// were stored) or facts of an older format ([`crate::facts::FORMAT`]) its facts, computed
+    /// from its observations (the table at its commit's version). The serving coordinator
+    /// writes them beside the table at [`crate::facts::backfill_paths`], the index (the two
+    /// files' sizes and hashes) last, so this happens once per format; a read-only user keeps
+    /// them in memory.
     async fn backfill(&self, writer: bool) -> Result<()> {
-        let missing: Vec<PublicationEntry> = self.log.read().await.iter().filter(|e| e.facts.is_none()).cloned().collect();
+        let missing: Vec<PublicationEntry> = self.log.read().await.iter().filter(|e| !e.facts.as_ref().is_some_and(FactsRef::is_current)).cloned().collect();
         for e in missing {
-            let index = deltalake::Path::from(backfill_index(&e.publication_id));
+            let [breakdowns, gaps, index] = crate::facts::backfill_paths(&e.publication_id);
+            let index = deltalake::Path::from(index);
             match self.object_store.head(&index).await {
                 Ok(_) => continue,
                 Err(object_store::Error::NotFound { .. }) => {}
@@ -625,7 +624,7 @@ impl Store {
             let facts = self.compute_facts(&e).await?;
             if writer {
                 let location = crate::storage::redact(&self.url).to_string();
-                let r = put_facts(&self.object_store, &e.publication_id, &facts, &location, &mut Vec::new()).await?;
+                let r = put_facts(&self.object_store, [breakdowns, gaps], &facts, &location, &mut Vec::new()).await?;
                 let json = serde_json::to_vec(&r).map_err(|err| Error::Internal(format!("facts index: {err}")))?;
                 put(&self.object_store, index.as_ref(), json.into(), &location).await?;
                 tracing::info!(publication = %e.publication_id, version = e.store_version, "facts backfilled from the observations");
@@ -666,22 +665,38 @@ impl Store {
     }
 
     /// The facts of `entry`'s publication as storage holds them now: the files its entry names
-    /// (or, for an entry written before facts were stored, the backfilled ones), checked against
-    /// their hashes.
+    /// (or, for an entry written before facts were stored or naming facts of an older format,
+    /// the backfilled ones), checked against their hashes.
     pub async fn stored_facts(&self, entry: &PublicationEntry) -> Result<Facts> {
         let named = match &entry.facts {
-            Some(r) => r.clone(),
-            None => {
-                let index = self.read_object(&backfill_index(&entry.publication_id)).await?;
-                serde_json::from_slice(&index).map_err(|e| {
+            Some(r) if r.is_current() => r.clone(),
+            _ => {
+                let [_, _, index] = crate::facts::backfill_paths(&entry.publication_id);
+                let named: FactsRef = serde_json::from_slice(&self.read_object(&index).await?).map_err(|e| {
                     Error::Integrity(format!("the facts index of publication {} is not readable: {e}", entry.publication_id))
-                })?
+                })?;
+                if !named.is_current() {
+                    return Err(Error::Integrity(format!("the facts index {index} names facts of format {}", named.format)));
+                }
+                named
             }
         };
         Ok(Facts {
             breakdowns: crate::facts::decode(self.read_object(&named.breakdowns.path).await?, &named.breakdowns, &crate::facts::breakdown_schema())?,
             gaps: crate::facts::decode(self.read_object(&named.gaps.path).await?, &named.gaps, &crate::facts::gap_schema())?,
         })
+    }
+
+    /// For an entry naming facts of an older format (no longer read: see [`Store::stored_facts`]),
+    /// that the files it names still hash as it records.
+    pub async fn check_older_facts(&self, entry: &PublicationEntry) -> Result<()> {
+        for f in entry.facts.iter().filter(|r| !r.is_current()).flat_map(|r| [&r.breakdowns, &r.gaps]) {
+            let found = crate::facts::sha256(&self.read_object(&f.path).await?);
+            if found != f.sha256 {
+                return Err(Error::Integrity(format!("facts file {} hashes {found}, its log entry records {}", f.path, f.sha256)));
+            }
+        }
+        Ok(())
     }
 
     /// The bytes of the object at `path` (relative to the table's root); a missing one is an
@@ -1343,6 +1358,57 @@ pub(crate) mod tests {
         let reopened = open(dir.path()).await;
         assert_eq!(reopened.publications().await, log);
         assert_eq!(reopened.version().await, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn facts_of_an_older_format_are_recomputed_once_beside_the_files_the_entry_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path()).await;
+        let first = publish(&store, &manifest("a", "d", "t"), vec![wire(3, "x")]).await.unwrap();
+        let current = store.facts(&first.entry).await.unwrap();
+        assert!(first.entry.facts.as_ref().unwrap().is_current());
+        drop(store);
+
+        // Commit 1 as a coordinator of facts format 1 wrote it: breakdown facts without
+        // `ref_area`, the entry naming them without a format (its hash recomputed), no head.
+        let root = dir.path().join("store");
+        let commit = root.join(commit_path(1).as_ref());
+        let mut lines: Vec<serde_json::Value> =
+            std::fs::read_to_string(&commit).unwrap().lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+        let info = lines.iter_mut().find_map(|l| l.get_mut("commitInfo")).unwrap();
+        let mut entry: PublicationEntry = serde_json::from_value(info[LOG_KEY].clone()).unwrap();
+        let schema = current.breakdowns.schema();
+        let without_area: Vec<usize> = (0..schema.fields().len()).filter(|i| schema.field(*i).name() != crate::facts::AREA).collect();
+        let old = crate::facts::encode(&current.breakdowns.project(&without_area).unwrap()).unwrap();
+        let named = entry.facts.as_mut().unwrap();
+        std::fs::write(root.join(&named.breakdowns.path), &old).unwrap();
+        named.breakdowns.size = old.len() as u64;
+        named.breakdowns.sha256 = crate::facts::sha256(&old);
+        named.format = 1;
+        entry.entry_hash = crate::audit::entry_hash(&entry);
+        info[LOG_KEY] = serde_json::to_value(&entry).unwrap();
+        assert!(!info[LOG_KEY]["facts"].as_object().unwrap().contains_key("format"));
+        std::fs::write(&commit, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+        std::fs::remove_file(dir.path().join("state/head.json")).unwrap();
+
+        let store = open(dir.path()).await;
+        let e = store.publications().await[0].clone();
+        assert_eq!(e.facts.as_ref().unwrap().format, 1, "the entry is read as written");
+        assert_eq!(*store.facts(&e).await.unwrap(), *current, "recomputed in the current format");
+        assert_eq!(store.stored_facts(&e).await.unwrap(), *current, "and written beside the table");
+        let [b, g, index] = crate::facts::backfill_paths(&e.publication_id);
+        for p in [&b, &g, &index] {
+            assert!(root.join(p).is_file(), "{p}");
+        }
+        assert_eq!(std::fs::read(root.join(&e.facts.as_ref().unwrap().breakdowns.path)).unwrap(), old, "the file the entry names is kept");
+        store.check_older_facts(&e).await.unwrap();
+        let written = std::fs::metadata(root.join(&index)).unwrap().modified().unwrap();
+        drop(store);
+        let store = open(dir.path()).await;
+        assert_eq!(std::fs::metadata(root.join(&index)).unwrap().modified().unwrap(), written, "recomputed once");
+        assert_eq!(*store.facts(&e).await.unwrap(), *current);
+        std::fs::write(root.join(&e.facts.as_ref().unwrap().breakdowns.path), b"altered").unwrap();
+        assert!(matches!(store.check_older_facts(&e).await, Err(Error::Integrity(_))), "the audit still checks the files the entry names");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
+use crate::figures::areas::{Area, AreaFigures, AreasRead};
 use crate::figures::completeness::Completeness;
+use crate::figures::cross_area::CrossArea;
 use crate::figures::coverage::CoverageMatrix;
 use crate::figures::disaggregation::DisaggregationStatus;
 use crate::figures::gap::MigrantGap;
@@ -63,6 +65,8 @@ pub fn render(f: &Figure) -> String {
         Figure::CoverageMatrix(c) => coverage_matrix(c),
         Figure::MigrantGap(g) => migrant_gap(g),
         Figure::Completeness(c) => completeness(c),
+        Figure::AreaFigures(a) => area_figures(a),
+        Figure::CrossArea(c) => cross_area(c),
     }
 }
 
@@ -135,6 +139,67 @@ pub fn completeness(c: &Completeness) -> String {
         let _ = writeln!(s, "  {:<12} {:>8} {:>8} {:>8} {:>12} {:>11}", r.key, r.expected, r.received, r.on_time, p(r.completeness), p(r.timeliness));
     }
     s
+}
+
+/// Which areas were compared.
+fn areas_line(s: &mut String, r: &AreasRead) {
+    let from = if r.areas_from == "setting" { "the areas setting" } else { "observed (the areas setting is empty)" };
+    let _ = writeln!(s, "areas compared, {from}: {}", areas(&r.areas));
+    if !r.areas_not_compared.is_empty() {
+        let _ = writeln!(s, "observed, not compared: {}", areas(&r.areas_not_compared));
+    }
+}
+
+/// Renders the figures by area.
+pub fn area_figures(a: &AreaFigures) -> String {
+    let mut s = String::new();
+    header(&mut s, "Figures by area: each area's own observations", &a.about);
+    areas_line(&mut s, &a.read);
+    let _ = writeln!(s, "\n  {:<24} {:<22} {:<22} {:>9} {:>12} {:>12} {:>15}", "area", "headline", "reporting status", "complete", "in progress", "not started", "not applicable");
+    for r in &a.by_area {
+        let d = &r.disaggregation_status;
+        let _ = writeln!(
+            s,
+            "  {:<24} {:<22} {:<22} {:>9} {:>12} {:>12} {:>15}",
+            format!("{} ({})", r.area.label, r.area.code),
+            pct(&r.headline),
+            pct(&r.reporting_status),
+            d.complete,
+            d.in_progress,
+            d.not_started,
+            d.not_applicable
+        );
+    }
+    s
+}
+
+/// Renders the figures across areas.
+pub fn cross_area(c: &CrossArea) -> String {
+    let mut s = String::new();
+    header(&mut s, "Figures across areas", &c.about);
+    areas_line(&mut s, &c.read);
+    let d = &c.data_on_migration_indicators;
+    let _ = writeln!(s, "  areas with data on migration-relevant indicators  {}", pct(&d.ratio));
+    let _ = writeln!(s, "  without: {}", areas(&d.without_data));
+    let h = &c.headline_distribution;
+    let p = |x: Option<f64>| x.map_or_else(|| "n/a".into(), |x| format!("{:.1}%", x * 100.0));
+    let _ = writeln!(
+        s,
+        "\n  headline across {} areas with a share: min {}, lower quartile {}, median {}, upper quartile {}, max {}",
+        h.areas_with_share, p(h.min), p(h.lower_quartile), p(h.median), p(h.upper_quartile), p(h.max)
+    );
+    for b in &h.bands {
+        let _ = writeln!(s, "  {:<28} {}", b.label, areas(&b.areas));
+    }
+    let _ = writeln!(s, "\n  indicator  areas producing  areas migration-disaggregated");
+    for r in &c.by_indicator {
+        let _ = writeln!(s, "  {:<10} {:>15}  {}", r.indicator, r.producing, pct(&r.migration_disaggregated));
+    }
+    s
+}
+
+fn areas(v: &[Area]) -> String {
+    if v.is_empty() { "(none)".into() } else { v.iter().map(|a| format!("{} ({})", a.label, a.code)).collect::<Vec<_>>().join(", ") }
 }
 
 fn window(from: Option<i32>, to: Option<i32>) -> String {

@@ -1,8 +1,9 @@
 //! Every figure computed from the publications' facts equals the same figure computed by the
 //! full scan of the observations (the reference views), field by field, for random
 //! federations: several agencies and datasets, superseded versions, suppressed and missing
-//! cells, out-of-scope and unknown indicators, migrant / non-migrant pairs, windows and earlier
-//! store versions (`as_of`), the empty store included.
+//! cells, out-of-scope and unknown indicators, migrant / non-migrant pairs, several reference
+//! areas (compared as the `areas` setting lists them, an unobserved one included, or as
+//! observed), windows and earlier store versions (`as_of`), the empty store included.
 //!
 //! Publications are validated under `tests/slt/framework_extended.toml` (which knows 9.9.9) and
 //! the figures computed under `tests/slt/framework.toml` (where 9.9.9 is unknown and 3.9.9 out
@@ -23,7 +24,10 @@ use sdgx_coordinator::store::Store;
 use sdgx_schemas::Contract;
 
 const INDICATORS: [&str; 7] = ["1.1.1", "1.2.1", "1.3.1", "2.1.1", "2.2.1", "3.9.9", "9.9.9"];
-const AREAS: [&str; 2] = ["AM", "GE"];
+const AREAS: [&str; 3] = ["AM", "GE", "AZ"];
+/// The `areas` settings tried: empty (the areas observed), and lists with an area never
+/// observed (TR).
+const COMPARED: [&[&str]; 3] = [&[], &["GE", "AZ", "TR"], &["AM", "GE"]];
 const SEX: [&str; 3] = ["_T", "F", "M"];
 const AGE: [&str; 2] = ["_T", "Y15T24"];
 const MIGRATORY: [&str; 4] = ["_T", "MS_MIGRANT", "MS_NOMIGRANT", "MS_MIGRANT"];
@@ -86,7 +90,7 @@ fn slt(file: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/slt").join(file)
 }
 
-async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize) -> Result<(), TestCaseError> {
+async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize, compared: usize) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let url = url::Url::from_directory_path(dir.path().join("store")).unwrap();
     let store = Arc::new(Store::open(url, Default::default(), dir.path(), true).await.unwrap());
@@ -102,6 +106,7 @@ async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize)
         agencies: AGENCIES.map(|a| AgencyEntry { id: a.into(), name: a.into(), datasets: vec![], areas: vec![] }).to_vec(),
         calendar: vec![],
         derived_agency: None,
+        areas: COMPARED[compared].iter().map(|a| a.to_string()).collect(),
     };
     let catalog = |source| Catalog::new(contract.clone(), store.clone(), registers.clone(), 256 << 20, figures::views(source));
     let (facts, reference) = (catalog(Source::Facts), catalog(Source::Reference));
@@ -131,10 +136,11 @@ proptest! {
         federation in prop::collection::vec(publication(), 0..6),
         windows in prop::collection::vec(window(), 1..2),
         older in 0usize..6,
+        compared in 0..COMPARED.len(),
     ) {
         let mut windows = windows;
         windows.insert(0, Window::default());
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(check(federation, windows, older))?;
+        rt.block_on(check(federation, windows, older, compared))?;
     }
 }

@@ -3,7 +3,7 @@
 //! twice: with the figure views over the publications' facts (what the coordinator serves) and
 //! over the observations (the full-scan reference).
 //!
-//! Besides SQL, the files use four commands of this runner:
+//! Besides SQL, the files use these commands of this runner:
 //! - `PUBLISH <agency> <dataset>` then contract CSV lines: validate and commit a publication
 //!   (the manifest lists the CSV's indicators, reference period 1900-2100, periodicity A);
 //! - `FRAMEWORK <file>`: reload the contract with another national framework file from
@@ -13,6 +13,8 @@
 //! - `CALENDAR <agency> <dataset> <frequency> <from> <to> <due_days>`: add a reporting-calendar
 //!   entry;
 //! - `AGENCY <id>`: add an agency to the registry;
+//! - `AREAS [<code> ...]`: the areas the per-area and cross-area figures compare (the `areas`
+//!   setting; none: the areas observed);
 //! - `VIEW <official|provisional>`: the view queried (provisional until a file says otherwise);
 //! - `APPROVE <agency> <dataset> [<release time>]`, `RETURN <agency> <dataset>`,
 //!   `UNAPPROVE <agency> <dataset>`: the approver `nso` decides on the dataset's latest
@@ -171,6 +173,10 @@ impl sqllogictest::AsyncDB for Db {
             }
             ["AGENCY", id] => {
                 self.registers.agencies.push(AgencyEntry { id: id.to_string(), name: id.to_string(), datasets: vec![], areas: vec![] });
+                Ok(DBOutput::StatementComplete(0))
+            }
+            ["AREAS", codes @ ..] => {
+                self.registers.areas = codes.iter().map(|c| c.to_string()).collect();
                 Ok(DBOutput::StatementComplete(0))
             }
             ["VIEW", v] => {

@@ -82,7 +82,7 @@ async fn a_store_from_before_facts_is_backfilled_once_and_gives_the_same_figures
     let files = facts_files(&data.path().join("store"));
     assert_eq!(files.len(), 27, "{files:?}");
     for e in &log {
-        assert!(files.iter().any(|(n, _)| *n == format!("{}.json", e.publication_id)), "{} backfilled", e.publication_id);
+        assert!(files.iter().any(|(n, _)| *n == format!("{}.v{}.json", e.publication_id, sdgx_coordinator::facts::FORMAT)), "{} backfilled", e.publication_id);
         assert_eq!(*catalog.store().facts(e).await.unwrap(), catalog.store().compute_facts(e).await.unwrap());
     }
 

@@ -32,7 +32,7 @@ async fn an_agency_token_reaches_only_the_upload_page_and_a_form_over_the_limit_
     assert_eq!(login.status(), 303);
     assert_eq!(login.headers()["location"], "/dashboard/upload", "an agency logs in to the upload page");
     let get = |path: &str, token: &str| client.get(url(path)).header("cookie", session(token)).send();
-    for page in ["/dashboard", "/dashboard/coverage", "/dashboard/agencies", "/dashboard/publications", "/dashboard/indicators", "/dashboard/indicators/10.7.4", "/dashboard/exports", "/dashboard/exports/sdmx-csv-1.0", "/dashboard/review"] {
+    for page in ["/dashboard", "/dashboard/coverage", "/dashboard/agencies", "/dashboard/areas", "/dashboard/publications", "/dashboard/indicators", "/dashboard/indicators/10.7.4", "/dashboard/exports", "/dashboard/exports/sdmx-csv-1.0", "/dashboard/review"] {
         let resp = get(page, &agency).await.unwrap();
         assert_eq!(resp.status(), 403, "{page} to an agency token");
         assert!(resp.text().await.unwrap().contains("may only upload"), "{page}");
@@ -45,6 +45,10 @@ async fn an_agency_token_reaches_only_the_upload_page_and_a_form_over_the_limit_
     // The upload page is not a reader's, and no session goes to the login.
     assert_eq!(get("/dashboard/upload", &reader).await.unwrap().status(), 403);
     assert_eq!(get("/dashboard", &reader).await.unwrap().status(), 200);
+    let areas = get("/dashboard/areas?view=provisional", &reader).await.unwrap();
+    assert_eq!(areas.status(), 200);
+    let areas = areas.text().await.unwrap();
+    assert!(areas.contains("Figures by area") && areas.contains("Areas compared") && areas.contains("have data on the migration-relevant indicators"), "{areas}");
     assert_eq!(client.get(url("/dashboard/upload")).send().await.unwrap().status(), 303);
     let submit = client.post(url("/dashboard/upload/submit")).header("cookie", session(&reader)).header("content-type", "application/x-www-form-urlencoded").body("upload=x").send().await.unwrap();
     assert_eq!(submit.status(), 403);

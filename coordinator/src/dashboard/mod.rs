@@ -7,6 +7,7 @@
 //!
 //! Pages: the headline and by-goal figures (`/dashboard`), the coverage heatmap
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
+//! figures by area and across areas (`/dashboard/areas`), the
 //! publications log with validation summaries (`/dashboard/publications`), the indicators and
 //! each indicator's observations and metadata (`/dashboard/indicators/{code}`), and the export
 //! downloads (`/dashboard/exports`), and for approvers the review queue (`/dashboard/review`,
@@ -47,6 +48,7 @@ pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
         .route("/dashboard", get(overview))
         .route("/dashboard/coverage", get(coverage))
         .route("/dashboard/agencies", get(agencies))
+        .route("/dashboard/areas", get(areas))
         .route("/dashboard/publications", get(publications))
         .route("/dashboard/indicators", get(indicators))
         .route("/dashboard/indicators/{code}", get(indicator))
@@ -119,7 +121,7 @@ async fn session(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: R
     }
 }
 
-const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a>\
+const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a><a href=\"/dashboard/areas\">Areas</a>\
 <a href=\"/dashboard/publications\">Publications</a><a href=\"/dashboard/indicators\">Indicators</a><a href=\"/dashboard/exports\">Exports</a>\
 <a href=\"/dashboard/review\">Review (approvers)</a>\
 <form method=\"post\" action=\"/dashboard/logout\" style=\"display:inline\"><button>Log out</button></form></nav>";
@@ -241,6 +243,20 @@ async fn coverage(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoic
     let c = figure::<figures::coverage::CoverageMatrix>(&state, v.view).await?;
     let b = format!("<h1>Coverage of disaggregations</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::coverage_chart(&c));
     Ok(page("Coverage", &b))
+}
+
+async fn areas(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+    let by_area = figure::<figures::areas::AreaFigures>(&state, v.view).await?;
+    let across = figure::<figures::cross_area::CrossArea>(&state, v.view).await?;
+    let b = format!(
+        "<h1>Figures by area</h1>{}<p class=\"muted\">{}</p>{}<h2>Across areas</h2><p class=\"muted\">{}</p>{}",
+        about(&by_area.about),
+        esc(&by_area.about.definition),
+        html::area_table(&by_area),
+        esc(&across.about.definition),
+        html::cross_area_summary(&across)
+    );
+    Ok(page("Areas", &b))
 }
 
 async fn agencies(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {

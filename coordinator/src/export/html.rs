@@ -8,7 +8,9 @@ use arrow::array::Array;
 
 use super::svg::{self, Bar};
 use super::Snapshot;
+use crate::figures::areas::{Area, AreaFigures, AreasRead};
 use crate::figures::completeness::Completeness;
+use crate::figures::cross_area::CrossArea;
 use crate::figures::coverage::CoverageMatrix;
 use crate::figures::gap::MigrantGap;
 use crate::figures::MigrationShare;
@@ -144,6 +146,101 @@ pub fn gap_table(g: &MigrantGap) -> String {
     s
 }
 
+/// Areas by name, with their codes.
+fn area_names(areas: &[Area]) -> String {
+    if areas.is_empty() {
+        return "none".into();
+    }
+    areas.iter().map(|a| format!("{} ({})", esc(&a.label), esc(&a.code))).collect::<Vec<_>>().join(", ")
+}
+
+/// Which areas a figure compared.
+fn areas_compared(r: &AreasRead) -> String {
+    let from = if r.areas_from == "setting" { "as the coordinator's areas setting lists them" } else { "as observed (the areas setting is empty)" };
+    let mut s = format!("<p>Areas compared, {from}: {}.</p>", area_names(&r.areas));
+    if !r.areas_not_compared.is_empty() {
+        let _ = write!(s, "<p class=\"muted\">Observed but not compared: {}.</p>", area_names(&r.areas_not_compared));
+    }
+    s
+}
+
+/// The figures by area, as a table: one row per area compared.
+pub fn area_table(a: &AreaFigures) -> String {
+    let mut s = areas_compared(&a.read);
+    s.push_str(
+        "<table class=\"areas\"><thead><tr><th>Area</th><th>Headline</th><th>Produced</th><th>Migration-disaggregated</th><th>Reporting status</th>\
+<th>Complete</th><th>In progress</th><th>Not started</th><th>Not applicable</th></tr></thead><tbody>",
+    );
+    for r in &a.by_area {
+        let d = &r.disaggregation_status;
+        let _ = write!(
+            s,
+            "<tr><td>{} ({})</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{} ({} of {})</td>\
+<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&r.area.label),
+            esc(&r.area.code),
+            percent(r.headline.share),
+            r.headline.denominator,
+            r.headline.numerator,
+            percent(r.reporting_status.share),
+            r.reporting_status.numerator,
+            r.reporting_status.denominator,
+            d.complete,
+            d.in_progress,
+            d.not_started,
+            d.not_applicable
+        );
+    }
+    if a.by_area.is_empty() {
+        s.push_str("<tr><td colspan=\"9\">No area is compared.</td></tr>");
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
+/// The figures across areas: data on migration indicators, the headline's distribution and bands,
+/// and the share of areas per indicator.
+pub fn cross_area_summary(c: &CrossArea) -> String {
+    let d = &c.data_on_migration_indicators;
+    let h = &c.headline_distribution;
+    let mut s = areas_compared(&c.read);
+    let _ = write!(
+        s,
+        "<p id=\"areas-with-data\">{} of {} areas compared ({}) have data on the migration-relevant indicators. Without: {}.</p>",
+        d.ratio.numerator,
+        d.ratio.denominator,
+        percent(d.ratio.share),
+        area_names(&d.without_data)
+    );
+    let _ = write!(
+        s,
+        "<p>Headline across the {} areas that produced something: minimum {}, lower quartile {}, median {}, upper quartile {}, maximum {}.</p>",
+        h.areas_with_share,
+        percent(h.min),
+        percent(h.lower_quartile),
+        percent(h.median),
+        percent(h.upper_quartile),
+        percent(h.max)
+    );
+    s.push_str("<table><thead><tr><th>Headline</th><th>Areas</th></tr></thead><tbody>");
+    for b in &h.bands {
+        let _ = write!(s, "<tr><td>{}</td><td>{}</td></tr>", esc(&b.label), area_names(&b.areas));
+    }
+    s.push_str("</tbody></table><table><thead><tr><th>Indicator</th><th>Areas producing it</th><th>Areas with migration disaggregation</th><th>Share of areas</th></tr></thead><tbody>");
+    for r in &c.by_indicator {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+            esc(&r.indicator),
+            r.producing,
+            area_names(&r.areas_migration_disaggregated),
+            percent(r.migration_disaggregated.share)
+        );
+    }
+    s.push_str("</tbody></table>");
+    s
+}
+
 /// An indicator's metadata as a definition list.
 pub fn metadata_list(m: &sdgx_schemas::Metadata) -> String {
     let mut s = String::from("<dl>");
@@ -172,6 +269,7 @@ pub fn report(s: &Snapshot) -> String {
     );
     let _ = write!(b, "<section><h2>Agency completeness and timeliness</h2><p class=\"muted\">{}</p>{}</section>", esc(&s.completeness.about.definition), completeness_chart(&s.completeness));
     let _ = write!(b, "<section><h2>Migrants and non-migrants</h2><p class=\"muted\">{}</p>{}</section>", esc(&s.gap.about.definition), gap_table(&s.gap));
+    let _ = write!(b, "<section><h2>Figures by area</h2>{}<h3>Across areas</h3>{}</section>", area_table(&s.areas), cross_area_summary(&s.cross_area));
     b.push_str("<section><h2>Methodology</h2>");
     for ind in s.contract.framework.indicators().iter().filter(|i| i.in_scope && i.metadata.is_some()) {
         let _ = write!(b, "<h3>{} {}</h3>", esc(&ind.code), esc(&ind.title));

@@ -11,7 +11,7 @@
 //! | [`html`] | the HTML report, and the pieces the dashboard shares with it |
 //! | [`svg`] | the SVG charts |
 //!
-//! Every export is computed from one [`Snapshot`]: the observations and all six figures read at
+//! Every export is computed from one [`Snapshot`]: the observations and every figure read at
 //! one store version, and states that version, the framework version, the generation time and
 //! the definition of each figure.
 
@@ -32,7 +32,7 @@ use sdgx_schemas::Contract;
 
 use crate::catalog::{Catalog, Read};
 use crate::error::{Error, Result};
-use crate::figures::{self, completeness, coverage, disaggregation, gap, MigrationShare, ReportingStatus, Window};
+use crate::figures::{self, areas, completeness, coverage, cross_area, disaggregation, gap, MigrationShare, ReportingStatus, Window};
 use crate::store::PublicationEntry;
 
 /// The export formats.
@@ -156,12 +156,16 @@ pub struct Snapshot {
     pub gap: gap::MigrantGap,
     /// Agency completeness and timeliness.
     pub completeness: completeness::Completeness,
+    /// Figures by area.
+    pub areas: areas::AreaFigures,
+    /// Figures across areas.
+    pub cross_area: cross_area::CrossArea,
     /// The contract (framework and codelists) in force.
     pub contract: Arc<Contract>,
 }
 
-/// Reads `read` (a view of the store, at a version or time): every observation and all six
-/// figures.
+/// Reads `read` (a view of the store, at a version or time): every observation and every
+/// figure.
 pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
     let pinned = catalog.pin(read).await?;
     let version = pinned.version;
@@ -218,6 +222,8 @@ pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
         coverage: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
         gap: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
         completeness: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
+        areas: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
+        cross_area: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
         contract: catalog.shared_contract(),
     })
 }
@@ -240,6 +246,8 @@ impl Snapshot {
             ("Coverage matrix", self.coverage.about.definition.clone()),
             ("Migrant / non-migrant gap", self.gap.about.definition.clone()),
             ("Agency completeness and timeliness", self.completeness.about.definition.clone()),
+            ("Figures by area", self.areas.about.definition.clone()),
+            ("Figures across areas", self.cross_area.about.definition.clone()),
         ]
     }
 

@@ -24,6 +24,7 @@ pub fn annex(s: &Snapshot) -> Result<Vec<u8>> {
     for g in goals {
         goal_sheet(wb.add_worksheet(), s, g, &bold).map_err(x)?;
     }
+    areas(wb.add_worksheet(), s, &bold, &pct).map_err(x)?;
     publications(wb.add_worksheet(), s, &bold).map_err(x)?;
     wb.save_to_buffer().map_err(x)
 }
@@ -133,6 +134,79 @@ fn goal_sheet(ws: &mut Worksheet, s: &Snapshot, goal: u8, bold: &Format) -> std:
             ws.write_number(r, 8, g.non_migrant)?;
             ws.write_string(r, 9, &g.time_period)?;
         }
+    }
+    Ok(())
+}
+
+/// The figures by area (one row per area compared), then across areas: the areas with data on
+/// the migration-relevant indicators, the headline's distribution and bands, and per indicator
+/// the share of areas producing it with migration disaggregation.
+fn areas(ws: &mut Worksheet, s: &Snapshot, bold: &Format, pct: &Format) -> std::result::Result<(), XlsxError> {
+    ws.set_name("Areas")?;
+    let names = |areas: &[crate::figures::areas::Area]| areas.iter().map(|a| a.label.as_str()).collect::<Vec<_>>().join(", ");
+    let share = |ws: &mut Worksheet, r: u32, c: u16, v: Option<f64>| -> std::result::Result<(), XlsxError> {
+        match v {
+            Some(v) => ws.write_number_with_format(r, c, v, pct).map(drop),
+            None => ws.write_string(r, c, "n/a").map(drop),
+        }
+    };
+    let heads = ["Area", "Code", "Migration-disaggregated", "Produced", "Headline", "Reported", "In scope", "Reporting status", "Complete", "In progress", "Not started", "Not applicable"];
+    for (c, h) in heads.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, bold)?;
+    }
+    let mut r = 1u32;
+    for a in &s.areas.by_area {
+        ws.write_string(r, 0, &a.area.label)?;
+        ws.write_string(r, 1, &a.area.code)?;
+        ws.write_number(r, 2, a.headline.numerator as f64)?;
+        ws.write_number(r, 3, a.headline.denominator as f64)?;
+        share(ws, r, 4, a.headline.share)?;
+        ws.write_number(r, 5, a.reporting_status.numerator as f64)?;
+        ws.write_number(r, 6, a.reporting_status.denominator as f64)?;
+        share(ws, r, 7, a.reporting_status.share)?;
+        let d = &a.disaggregation_status;
+        for (c, n) in [d.complete, d.in_progress, d.not_started, d.not_applicable].into_iter().enumerate() {
+            ws.write_number(r, 8 + c as u16, n as f64)?;
+        }
+        r += 1;
+    }
+    let c = &s.cross_area;
+    r += 1;
+    let d = &c.data_on_migration_indicators;
+    ws.write_string_with_format(r, 0, "Areas with data on migration-relevant indicators", bold)?;
+    ws.write_number(r, 2, d.ratio.numerator as f64)?;
+    ws.write_number(r, 3, d.ratio.denominator as f64)?;
+    share(ws, r, 4, d.ratio.share)?;
+    ws.write_string(r, 5, format!("without: {}", names(&d.without_data)))?;
+    r += 2;
+    let h = &c.headline_distribution;
+    ws.write_string_with_format(r, 0, "Headline across areas", bold)?;
+    ws.write_string(r, 1, format!("{} areas with a share", h.areas_with_share))?;
+    r += 1;
+    for (name, v) in [("Minimum", h.min), ("Lower quartile", h.lower_quartile), ("Median", h.median), ("Upper quartile", h.upper_quartile), ("Maximum", h.max)] {
+        ws.write_string(r, 0, name)?;
+        share(ws, r, 4, v)?;
+        r += 1;
+    }
+    for b in &h.bands {
+        ws.write_string(r, 0, &b.label)?;
+        ws.write_number(r, 3, b.areas.len() as f64)?;
+        ws.write_string(r, 5, names(&b.areas))?;
+        r += 1;
+    }
+    r += 1;
+    for (col, head) in ["Indicator", "Areas producing", "Areas migration-disaggregated", "Areas compared", "Share of areas", "Areas with migration disaggregation"].iter().enumerate() {
+        ws.write_string_with_format(r, col as u16, *head, bold)?;
+    }
+    r += 1;
+    for i in &c.by_indicator {
+        ws.write_string(r, 0, &i.indicator)?;
+        ws.write_number(r, 1, i.producing as f64)?;
+        ws.write_number(r, 2, i.migration_disaggregated.numerator as f64)?;
+        ws.write_number(r, 3, i.migration_disaggregated.denominator as f64)?;
+        share(ws, r, 4, i.migration_disaggregated.share)?;
+        ws.write_string(r, 5, names(&i.areas_migration_disaggregated))?;
+        r += 1;
     }
     Ok(())
 }

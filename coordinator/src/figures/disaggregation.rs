@@ -38,54 +38,60 @@ observations that count (in scope, obs_status other than M, in the window). not_
 in_progress: some; not_started: none (or no data). Each breakdown is listed once, whichever agencies publish it. By goal: counts over the \
 goal's in-scope indicators. By agency: over the indicators the agency produced, from its own observations.";
 
+/// The status of an indicator from the counts `c` of [`expected_vs_present`], in SQL.
+pub(super) const STATUS_CASE: &str = "CASE WHEN c.n_expected IS NULL THEN 'not_applicable' WHEN c.n_present = c.n_expected THEN 'complete' \
+                                       WHEN c.n_present > 0 THEN 'in_progress' ELSE 'not_started' END";
+
+/// Expected-vs-present per (`key`, indicator), or per indicator nationally: `n_expected`,
+/// `n_present` and the `;`-lists `present`, `missing`. `source` (aliased `p` when keyed, joined
+/// to `indicators i`) gives the rows whose expected breakdowns are listed; the breakdowns
+/// present are those of `observed_breakdowns` with the same `key`.
+pub(super) fn expected_vs_present(key: Option<&str>, source: &str) -> String {
+    let (k, on, pk, present) = match key {
+        Some(key) => (
+            format!("e.{key}, "),
+            format!("pr.{key} = e.{key} AND "),
+            format!("p.{key}, "),
+            format!("SELECT DISTINCT {key}, indicator, dimension FROM observed_breakdowns"),
+        ),
+        None => (String::new(), String::new(), String::new(), "SELECT DISTINCT indicator, dimension FROM observed_breakdowns".to_owned()),
+    };
+    format!(
+        "SELECT {k}e.indicator, COUNT(*) AS n_expected, COUNT(pr.dimension) AS n_present,
+                string_agg(CASE WHEN pr.dimension IS NOT NULL THEN e.dimension END, ';' ORDER BY e.dimension) AS present,
+                string_agg(CASE WHEN pr.dimension IS NULL THEN e.dimension END, ';' ORDER BY e.dimension) AS missing
+         FROM (SELECT {pk}i.indicator, unnest(string_to_array(i.expected_disaggregations, ';')) AS dimension
+               FROM {source} WHERE i.in_scope AND i.expected_disaggregations <> '') e
+         LEFT JOIN ({present}) pr
+           ON {on}pr.indicator = e.indicator AND pr.dimension = e.dimension
+         GROUP BY {k}e.indicator"
+    )
+}
+
+/// Counts of each status among the rows of `source` (columns `status` and `key`), by `key`.
+pub(super) fn rollup(source: &str, key: &str) -> String {
+    format!(
+        "SELECT CAST({key} AS VARCHAR) AS key,
+                SUM(CASE WHEN status = 'complete' THEN 1 ELSE 0 END) AS complete,
+                SUM(CASE WHEN status = 'in_progress' THEN 1 ELSE 0 END) AS in_progress,
+                SUM(CASE WHEN status = 'not_started' THEN 1 ELSE 0 END) AS not_started,
+                SUM(CASE WHEN status = 'not_applicable' THEN 1 ELSE 0 END) AS not_applicable,
+                COUNT(*) AS indicators
+         FROM {source} GROUP BY {key}"
+    )
+}
+
 /// The views of this figure.
 pub(super) fn views() -> Vec<(&'static str, String)> {
-    let status_case = "CASE WHEN c.n_expected IS NULL THEN 'not_applicable' WHEN c.n_present = c.n_expected THEN 'complete' \
-                       WHEN c.n_present > 0 THEN 'in_progress' ELSE 'not_started' END";
-    // Expected-vs-present per (agency or national, indicator): n_expected, n_present, lists.
-    let counts = |by_agency: bool| {
-        let (k, on, source, pk, present) = if by_agency {
-            (
-                "e.agency, ",
-                "pr.agency = e.agency AND ",
-                "agency_production p JOIN indicators i ON i.indicator = p.indicator",
-                "p.agency, ",
-                "SELECT DISTINCT agency, indicator, dimension FROM observed_breakdowns",
-            )
-        } else {
-            ("", "", "indicators i", "", "SELECT DISTINCT indicator, dimension FROM observed_breakdowns")
-        };
-        format!(
-            "SELECT {k}e.indicator, COUNT(*) AS n_expected, COUNT(pr.dimension) AS n_present,
-                    string_agg(CASE WHEN pr.dimension IS NOT NULL THEN e.dimension END, ';' ORDER BY e.dimension) AS present,
-                    string_agg(CASE WHEN pr.dimension IS NULL THEN e.dimension END, ';' ORDER BY e.dimension) AS missing
-             FROM (SELECT {pk}i.indicator, unnest(string_to_array(i.expected_disaggregations, ';')) AS dimension
-                   FROM {source} WHERE i.in_scope AND i.expected_disaggregations <> '') e
-             LEFT JOIN ({present}) pr
-               ON {on}pr.indicator = e.indicator AND pr.dimension = e.dimension
-             GROUP BY {k}e.indicator"
-        )
-    };
-    let rollup = |source: &str, key: &str| {
-        format!(
-            "SELECT CAST({key} AS VARCHAR) AS key,
-                    SUM(CASE WHEN status = 'complete' THEN 1 ELSE 0 END) AS complete,
-                    SUM(CASE WHEN status = 'in_progress' THEN 1 ELSE 0 END) AS in_progress,
-                    SUM(CASE WHEN status = 'not_started' THEN 1 ELSE 0 END) AS not_started,
-                    SUM(CASE WHEN status = 'not_applicable' THEN 1 ELSE 0 END) AS not_applicable,
-                    COUNT(*) AS indicators
-             FROM {source} GROUP BY {key}"
-        )
-    };
     vec![
         (
             "disaggregation_status_by_indicator",
             format!(
                 "SELECT i.indicator, i.goal, i.expected_disaggregations AS expected,
-                        COALESCE(c.present, '') AS present, COALESCE(c.missing, '') AS missing, {status_case} AS status
+                        COALESCE(c.present, '') AS present, COALESCE(c.missing, '') AS missing, {STATUS_CASE} AS status
                  FROM indicators i LEFT JOIN ({}) c ON c.indicator = i.indicator
                  WHERE i.in_scope",
-                counts(false)
+                expected_vs_present(None, "indicators i")
             ),
         ),
         ("disaggregation_status_by_goal", rollup("disaggregation_status_by_indicator", "goal")),
@@ -93,12 +99,12 @@ pub(super) fn views() -> Vec<(&'static str, String)> {
             "disaggregation_status_by_agency",
             rollup(
                 &format!(
-                    "(SELECT p.agency, p.indicator, {status_case} AS status
+                    "(SELECT p.agency, p.indicator, {STATUS_CASE} AS status
                       FROM agency_production p
                       JOIN indicators i ON i.indicator = p.indicator
                       LEFT JOIN ({}) c ON c.agency = p.agency AND c.indicator = p.indicator
                       WHERE i.in_scope) s",
-                    counts(true)
+                    expected_vs_present(Some("agency"), "agency_production p JOIN indicators i ON i.indicator = p.indicator")
                 ),
                 "agency",
             ),
@@ -158,7 +164,8 @@ pub struct DisaggregationStatus {
     pub publications: Vec<PublicationRef>,
 }
 
-fn counts(batches: &[arrow::array::RecordBatch]) -> Result<Vec<StatusCounts>> {
+/// The status counts of `batches` (the columns of [`rollup`]).
+pub(super) fn counts(batches: &[arrow::array::RecordBatch]) -> Result<Vec<StatusCounts>> {
     let keys = strings(batches, "key")?;
     let [c, p, n, a, t] = columns(batches, ["complete", "in_progress", "not_started", "not_applicable", "indicators"], ints)?;
     Ok((0..keys.len())

@@ -34,12 +34,14 @@ An empty denominator gives a null share. Indicators outside the framework never 
 /// The rows of `view` (a view with an `indicator` column) the headline counts: all but the
 /// framework's headline indicator, which the coordinator derives from this figure (see
 /// [`crate::derived`]), so the figure never counts itself.
-fn counted(view: &str) -> String {
+pub(super) fn counted(view: &str) -> String {
     format!("(SELECT * FROM {view} WHERE indicator NOT IN (SELECT indicator FROM indicators WHERE derived))")
 }
 
-/// SQL of the three ratios over `headline_production`, grouped by `group` (or one national row).
-fn share_sql(group: Option<&str>) -> String {
+/// SQL of the three ratios over `source` (the columns of `indicator_production`: one row per
+/// in-scope indicator, per group; `headline_production` for the headline, which leaves out its
+/// own indicator), grouped by `group` (or one national row).
+pub(super) fn share_sql(source: &str, group: Option<&str>) -> String {
     let key = group.map_or("'national'".to_owned(), |g| format!("CAST({g} AS VARCHAR)"));
     let group_by = group.map_or(String::new(), |g| format!("GROUP BY {g}"));
     format!(
@@ -52,7 +54,7 @@ fn share_sql(group: Option<&str>) -> String {
                  COALESCE(SUM(CASE WHEN migration_relevant AND migration_disaggregated THEN 1 ELSE 0 END), 0) AS rn,
                  COALESCE(SUM(CASE WHEN migration_relevant THEN 1 ELSE 0 END), 0) AS rd,
                  COUNT(*) AS s
-               FROM headline_production {group_by}) t"
+               FROM {source} {group_by}) t"
     )
 }
 
@@ -70,8 +72,8 @@ fn produced_share_sql(source: &str, key: &str) -> String {
 pub(super) fn views() -> Vec<(&'static str, String)> {
     vec![
         ("headline_production", format!("SELECT * FROM {} p", counted("indicator_production"))),
-        ("migration_disaggregation_share", share_sql(None)),
-        ("migration_disaggregation_by_goal", share_sql(Some("goal"))),
+        ("migration_disaggregation_share", share_sql("headline_production", None)),
+        ("migration_disaggregation_by_goal", share_sql("headline_production", Some("goal"))),
         ("migration_disaggregation_by_agency", produced_share_sql("agency_production", "agency")),
         ("migration_disaggregation_by_year", produced_share_sql("year_production", "year")),
     ]
@@ -124,7 +126,8 @@ pub struct MigrationShare {
     pub publications: Vec<PublicationRef>,
 }
 
-fn share_rows(batches: &[arrow::array::RecordBatch], variants: bool) -> Result<Vec<ShareRow>> {
+/// The rows of [`share_sql`] (`variants`) or of the headline alone.
+pub(super) fn share_rows(batches: &[arrow::array::RecordBatch], variants: bool) -> Result<Vec<ShareRow>> {
     let keys = strings(batches, "key")?;
     let head = ratios(batches, "")?;
     let (rel, all): (Vec<Option<Ratio>>, Vec<Option<Ratio>>) = if variants {

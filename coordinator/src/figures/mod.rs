@@ -15,7 +15,8 @@
 //! | `indicator_production` | in-scope indicator: `produced`, `migration_disaggregated` |
 //! | `agency_production` | (agency, in-scope indicator it produced): `migration_disaggregated` from its own observations |
 //! | `year_production` | (reference year, in-scope indicator produced in it): `migration_disaggregated` |
-//! | `observed_breakdowns` | (agency, indicator, dimension, code) present, geography below national as `geography` |
+//! | `area_production` | (reference area, in-scope indicator produced there): `migration_disaggregated` from that area's observations |
+//! | `observed_breakdowns` | (agency, area, indicator, dimension, code) present, geography below national as `geography` |
 //! | figure views | see each figure's module |
 //!
 //! A figure's result for a store version and window is computed once and shared (store
@@ -33,8 +34,10 @@ use crate::catalog::{Catalog, Pinned, Read, Session, Views};
 pub use crate::catalog::{ViewParams, Window};
 use crate::error::{Error, Result};
 
+pub mod areas;
 pub mod completeness;
 pub mod coverage;
+pub mod cross_area;
 pub mod disaggregation;
 pub mod gap;
 pub mod headline;
@@ -63,17 +66,23 @@ pub enum FigureKind {
     MigrantGap,
     /// Agency completeness and timeliness.
     AgencyCompleteness,
+    /// The headline, reporting and disaggregation status of each area compared.
+    AreaFigures,
+    /// The areas compared against each other.
+    CrossArea,
 }
 
 impl FigureKind {
     /// Every figure, in the order they are listed and exported.
-    pub const ALL: [FigureKind; 6] = [
+    pub const ALL: [FigureKind; 8] = [
         FigureKind::MigrationDisaggregationShare,
         FigureKind::ReportingStatus,
         FigureKind::DisaggregationStatus,
         FigureKind::CoverageMatrix,
         FigureKind::MigrantGap,
         FigureKind::AgencyCompleteness,
+        FigureKind::AreaFigures,
+        FigureKind::CrossArea,
     ];
 
     /// The name in URLs and exports (`migration-disaggregation-share`, …).
@@ -85,6 +94,8 @@ impl FigureKind {
             FigureKind::CoverageMatrix => "coverage-matrix",
             FigureKind::MigrantGap => "migrant-gap",
             FigureKind::AgencyCompleteness => "agency-completeness",
+            FigureKind::AreaFigures => "area-figures",
+            FigureKind::CrossArea => "cross-area",
         }
     }
 
@@ -97,6 +108,8 @@ impl FigureKind {
             FigureKind::CoverageMatrix => coverage::TITLE,
             FigureKind::MigrantGap => gap::TITLE,
             FigureKind::AgencyCompleteness => completeness::TITLE,
+            FigureKind::AreaFigures => areas::TITLE,
+            FigureKind::CrossArea => cross_area::TITLE,
         }
     }
 
@@ -109,6 +122,8 @@ impl FigureKind {
             FigureKind::CoverageMatrix => coverage::DEFINITION,
             FigureKind::MigrantGap => gap::DEFINITION,
             FigureKind::AgencyCompleteness => completeness::DEFINITION,
+            FigureKind::AreaFigures => areas::DEFINITION,
+            FigureKind::CrossArea => cross_area::DEFINITION,
         }
     }
 }
@@ -153,6 +168,10 @@ pub enum Figure {
     MigrantGap(gap::MigrantGap),
     /// `agency-completeness`.
     Completeness(completeness::Completeness),
+    /// `area-figures`.
+    AreaFigures(areas::AreaFigures),
+    /// `cross-area`.
+    CrossArea(cross_area::CrossArea),
 }
 
 impl Figure {
@@ -165,6 +184,8 @@ impl Figure {
             Figure::CoverageMatrix(_) => FigureKind::CoverageMatrix,
             Figure::MigrantGap(_) => FigureKind::MigrantGap,
             Figure::Completeness(_) => FigureKind::AgencyCompleteness,
+            Figure::AreaFigures(_) => FigureKind::AreaFigures,
+            Figure::CrossArea(_) => FigureKind::CrossArea,
         }
     }
 }
@@ -185,6 +206,8 @@ pub fn views(source: Source) -> Views {
             views.extend(disaggregation::views());
             views.extend(coverage::views());
             views.extend(completeness::views(&params));
+            views.extend(areas::views(&params));
+            views.extend(cross_area::views());
             for (name, sql) in &views {
                 if source == Source::Reference || *name == "figure_observations" {
                     ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await?.collect().await?;
@@ -259,6 +282,8 @@ pub async fn compute_pinned(catalog: &Catalog, kind: FigureKind, window: Window,
         FigureKind::CoverageMatrix => Figure::CoverageMatrix(owned_pinned(catalog, window, p).await?),
         FigureKind::MigrantGap => Figure::MigrantGap(owned_pinned(catalog, window, p).await?),
         FigureKind::AgencyCompleteness => Figure::Completeness(owned_pinned(catalog, window, p).await?),
+        FigureKind::AreaFigures => Figure::AreaFigures(owned_pinned(catalog, window, p).await?),
+        FigureKind::CrossArea => Figure::CrossArea(owned_pinned(catalog, window, p).await?),
     })
 }
 

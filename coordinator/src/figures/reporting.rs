@@ -20,21 +20,23 @@ pub const DEFINITION: &str = "Reporting status (Open SDG): an in-scope indicator
 (some observation in the window with obs_status other than M, in the view read); share = reported / in-scope, overall and by goal. \
 Out-of-scope indicators are listed apart and count in neither number. An empty denominator gives a null share.";
 
-fn reporting_sql(group: Option<&str>) -> String {
+/// SQL of reported / in scope over `source` (the columns of `indicator_production`), grouped by
+/// `group` (or one national row).
+pub(super) fn reporting_sql(source: &str, group: Option<&str>) -> String {
     let key = group.map_or("'national'".to_owned(), |g| format!("CAST({g} AS VARCHAR)"));
     let group_by = group.map_or(String::new(), |g| format!("GROUP BY {g}"));
     format!(
         "SELECT key, n AS numerator, d AS denominator, CAST(n AS DOUBLE) / NULLIF(d, 0) AS share
          FROM (SELECT {key} AS key, COALESCE(SUM(CASE WHEN produced THEN 1 ELSE 0 END), 0) AS n, COUNT(*) AS d
-               FROM indicator_production {group_by}) t"
+               FROM {source} {group_by}) t"
     )
 }
 
 /// The views of this figure.
 pub(super) fn views() -> Vec<(&'static str, String)> {
     vec![
-        ("reporting_status", reporting_sql(None)),
-        ("reporting_status_by_goal", reporting_sql(Some("goal"))),
+        ("reporting_status", reporting_sql("indicator_production", None)),
+        ("reporting_status_by_goal", reporting_sql("indicator_production", Some("goal"))),
         (
             "reporting_status_by_indicator",
             "SELECT i.indicator, i.goal,

@@ -8,7 +8,8 @@
 //! | `indicator_production` | `indicator, goal, migration_relevant, produced, migration_disaggregated`, one row per in-scope indicator |
 //! | `agency_production` | `agency, indicator, migration_disaggregated`, one row per (agency, in-scope indicator the agency produced) |
 //! | `year_production` | `year, indicator, migration_disaggregated`, one row per (reference year, in-scope indicator produced in it) |
-//! | `observed_breakdowns` | `agency, indicator, dimension, code`: breakdowns present (codes other than `_T`, `_Z`) and, as dimension `geography`, reference areas other than the national area; rows may repeat. From facts, `code` is `*` for dimensions outside the coverage matrix (only their presence counts) |
+//! | `area_production` | `ref_area, indicator, migration_disaggregated`, one row per (reference area, in-scope indicator with an observation that counts of that area) |
+//! | `observed_breakdowns` | `agency, ref_area, indicator, dimension, code`: breakdowns present (codes other than `_T`, `_Z`) and, as dimension `geography`, reference areas other than the national area; rows may repeat. From facts, `code` is `*` for dimensions outside the coverage matrix (only their presence counts) |
 //! | `migrant_gap` | see [`super::gap`] |
 
 use sdgx_schemas::observation::{Role, COLUMNS, MIGRANT, NON_MIGRANT};
@@ -46,8 +47,8 @@ pub fn views(source: Source, p: &ViewParams) -> Vec<(&'static str, String)> {
 }
 
 /// From the facts: `figure_facts` holds the breakdown facts that count (in scope, in the
-/// window); an (indicator, year) is produced when it has facts (every observation that counts
-/// has a `ref_area` fact), migration-disaggregated when one is a `migratory_status` code.
+/// window); an (indicator, year, area) is produced when it has facts (every observation that
+/// counts has a `ref_area` fact), migration-disaggregated when one is a `migratory_status` code.
 fn facts(p: &ViewParams) -> Vec<(&'static str, String)> {
     let md = format!("BOOL_OR(dimension = '{}')", "migratory_status");
     vec![
@@ -72,12 +73,13 @@ fn facts(p: &ViewParams) -> Vec<(&'static str, String)> {
         ),
         ("agency_production", format!("SELECT agency, indicator, {md} AS migration_disaggregated FROM figure_facts GROUP BY agency, indicator")),
         ("year_production", format!("SELECT year, indicator, {md} AS migration_disaggregated FROM figure_facts GROUP BY year, indicator")),
+        ("area_production", format!("SELECT ref_area, indicator, {md} AS migration_disaggregated FROM figure_facts GROUP BY ref_area, indicator")),
         (
             "observed_breakdowns",
             format!(
-                "SELECT agency, indicator, dimension, code FROM figure_facts WHERE dimension <> '{area}'
+                "SELECT agency, ref_area, indicator, dimension, code FROM figure_facts WHERE dimension <> '{area}'
                  UNION ALL
-                 SELECT agency, indicator, 'geography' AS dimension, code FROM figure_facts WHERE dimension = '{area}' AND code <> {}",
+                 SELECT agency, ref_area, indicator, 'geography' AS dimension, code FROM figure_facts WHERE dimension = '{area}' AND code <> {}",
                 literal(&p.national_area),
                 area = crate::facts::AREA
             ),
@@ -104,13 +106,13 @@ fn reference(p: &ViewParams) -> Vec<(&'static str, String)> {
         .filter(|c| c.role == Role::Breakdown)
         .map(|c| {
             format!(
-                "SELECT agency, indicator, '{0}' AS dimension, {0} AS code FROM figure_observations WHERE {0} NOT IN ('_T', '_Z')",
+                "SELECT agency, ref_area, indicator, '{0}' AS dimension, {0} AS code FROM figure_observations WHERE {0} NOT IN ('_T', '_Z')",
                 c.name
             )
         })
         .collect();
     parts.push(format!(
-        "SELECT agency, indicator, 'geography' AS dimension, ref_area AS code FROM figure_observations WHERE ref_area <> {}",
+        "SELECT agency, ref_area, indicator, 'geography' AS dimension, ref_area AS code FROM figure_observations WHERE ref_area <> {}",
         literal(&p.national_area)
     ));
     let totals = COLUMNS
@@ -141,6 +143,7 @@ fn reference(p: &ViewParams) -> Vec<(&'static str, String)> {
         ),
         ("agency_production", format!("SELECT agency, indicator, {md} AS migration_disaggregated FROM figure_observations GROUP BY agency, indicator")),
         ("year_production", format!("SELECT {YEAR} AS year, indicator, {md} AS migration_disaggregated FROM figure_observations GROUP BY 1, 2")),
+        ("area_production", format!("SELECT ref_area, indicator, {md} AS migration_disaggregated FROM figure_observations GROUP BY ref_area, indicator")),
         ("observed_breakdowns", parts.join("\nUNION ALL\n")),
         (
             "migrant_gap",
