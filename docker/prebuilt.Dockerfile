@@ -3,7 +3,7 @@
 # (BASE is then a root filesystem imported by docker/local-base.sh). The build context is a
 # staging directory holding pki-init.sh and bin/ with sdgx-coordinator and sdgx-agent:
 #   docker build -f docker/prebuilt.Dockerfile --build-arg BASE=debian:bookworm-slim -t sdgx STAGING
-# The compose test leaves bin/ empty and mounts the host's binaries instead (compose.local.yml).
+# The compose test stages bin/ without them and mounts the host's binaries instead (compose.local.yml).
 # The runtime is the same as docker/Dockerfile's final stage; keep the two alike.
 ARG BASE=debian:bookworm-slim
 FROM ${BASE}

@@ -129,6 +129,8 @@ export SDGX_BINARIES="${CARGO_TARGET_DIR:-$root/target}/debug"
 # The same command as scripts/test.sh: a no-op after it (other flags would rebuild dependencies)
 cargo build --workspace --bins --quiet
 mkdir -p "$SDGX_STAGING/bin"
+# Not empty: the legacy builder fails to export the layer of an empty directory's COPY.
+echo "sdgx-coordinator and sdgx-agent are mounted here at run time (docker/compose.local.yml)" >"$SDGX_STAGING/bin/.mounted"
 cp docker/prebuilt.Dockerfile docker/pki-init.sh "$SDGX_STAGING/"
 # The examples the services read, in a copy the test changes to make agents publish.
 mkdir -p "$SDGX_TEST_EXAMPLES"
