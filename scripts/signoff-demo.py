@@ -6,21 +6,15 @@ Usage: signoff-demo.py <http address> <approver token>
 Standard library only (it runs before the project's Python environment exists).
 """
 
-import json
 import sys
-import urllib.request
+
+import demo_http
 
 base, token = sys.argv[1], sys.argv[2]
 
 
 def call(method: str, path: str, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://{base}{path}", data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
+    return demo_http.call(base, token, method, path, body)
 
 
 def share(f):

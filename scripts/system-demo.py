@@ -10,20 +10,10 @@ Usage:
 Standard library only.
 """
 
-import json
 import sys
 import time
-import urllib.request
 
-
-def call(base: str, token: str, method: str, path: str, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://{base}{path}", data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req) as r:
-        return json.load(r)
+from demo_http import call
 
 
 def wait(base: str, token: str, seconds: str, wanted: list[str]) -> int:
