@@ -151,6 +151,10 @@ pub struct Config {
     /// Reserved: the registry refuses it to every agent and token, and no `[[security.agency]]`
     /// may use it.
     pub derived_agency: String,
+    /// Whether the release watch publishes the derived dataset after each official release
+    /// (when the framework names a `headline_indicator`). On by default; tests that count
+    /// store versions turn it off.
+    pub publish_derived: bool,
     /// The `ref_area` codes (CL_AREA) the per-area and cross-area figures compare, for a
     /// coordinator over several areas (a region over countries, a nation over provinces). A
     /// listed area with no data counts in every denominator. Empty: the areas observed (with
@@ -261,6 +265,7 @@ impl Default for Config {
             query_max_parameter_bytes: 1 << 20,
             national_area: "AM".into(),
             derived_agency: "sdgx".into(),
+            publish_derived: true,
             areas: vec![],
             calendar: vec![],
             security: SecurityConfig::default(),

@@ -142,7 +142,7 @@ impl Coordinator {
         let following = (!writer).then(|| tokio::spawn(follow(catalog.store().clone(), Duration::from_millis(config.follow_interval_ms))));
         // What follows official releases, and the upstream's delivery: the writer's own work
         // (`upstream` is only opened for a writer).
-        let derived = catalog.contract().framework.headline_indicator().map(|_| crate::release::Derived {
+        let derived = catalog.contract().framework.headline_indicator().filter(|_| config.publish_derived).map(|_| crate::release::Derived {
             agency: config.derived_agency.clone(),
             options: ValidationOptions { max_problems: config.max_problems, areas: None },
         });

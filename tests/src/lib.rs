@@ -114,6 +114,9 @@ impl Running {
         config.security.tls = None;
         config.security.insecure_plaintext_publish = true;
         config.security.token_file = None;
+        // The derived dataset's commits would move the store versions tests count; the tests
+        // of the release watch turn it on.
+        config.publish_derived = false;
         tweak(&mut config);
         let c = Coordinator::build_with(config, clock).await.expect("coordinator starts");
         let flight = format!("http://{}", c.flight_addr());
@@ -361,6 +364,9 @@ impl Served {
             .args(["serve", "--flight-addr", "127.0.0.1:0", "--analyst-flight-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
             .args(args)
             .env("SDGX_CONFIG", root().join("examples/federation/coordinator.toml"))
+            // As in process: no derived dataset moving the store versions tests count (`env`
+            // may turn it on).
+            .env("SDGX_PUBLISH_DERIVED", "false")
             .arg("--data-dir")
             .arg(data_dir)
             .envs(env.iter().copied())

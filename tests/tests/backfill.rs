@@ -118,6 +118,11 @@ async fn a_store_from_before_facts_is_backfilled_once_and_gives_the_same_figures
                 one_less(&mut old["all_in_scope"]);
                 one_less(&mut old["by_goal"].as_array_mut().unwrap().iter_mut().find(|r| r["key"] == "17").unwrap()["all_in_scope"]);
             }
+            // Since the store was written, the example registry gained the province of the
+            // three-level example (`am-er`, README), which owes no report: its row is new.
+            if kind == FigureKind::AgencyCompleteness {
+                now["by_agency"].as_array_mut().unwrap().retain(|r| r["key"] != "am-er" || r["expected"] != 0);
+            }
             let mut differences = Vec::new();
             diff("", &now, &old, &mut differences);
             assert!(differences.is_empty(), "{kind} at version {version} differs from what the coordinator that wrote the store gave: {differences:?}");

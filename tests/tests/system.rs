@@ -74,6 +74,7 @@ async fn level(clock: &Clock, area: &str, armenian: bool, agencies: Vec<AgencyEn
         c.calendar.clear();
         c.security.agencies = agencies;
         c.release_poll_ms = 50;
+        c.publish_derived = true;
         tweak(c);
     })
     .await
