@@ -195,17 +195,12 @@ impl Upstream {
         Ok(Upstream { config: config.clone(), agent, outbox, staged: tokio::sync::Notify::new() })
     }
 
-    /// The agent settings it delivers with.
-    pub fn agent_config(&self) -> &sdgx_agent::Config {
-        &self.agent
-    }
-
     fn relayed_path(&self) -> PathBuf {
         self.outbox.dir().join(RELAYED)
     }
 
     /// What each upstream dataset last relayed.
-    pub fn relayed(&self) -> Result<BTreeMap<String, Relayed>> {
+    fn relayed(&self) -> Result<BTreeMap<String, Relayed>> {
         read_json(&self.relayed_path())
     }
 
