@@ -9,6 +9,13 @@ plain HTTP for the publications log.
     compose_check.py outboxes  STATUS_JSON...                    -> the agents' outboxes summed up
     compose_check.py change    EXAMPLES AGENCY MARKER            -> changes the agency's datasets
 
+and for the three-level test (scripts/compose-system-test.sh), over the HTTP API:
+    compose_check.py log       HTTP TOKEN_FILE                   -> the publications log
+    compose_check.py approve   HTTP TOKEN_FILE                   -> approves every submitted one
+    compose_check.py relayed   NATION NATION_LOG REGION_LOG INDICATORS_CSV
+                                          -> each official national publication upstream once
+    compose_check.py figures-http HTTP TOKEN_FILE                -> every figure, official view
+
 FLIGHT is grpc+tls://127.0.0.1:PORT (the analysts' Flight SQL port, TLS with the national CA,
 CA the CA bundle's path); HTTP is http://127.0.0.1:PORT; TOKEN_FILE holds a reader token (read
 from the file so it never appears in a command line or a log). Each prints one JSON document;
@@ -135,11 +142,20 @@ def acks(uri: str, ca: str, token_file: str, acks_file: str) -> dict:
     return {"checked": len(acked), "versions": len(by_version), "problems": problems}
 
 
-def history(http: str, token_file: str) -> dict:
+def call(http: str, token_file: str, path: str, body=None):
+    """GET (or POST `body` as JSON to) `path` of the coordinator's HTTP API at `http`, with the
+    bearer token in `token_file`; the JSON answer."""
     token = open(token_file).read().strip()
-    req = urllib.request.Request(f"{http}/api/v1/publications", headers={"Authorization": f"Bearer {token}"})
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{http}{path}", data=data, headers={"Authorization": f"Bearer {token}"})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=30) as r:
-        log = json.load(r)
+        return json.load(r)
+
+
+def history(http: str, token_file: str) -> dict:
+    log = call(http, token_file, "/api/v1/publications")
     commits: dict[str, list[str]] = {}
     for p in log["publications"]:
         commits.setdefault(p["content_hash"], []).append(p["publication_id"])
@@ -188,7 +204,7 @@ def change(examples: str, agency: str, marker: str) -> dict:
     import os
 
     changed = []
-    for path in sorted(glob.glob(f"{examples}/federation/{agency}/*.csv")):
+    for path in sorted(glob.glob(f"{examples}/*/{agency}/*.csv")):
         with open(path, newline="") as f:
             table = list(csv.reader(f))
         column = table[0].index("comment_obs")
@@ -202,6 +218,68 @@ def change(examples: str, agency: str, marker: str) -> dict:
         os.replace(tmp, path)
         changed.append(os.path.basename(path))
     return {"agency": agency, "changed": changed}
+
+
+def log(http: str, token_file: str) -> dict:
+    return call(http, token_file, "/api/v1/publications")
+
+
+def approve(http: str, token_file: str) -> dict:
+    """Approves (release now) every publication the review queue holds."""
+    approved = []
+    for p in call(http, token_file, "/api/v1/review")["submitted"]:
+        d = call(http, token_file, f"/api/v1/publications/{p['publication_id']}/approve", {})
+        approved.append({"publication_id": p["publication_id"], "dataset": f"{p['agency']}/{p['dataset']}", "store_version": d["store_version"]})
+    return {"approved": approved}
+
+
+def relayed(nation: str, nation_log: str, region_log: str, indicators_csv: str) -> dict:
+    """Every official national publication is in the regional store exactly once: each
+    publication the nation approved that has an indicator of the region's (global) framework
+    is the origin of exactly one regional publication of agency `nation`, of the dataset
+    `<agency>--<dataset>`, and the region holds no other publication of `nation`."""
+    import csv
+
+    with open(indicators_csv, newline="") as f:
+        framework = {r["indicator"] for r in csv.DictReader(f)}
+    national = json.load(open(nation_log))["publications"]
+    regional = [p for p in json.load(open(region_log))["publications"] if p["agency"] == nation]
+    expected = {
+        p["publication_id"]: p
+        for p in national
+        if p["sign_off"]["status"] == "approved" and framework & set(p["manifest"]["indicators"])
+    }
+    found: dict[str, list[str]] = {}
+    problems = []
+    for r in regional:
+        origins = r["manifest"].get("provenance") or []
+        if not origins:
+            problems.append(f"regional publication {r['publication_id']} of {nation} has no provenance")
+        for o in origins[:1]:
+            found.setdefault(o["publication_id"], []).append(r["publication_id"])
+            if r["dataset"] != f"{o['agency']}--{o['dataset']}":
+                problems.append(f"regional {r['dataset']} {r['publication_id']} names origin {o['agency']}/{o['dataset']}")
+    for pid, p in sorted(expected.items()):
+        n = len(found.get(pid, []))
+        if n != 1:
+            problems.append(f"{p['agency']}/{p['dataset']} {pid} (official at {nation}): {n} regional publications, expected 1")
+    for pid in sorted(found.keys() - expected.keys()):
+        problems.append(f"regional publications {found[pid]} come from {pid}, not an official publication of {nation}")
+    return {
+        "nation": nation,
+        "expected": len(expected),
+        "regional": len(regional),
+        "datasets": sorted({f"{p['agency']}/{p['dataset']}" for p in expected.values()}),
+        "problems": problems,
+    }
+
+
+def figures_http(http: str, token_file: str) -> dict:
+    """Every figure of the coordinator, official view (GET /api/v1/figures/<name>)."""
+    out = {}
+    for name in call(http, token_file, "/api/v1/figures")["figures"]:
+        out[name] = call(http, token_file, f"/api/v1/figures/{name}")
+    return out
 
 
 def main() -> int:
@@ -218,6 +296,14 @@ def main() -> int:
         out = outboxes(*args)
     elif cmd == "change":
         out = change(*args)
+    elif cmd == "log":
+        out = log(*args)
+    elif cmd == "approve":
+        out = approve(*args)
+    elif cmd == "relayed":
+        out = relayed(*args)
+    elif cmd == "figures-http":
+        out = figures_http(*args)
     else:
         raise SystemExit(__doc__)
     print(json.dumps(out, sort_keys=True))
