@@ -55,6 +55,7 @@ endpoints() {
   ge_http="http://$(ip_of ge-coordinator ge):8080"
 }
 http_of() { local v="${1}_http"; echo "${!v}"; }
+at_version() { [ "$(version_of "$1")" = "$2" ]; }
 version_of() { curl -fsS "$(http_of "$1")/health" | "$python" -c 'import json, sys; print(json.load(sys.stdin)["store_version"])'; }
 log_of() { check log "$(http_of "$1")" "$work/$1.reader" >"$work/log-$1.json"; }
 approve() { check approve "$(http_of "$1")" "$work/$1.approver"; }
@@ -125,7 +126,8 @@ set -e
 grep -q ref_area_not_allowed "$work/impostor.txt" || fail "area rule: refused without naming the rule: $(cat "$work/impostor.txt")"
 [ "$(version_of region)" = "$v_region" ] || fail "area rule: the region's store changed"
 refusals() { dc logs --no-color region 2>/dev/null | grep -c 'ref_area_not_allowed' || true; }
-wait_for "the region to log the refusal" 30 test "$(refusals)" -gt 0
+logged() { [ "$(refusals)" -gt 0 ]; }
+wait_for "the region to log the refusal" 30 logged
 f0="ge's certificate, ref_area AM: refused (exit $impostor_rc, rule ref_area_not_allowed, $(refusals) line(s) in the region's log); region store version $v_region unchanged"
 say "   $f0"
 phase "area rule"
@@ -187,7 +189,7 @@ say "the region's approver signs off what arrived; both replicas follow the writ
 approve region >"$work/approved-region.json"
 v_region=$(version_of region)
 for r in replica1 replica2; do
-  wait_for "$r at store version $v_region" 60 test "$(version_of "$r" 2>/dev/null)" = "$v_region"
+  wait_for "$r at store version $v_region" 60 at_version "$r" "$v_region"
 done
 check figures-http "$region_http" "$work/region.reader" >"$work/figures-region.json"
 for r in replica1 replica2; do

@@ -15,6 +15,8 @@ and for the three-level test (scripts/compose-system-test.sh), over the HTTP API
     compose_check.py relayed   NATION NATION_LOG REGION_LOG INDICATORS_CSV
                                           -> each official national publication upstream once
     compose_check.py figures-http HTTP TOKEN_FILE                -> every figure, official view
+    compose_check.py areas     REGION_FIGURES NATION:AREA:FIGURES_JSON...
+                                          -> the region's figures by area against each nation's
 
 FLIGHT is grpc+tls://127.0.0.1:PORT (the analysts' Flight SQL port, TLS with the national CA,
 CA the CA bundle's path); HTTP is http://127.0.0.1:PORT; TOKEN_FILE holds a reader token (read
@@ -282,6 +284,79 @@ def figures_http(http: str, token_file: str) -> dict:
     return out
 
 
+def documents(path: str) -> list:
+    """The JSON documents of a file of several in a row (`sdgx-coordinator figures --json`)."""
+    text, docs, at = open(path).read(), [], 0
+    decoder = json.JSONDecoder()
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at >= len(text):
+            return docs
+        doc, at = decoder.raw_decode(text, at)
+        docs.append(doc)
+
+
+# What an area's row of `area-figures` says, compared between levels (not the publications
+# read, which differ: national agencies' there, the nation's relays here).
+AREA_FIELDS = ("label", "headline", "migration_relevant", "all_in_scope", "reporting_status", "disaggregation_status", "produced", "migration_disaggregated")
+
+
+def ratio(r: dict) -> str:
+    share = "n/a" if r["share"] is None else f"{100 * r['share']:.1f}%"
+    return f"{r['numerator']}/{r['denominator']} ({share})"
+
+
+def areas(region_figures: str, *nations: str) -> dict:
+    """The region's `area-figures` (official view, over the HTTP API) against the same figure
+    computed with the region's configuration over each nation's own store: every field of each
+    nation's area row must be equal. Also renders the regional figures as a table."""
+    region = json.load(open(region_figures))
+    rows = {r["code"]: r for r in region["area-figures"]["by_area"]}
+    problems, compared = [], []
+    for spec in nations:
+        nation, area, path = spec.split(":", 2)
+        over = [d for d in documents(path) if d.get("figure") == "area-figures"]
+        theirs = {r["code"]: r for r in over[0]["by_area"]} if over else {}
+        if area not in rows:
+            problems.append(f"the region compares no area {area}")
+            continue
+        if area not in theirs:
+            problems.append(f"{nation}'s store, read with the region's configuration, has no area {area}")
+            continue
+        for f in AREA_FIELDS:
+            a, b = rows[area][f], theirs[area][f]
+            if f == "disaggregation_status":
+                a, b = {k: v for k, v in a.items() if k != "key"}, {k: v for k, v in b.items() if k != "key"}
+            if a != b:
+                problems.append(f"{area} {f}: region {a}, {nation}'s store {b}")
+        compared.append(area)
+    head = region["migration-disaggregation-share"]
+    lines = [
+        f"headline (region, all areas): {ratio(head)}; over migration-relevant {ratio(head['migration_relevant'])}; over all in scope {ratio(head['all_in_scope'])}",
+        f"{'area':<14} {'headline':<14} {'migration-relevant':<18} {'reporting':<15} {'complete/in progress/not started/n.a.':<38} produced; with migration disaggregation",
+    ]
+    for code, r in sorted(rows.items()):
+        d = r["disaggregation_status"]
+        status = f"{d['complete']}/{d['in_progress']}/{d['not_started']}/{d['not_applicable']}"
+        lines.append(
+            f"{code + ' ' + r['label']:<14} {ratio(r['headline']):<14} {ratio(r['migration_relevant']):<18} {ratio(r['reporting_status']):<15} {status:<38} "
+            f"{', '.join(r['produced'])}; {', '.join(r['migration_disaggregated']) or '-'}"
+        )
+    cross = region["cross-area"]
+    data = cross["data_on_migration_indicators"]
+    lines.append(f"areas with data on the migration-relevant indicators: {ratio(data)} ({', '.join(a['label'] for a in data['with_data']) or '-'})")
+    dist = cross["headline_distribution"]
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
+    lines.append(f"headline across the {dist['areas_with_share']} areas with a share: min {pct(dist['min'])}, median {pct(dist['median'])}, max {pct(dist['max'])}")
+    lines.append("share of areas producing each indicator with migration disaggregation (indicators some area produces):")
+    for i in cross["by_indicator"]:
+        if i["producing"] > 0:
+            areas_md = ", ".join(a["label"] for a in i["areas_migration_disaggregated"]) or "-"
+            lines.append(f"  {i['indicator']:<8} produced by {i['producing']}; {ratio(i['migration_disaggregated'])} ({areas_md})")
+    return {"compared": compared, "problems": problems, "table": "\n".join(lines)}
+
+
 def main() -> int:
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "figures":
@@ -304,6 +379,8 @@ def main() -> int:
         out = relayed(*args)
     elif cmd == "figures-http":
         out = figures_http(*args)
+    elif cmd == "areas":
+        out = areas(*args)
     else:
         raise SystemExit(__doc__)
     print(json.dumps(out, sort_keys=True))
