@@ -21,6 +21,7 @@ pub mod sdmx;
 pub mod svg;
 pub mod xlsx;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray};
@@ -140,6 +141,9 @@ pub struct Snapshot {
     pub committed_at: String,
     /// The whole country's `ref_area`.
     pub national_area: String,
+    /// Each agency's display name (agency id → name): the registry's names, and the
+    /// coordinator's own derived agency.
+    pub agency_names: BTreeMap<String, String>,
     /// Every observation, ordered by indicator, series, area, period and breakdowns.
     pub observations: Vec<Obs>,
     /// The publications current at that version.
@@ -214,6 +218,7 @@ pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         committed_at: committed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         national_area: catalog.registers().national_area.clone(),
+        agency_names: agency_names(catalog.registers()),
         observations,
         publications: session.publications.clone(),
         share: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
@@ -228,7 +233,25 @@ pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
     })
 }
 
+/// The name people read for the coordinator's own derived dataset's agency.
+pub const DERIVED_AGENCY_NAME: &str = "Computed by the coordinator (sdgx) from the official data";
+
+/// Each agency's display name from the registry (those with one), and the derived agency's.
+pub fn agency_names(registers: &crate::catalog::Registers) -> BTreeMap<String, String> {
+    let mut names: BTreeMap<String, String> =
+        registers.agencies.iter().filter(|a| !a.name.is_empty()).map(|a| (a.id.clone(), a.name.clone())).collect();
+    if let Some(d) = &registers.derived_agency {
+        names.insert(d.clone(), DERIVED_AGENCY_NAME.to_owned());
+    }
+    names
+}
+
 impl Snapshot {
+    /// The display name of agency `id` (its id when the registry gives it no name).
+    pub fn agency_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.agency_names.get(id).map_or(id, String::as_str)
+    }
+
     /// The statement every export carries: store version, framework version, generation time.
     pub fn provenance(&self) -> String {
         format!(
