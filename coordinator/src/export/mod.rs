@@ -332,3 +332,26 @@ pub fn write(format: Format, snapshot: &Snapshot, out: &std::path::Path) -> Resu
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AgencyEntry;
+    use crate::catalog::Registers;
+
+    #[test]
+    fn agencies_are_named_from_the_registry_and_the_derived_agency_says_what_it_is() {
+        let entry = |id: &str, name: &str| AgencyEntry { id: id.into(), name: name.into(), datasets: vec![], areas: vec![] };
+        let registers = Registers {
+            agencies: vec![entry("labour", "Ministry of Labour and Social Affairs"), entry("unnamed", "")],
+            calendar: vec![],
+            national_area: "AM".into(),
+            derived_agency: Some("sdgx".into()),
+            areas: vec![],
+        };
+        let names = agency_names(&registers);
+        assert_eq!(names.get("labour").map(String::as_str), Some("Ministry of Labour and Social Affairs"));
+        assert_eq!(names.get("sdgx").map(String::as_str), Some(DERIVED_AGENCY_NAME));
+        assert!(!names.contains_key("unnamed"), "an agency without a name keeps its id: {names:?}");
+    }
+}
