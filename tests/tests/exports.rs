@@ -23,22 +23,21 @@ async fn federation() -> (Running, String, tempfile::TempDir) {
     let text = std::fs::read_to_string(root().join("examples/federation/cba/remittances.csv")).unwrap();
     let suppressed = text.replacen("10.c.1,SI_RMT_COST,AM,2022,_T,_T,_T,_T,_T,_T,2.3,PT,,,C,", "10.c.1,SI_RMT_COST,AM,2022,_T,_T,_T,_T,_T,_T,,PT,,C,C,", 1);
     assert_ne!(text, suppressed);
-    let src = tmp.path().join("remittances.csv");
-    std::fs::write(&src, suppressed).unwrap();
-    let mut cfg = r.agent("cba");
-    cfg.datasets[0].source = src;
-    let out = sdgx_agent::run(&cfg, false).await.unwrap();
-    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    republish(&r, "cba", &tmp.path().join("remittances.csv"), &suppressed).await;
     let mut labour = std::fs::read_to_string(root().join("examples/federation/labour/labour-market.csv")).unwrap();
     labour.push_str("8.5.2,SL_TLF_UEM,AM,2023,_T,Y_GE15,_T,NCIT_SY,_T,_T,14.0,PT,,,C,\n");
     labour.push_str("8.5.2,SL_TLF_UEM,AM,2023,_T,Y_GE15,_T,_T,SKILL_NMRCY,MS_MIGRANT,15.0,PT,,,C,\n");
-    let src = tmp.path().join("labour-market.csv");
-    std::fs::write(&src, labour).unwrap();
-    let mut cfg = r.agent("labour");
-    cfg.datasets[0].source = src;
-    let out = sdgx_agent::run(&cfg, false).await.unwrap();
-    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    republish(&r, "labour", &tmp.path().join("labour-market.csv"), &labour).await;
     (r, token, tmp)
+}
+
+/// Publishes `agency`'s dataset again from `text`, written to `src`; it must be delivered.
+async fn republish(r: &Running, agency: &str, src: &Path, text: &str) {
+    std::fs::write(src, text).unwrap();
+    let mut cfg = r.agent(agency);
+    cfg.datasets[0].source = src.to_owned();
+    let out = sdgx_agent::run(&cfg, false).await.unwrap();
+    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{agency}: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,12 +188,7 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     // that Yerevan's row is not one more headline row.
     let mut labour = std::fs::read_to_string(tmp.path().join("labour-market.csv")).unwrap();
     labour.push_str("8.5.2,SL_TLF_UEM,AM-ER,2023,_T,Y_GE15,_T,_T,_T,_T,12.0,PT,,,C,\n");
-    let src = tmp.path().join("labour-yerevan.csv");
-    std::fs::write(&src, labour).unwrap();
-    let mut cfg = r.agent("labour");
-    cfg.datasets[0].source = src;
-    let out = sdgx_agent::run(&cfg, false).await.unwrap();
-    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    republish(&r, "labour", &tmp.path().join("labour-yerevan.csv"), &labour).await;
     let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let now = tmp.path().join("open-sdg-now");
     opensdg::write_dir(&opensdg::bundle(&snap), &now).unwrap();
