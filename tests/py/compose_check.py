@@ -357,32 +357,25 @@ def areas(region_figures: str, *nations: str) -> dict:
     return {"compared": compared, "problems": problems, "table": "\n".join(lines)}
 
 
+COMMANDS = {
+    "figures": figures,
+    "store": store,
+    "acks": acks,
+    "history": history,
+    "outboxes": outboxes,
+    "change": change,
+    "log": log,
+    "approve": approve,
+    "relayed": relayed,
+    "figures-http": figures_http,
+    "areas": areas,
+}
+
+
 def main() -> int:
-    cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "figures":
-        out = figures(*args)
-    elif cmd == "store":
-        out = store(*args)
-    elif cmd == "acks":
-        out = acks(*args)
-    elif cmd == "history":
-        out = history(*args)
-    elif cmd == "outboxes":
-        out = outboxes(*args)
-    elif cmd == "change":
-        out = change(*args)
-    elif cmd == "log":
-        out = log(*args)
-    elif cmd == "approve":
-        out = approve(*args)
-    elif cmd == "relayed":
-        out = relayed(*args)
-    elif cmd == "figures-http":
-        out = figures_http(*args)
-    elif cmd == "areas":
-        out = areas(*args)
-    else:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         raise SystemExit(__doc__)
+    out = COMMANDS[sys.argv[1]](*sys.argv[2:])
     print(json.dumps(out, sort_keys=True))
     return 1 if out.get("problems") else 0
 
