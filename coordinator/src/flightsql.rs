@@ -721,7 +721,7 @@ impl FlightSqlService for AnalystFlight {
 
     async fn get_flight_info_xdbc_type_info(&self, query: CommandGetXdbcTypeInfo, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
         self.authenticate(&request)?;
-        let schema = query.clone().into_builder(xdbc::type_info()).schema();
+        let schema = query.into_builder(xdbc::type_info()).schema();
         flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner(), None)
     }
 
