@@ -1,6 +1,15 @@
 //! The analysts' Arrow Flight SQL service: statement queries, prepared statements with
-//! parameters, and the metadata commands generic clients browse with (GetSqlInfo,
-//! GetCatalogs, GetDbSchemas, GetTables with schemas, GetTableTypes).
+//! parameters, the metadata commands generic clients browse with (GetSqlInfo, GetCatalogs,
+//! GetDbSchemas, GetTables with schemas, GetTableTypes, GetXdbcTypeInfo), and the plain Flight
+//! calls around them ([`AnalystService`]): GetSchema of a statement or command, and ListFlights
+//! of the tables and views.
+//!
+//! - **Placeholders**: `?` (the `qmark` style ADBC's DB-API declares) and `$1`, `$2`, …, both
+//!   bound by position ([`crate::query::positional_placeholders`]); a prepared statement's
+//!   parameter schema lists them in order, typed as the statement planned them.
+//! - **Types for generic clients** ([`xdbc`]): GetXdbcTypeInfo lists the SQL types with their
+//!   XDBC codes, and GetTables' schemas carry the column metadata the `xdbc_*` columns of ADBC's
+//!   GetObjects are read from.
 //!
 //! - **Authentication**: a handshake with the token (Basic auth with the token as the
 //!   password, as ADBC and pyarrow send it; a bearer header; or the token as the payload),
@@ -41,14 +50,15 @@ use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
 use arrow_flight::sql::{
-    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
-    CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult, Any, Command,
+    CommandGetCatalogs, CommandGetDbSchemas, CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
     CommandPreparedStatementQuery, CommandStatementQuery, DoPutPreparedStatementResult, ProstMessageExt, SqlInfo,
     TicketStatementQuery,
 };
+use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::{
-    FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, IpcMessage, SchemaAsIpc,
-    Ticket,
+    Action, Criteria, Empty, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
+    IpcMessage, PollInfo, SchemaAsIpc, SchemaResult, Ticket,
 };
 use base64::Engine;
 use datafusion::catalog::TableProvider;
@@ -60,8 +70,10 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status, Streaming};
 
+pub mod xdbc;
+
 use crate::auth::{FailureLimiter, Role, Tokens};
-use crate::catalog::{AsOf, Catalog, Read, Session};
+use crate::catalog::{AsOf, Catalog, Pinned, Read, Session};
 use crate::signoff::View;
 use crate::error::{Error, Result};
 use crate::figures::Window;
@@ -103,6 +115,11 @@ struct Handle {
 }
 
 impl Handle {
+    /// A handle for `sql` reading what `pinned` pins.
+    fn pinned(sql: String, pinned: &Pinned) -> Handle {
+        Handle { sql, version: pinned.version, view: pinned.view, at: Some(pinned.at), params: None }
+    }
+
     fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("a handle serialises")
     }
@@ -276,10 +293,13 @@ fn one_batch(batch: std::result::Result<RecordBatch, FlightError>) -> Result<Res
     Ok(Response::new(Box::pin(stream)))
 }
 
-/// A FlightInfo with one endpoint whose ticket is `ticket`.
-/// The FlightInfo of a result; a statement's (`handle`) names the view and store version it
-/// reads in its `app_metadata`.
+/// The FlightInfo of a result: one endpoint whose ticket is `ticket`; a statement's (`handle`)
+/// names the view and store version it reads in its `app_metadata`.
 fn flight_info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor, handle: Option<&Handle>) -> Result<Response<FlightInfo>, Status> {
+    info(schema, ticket, descriptor, handle).map(Response::new)
+}
+
+fn info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor, handle: Option<&Handle>) -> Result<FlightInfo, Status> {
     let mut info = FlightInfo::new()
         .try_with_schema(schema)
         .map_err(Error::from)?
@@ -288,7 +308,7 @@ fn flight_info(schema: &Schema, ticket: Vec<u8>, descriptor: FlightDescriptor, h
     if let Some(h) = handle {
         info = info.with_app_metadata(serde_json::json!({ "view": h.view, "store_version": h.version }).to_string().into_bytes());
     }
-    Ok(Response::new(info))
+    Ok(info)
 }
 
 /// The schema a result is sent with: `FlightDataEncoder` sends dictionary-encoded columns (the
@@ -388,13 +408,18 @@ impl AnalystFlight {
     /// A handle for `sql` pinned to what the request reads: the view of its `x-sdgx-view`
     /// header (official when absent) at its `x-sdgx-as-of` header (current when absent).
     async fn handle<T>(&self, sql: String, request: &Request<T>) -> Result<Handle, Status> {
+        Ok(Handle::pinned(sql, &self.pin(request).await?))
+    }
+
+    /// The view and store version `request` reads: its `x-sdgx-view` header (official when
+    /// absent) at its `x-sdgx-as-of` header (current when absent).
+    async fn pin<T>(&self, request: &Request<T>) -> Result<Pinned, Status> {
         let header = |name: &str| -> Result<Option<&str>, Status> {
             request.metadata().get(name).map(|v| v.to_str().map_err(|_| Status::invalid_argument(format!("{name} is not text")))).transpose()
         };
         let view = header(VIEW_HEADER)?.map(str::parse::<View>).transpose()?.unwrap_or_default();
         let as_of = header(AS_OF_HEADER)?.map(|t| AsOf::Text(t.to_owned()));
-        let pinned = self.catalog.pin(&Read { view, as_of }).await?;
-        Ok(Handle { sql, version: pinned.version, view: pinned.view, at: Some(pinned.at), params: None })
+        Ok(self.catalog.pin(&Read { view, as_of }).await?)
     }
 
     /// Plans `handle`'s statement on the query threads (planning recurses as deep as the SQL
@@ -483,9 +508,10 @@ impl AnalystFlight {
         Ok(Response::new(Box::pin(stream)))
     }
 
-    /// The tables and views of the catalog, as (schema, name, type, provider).
-    async fn tables(&self) -> Result<Vec<(String, String, &'static str, Arc<dyn TableProvider>)>> {
-        let session = self.catalog.session(&self.catalog.pin(&Read::default()).await?, Window::default()).await?;
+    /// The tables and views of the catalog as `pinned` reads it, as (schema, name, type,
+    /// provider).
+    async fn tables(&self, pinned: &Pinned) -> Result<Vec<(String, String, &'static str, Arc<dyn TableProvider>)>> {
+        let session = self.catalog.session(pinned, Window::default()).await?;
         let catalog = session.ctx.catalog(crate::catalog::CATALOG).ok_or_else(|| Error::Internal("no catalog".into()))?;
         let mut out = Vec::new();
         for schema_name in catalog.schema_names() {
@@ -653,7 +679,7 @@ impl FlightSqlService for AnalystFlight {
 
     async fn do_get_schemas(&self, query: CommandGetDbSchemas, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.authenticate(&request)?;
-        let mut schemas: Vec<String> = self.tables().await?.into_iter().map(|t| t.0).collect();
+        let mut schemas: Vec<String> = self.tables(&self.pin(&request).await?).await?.into_iter().map(|t| t.0).collect();
         schemas.dedup();
         let mut b = query.into_builder();
         for s in schemas {
@@ -671,8 +697,9 @@ impl FlightSqlService for AnalystFlight {
     async fn do_get_tables(&self, query: CommandGetTables, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         self.authenticate(&request)?;
         let mut b = query.into_builder();
-        for (schema, name, kind, table) in self.tables().await? {
-            b.append(crate::catalog::CATALOG, schema, name, kind, &table.schema()).map_err(Error::from)?;
+        for (schema, name, kind, table) in self.tables(&self.pin(&request).await?).await? {
+            let described = xdbc::describe(&table.schema(), crate::catalog::CATALOG, &schema, &name);
+            b.append(crate::catalog::CATALOG, schema, name, kind, &described).map_err(Error::from)?;
         }
         one_batch(b.build())
     }
@@ -692,7 +719,140 @@ impl FlightSqlService for AnalystFlight {
         one_batch(b.build())
     }
 
+    async fn get_flight_info_xdbc_type_info(&self, query: CommandGetXdbcTypeInfo, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        self.authenticate(&request)?;
+        let schema = query.into_builder(xdbc::type_info()).schema();
+        flight_info(&schema, query.as_any().encode_to_vec(), request.into_inner(), None)
+    }
+
+    async fn do_get_xdbc_type_info(&self, query: CommandGetXdbcTypeInfo, request: Request<Ticket>) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        self.authenticate(&request)?;
+        one_batch(query.into_builder(xdbc::type_info()).build())
+    }
+
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// The analysts' Flight service as served: every Flight SQL command of [`AnalystFlight`], and
+/// the two plain Flight calls Flight SQL leaves to the server. Each checks the caller's token
+/// first, as every command does.
+///
+/// - **GetSchema** of a descriptor holding a statement (`CommandStatementQuery`), a prepared
+///   statement (`CommandPreparedStatementQuery`, its parameters bound or not) or a metadata
+///   command: the schema its result is sent with, from the plan, without running it.
+/// - **ListFlights**: one FlightInfo per table and view, in the view and at the store version
+///   the call's headers choose: its descriptor is the command
+///   `SELECT * FROM "sdgx"."<schema>"."<table>"`, its schema the one the rows are sent with,
+///   and its endpoint a ticket for them (pinned to that version). It takes no criteria.
+pub struct AnalystService(AnalystFlight);
+
+impl From<AnalystFlight> for AnalystService {
+    fn from(sql: AnalystFlight) -> Self {
+        AnalystService(sql)
+    }
+}
+
+/// `name` as a quoted SQL identifier.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl AnalystService {
+    /// The schema the result of `descriptor`'s command is sent with.
+    async fn schema_of(&self, request: &Request<FlightDescriptor>) -> Result<Schema, Status> {
+        let descriptor = request.get_ref();
+        if descriptor.r#type != DescriptorType::Cmd as i32 {
+            return Err(Status::invalid_argument("GetSchema takes a command descriptor: a statement, a prepared statement or a Flight SQL metadata command"));
+        }
+        let any = Any::decode(&*descriptor.cmd).map_err(|e| Status::invalid_argument(format!("not a Flight SQL command: {e}")))?;
+        let sql = &self.0;
+        let planned = |handle: Handle| sql.inspect(handle, |df| Ok(wire_schema(df.schema().as_arrow())));
+        let schema = match Command::try_from(any).map_err(Error::from)? {
+            Command::CommandStatementQuery(q) => planned(sql.handle(q.query, request).await?).await?,
+            Command::CommandPreparedStatementQuery(c) => planned(Handle::decode(&c.prepared_statement_handle)?).await?,
+            Command::CommandGetCatalogs(c) => c.into_builder().schema().as_ref().clone(),
+            Command::CommandGetDbSchemas(c) => c.into_builder().schema().as_ref().clone(),
+            Command::CommandGetTables(c) => c.into_builder().schema().as_ref().clone(),
+            Command::CommandGetTableTypes(c) => c.into_builder().schema().as_ref().clone(),
+            Command::CommandGetSqlInfo(c) => c.into_builder(sql_info()).schema().as_ref().clone(),
+            Command::CommandGetXdbcTypeInfo(c) => c.into_builder(xdbc::type_info()).schema().as_ref().clone(),
+            other => return Err(Status::unimplemented(format!("GetSchema of {} is not served", other.type_url()))),
+        };
+        Ok(schema)
+    }
+
+    /// The FlightInfo of every table and view, as the call's headers read the store.
+    async fn flights(&self, request: &Request<Criteria>) -> Result<Vec<FlightInfo>, Status> {
+        if !request.get_ref().expression.is_empty() {
+            return Err(Status::invalid_argument("ListFlights takes no criteria: it lists every table and view (GetTables filters them)"));
+        }
+        let pinned = self.0.pin(request).await?;
+        let mut out = Vec::new();
+        for (schema, name, _, table) in self.0.tables(&pinned).await? {
+            let sql = format!("SELECT * FROM {}.{}.{}", quoted(crate::catalog::CATALOG), quoted(&schema), quoted(&name));
+            let handle = Handle::pinned(sql.clone(), &pinned);
+            let ticket = TicketStatementQuery { statement_handle: handle.encode().into() };
+            let descriptor = FlightDescriptor::new_cmd(CommandStatementQuery { query: sql, transaction_id: None }.as_any().encode_to_vec());
+            out.push(info(&wire_schema(&table.schema()), ticket.as_any().encode_to_vec(), descriptor, Some(&handle))?);
+        }
+        Ok(out)
+    }
+}
+
+#[tonic::async_trait]
+impl FlightService for AnalystService {
+    type HandshakeStream = <AnalystFlight as FlightService>::HandshakeStream;
+    type ListFlightsStream = <AnalystFlight as FlightService>::ListFlightsStream;
+    type DoGetStream = <AnalystFlight as FlightService>::DoGetStream;
+    type DoPutStream = <AnalystFlight as FlightService>::DoPutStream;
+    type DoActionStream = <AnalystFlight as FlightService>::DoActionStream;
+    type ListActionsStream = <AnalystFlight as FlightService>::ListActionsStream;
+    type DoExchangeStream = <AnalystFlight as FlightService>::DoExchangeStream;
+
+    async fn handshake(&self, request: Request<Streaming<HandshakeRequest>>) -> Result<Response<Self::HandshakeStream>, Status> {
+        FlightService::handshake(&self.0, request).await
+    }
+
+    async fn list_flights(&self, request: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+        self.0.authenticate(&request)?;
+        let flights = self.flights(&request).await?;
+        Ok(Response::new(Box::pin(futures::stream::iter(flights.into_iter().map(Ok)))))
+    }
+
+    async fn get_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        FlightService::get_flight_info(&self.0, request).await
+    }
+
+    async fn poll_flight_info(&self, request: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
+        FlightService::poll_flight_info(&self.0, request).await
+    }
+
+    async fn get_schema(&self, request: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
+        self.0.authenticate(&request)?;
+        let schema = self.schema_of(&request).await?;
+        let result: SchemaResult = SchemaAsIpc::new(&schema, &IpcWriteOptions::default()).try_into().map_err(Error::from)?;
+        Ok(Response::new(result))
+    }
+
+    async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        FlightService::do_get(&self.0, request).await
+    }
+
+    async fn do_put(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        FlightService::do_put(&self.0, request).await
+    }
+
+    async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        FlightService::do_action(&self.0, request).await
+    }
+
+    async fn list_actions(&self, request: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+        FlightService::list_actions(&self.0, request).await
+    }
+
+    async fn do_exchange(&self, request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoExchangeStream>, Status> {
+        FlightService::do_exchange(&self.0, request).await
+    }
 }
 
 #[cfg(test)]

@@ -164,11 +164,64 @@ pub async fn plan(session: &Session, sql: &str, limits: &Limits) -> Result<DataF
         state.clone()
     };
     let dialect = state.config().options().sql_parser.dialect;
-    let statement = state.sql_to_statement(sql, &dialect)?;
+    let sql = match datafusion::sql::sqlparser::dialect::dialect_from_str(dialect) {
+        Some(d) => positional_placeholders(sql, d.as_ref())?,
+        None => std::borrow::Cow::Borrowed(sql),
+    };
+    let statement = state.sql_to_statement(&sql, &dialect)?;
     check_depth(&statement, limits.max_expression_depth)?;
     let plan = state.statement_to_plan(statement).await?;
     sql_options().verify_plan(&plan)?;
     Ok(session.ctx.execute_logical_plan(plan).await?)
+}
+
+/// `sql` with its `?` placeholders (the `qmark` style of ADBC's DB-API, ODBC and JDBC) written
+/// as DataFusion's positional ones: the n-th bare `?` becomes `$n`, and `?n` becomes `$n`, so
+/// parameters bind by position either way. Placeholders are found by the SQL tokenizer, so a `?`
+/// inside a string, an identifier or a comment stays as it is. Bare `?` mixed with numbered
+/// placeholders (`$1` or `?1`) is refused: their positions would be ambiguous. Text the tokenizer
+/// refuses is returned unchanged, for the parser to report.
+pub fn positional_placeholders<'a>(sql: &'a str, dialect: &dyn datafusion::sql::sqlparser::dialect::Dialect) -> Result<std::borrow::Cow<'a, str>> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.contains('?') {
+        return Ok(std::borrow::Cow::Borrowed(sql));
+    }
+    let Ok(tokens) = Tokenizer::new(dialect, sql).tokenize_with_location() else { return Ok(std::borrow::Cow::Borrowed(sql)) };
+    // Byte offset of each line's start (the tokenizer counts lines from 1 and columns in
+    // characters from 1).
+    let lines: Vec<usize> = std::iter::once(0).chain(sql.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let offset = |line: u64, col: u64| -> Option<usize> {
+        let start = *lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let skip = usize::try_from(col).ok()?.checked_sub(1)?;
+        sql[start..].char_indices().nth(skip).map(|(i, _)| start + i)
+    };
+    let is = |t: &Token, bare: bool| match t {
+        Token::Placeholder(p) if bare => p == "?",
+        Token::Placeholder(p) => p.len() > 1 && (p.starts_with('?') || p.starts_with('$')) && p[1..].bytes().all(|b| b.is_ascii_digit()),
+        _ => false,
+    };
+    if tokens.iter().any(|t| is(&t.token, true)) && tokens.iter().any(|t| is(&t.token, false)) {
+        return Err(Error::BadRequest("the statement mixes `?` placeholders with numbered ones ($1 or ?1); use one style".into()));
+    }
+    let (mut out, mut at, mut n) = (String::with_capacity(sql.len() + 8), 0, 0);
+    for t in &tokens {
+        let Token::Placeholder(p) = &t.token else { continue };
+        if !p.starts_with('?') {
+            continue;
+        }
+        let start = offset(t.span.start.line, t.span.start.column).ok_or_else(|| Error::Internal(format!("placeholder at {:?} outside the SQL", t.span.start)))?;
+        out.push_str(&sql[at..start]);
+        if p == "?" {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push('$');
+            out.push_str(&p[1..]);
+        }
+        at = start + p.len();
+    }
+    out.push_str(&sql[at..]);
+    Ok(std::borrow::Cow::Owned(out))
 }
 
 /// Why a result was cut.
@@ -279,4 +332,33 @@ async fn collect(catalog: &Catalog, sql: &str, read: &Read, limits: &Limits) -> 
     out.extend_from_slice(&tail[1..]);
     drop(reservation);
     Ok(JsonOutput { body: out, rows, truncated_by, store_version: session.store_version })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::positional_placeholders;
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+
+    fn rewrite(sql: &str) -> String {
+        positional_placeholders(sql, &GenericDialect {}).unwrap().into_owned()
+    }
+
+    /// Bare `?` are numbered in the order they appear; `?` in strings, quoted names and
+    /// comments are not placeholders.
+    #[test]
+    fn qmarks_become_positional_placeholders() {
+        assert_eq!(rewrite("SELECT 1 WHERE a = ? AND b IN (?, ?)"), "SELECT 1 WHERE a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            rewrite("SELECT '?', \"why?\" -- what?\n FROM t WHERE é = ? /* ? */ LIMIT ?"),
+            "SELECT '?', \"why?\" -- what?\n FROM t WHERE é = $1 /* ? */ LIMIT $2"
+        );
+        assert_eq!(rewrite("SELECT ?2, ?1"), "SELECT $2, $1");
+        assert_eq!(rewrite("SELECT $1 WHERE x = $2"), "SELECT $1 WHERE x = $2");
+    }
+
+    #[test]
+    fn mixed_placeholder_styles_are_refused() {
+        let e = positional_placeholders("SELECT ? WHERE x = $1", &GenericDialect {}).unwrap_err();
+        assert!(e.to_string().contains("mixes"), "{e}");
+    }
 }

@@ -19,7 +19,7 @@ use crate::catalog::{Catalog, Registers};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::flight::{AgentsDoor, SdgxFlight};
-use crate::flightsql::AnalystFlight;
+use crate::flightsql::{AnalystFlight, AnalystService};
 use crate::ingest::Ingest;
 use crate::listener::{accept, Admitted, ConnectionLimits, Gate, Plain};
 use crate::store::Store;
@@ -178,7 +178,7 @@ impl Coordinator {
         let limits = crate::query::Limits::from_config(&config)?;
         let analysts = match analyst_flight {
             Some(listener) => {
-                let svc = AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits.clone());
+                let svc = AnalystService::from(AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits.clone()));
                 let gate = Gate::new(c);
                 Some(match sec.tls.as_ref().map(|tls| server_tls(tls, false)).transpose()? {
                     Some(tls) => flight_server(t, c, svc, accept("analysts' flight", listener, gate, tls, c, t.tcp_nodelay), shutdown.clone()),

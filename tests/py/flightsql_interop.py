@@ -22,7 +22,16 @@ BIG_SQL = (
     "SELECT o.obs_value, g.value AS k "
     "FROM store.observations o CROSS JOIN generate_series(1, {k}) AS g"
 )
+# The same statement with a `?` placeholder: the qmark style ADBC's DB-API declares.
+QMARK_SQL = PARAM_SQL.replace("$1", "?")
 BAD_SQL = "SELECT no_such_column FROM observations"
+# Columns whose xdbc_* descriptions are checked: text, double, integer, bigint.
+XDBC_COLUMNS = ("indicator", "obs_value", "unit_mult", "store_version")
+XDBC_FIELDS = (
+    "xdbc_data_type", "xdbc_type_name", "xdbc_sql_data_type", "xdbc_column_size",
+    "xdbc_decimal_digits", "xdbc_num_prec_radix", "xdbc_nullable", "xdbc_is_nullable",
+    "xdbc_scope_catalog", "xdbc_scope_schema", "xdbc_scope_table", "xdbc_is_autoincrement",
+)
 COUNT_SQL = "SELECT count(*) AS n FROM observations"
 
 
@@ -62,6 +71,17 @@ def run_adbc(uri: str, token: str, k: int, ca: str | None) -> dict:
                 tables.append(f'{catalog["catalog_name"]}.{schema["db_schema_name"]}.{t["table_name"]}')
     out["tables"] = sorted(tables)
     out["observations_columns"] = [f.name for f in conn.adbc_get_table_schema("observations", catalog_filter="sdgx", db_schema_filter="public")]
+    # GetObjects to the columns: the xdbc_* columns the driver fills from the schema's metadata.
+    columns = conn.adbc_get_objects(depth="columns", catalog_filter="sdgx", db_schema_filter="public", table_name_filter="observations").read_all().to_pylist()
+    out["xdbc"] = {
+        c["column_name"]: {k: c[k] for k in XDBC_FIELDS}
+        for catalog in columns
+        for schema in catalog["catalog_db_schemas"] or []
+        for t in schema["db_schema_tables"] or []
+        for c in t["table_columns"] or []
+        if c["column_name"] in XDBC_COLUMNS
+    }
+    out["paramstyle"] = flightsql.paramstyle
 
     with conn.cursor() as cur:
         # A parameterised prepared statement, bound twice.
@@ -70,6 +90,11 @@ def run_adbc(uri: str, token: str, k: int, ca: str | None) -> dict:
         out["param_cba"] = [list(r) for r in cur.fetchall()]
         cur.execute(PARAM_SQL, ("moh",))
         out["param_moh"] = [list(r) for r in cur.fetchall()]
+        # The same with `?`, as DB-API code writes it.
+        cur.execute(QMARK_SQL, ("cba",))
+        out["qmark_cba"] = [list(r) for r in cur.fetchall()]
+        # The result's schema without running the statement (GetSchema).
+        out["schema_only"] = cur.adbc_execute_schema(QMARK_SQL).names
 
         cur.execute(BIG_SQL.format(k=k))
         out["big"] = summarise_big(cur.fetch_arrow_table())
@@ -204,6 +229,54 @@ def run_pyarrow(uri: str, token: str, k: int, ca: str | None) -> dict:
     out["param_cba"] = bind_and_run("cba")
     out["param_moh"] = bind_and_run("moh")
     client.do_action(fl.Action("ClosePreparedStatement", any_msg("ActionClosePreparedStatementRequest", field(1, handle))), opts)
+
+    # The same statement with a `?` placeholder: its parameter schema, and the rows bound.
+    create = any_msg("ActionCreatePreparedStatementRequest", field(1, QMARK_SQL.encode()))
+    prepared = parse(parse(next(iter(client.do_action(fl.Action("CreatePreparedStatement", create), opts))).body.to_pybytes())[2][0])
+    handle, param_schema = prepared[1][0], pa.ipc.read_schema(pa.py_buffer(prepared[3][0]))
+    out["qmark_param_schema"] = [[f.name, str(f.type)] for f in param_schema]
+    out["qmark_cba"] = bind_and_run("cba")
+
+    # GetSchema: of a statement (planned, not run), of the prepared statement, of a metadata
+    # command; and refused without a token.
+    statement = fl.FlightDescriptor.for_command(any_msg("CommandStatementQuery", field(1, QMARK_SQL.encode())))
+    out["schema_only"] = client.get_schema(statement, opts).schema.names
+    out["schema_prepared"] = client.get_schema(fl.FlightDescriptor.for_command(any_msg("CommandPreparedStatementQuery", field(1, handle))), opts).schema.names
+    out["schema_xdbc_type_info"] = client.get_schema(fl.FlightDescriptor.for_command(any_msg("CommandGetXdbcTypeInfo", b"")), opts).schema.names[:3]
+    try:
+        client.get_schema(statement)
+        out["schema_unauthenticated"] = "accepted"
+    except (fl.FlightError, OSError) as e:  # pyarrow raises this one as OSError
+        out["schema_unauthenticated"] = str(e)
+
+    # ListFlights: a flight per table and view, whose descriptor is a statement and whose ticket
+    # reads its rows with the schema announced; refused without a token.
+    flights = {}
+    for info in client.list_flights(options=opts):
+        query = parse(parse(info.descriptor.command)[2][0])[1][0].decode()  # Any.value, then CommandStatementQuery.query
+        flights[query] = info
+    out["flights"] = sorted(flights)
+    listed = flights['SELECT * FROM "sdgx"."public"."observations"']
+    rows = client.do_get(listed.endpoints[0].ticket, opts).read_all()
+    out["flight_observations"] = {"rows": rows.num_rows, "schema_matches": rows.schema.equals(listed.schema), "app_metadata": json.loads(listed.app_metadata)}
+    try:
+        list(client.list_flights())
+        out["flights_unauthenticated"] = "accepted"
+    except (fl.FlightError, OSError) as e:
+        out["flights_unauthenticated"] = str(e)
+
+    # GetXdbcTypeInfo: the SQL types with their XDBC codes.
+    type_info = read(any_msg("CommandGetXdbcTypeInfo", b"")).to_pylist()
+    out["xdbc_type_info"] = {
+        r["type_name"]: {k: r[k] for k in ("data_type", "sql_data_type", "datetime_subcode", "column_size", "num_prec_radix", "literal_prefix")}
+        for r in type_info
+    }
+    # The column metadata GetTables' schemas carry (Flight SQL's keys).
+    fields = pa.ipc.read_schema(pa.py_buffer(obs["table_schema"]))
+    out["column_metadata"] = {
+        name: {k.decode(): v.decode() for k, v in (fields.field(name).metadata or {}).items() if k.startswith(b"ARROW:FLIGHT:SQL:")}
+        for name in XDBC_COLUMNS
+    }
 
     out["big"] = summarise_big(read(any_msg("CommandStatementQuery", field(1, BIG_SQL.format(k=k).encode()))))
     try:

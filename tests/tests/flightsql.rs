@@ -1,8 +1,11 @@
 //! Flight SQL interop: the ADBC Flight SQL driver and pyarrow.flight (from the project's venv,
-//! nobody here wrote them) authenticate, list tables, run a parameterised prepared statement,
-//! read a result of more than a million rows, get a clean error on bad SQL, and read the store
-//! as it was with the `x-sdgx-as-of` header, over TLS as deployed (agents publish over mutual
-//! TLS). The values they saw are asserted here.
+//! nobody here wrote them) authenticate, list tables, run a parameterised prepared statement
+//! (with `$1` and with `?`, DB-API's qmark style), get a result's schema without running it
+//! (GetSchema), list the tables as flights and read one (ListFlights), read the SQL types' XDBC
+//! codes (GetXdbcTypeInfo, and the `xdbc_*` columns of ADBC's GetObjects), read a result of more
+//! than a million rows, get a clean error on bad SQL, and read the store as it was with the
+//! `x-sdgx-as-of` header, over TLS as deployed (agents publish over mutual TLS). The values they
+//! saw are asserted here.
 
 use sdgx_coordinator::catalog::Read;
 use sdgx_coordinator::signoff::View;
@@ -76,6 +79,14 @@ async fn adbc_and_pyarrow_speak_flight_sql_to_the_analysts_port() {
         // 17.3.2; moh 3 of 3.1.1, 9 of 3.3.1 and 3 of 3.8.1 (examples/federation/*/).
         assert_eq!(v["param_cba"], serde_json::json!([["10.c.1", 3], ["17.3.2", 3]]), "{client}");
         assert_eq!(v["param_moh"], serde_json::json!([["3.1.1", 3], ["3.3.1", 9], ["3.8.1", 3]]), "{client}");
+        // `?` placeholders bind by position as `$1` does.
+        assert_eq!(v["qmark_cba"], v["param_cba"], "{client}");
+        // GetSchema: the statement's result schema, planned, not run.
+        assert_eq!(v["schema_only"], serde_json::json!(["indicator", "n"]), "{client}");
+        match client {
+            "adbc" => adbc_checks(&v),
+            _ => pyarrow_checks(&v, n),
+        }
         // More than a million rows, all of them, with the right values.
         let big = &v["big"];
         assert_eq!(big["rows"].as_i64().unwrap(), n * k, "{client}");
@@ -91,4 +102,78 @@ async fn adbc_and_pyarrow_speak_flight_sql_to_the_analysts_port() {
         assert_eq!(v["count_as_of_1"].as_i64().unwrap(), first.rows as i64, "{client}");
     }
     r.stop().await;
+}
+
+/// What only the ADBC driver reports: the DB-API paramstyle, and the `xdbc_*` columns of
+/// GetObjects. The driver (adbc-driver-flightsql 1.13) takes `xdbc_type_name`, the scope
+/// columns and `xdbc_is_autoincrement` from the Flight SQL column metadata of GetTables'
+/// schemas (all null without it), and derives `xdbc_data_type` and `xdbc_sql_data_type` from
+/// the Arrow type itself (`DOUBLE` as its `XDBC_FLOAT`, 6); it leaves the sizes null.
+fn adbc_checks(v: &Value) {
+    assert_eq!(v["paramstyle"], "qmark");
+    let x = &v["xdbc"];
+    // (column, type name, XDBC data type as the driver derives it): VARCHAR 12, FLOAT 6,
+    // INTEGER 4, BIGINT -5, as FlightSql.proto's XdbcDataType numbers them.
+    for (column, name, code) in [("indicator", "VARCHAR", 12), ("obs_value", "DOUBLE", 6), ("unit_mult", "INTEGER", 4), ("store_version", "BIGINT", -5)] {
+        let c = &x[column];
+        assert_eq!(c["xdbc_type_name"].as_str(), Some(name), "{column}: {x}");
+        assert_eq!(c["xdbc_data_type"].as_i64(), Some(code), "{column}: {x}");
+        assert_eq!(c["xdbc_sql_data_type"].as_i64(), Some(code), "{column}: {x}");
+        assert_eq!(c["xdbc_scope_catalog"], "sdgx", "{column}: {x}");
+        assert_eq!(c["xdbc_scope_schema"], "public", "{column}: {x}");
+        assert_eq!(c["xdbc_scope_table"], "observations", "{column}: {x}");
+        assert_eq!(c["xdbc_is_autoincrement"], false, "{column}: {x}");
+    }
+}
+
+/// What only pyarrow is asked here: the prepared statement's parameter schema for `?`, GetSchema
+/// of a prepared statement and of a metadata command, ListFlights, GetXdbcTypeInfo and the
+/// Flight SQL column metadata; GetSchema and ListFlights refused without a token.
+fn pyarrow_checks(v: &Value, n: i64) {
+    // The agency column is dictionary-encoded in the store; its parameter is announced as text.
+    assert_eq!(v["qmark_param_schema"], serde_json::json!([["$1", "string"]]), "{v}");
+    assert_eq!(v["schema_prepared"], serde_json::json!(["indicator", "n"]), "{v}");
+    assert_eq!(v["schema_xdbc_type_info"], serde_json::json!(["type_name", "data_type", "column_size"]), "{v}");
+    for refused in ["schema_unauthenticated", "flights_unauthenticated"] {
+        let e = v[refused].as_str().unwrap();
+        assert!(e.contains("Unauthenticated") || e.contains("UNAUTHENTICATED") || e.contains("token"), "{refused}: {e}");
+    }
+    let flights: Vec<&str> = v["flights"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    for t in ["public\".\"observations", "public\".\"indicators", "public\".\"migration_disaggregation_share", "store\".\"observations"] {
+        let q = format!("SELECT * FROM \"sdgx\".\"{t}\"");
+        assert!(flights.contains(&q.as_str()), "{q} missing from {flights:?}");
+    }
+    let obs = &v["flight_observations"];
+    assert_eq!(obs["rows"].as_i64(), Some(n), "{obs}");
+    assert_eq!(obs["schema_matches"], true, "the listed schema is the one the rows come with: {obs}");
+    assert_eq!(obs["app_metadata"]["view"], "official", "{obs}");
+    // GetXdbcTypeInfo: concise and verbose codes (dates: XDBC_DATE 91, XDBC_DATETIME 9, subcode 1).
+    let t = &v["xdbc_type_info"];
+    for (name, code, sql_code, subcode, size, radix) in [
+        ("BIGINT", -5, -5, None, Some(19), Some(10)),
+        ("DOUBLE", 8, 8, None, Some(53), Some(2)),
+        ("VARCHAR", 12, 12, None, None, None),
+        ("DATE", 91, 9, Some(1), Some(10), None),
+        ("TIMESTAMP", 93, 9, Some(3), Some(29), None),
+    ] {
+        let r = &t[name];
+        assert_eq!(r["data_type"].as_i64(), Some(code), "{name}: {t}");
+        assert_eq!(r["sql_data_type"].as_i64(), Some(sql_code), "{name}: {t}");
+        assert_eq!(r["datetime_subcode"].as_i64(), subcode, "{name}: {t}");
+        assert_eq!(r["column_size"].as_i64(), size, "{name}: {t}");
+        assert_eq!(r["num_prec_radix"].as_i64(), radix, "{name}: {t}");
+    }
+    assert_eq!(t["VARCHAR"]["literal_prefix"], "'");
+    // The Flight SQL column metadata of GetTables' schemas.
+    let m = &v["column_metadata"];
+    assert_eq!(m["obs_value"]["ARROW:FLIGHT:SQL:TYPE_NAME"], "DOUBLE", "{m}");
+    assert_eq!(m["obs_value"]["ARROW:FLIGHT:SQL:PRECISION"], "53", "{m}");
+    assert_eq!(m["obs_value"]["ARROW:FLIGHT:SQL:TABLE_NAME"], "observations", "{m}");
+    assert_eq!(m["obs_value"]["ARROW:FLIGHT:SQL:DB_SCHEMA_NAME"], "public", "{m}");
+    assert_eq!(m["obs_value"]["ARROW:FLIGHT:SQL:CATALOG_NAME"], "sdgx", "{m}");
+    assert_eq!(m["obs_value"]["ARROW:FLIGHT:SQL:IS_READ_ONLY"], "1", "{m}");
+    assert_eq!(m["unit_mult"]["ARROW:FLIGHT:SQL:TYPE_NAME"], "INTEGER", "{m}");
+    assert_eq!(m["indicator"]["ARROW:FLIGHT:SQL:TYPE_NAME"], "VARCHAR", "{m}");
+    assert_eq!(m["indicator"]["ARROW:FLIGHT:SQL:IS_CASE_SENSITIVE"], "1", "{m}");
+    assert!(m["indicator"].get("ARROW:FLIGHT:SQL:PRECISION").is_none(), "text has no declared size: {m}");
 }

@@ -1,9 +1,10 @@
 //! Other engines read the store the coordinator writes: the `deltalake` package (delta-rs's
-//! Python binding) and polars, from the project's venv (nobody here wrote them), read the
-//! example federation's table and see every dataset's latest publication with the rows and
+//! Python binding), polars and DuckDB, from the project's venv (nobody here wrote them), read
+//! the example federation's table and see every dataset's latest publication with the rows and
 //! values the coordinator holds, time travel to version 1, and the publications log and the
 //! sign-off decisions in the commits' metadata (docs/store.md, "Reading the store with other
-//! engines").
+//! engines"). DuckDB reads the Delta log's file list correctly; the raw Parquet files under the
+//! table (a glob, ignoring the log) hold superseded publications too, and overcount.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -19,6 +20,15 @@ use serde_json::Value;
 async fn deltalake_and_polars_read_the_store_the_coordinator_wrote() {
     let r = Running::start(|_| {}).await;
     r.publish_all().await;
+    // moh republishes health without 3.3.1's migrant rows: its first publication is superseded
+    // and its data file stays where it was (nothing is vacuumed).
+    let health = std::fs::read_to_string(root().join("examples/federation/moh/health.csv")).unwrap();
+    let revised = r.dir.path().join("health-revised.csv");
+    std::fs::write(&revised, health.lines().filter(|l| !l.contains("MIGRANT")).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let mut moh = r.agent("moh");
+    moh.datasets[0].source = revised;
+    let out = sdgx_agent::run(&moh, false).await.unwrap();
+    assert!(!out[0].sent.as_ref().unwrap().as_ref().unwrap().duplicate, "the revision is new");
     let store = r.catalog.store();
     let log = store.publications().await;
     let first = log[0].clone();
@@ -57,7 +67,7 @@ async fn deltalake_and_polars_read_the_store_the_coordinator_wrote() {
     let dl = &seen["deltalake"];
     assert_eq!(dl["version"].as_i64(), Some(version), "{dl}");
     assert_eq!(dl["partition_columns"], serde_json::json!(["agency", "dataset"]));
-    for (engine, by_dataset) in [("deltalake", &dl["by_dataset"]), ("polars", &seen["polars"]["by_dataset"])] {
+    for (engine, by_dataset) in [("deltalake", &dl["by_dataset"]), ("polars", &seen["polars"]["by_dataset"]), ("duckdb", &seen["duckdb"]["by_dataset"])] {
         let by_dataset = by_dataset.as_object().unwrap_or_else(|| panic!("{engine}: {seen}"));
         assert_eq!(by_dataset.keys().cloned().collect::<Vec<_>>(), expected.keys().cloned().collect::<Vec<_>>(), "{engine}");
         for (d, (rows, sum)) in &expected {
@@ -66,6 +76,16 @@ async fn deltalake_and_polars_read_the_store_the_coordinator_wrote() {
             assert!((got - sum).abs() <= 1e-9 * sum.abs().max(1.0), "{engine} {d}: sum {got}, the coordinator's {sum}");
         }
     }
+    // Raw Parquet: every publication ever accepted left its file (nothing is vacuumed), so a
+    // reader of the files rather than the log counts the superseded ones as well.
+    let duck = &seen["duckdb"];
+    let current: i64 = expected.values().map(|(rows, _)| rows).sum();
+    let ever: u64 = log.iter().map(|e| e.rows).sum();
+    assert!(log.len() > latest.len(), "the example federation supersedes a publication");
+    assert_eq!(duck["files"].as_u64(), Some(latest.len() as u64), "one file per current publication: {duck}");
+    assert_eq!(duck["raw_parquet_files"].as_u64(), Some(log.len() as u64), "one file per accepted publication: {duck}");
+    assert_eq!(duck["raw_parquet_rows"].as_u64(), Some(ever), "{duck}");
+    assert!(ever > current as u64, "raw Parquet overcounts: {ever} rows, the table {current}");
     let mut ids: Vec<String> = latest.values().map(|(id, _)| id.clone()).collect();
     ids.sort();
     assert_eq!(dl["publication_ids"], serde_json::json!(ids), "the latest accepted publication of each dataset");
