@@ -246,8 +246,11 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     std::io::Read::read_to_string(&mut archive.by_name("data/indicator_10-7-p1.csv").unwrap(), &mut p1_zipped).unwrap();
     assert_eq!(p1_zipped, p1);
     // The other exports from the CLI, each stating its version.
-    assert!(run("sdmx-csv-1.0", &tmp.path().join("sdg.csv")).contains("left out, listed with the reason in"));
+    assert!(run("sdmx-csv-1.0", &tmp.path().join("sdg.csv")).contains("in the national dataflow NSO_AM:DF_SDG_AM(1.0); 0 left out of both, listed with the reason in"));
     assert!(std::fs::read_to_string(tmp.path().join("sdg.report.txt")).unwrap().contains("store version 8"));
+    assert!(std::fs::read_to_string(tmp.path().join("sdg.structure.xml")).unwrap().contains(r#"<str:Dataflow agencyID="NSO_AM" id="DF_SDG_AM" version="1.0" isFinal="false">"#));
+    assert!(run("sdmx-csv-2.0-national", &tmp.path().join("sdg-am.csv")).contains("in the global dataflow IAEG-SDGs:DF_SDG_GLH(1.24)"));
+    assert!(std::fs::read_to_string(tmp.path().join("sdg-am.csv")).unwrap().starts_with("STRUCTURE,STRUCTURE_ID,ACTION,FREQ,"));
     run("xlsx", &tmp.path().join("annex.xlsx"));
     run("html", &tmp.path().join("report.html"));
     assert!(std::fs::read_to_string(tmp.path().join("report.html")).unwrap().contains("store version 8 ("));

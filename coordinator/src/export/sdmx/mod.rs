@@ -231,20 +231,29 @@ fn global_row(s: &Snapshot, o: &Obs) -> Result<(Vec<String>, Vec<Remap>), String
             }
         }
     }
+    let remapped = constrain(series, &mut r)?;
+    Ok((r, remapped))
+}
+
+/// Applies the global content constraint of `series` to the dimensions of a global row: a
+/// total `_T` in a dimension restricted to one code becomes that code (returned as a
+/// [`Remap`]); any other code the constraint does not allow refuses the row, with the reason.
+pub fn constrain(series: &str, row: &mut [String]) -> Result<Vec<Remap>, String> {
+    let dsd = Dsd::global();
     let mut remapped = Vec::new();
     for (i, (dim, _)) in DIMENSIONS.iter().enumerate() {
         let Some(allowed) = dsd.constraint.allowed(series, dim) else { continue };
-        if allowed.contains(&r[i]) {
+        if allowed.contains(&row[i]) {
             continue;
         }
-        if r[i] == "_T" && allowed.len() == 1 {
-            remapped.push((series.to_owned(), (*dim).to_owned(), r[i].clone(), allowed[0].clone()));
-            r[i] = allowed[0].clone();
+        if row[i] == "_T" && allowed.len() == 1 {
+            remapped.push((series.to_owned(), (*dim).to_owned(), row[i].clone(), allowed[0].clone()));
+            row[i] = allowed[0].clone();
         } else {
-            return Err(format!("{dim} {} is outside the content constraint of series {series} (allowed: {})", r[i], allowed.join(", ")));
+            return Err(format!("{dim} {} is outside the content constraint of series {series} (allowed: {})", row[i], allowed.join(", ")));
         }
     }
-    Ok((r, remapped))
+    Ok(remapped)
 }
 
 /// The national row of an observation, or why the national structure cannot carry it.
@@ -427,4 +436,57 @@ pub fn report(s: &Snapshot, m: &Mapped<'_>) -> String {
     list(&mut out, &format!("in the national dataflow {national}, as the global one cannot carry them"), &m.moved);
     list(&mut out, "left out of both", &m.excluded);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(series: &str, sex: &str, composite: &str) -> Vec<String> {
+        DIMENSIONS
+            .iter()
+            .map(|(d, _)| match *d {
+                "FREQ" => "A",
+                "REPORTING_TYPE" => "N",
+                "SERIES" => series,
+                "REF_AREA" => "AM",
+                "SEX" => sex,
+                "COMPOSITE_BREAKDOWN" => composite,
+                "TIME_PERIOD" => "2023",
+                _ => "_T",
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_total_where_the_constraint_allows_one_code_is_that_code() {
+        let sex = DIMENSIONS.iter().position(|(d, _)| *d == "SEX").unwrap();
+        let mut r = row("SH_STA_MORT", "_T", "MS_MIGRANT");
+        let remapped = constrain("SH_STA_MORT", &mut r).unwrap();
+        assert_eq!(r[sex], "F");
+        assert_eq!(remapped, vec![("SH_STA_MORT".into(), "SEX".into(), "_T".into(), "F".into())]);
+        let mut f = row("SH_STA_MORT", "F", "_T");
+        assert_eq!(constrain("SH_STA_MORT", &mut f).unwrap(), vec![]);
+        assert_eq!(f[sex], "F");
+    }
+
+    #[test]
+    fn any_other_code_outside_the_constraint_is_refused_with_the_reason() {
+        let mut m = row("SH_STA_MORT", "M", "_T");
+        assert_eq!(constrain("SH_STA_MORT", &mut m).unwrap_err(), "SEX M is outside the content constraint of series SH_STA_MORT (allowed: F)");
+        // SH_DYN_IMRT (infant mortality) allows COMPOSITE_BREAKDOWN _T only: no migratory status.
+        let mut ms = row("SH_DYN_IMRT", "_T", "MS_MIGRANT");
+        assert!(constrain("SH_DYN_IMRT", &mut ms).unwrap_err().starts_with("COMPOSITE_BREAKDOWN MS_MIGRANT is outside the content constraint of series SH_DYN_IMRT"));
+        // A series the constraint does not list is not restricted.
+        let mut free = row("AG_FLS_INDEX", "M", "MS_MIGRANT");
+        assert_eq!(constrain("AG_FLS_INDEX", &mut free).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn national_ids_follow_the_national_area() {
+        let n = National::new("AM");
+        assert_eq!((n.dataflow(), n.structure_id()), ("NSO_AM:DF_SDG_AM(1.0)".to_owned(), "SDG_AM".to_owned()));
+        assert_eq!(National::new("X.Y").agency, "NSO_X_Y");
+    }
 }
