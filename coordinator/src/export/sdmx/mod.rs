@@ -78,25 +78,19 @@ pub const DIMENSIONS: [(&str, &str); 16] = [
 ];
 
 /// The national DSD's dimensions: the global ones with MIGRATORY_STATUS before TIME_PERIOD.
-pub const NATIONAL_DIMENSIONS: [(&str, &str); 17] = [
-    ("FREQ", "freq"),
-    ("REPORTING_TYPE", "reporting_type"),
-    ("SERIES", "series"),
-    ("REF_AREA", "ref_area"),
-    ("SEX", "sex"),
-    ("AGE", "age"),
-    ("URBANISATION", "urbanisation"),
-    ("INCOME_WEALTH_QUANTILE", "income_wealth_quantile"),
-    ("EDUCATION_LEV", "education_lev"),
-    ("OCCUPATION", "occupation"),
-    ("CUST_BREAKDOWN", "cust_breakdown"),
-    ("COMPOSITE_BREAKDOWN", "composite_breakdown"),
-    ("DISABILITY_STATUS", "disability_status"),
-    ("ACTIVITY", "activity"),
-    ("PRODUCT", "product"),
-    ("MIGRATORY_STATUS", "migratory_status"),
-    ("TIME_PERIOD", "time_period"),
-];
+pub const NATIONAL_DIMENSIONS: [(&str, &str); 17] = national_dimensions();
+
+const fn national_dimensions() -> [(&'static str, &'static str); 17] {
+    let mut out = [("", ""); 17];
+    let mut i = 0;
+    while i < 15 {
+        out[i] = DIMENSIONS[i];
+        i += 1;
+    }
+    out[15] = ("MIGRATORY_STATUS", "migratory_status");
+    out[16] = DIMENSIONS[15];
+    out
+}
 
 /// The attributes exported to the global dataflow, in the DSD's order.
 pub const ATTRIBUTES: [&str; 7] = ["OBS_STATUS", "UNIT_MULT", "UNIT_MEASURE", "NATURE", "COMMENT_OBS", "UPPER_BOUND", "LOWER_BOUND"];
@@ -224,11 +218,12 @@ fn global_row(s: &Snapshot, o: &Obs) -> Result<(Vec<String>, Vec<Remap>), String
     r.extend([status, o.unit_mult.to_string(), o.get("unit_measure").to_owned(), o.get("nature").to_owned(), comment, num(o.upper), num(o.lower)]);
     let header = header_ids(Flow::Global);
     for (id, code) in header.iter().zip(&r) {
-        if let Some(Representation::Codelist(cl)) = dsd.component(id).map(|c| &c.representation) {
-            if !code.is_empty() && !dsd.official(codelists, cl, code) {
-                let what = if code == "_Z" { "sdgx's not-applicable code" } else { "national extension code" };
-                return Err(format!("{what} {code} in {id} is not in the global codelist {cl}"));
-            }
+        if let Some(Representation::Codelist(cl)) = dsd.component(id).map(|c| &c.representation)
+            && !code.is_empty()
+            && !dsd.official(codelists, cl, code)
+        {
+            let what = if code == "_Z" { "sdgx's not-applicable code" } else { "national extension code" };
+            return Err(format!("{what} {code} in {id} is not in the global codelist {cl}"));
         }
     }
     let remapped = constrain(series, &mut r)?;
@@ -267,10 +262,11 @@ fn national_row(s: &Snapshot, o: &Obs) -> Result<Vec<String>, String> {
     r.push(value);
     r.extend([status, o.unit_mult.to_string(), o.get("unit_measure").to_owned(), o.get("nature").to_owned(), comment, num(o.upper), num(o.lower), o.get("conf_status").to_owned()]);
     for (id, code) in header_ids(Flow::National).iter().zip(&r) {
-        if let Some(cl) = structure::national_codelist(id) {
-            if !code.is_empty() && !s.contract.codelists.contains(cl, code) {
-                return Err(format!("code {code} in {id} is not in the codelist {cl}"));
-            }
+        if let Some(cl) = structure::national_codelist(id)
+            && !code.is_empty()
+            && !s.contract.codelists.contains(cl, code)
+        {
+            return Err(format!("code {code} in {id} is not in the codelist {cl}"));
         }
     }
     Ok(r)
@@ -481,6 +477,13 @@ mod tests {
         // A series the constraint does not list is not restricted.
         let mut free = row("AG_FLS_INDEX", "M", "MS_MIGRANT");
         assert_eq!(constrain("AG_FLS_INDEX", &mut free).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn the_national_dimensions_are_the_global_ones_with_migratory_status_before_time() {
+        assert_eq!(NATIONAL_DIMENSIONS[..15], DIMENSIONS[..15]);
+        assert_eq!(NATIONAL_DIMENSIONS[15], ("MIGRATORY_STATUS", "migratory_status"));
+        assert_eq!(NATIONAL_DIMENSIONS[16], ("TIME_PERIOD", "time_period"));
     }
 
     #[test]
