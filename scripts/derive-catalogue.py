@@ -11,6 +11,7 @@ It is never run at build or test time: the derived files are committed and compi
 import csv
 import os
 import sys
+import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 BREAKDOWN_LISTS = {
@@ -53,6 +54,74 @@ CONF_STATUS = [
 ]
 
 
+STR = "{http://www.sdmx.org/resources/sdmxml/schemas/v2_1/structure}"
+COM = "{http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common}"
+# The DSD dimensions a per-series content constraint restricts (columns of the allowed-codes file).
+CONSTRAINED = ["SEX", "AGE", "URBANISATION", "INCOME_WEALTH_QUANTILE", "EDUCATION_LEV", "OCCUPATION",
+               "COMPOSITE_BREAKDOWN", "DISABILITY_STATUS", "ACTIVITY", "PRODUCT"]
+
+
+def write(path, header, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def ref_text(el):
+    """`AGENCY:ID(VERSION)` of the first maintainable reference below `el`."""
+    r = el.find(".//Ref")
+    return f"{r.get('agencyID')}:{r.get('id')}({r.get('version')})"
+
+
+def derive_sdmx(ref, out, added):
+    """The global DSD's artefacts, components and per-series content constraint (schemas/README.md,
+    "The SDMX structures")."""
+    tree = ET.parse(os.path.join(ref, "sdg_dsd_1.14.xml"))
+    artefacts = []
+    dsd = next(tree.iter(STR + "DataStructure"))
+    artefacts.append(["datastructure", dsd.get("agencyID"), dsd.get("id"), dsd.get("version"), dsd.find(COM + "Name").text, ""])
+    concepts = {}
+    for cs in tree.iter(STR + "ConceptScheme"):
+        artefacts.append(["conceptscheme", cs.get("agencyID"), cs.get("id"), cs.get("version"), cs.find(COM + "Name").text, ""])
+        for c in cs.findall(STR + "Concept"):
+            concepts[c.get("id")] = c.find(COM + "Name").text
+    for cl in tree.iter(STR + "Codelist"):
+        artefacts.append(["codelist", cl.get("agencyID"), cl.get("id"), cl.get("version"), cl.find(COM + "Name").text,
+                          ";".join(added.get(cl.get("id"), []))])
+    write(os.path.join(out, "sdmx-artefacts.csv"), ["kind", "agency", "id", "version", "name", "sdgx_added"], artefacts)
+
+    components = []
+    comps = dsd.find(STR + "DataStructureComponents")
+    for el in comps.iter():
+        kind = {STR + "Dimension": "dimension", STR + "TimeDimension": "time", STR + "Attribute": "attribute"}.get(el.tag)
+        if el.tag == STR + "PrimaryMeasure" and el.get("id"):
+            kind = "measure"
+        if kind is None or el.get("id") is None:  # skip the references inside relationships
+            continue
+        rep = el.find(STR + "LocalRepresentation")
+        if rep is not None and rep.find(STR + "Enumeration") is not None:
+            representation = "codelist:" + ref_text(rep.find(STR + "Enumeration"))
+        elif rep is not None and rep.find(STR + "TextFormat") is not None:
+            representation = "text:" + rep.find(STR + "TextFormat").get("textType")
+        else:
+            representation = ""
+        attachment = ""
+        if kind == "attribute":
+            rel = el.find(STR + "AttributeRelationship")
+            attachment = "series" if rel.find(STR + "Dimension") is not None else "observation"
+        components.append([el.get("id"), kind, concepts[el.get("id")], representation, el.get("assignmentStatus", ""), attachment])
+    write(os.path.join(out, "sdmx-dsd.csv"), ["component", "kind", "concept", "representation", "usage", "attachment"], components)
+
+    rows = []
+    for r in read(os.path.join(ref, "sdg_series_allowed_codes.csv")):
+        for dim in CONSTRAINED:
+            codes = [c.strip() for c in r[dim].split(";") if c.strip()]
+            if codes and codes != ["ALL"]:  # a blank: no information, so not constrained
+                rows.append([r["SERIES"], dim, ";".join(codes)])
+    write(os.path.join(out, "sdmx-constraints.csv"), ["series", "dimension", "codes"], rows)
+
+
 def read(path):
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
@@ -65,18 +134,20 @@ def main(ref, out):
     with open(os.path.join(out, "codelists.csv"), "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["codelist", "code", "name"])
+        added = {}
         for cl in sorted(lists):
-            if cl == "CL_GEO_INFO_TYPE":
-                continue
             codes = dict(lists[cl])
             if cl in BREAKDOWN_LISTS and "_Z" not in codes:
                 codes["_Z"] = "Not applicable"
+                added[cl] = ["_Z"]
             for code, name in codes.items():
                 w.writerow([cl, code, name])
         for code, name in MIGRATORY_STATUS:
             w.writerow(["CL_MIGRATORY_STATUS", code, name])
         for code, name in CONF_STATUS:
             w.writerow(["CL_CONF_STATUS", code, name])
+
+    derive_sdmx(ref, out, added)
 
     allowed = {r["SERIES"]: r for r in read(os.path.join(ref, "sdg_series_allowed_codes.csv"))}
     series_rows = read(os.path.join(ref, "sdg_series.csv"))

@@ -62,7 +62,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Export for the VNR and the UN: sdmx-csv-1.0, sdmx-csv-2.0, sdmx-report, open-sdg, xlsx
+    /// Export for the VNR and the UN: sdmx-csv-1.0, sdmx-csv-2.0 (global dataflow),
+    /// sdmx-csv-1.0-national, sdmx-csv-2.0-national, sdmx-structure, sdmx-report, open-sdg, xlsx
     /// or html, from one store version.
     Export {
         /// The format.

@@ -148,7 +148,7 @@ fn no_agent_or_token_publishes_as_the_reserved_agency() {
 }
 
 #[tokio::test]
-async fn the_derived_dataset_is_exported_like_any_indicator_but_sdmx_leaves_it_out() {
+async fn the_derived_dataset_is_exported_like_any_indicator_and_sdmx_puts_it_in_the_national_dataflow() {
     use arrow::array::AsArray;
     use sdgx_coordinator::catalog::Read;
     use sdgx_coordinator::export::{self, opensdg, sdmx};
@@ -185,10 +185,12 @@ async fn the_derived_dataset_is_exported_like_any_indicator_but_sdmx_leaves_it_o
     assert!(html.contains("<td>sdgx</td><td>headline</td>"), "the derived publication is listed");
     assert!(html.contains("3 of 6 indicators in scope are reported"));
 
-    // SDMX: the global structure has neither the national proxy nor its series: left out, with
-    // the reason, in the exclusion report.
+    // SDMX: the global structure has neither the national proxy nor its series: exported to the
+    // national dataflow, with the reason in the report; nothing is left out.
     let mapped = sdmx::map(&snap);
-    let excluded: Vec<&str> = mapped.excluded.iter().filter(|e| e.obs.agency == AGENCY).map(|e| e.reason.as_str()).collect();
-    assert_eq!(excluded.len(), 2, "{excluded:?}");
-    assert!(excluded.iter().all(|r| r.contains("national proxy indicator 17.18.p1")), "{excluded:?}");
+    let moved: Vec<&str> = mapped.moved.iter().filter(|e| e.obs.agency == AGENCY).map(|e| e.reason.as_str()).collect();
+    assert_eq!(moved.len(), 2, "{moved:?}");
+    assert!(moved.iter().all(|r| r.contains("national proxy indicator 17.18.p1")), "{moved:?}");
+    assert!(mapped.excluded.iter().all(|e| e.obs.agency != AGENCY));
+    assert_eq!(mapped.national.iter().filter(|r| r[2] == "AM_SDG_MIGDIS").count(), 2);
 }

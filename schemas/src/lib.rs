@@ -12,6 +12,7 @@
 //! | [`framework`] | the indicator framework catalogue, global and national |
 //! | [`bundle`] | the framework in force as served to agents: its files, version and hash |
 //! | [`contract`] | codelists + framework in force; the contract version |
+//! | [`sdmx`] | the global SDMX structure (DSD, codelist versions, per-series content constraint) |
 //! | [`time`] | SDMX time periods |
 //! | [`manifest`] | the dataset manifest and the national metadata template |
 //! | [`normalize`] | loosely-typed input (CSV, Parquet, query results) to wire batches |
@@ -39,6 +40,7 @@ pub mod normalize;
 pub mod observation;
 pub mod quality;
 pub mod report;
+pub mod sdmx;
 pub mod settings;
 pub mod time;
 pub mod validate;

@@ -1,4 +1,5 @@
-//! The VNR exports on the example federation: SDMX-CSV 1.0 and 2.0 read back by pysdmx, the
+//! The VNR exports on the example federation: SDMX-CSV 1.0 and 2.0 of the global and national
+//! dataflows validated by pysdmx and read by sdmx1 against the shipped structure message, the
 //! Open SDG bundle's layout, the XLSX annex read back by calamine, the HTML report and the
 //! dashboard in headless Chromium, and the OpenAPI document against the routes served.
 
@@ -41,28 +42,45 @@ async fn republish(r: &Running, agency: &str, src: &Path, text: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
+async fn sdmx_csv_of_both_dataflows_validates_against_the_shipped_structures_in_pysdmx_and_sdmx1() {
     let (r, token, tmp) = federation().await;
     let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
     let mapped = sdmx::map(&snap);
-    let (rows, excluded) = (&mapped.rows, &mapped.excluded);
-    // Over HTTP, as a reader: both versions, stating the store version.
+    let national = mapped.ids.dataflow();
+    assert_eq!(national, "NSO_AM:DF_SDG_AM(1.0)");
+    // Over HTTP, as a reader: both versions of both dataflows and the structure message, each
+    // stating the store version.
     let client = reqwest::Client::new();
-    let mut files = Vec::new();
-    for f in ["sdmx-csv-1.0", "sdmx-csv-2.0"] {
+    let mut files = BTreeMap::new();
+    for f in ["sdmx-csv-1.0", "sdmx-csv-2.0", "sdmx-csv-1.0-national", "sdmx-csv-2.0-national", "sdmx-structure"] {
         let resp = client.get(format!("http://{}/api/v1/exports/{f}?view=provisional", r.http)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(resp.status(), 200, "{f}");
         assert_eq!(resp.headers()["x-sdgx-store-version"].to_str().unwrap(), snap.store_version.to_string());
-        let path = tmp.path().join(format!("{f}.csv"));
+        let path = tmp.path().join(format!("{f}.{}", if f == "sdmx-structure" { "xml" } else { "csv" }));
         std::fs::write(&path, resp.bytes().await.unwrap()).unwrap();
-        files.push(path);
+        files.insert(f, path);
     }
     assert_eq!(client.get(format!("http://{}/api/v1/exports/sdmx-csv-1.0", r.http)).send().await.unwrap().status(), 401);
-    let v1 = std::fs::read_to_string(&files[0]).unwrap();
+    let v1 = std::fs::read_to_string(&files["sdmx-csv-1.0"]).unwrap();
     assert!(v1.starts_with("DATAFLOW,FREQ,REPORTING_TYPE,SERIES,REF_AREA,SEX,AGE,URBANISATION,INCOME_WEALTH_QUANTILE,EDUCATION_LEV,OCCUPATION,CUST_BREAKDOWN,COMPOSITE_BREAKDOWN,DISABILITY_STATUS,ACTIVITY,PRODUCT,TIME_PERIOD,OBS_VALUE,OBS_STATUS,UNIT_MULT,UNIT_MEASURE,NATURE,COMMENT_OBS,UPPER_BOUND,LOWER_BOUND\n"), "{}", &v1[..300]);
-    assert!(std::fs::read_to_string(&files[1]).unwrap().starts_with("STRUCTURE,STRUCTURE_ID,ACTION,FREQ,"));
-    // Every observation is exported or listed as left out.
-    assert_eq!(rows.len() + excluded.len(), snap.observations.len());
+    assert!(std::fs::read_to_string(&files["sdmx-csv-2.0"]).unwrap().starts_with("STRUCTURE,STRUCTURE_ID,ACTION,FREQ,"));
+    assert!(std::fs::read_to_string(&files["sdmx-csv-2.0-national"]).unwrap().starts_with("STRUCTURE,STRUCTURE_ID,ACTION,FREQ,"));
+    // Every observation is in one file or listed as left out; the national proxies are exported.
+    assert_eq!(mapped.rows.len() + mapped.national.len() + mapped.excluded.len(), snap.observations.len());
+    assert!(mapped.moved.iter().any(|e| e.obs.get("indicator") == "10.7.p1"));
+    assert!(mapped.excluded.iter().all(|e| e.obs.get("indicator") != "10.7.p1"), "{:?}", mapped.excluded.iter().map(|e| &e.reason).collect::<Vec<_>>());
+    // No empty OBS_VALUE cell anywhere: SDMX-CSV's NaN marks an intentionally missing number.
+    for f in ["sdmx-csv-1.0", "sdmx-csv-2.0-national"] {
+        let text = std::fs::read_to_string(&files[f]).unwrap();
+        let mut rd = csv::Reader::from_reader(text.as_bytes());
+        let at = rd.headers().unwrap().iter().position(|h| h == "OBS_VALUE").unwrap();
+        assert!(rd.records().all(|r| !r.unwrap()[at].is_empty()), "{f}");
+    }
+    // The content constraint: maternal mortality's total is exported as SEX F.
+    let sex = sdmx::DIMENSIONS.iter().position(|(d, _)| *d == "SEX").unwrap();
+    let mort: Vec<&Vec<String>> = mapped.rows.iter().filter(|r| r[2] == "SH_STA_MORT").collect();
+    assert!(!mort.is_empty() && mort.iter().all(|r| r[sex] == "F"));
+    assert!(mapped.remapped.iter().any(|((s, d, from, to), n)| s == "SH_STA_MORT" && d == "SEX" && from == "_T" && to == "F" && *n == mort.len()));
     // Known values of the example data (hand-read from the agencies' CSV files).
     let key = |series: &str, period: &str, composite: &str| {
         let mut k = serde_json::Map::new();
@@ -74,37 +92,64 @@ async fn sdmx_csv_is_read_by_pysdmx_with_the_right_keys_values_and_codes() {
         }
         serde_json::Value::Object(k)
     };
+    let missing = |rows: &[Vec<String>], at: usize| rows.iter().filter(|r| r[at] == sdmx::MISSING_NUMBER).count();
+    let mut paid = key("AM_RET_PAIDWORK", "2021", "_T");
+    paid["MIGRATORY_STATUS"] = "NMS_RETURNED".into();
     let expect = serde_json::json!({
-        "dataflow": sdmx::DATAFLOW,
-        "count": rows.len(),
-        "dimensions": sdmx::DIMENSIONS.map(|(d, _)| d),
-        "samples": [
-            {"key": key("SI_RMT_COST", "2021", "_T"), "value": 2.4},
-            {"key": key("SI_RMT_COST", "2022", "_T"), "value": null},
-            {"key": key("SH_HIV_INCD", "2021", "MS_MIGRANT"), "value": 0.2},
-            {"key": key("SH_HIV_INCD", "2021", "MS_NOMIGRANT"), "value": 0.1},
-        ],
+        "flows": {
+            sdmx::DATAFLOW: {
+                "count": mapped.rows.len(),
+                "constraints": 1,
+                "missing": missing(&mapped.rows, sdmx::DIMENSIONS.len()),
+                "samples": [
+                    {"key": key("SI_RMT_COST", "2021", "_T"), "value": 2.4},
+                    {"key": key("SI_RMT_COST", "2022", "_T"), "value": null, "status": "Q"},
+                    {"key": key("SH_HIV_INCD", "2021", "MS_MIGRANT"), "value": 0.2},
+                    {"key": key("SH_HIV_INCD", "2021", "MS_NOMIGRANT"), "value": 0.1},
+                ],
+            },
+            national.as_str(): {
+                "count": mapped.national.len(),
+                "constraints": 0,
+                "missing": missing(&mapped.national, sdmx::NATIONAL_DIMENSIONS.len()),
+                "samples": [{"key": paid, "value": 56.7}],
+            },
+        },
     });
     let expect_file = tmp.path().join("expect.json");
     std::fs::write(&expect_file, expect.to_string()).unwrap();
+    let arg = |flow: &str, a: &str, b: &str| format!("{flow}={},{}", files[a].display(), files[b].display());
     let out = std::process::Command::new(python())
         .arg(root().join("tests/py/sdmx_interop.py"))
-        .args([&files[0], &files[1]])
-        .arg(root().join("schemas/data/codelists.csv"))
+        .arg(&files["sdmx-structure"])
         .arg(&expect_file)
+        .arg(arg(sdmx::DATAFLOW, "sdmx-csv-1.0", "sdmx-csv-2.0"))
+        .arg(arg(&national, "sdmx-csv-1.0-national", "sdmx-csv-2.0-national"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "pysdmx: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    // The report lists what the global structure cannot carry, with the reason.
+    assert!(out.status.success(), "pysdmx / sdmx1: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(read["errors"], 0);
+    assert_eq!(read["flows"][&national]["sdmx1"]["observations"], mapped.national.len());
+    // The report says where each observation went, and why.
     let report = client.get(format!("http://{}/api/v1/exports/sdmx-report?view=provisional", r.http)).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
     assert!(report.contains(&format!("store version {}", snap.store_version)), "{report}");
-    assert!(report.contains(&format!("exported: {}; left out: {}", rows.len(), excluded.len())), "{report}");
+    assert!(
+        report.contains(&format!(
+            "exported: {} (global {}, national {}); left out: {}",
+            mapped.rows.len() + mapped.national.len(),
+            mapped.rows.len(),
+            mapped.national.len(),
+            mapped.excluded.len()
+        )),
+        "{report}"
+    );
+    assert!(report.contains("SH_STA_MORT SEX _T exported as F"), "{report}");
     assert!(report.contains("national proxy indicator 10.7.p1 is not in the global framework"), "{report}");
     assert!(report.contains("Migration disaggregation share (headline): Proportion of SDG indicators produced"), "{report}");
-    assert!(report.contains("AM 2023 age=Y_GE15,cust_breakdown=NCIT_SY: national extension code NCIT_SY in cust_breakdown"), "{report}");
+    assert!(report.contains("AM 2023 age=Y_GE15,cust_breakdown=NCIT_SY: national extension code NCIT_SY in CUST_BREAKDOWN is not in the global codelist CL_CUST_BREAKDOWN"), "{report}");
     assert!(report.contains("migratory status MS_MIGRANT crossed with composite breakdown SKILL_NMRCY: COMPOSITE_BREAKDOWN holds only one"), "{report}");
-    assert!(excluded.iter().all(|e| !e.reason.is_empty()));
-    assert!(excluded.iter().any(|e| e.obs.get("indicator") == "10.7.p1"));
+    assert!(mapped.moved.iter().chain(&mapped.excluded).all(|e| !e.reason.is_empty()));
     r.stop().await;
 }
 
@@ -179,8 +224,11 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     std::io::Read::read_to_string(&mut archive.by_name("data/indicator_10-7-p1.csv").unwrap(), &mut p1_zipped).unwrap();
     assert_eq!(p1_zipped, p1);
     // The other exports from the CLI, each stating its version.
-    assert!(run("sdmx-csv-1.0", &tmp.path().join("sdg.csv")).contains("left out, listed with the reason in"));
+    assert!(run("sdmx-csv-1.0", &tmp.path().join("sdg.csv")).contains("in the national dataflow NSO_AM:DF_SDG_AM(1.0); 0 left out of both, listed with the reason in"));
     assert!(std::fs::read_to_string(tmp.path().join("sdg.report.txt")).unwrap().contains("store version 8"));
+    assert!(std::fs::read_to_string(tmp.path().join("sdg.structure.xml")).unwrap().contains(r#"<str:Dataflow agencyID="NSO_AM" id="DF_SDG_AM" version="1.0" isFinal="false">"#));
+    assert!(run("sdmx-csv-2.0-national", &tmp.path().join("sdg-am.csv")).contains("in the global dataflow IAEG-SDGs:DF_SDG_GLH(1.24)"));
+    assert!(std::fs::read_to_string(tmp.path().join("sdg-am.csv")).unwrap().starts_with("STRUCTURE,STRUCTURE_ID,ACTION,FREQ,"));
     run("xlsx", &tmp.path().join("annex.xlsx"));
     run("html", &tmp.path().join("report.html"));
     assert!(std::fs::read_to_string(tmp.path().join("report.html")).unwrap().contains("store version 8 ("));

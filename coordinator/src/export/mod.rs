@@ -1,11 +1,12 @@
 //! Exports for the Voluntary National Review and the UN, each reproducible from a stated store
-//! version: SDMX-CSV 1.0 and 2.0 for the global SDG dataflow (with a report of what the global
-//! structure cannot carry), an Open SDG data bundle, an XLSX statistical annex and a
+//! version: SDMX-CSV 1.0 and 2.0 for the global SDG dataflow and for the national one (what the
+//! global structure cannot carry), the SDMX-ML structure message both reference, a report of
+//! where each observation went, an Open SDG data bundle, an XLSX statistical annex and a
 //! self-contained HTML report.
 //!
 //! | module | export |
 //! | --- | --- |
-//! | [`sdmx`] | SDMX-CSV 1.0 / 2.0 and the exclusion report |
+//! | [`sdmx`] | SDMX-CSV 1.0 / 2.0 of both dataflows, their structure message, the report |
 //! | [`opensdg`] | the Open SDG data bundle (`data/`, `meta/`) |
 //! | [`xlsx`] | the statistical annex |
 //! | [`html`] | the HTML report, and the pieces the dashboard shares with it |
@@ -43,7 +44,13 @@ pub enum Format {
     SdmxCsv1,
     /// SDMX-CSV 2.0 (`STRUCTURE`, `STRUCTURE_ID`, `ACTION`).
     SdmxCsv2,
-    /// The observations the global structure cannot carry, with the reason (text).
+    /// SDMX-CSV 1.0 of the national dataflow.
+    SdmxCsv1National,
+    /// SDMX-CSV 2.0 of the national dataflow.
+    SdmxCsv2National,
+    /// The SDMX-ML 2.1 structure message of both dataflows.
+    SdmxStructure,
+    /// Where each observation went (global, national, left out), with the reasons (text).
     SdmxReport,
     /// The Open SDG data bundle (a zip over HTTP, a directory or a zip on the CLI).
     OpenSdg,
@@ -54,9 +61,12 @@ pub enum Format {
 }
 
 /// Every format, by name.
-pub const FORMATS: [(&str, Format); 6] = [
+pub const FORMATS: [(&str, Format); 9] = [
     ("sdmx-csv-1.0", Format::SdmxCsv1),
     ("sdmx-csv-2.0", Format::SdmxCsv2),
+    ("sdmx-csv-1.0-national", Format::SdmxCsv1National),
+    ("sdmx-csv-2.0-national", Format::SdmxCsv2National),
+    ("sdmx-structure", Format::SdmxStructure),
     ("sdmx-report", Format::SdmxReport),
     ("open-sdg", Format::OpenSdg),
     ("xlsx", Format::Xlsx),
@@ -79,7 +89,9 @@ impl Format {
     /// The HTTP content type.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::SdmxCsv1 | Format::SdmxCsv2 => "application/vnd.sdmx.data+csv; charset=utf-8",
+            Format::SdmxCsv1 | Format::SdmxCsv1National => "application/vnd.sdmx.data+csv; version=1.0.0; charset=utf-8",
+            Format::SdmxCsv2 | Format::SdmxCsv2National => "application/vnd.sdmx.data+csv; version=2.0.0; charset=utf-8",
+            Format::SdmxStructure => "application/vnd.sdmx.structure+xml; version=2.1; charset=utf-8",
             Format::SdmxReport => "text/plain; charset=utf-8",
             Format::OpenSdg => "application/zip",
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -90,13 +102,25 @@ impl Format {
     /// A file name for a download of store version `v`.
     pub fn file_name(self, v: i64) -> String {
         let ext = match self {
-            Format::SdmxCsv1 | Format::SdmxCsv2 => "csv",
+            Format::SdmxCsv1 | Format::SdmxCsv2 | Format::SdmxCsv1National | Format::SdmxCsv2National => "csv",
+            Format::SdmxStructure => "xml",
             Format::SdmxReport => "txt",
             Format::OpenSdg => "zip",
             Format::Xlsx => "xlsx",
             Format::Html => "html",
         };
         format!("sdgx-{}-v{v}.{ext}", self.name())
+    }
+
+    /// The SDMX-CSV version and dataflow of an SDMX-CSV format.
+    pub fn sdmx(self) -> Option<(sdmx::Version, sdmx::Flow)> {
+        match self {
+            Format::SdmxCsv1 => Some((sdmx::Version::V1, sdmx::Flow::Global)),
+            Format::SdmxCsv2 => Some((sdmx::Version::V2, sdmx::Flow::Global)),
+            Format::SdmxCsv1National => Some((sdmx::Version::V1, sdmx::Flow::National)),
+            Format::SdmxCsv2National => Some((sdmx::Version::V2, sdmx::Flow::National)),
+            Format::SdmxStructure | Format::SdmxReport | Format::OpenSdg | Format::Xlsx | Format::Html => None,
+        }
     }
 }
 
@@ -289,8 +313,11 @@ impl Snapshot {
 /// Renders `format` from `snapshot`: the bytes of the file.
 pub fn render(format: Format, snapshot: &Snapshot) -> Result<Vec<u8>> {
     Ok(match format {
-        Format::SdmxCsv1 => sdmx::csv(&sdmx::map(snapshot), sdmx::Version::V1).into_bytes(),
-        Format::SdmxCsv2 => sdmx::csv(&sdmx::map(snapshot), sdmx::Version::V2).into_bytes(),
+        Format::SdmxCsv1 | Format::SdmxCsv2 | Format::SdmxCsv1National | Format::SdmxCsv2National => {
+            let (version, flow) = format.sdmx().expect("an SDMX-CSV format");
+            sdmx::csv(&sdmx::map(snapshot), version, flow).into_bytes()
+        }
+        Format::SdmxStructure => sdmx::structure::message(snapshot).into_bytes(),
         Format::SdmxReport => sdmx::report(snapshot, &sdmx::map(snapshot)).into_bytes(),
         Format::OpenSdg => opensdg::zip(&opensdg::bundle(snapshot))?,
         Format::Xlsx => xlsx::annex(snapshot)?,
@@ -299,7 +326,8 @@ pub fn render(format: Format, snapshot: &Snapshot) -> Result<Vec<u8>> {
 }
 
 /// Writes `format` of `snapshot` to `out` (the CLI): the Open SDG bundle as a directory, or as a
-/// zip when `out` ends in `.zip`; SDMX-CSV with its report beside it (`<out>.report.txt`).
+/// zip when `out` ends in `.zip`; SDMX-CSV with its report (`<out>.report.txt`) and the structure
+/// message it references (`<out>.structure.xml`) beside it.
 /// Returns a line saying what was written.
 pub fn write(format: Format, snapshot: &Snapshot, out: &std::path::Path) -> Result<String> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -312,18 +340,24 @@ pub fn write(format: Format, snapshot: &Snapshot, out: &std::path::Path) -> Resu
             opensdg::write_dir(&files, out)?;
             Ok(format!("wrote the Open SDG bundle of store version {v} to {}/ ({} files)", out.display(), files.len()))
         }
-        Format::SdmxCsv1 | Format::SdmxCsv2 => {
+        Format::SdmxCsv1 | Format::SdmxCsv2 | Format::SdmxCsv1National | Format::SdmxCsv2National => {
             let mapped = sdmx::map(snapshot);
-            let version = if format == Format::SdmxCsv1 { sdmx::Version::V1 } else { sdmx::Version::V2 };
-            std::fs::write(out, sdmx::csv(&mapped, version)).map_err(Error::io(out))?;
+            let (version, flow) = format.sdmx().expect("an SDMX-CSV format");
+            std::fs::write(out, sdmx::csv(&mapped, version, flow)).map_err(Error::io(out))?;
             let report = out.with_extension("report.txt");
             std::fs::write(&report, sdmx::report(snapshot, &mapped)).map_err(Error::io(&report))?;
+            let structure = out.with_extension("structure.xml");
+            std::fs::write(&structure, sdmx::structure::message(snapshot)).map_err(Error::io(&structure))?;
+            let (here, there) = match flow {
+                sdmx::Flow::Global => (mapped.rows.len(), format!("{} in the national dataflow {}", mapped.national.len(), mapped.ids.dataflow())),
+                sdmx::Flow::National => (mapped.national.len(), format!("{} in the global dataflow {}", mapped.rows.len(), sdmx::DATAFLOW)),
+            };
             Ok(format!(
-                "wrote {} ({} observations of store version {v}); {} left out, listed with the reason in {}",
+                "wrote {} ({here} observations of store version {v}; {there}; {} left out of both, listed with the reason in {}) and its structures {}",
                 out.display(),
-                mapped.rows.len(),
                 mapped.excluded.len(),
-                report.display()
+                report.display(),
+                structure.display()
             ))
         }
         _ => {
