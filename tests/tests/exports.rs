@@ -5,7 +5,7 @@
 
 use sdgx_coordinator::catalog::Read;
 use sdgx_coordinator::signoff::View;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use calamine::Reader;
