@@ -94,6 +94,7 @@ pub struct FigureParams {
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
     /// One SQL statement (read-only: no DDL, DML or other statements).
+    #[schema(example = "SELECT key, numerator, denominator FROM migration_disaggregation_by_goal ORDER BY key")]
     pub sql: String,
     /// Store version (number) or RFC 3339 time (string) to read (current when absent).
     pub as_of: Option<AsOf>,

@@ -184,6 +184,7 @@ pub enum Cut {
 /// The JSON body of a query's answer over HTTP, as [`run`] writes it row by row into
 /// [`JsonOutput::body`] (this type describes it in the OpenAPI document and reads it back).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = QueryAnswer)]
 pub struct Answer {
     /// The result's column names, in order.
     pub columns: Vec<String>,

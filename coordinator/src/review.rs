@@ -31,6 +31,7 @@ const EXAMPLES: usize = 20;
 
 /// One publication of the queue.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewItem)]
 pub struct Item {
     /// The publication.
     pub publication_id: String,
@@ -56,6 +57,7 @@ pub struct Item {
 
 /// The queue: publications awaiting a decision, and those approved but not yet released.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewQueue)]
 pub struct Queue {
     /// The store version read.
     pub store_version: i64,
@@ -101,6 +103,7 @@ impl Eq for RowChange {}
 
 /// The headline figures of one state of the official view.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewFigures)]
 pub struct Figures {
     /// The headline (migration-disaggregation share).
     #[schema(value_type = MigrationShare)]
@@ -115,6 +118,7 @@ pub struct Figures {
 
 /// A publication's figure impact: the official figures now, and if it were approved.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewImpact)]
 pub struct Impact {
     /// The official view now.
     pub now: Figures,
@@ -132,6 +136,7 @@ pub struct Impact {
 
 /// One publication under review: the queue's item, its diff, impact and warnings.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewDetail)]
 pub struct Detail {
     /// The item.
     #[serde(flatten)]

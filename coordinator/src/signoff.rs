@@ -165,6 +165,7 @@ pub struct Decision {
 
 /// What an approver asks for (the decision before it is recorded).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(as = DecisionRequest)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// For an approval: the release time (RFC 3339); now when absent.
@@ -177,6 +178,7 @@ pub struct Request {
 
 /// Where a publication stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = SignOff)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Status {
     /// Accepted, awaiting a decision.

@@ -159,6 +159,7 @@ pub struct Synced {
 
 /// The upstream queue, for `sdgx-coordinator upstream status` and `GET /api/v1/upstream`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = UpstreamStatus)]
 pub struct Status {
     /// The upstream coordinator.
     pub coordinator: String,
