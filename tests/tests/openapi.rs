@@ -59,6 +59,8 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "schemathesis reported failures:\n{stdout}\n{stderr}");
+    // Its summary (operations tested, cases generated, warnings), for the test log.
+    println!("{stdout}");
     // It really tested: every operation of the document, with requests answered.
     let report = std::fs::read_to_string(reports.path().join("junit.xml")).expect("junit report");
     let doc: serde_json::Value = reqwest::get(format!("{base}/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
