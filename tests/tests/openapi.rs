@@ -39,8 +39,10 @@ async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
         std::env::var("SDGX_SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| MAX_EXAMPLES.into()),
         "--seed".into(),
         "17180".into(),
+        // One worker: with two, schemathesis 4.32 now and then fails with a KeyError of its own
+        // (its threads share a cache of source lines).
         "--workers".into(),
-        "2".into(),
+        "1".into(),
         "--request-timeout".into(),
         "60".into(),
         "--report".into(),
