@@ -4,7 +4,8 @@
 # the API tokens; on later starts it only adds what is missing (a new agency), so certificates
 # and tokens survive restarts. Never prints a key or a token.
 #   /ca            (volume ca)            the CA's key, every issued certificate, the analysts'
-#                                         reader token (tokens/analyst.token): the NSO's vault
+#                                         reader token (tokens/analyst.token) and the sign-off
+#                                         approver's token (tokens/approver.token): the NSO's vault
 #   /pki           (volume pki)           what the coordinator needs: ca.pem, server.pem,
 #                                         server.key, tokens.toml (token hashes only)
 #   /certs/<agency> (volume certs-<agency>) what that agency's agent needs: ca.pem, agent.pem,
@@ -32,6 +33,12 @@ if [ ! -s /ca/tokens/analyst.token ]; then
   sdgx-coordinator token create --role reader --name analyst --file /pki/tokens.toml 2>/dev/null >/ca/tokens/analyst.token.part
   mv /ca/tokens/analyst.token.part /ca/tokens/analyst.token
   echo "created the analysts' reader token (in the ca volume: tokens/analyst.token)"
+fi
+if [ ! -s /ca/tokens/approver.token ]; then
+  # The statistical office's approver (reviews, approves and releases publications: sign-off).
+  sdgx-coordinator token create --role approver --name approver --file /pki/tokens.toml 2>/dev/null >/ca/tokens/approver.token.part
+  mv /ca/tokens/approver.token.part /ca/tokens/approver.token
+  echo "created the approver's token (in the ca volume: tokens/approver.token)"
 fi
 for a in $agencies; do
   if [ ! -s "/ca/agents/$a.pem" ]; then

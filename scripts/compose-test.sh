@@ -20,87 +20,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-started=$EPOCHREALTIME
 agencies=(armstat sms moes diaspora labour cba moh)
 datasets=8 # armstat publishes two
-
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose)
-elif command -v docker-compose >/dev/null; then
-  compose=(docker-compose)
-else
-  echo "compose-test: needs docker compose or docker-compose" >&2
-  exit 1
-fi
-python="${PROJECT_PYTHON:-$(bash scripts/venv.sh)}"
-check() { "$python" tests/py/compose_check.py "$@"; }
 
 # A project name of its own: containers, network and volumes are all labelled with it.
 project="sdgxct$(date +%s)$$"
 work=$(mktemp -d "${TMPDIR:-/tmp}/sdgx-compose.XXXXXX")
-export SDGX_IMAGE="sdgx:compose-$project"
-export SDGX_STAGING="$work/staging" SDGX_TEST_EXAMPLES="$work/examples"
 # The coordinator's ports on the host's loopback only, on ports Docker picks.
 export SDGX_BIND=127.0.0.1 SDGX_FLIGHT_PORT='' SDGX_ANALYST_PORT='' SDGX_HTTP_PORT=''
 dc() { "${compose[@]}" -p "$project" -f docker-compose.yml -f docker/compose.local.yml "$@"; }
 network="${project}_default"
-
-phases=()
-phase_started=$EPOCHREALTIME
-phase() {
-  local now=$EPOCHREALTIME
-  phases+=("$(printf '%-34s %6.1f s' "$1" "$(awk -v a="$phase_started" -v b="$now" 'BEGIN { print b - a }')")")
-  phase_started=$now
-}
-since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
-say() { echo "== $*"; }
-fail() {
-  echo "compose-test: FAILED: $*" >&2
-  exit 1
-}
-
-cleanup() {
-  local rc=$?
-  set +e
-  if [ $rc -ne 0 ]; then
-    echo "== logs of the last lines of each service (the test failed)" >&2
-    dc logs --no-color --tail=40 2>&1 | tail -200 >&2
-  fi
-  dc down -v --remove-orphans --timeout 10 >"$work/down.log" 2>&1 || cat "$work/down.log" >&2
-  docker image rm "$SDGX_IMAGE" >/dev/null 2>&1
-  left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"; docker volume ls -q --filter "label=com.docker.compose.project=$project"; docker network ls -q --filter "name=^${network}\$")
-  if [ -n "$left" ]; then
-    echo "compose-test: left behind after teardown: $left" >&2
-    rc=1
-  else
-    echo "== torn down: no container, network or volume of $project is left"
-  fi
-  if [ "${SDGX_COMPOSE_KEEP:-0}" = 1 ]; then echo "   work directory kept: $work"; else rm -rf "$work"; fi
-  exit $rc
-}
-trap cleanup EXIT
+source scripts/compose-lib.sh
+trap 'teardown; exit $?' EXIT
 trap 'exit 130' INT TERM
 
-# Polls COMMAND until it succeeds, at most TIMEOUT seconds.
-wait_for() {
-  local what=$1 timeout=$2
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    if [ $SECONDS -ge $deadline ]; then
-      fail "timed out after ${timeout}s waiting for $what"
-    fi
-    sleep 0.5
-  done
-}
-# The container of a service (not of a one-off `run`).
-cid() { docker ps -aq --filter "label=com.docker.compose.project=$project" --filter "label=com.docker.compose.service=$1" --filter "label=com.docker.compose.oneoff=False"; }
-healthy() {
-  local s
-  for s in "$@"; do
-    [ "$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{end}}' "$(cid "$s")" 2>/dev/null)" = healthy ] || return 1
-  done
-}
 agent_config() { echo "/etc/sdgx/examples/federation/$1/agent.toml"; }
 # Every agent's outbox (sdgx-agent status --json inside its container), summed up.
 outboxes() {
@@ -112,8 +45,6 @@ outboxes() {
   check outboxes "$work"/outbox/*.json
 }
 drained() { outboxes >"$work/outboxes.json" && json "$work/outboxes.json" "d['pending'] == 0 and not d['failed']" >/dev/null; }
-# Evaluates a Python expression over the JSON document in FILE (as d); fails when it is false.
-json() { "$python" -c 'import json, sys; d = json.load(open(sys.argv[1])); v = eval(sys.argv[2]); print(v if not isinstance(v, (dict, list)) else json.dumps(v)); sys.exit(1 if v is False or v is None else 0)' "$@"; }
 store_version() { curl -fsS "$http/health" | "$python" -c 'import json, sys; print(json.load(sys.stdin)["store_version"])'; }
 version_above() { [ "$(store_version)" -gt "$1" ]; }
 store_ok() { check store "$flight" "$work/ca.pem" "$work/analyst.token" >"$work/store.json"; }
@@ -122,34 +53,7 @@ audit() { docker exec "$(cid coordinator)" sdgx-coordinator --config /etc/sdgx/e
 
 say "compose test: project $project, with ${compose[*]}, work directory $work"
 
-# Binaries: the debug build scripts/test.sh makes (bookworm's glibc, like the base image),
-# mounted read-only into every container (docker/compose.local.yml), not copied into the image.
-export SDGX_BINARIES="${CARGO_TARGET_DIR:-$root/target}/debug"
-[[ "$SDGX_BINARIES" = /* ]] || SDGX_BINARIES="$root/$SDGX_BINARIES"
-# The same command as scripts/test.sh: a no-op after it (other flags would rebuild dependencies)
-cargo build --workspace --bins --quiet
-mkdir -p "$SDGX_STAGING/bin"
-# Not empty: the legacy builder fails to export the layer of an empty directory's COPY.
-echo "sdgx-coordinator and sdgx-agent are mounted here at run time (docker/compose.local.yml)" >"$SDGX_STAGING/bin/.mounted"
-cp docker/prebuilt.Dockerfile docker/pki-init.sh "$SDGX_STAGING/"
-# The examples the services read, in a copy the test changes to make agents publish.
-mkdir -p "$SDGX_TEST_EXAMPLES"
-tar -C examples --exclude='federation/pki' --exclude='federation/*/outbox' --exclude='*/out' -cf - . | tar -C "$SDGX_TEST_EXAMPLES" -xf -
-chmod -R a+rX "$SDGX_TEST_EXAMPLES"
-phase "build context staged"
-
-# Images of earlier runs that were killed before their teardown.
-stale=$(docker images --format '{{.Repository}}:{{.Tag}}' 'sdgx' | grep '^sdgx:compose-sdgxct' | grep -vx "$SDGX_IMAGE" || true)
-[ -z "$stale" ] || docker image rm $stale >/dev/null 2>&1 || true
-# The free space where images and the work directory live, for a failure's diagnosis.
-df -h "$(docker info --format '{{.DockerRootDir}}' 2>/dev/null || echo /)" "$work" 2>/dev/null | sed 's/^/   /' || true
-SDGX_BASE=$(docker/local-base.sh)
-export SDGX_BASE
-phase "local base image ($SDGX_BASE)"
-
-say "building $SDGX_IMAGE from the host's binaries on $SDGX_BASE"
-dc build >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "docker build"; }
-phase "image built"
+stage
 
 say "docker compose up: pki, then the coordinator, then ${#agencies[@]} agents"
 dc up -d >"$work/up.log" 2>&1 || { cat "$work/up.log" >&2; fail "compose up"; }
@@ -297,6 +201,4 @@ printf '%-32s | %s\n' "1 kill -9 coordinator in burst" "$f1"
 printf '%-32s | %s\n' "2 agent off the network" "$f2"
 printf '%-32s | %s\n' "3 restart everything" "$f3"
 echo
-echo "== phases"
-printf '   %s\n' "${phases[@]}"
-echo "   total                              $(since "$started") s"
+print_phases

@@ -25,3 +25,7 @@ cargo test --workspace --no-fail-fast
 # killed mid-burst, an agent cut off the network, everything restarted); it builds its image
 # from the binaries built above, on a base made locally, so it needs Docker but no registry.
 scripts/compose-test.sh
+# The system of systems in containers: two nations and a region (each its own CA, mutual TLS
+# between levels, the region's store on an S3-compatible server with two read replicas) under
+# faults (a nation killed mid-delivery, a nation-region link cut, everything restarted).
+scripts/compose-system-test.sh

@@ -180,7 +180,7 @@ fn observations(indicator: &str, series: &str, area: &str, years: &[YearValue]) 
 }
 
 /// Records the automatic approval of `entry` unless it is approved already.
-async fn approve(catalog: &Catalog, store: &Store, entry: &PublicationEntry, basis_version: i64) -> Result<Option<Decision>> {
+async fn approve(catalog: &Catalog, store: &Arc<Store>, entry: &PublicationEntry, basis_version: i64) -> Result<Option<Decision>> {
     let status = crate::signoff::statuses(&store.publications().await, &store.decisions().await, store.version().await)
         .remove(&entry.publication_id)
         .unwrap_or(Status::Submitted);

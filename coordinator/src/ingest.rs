@@ -270,7 +270,7 @@ where
 
 /// Validates a publication's batches as they arrive, staging them to disk, then commits it;
 /// a rejected publication leaves the store unchanged.
-pub async fn ingest<S>(contract: &Contract, store: &Store, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<Ack>
+pub async fn ingest<S>(contract: &Contract, store: &Arc<Store>, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<Ack>
 where
     S: Stream<Item = Result<RecordBatch>> + Send,
 {

@@ -373,6 +373,11 @@ fn unloaded(url: &url::Url, options: &HashMap<String, String>) -> Result<DeltaTa
 }
 
 /// The version of a commit file's name (`00000000000000000012.json` is 12).
+/// The result of a commit task spawned so that no caller can cancel it halfway.
+async fn complete<T>(task: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    task.await.map_err(|e| Error::Internal(format!("the commit task ended without an answer: {e}")))?
+}
+
 fn commit_version(name: &str) -> Option<i64> {
     let digits = name.strip_suffix(".json")?;
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
@@ -794,7 +799,18 @@ impl Store {
     /// the log entry (which hashes those actions) in the commit's metadata. The same content
     /// under the same manifest is acknowledged as a duplicate without a commit; a changed
     /// manifest with the same rows is a new version.
-    pub async fn commit(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
+    ///
+    /// The commit runs to completion whatever becomes of the caller. A publication whose sender
+    /// disconnects mid-commit has its request dropped (tonic cancels the handler), and a commit
+    /// cancelled between writing its commit file and recording it would leave this writer
+    /// behind its own store: its next commit would chain to a stale entry and miss a duplicate.
+    pub async fn commit(self: &Arc<Self>, staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
+        let store = Arc::clone(self);
+        complete(tokio::spawn(async move { store.commit_now(staged, manifest, summary).await })).await
+    }
+
+    /// [`Store::commit`], in the caller's task.
+    async fn commit_now(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
         self.writable()?;
         let adds = staged.finish().await?;
         let _guard = self.commit_lock.lock().await;
@@ -848,7 +864,10 @@ impl Store {
         // answer lost after the commit file was written) may still list it, and deleting a
         // listed file would lose data; an unlisted one is only an orphan.
         staged.committed = true;
+        // No retries: a conflict means another commit landed since `snapshot`, and this entry's
+        // `previous_entry_hash` names the entry before it; rebased, it would break the chain.
         let version = CommitBuilder::default()
+            .with_max_retries(0)
             .with_actions(actions)
             .with_app_metadata(HashMap::from([(LOG_KEY.to_owned(), metadata)]))
             .build(Some(snapshot), table.log_store(), operation)
@@ -904,7 +923,21 @@ impl Store {
     /// actions; the decision, chained into the log, in its metadata), once
     /// [`crate::signoff::check`] and the rules of the coordinator's own decisions
     /// ([`crate::signoff::Automatic`]) allow it.
+    /// Like [`Store::commit`], it runs to completion whatever becomes of the caller.
     pub async fn decide(
+        self: &Arc<Self>,
+        publication_id: &str,
+        action: DecisionAction,
+        by: &str,
+        request: &crate::signoff::Request,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Decision> {
+        let (store, id, by, request) = (Arc::clone(self), publication_id.to_owned(), by.to_owned(), request.clone());
+        complete(tokio::spawn(async move { store.decide_now(&id, action, &by, &request, now).await })).await
+    }
+
+    /// [`Store::decide`], in the caller's task.
+    async fn decide_now(
         &self,
         publication_id: &str,
         action: DecisionAction,
@@ -950,6 +983,7 @@ impl Store {
         // A commit without data actions: an append of nothing, carrying the decision.
         let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
         let version = CommitBuilder::default()
+            .with_max_retries(0)
             .with_actions(vec![])
             .with_app_metadata(HashMap::from([(DECISION_KEY.to_owned(), metadata)]))
             .build(Some(snapshot), table.log_store(), operation)
@@ -1179,7 +1213,13 @@ pub(crate) mod tests {
         }
     }
 
-    async fn publish(store: &Store, m: &Manifest, batches: Vec<RecordBatch>) -> Result<Committed> {
+    async fn publish(store: &Arc<Store>, m: &Manifest, batches: Vec<RecordBatch>) -> Result<Committed> {
+        let (staging, s) = staged(store, m, batches).await?;
+        store.commit(staging, m.clone(), s).await
+    }
+
+    /// `batches` staged as `m`'s publication, with their summary.
+    async fn staged(store: &Store, m: &Manifest, batches: Vec<RecordBatch>) -> Result<(Staging, ImportSummary)> {
         let s = summary(m, &batches);
         let mut staging = store.stage(m)?;
         let staging = tokio::task::spawn_blocking(move || -> Result<Staging> {
@@ -1190,12 +1230,46 @@ pub(crate) mod tests {
         })
         .await
         .unwrap()?;
-        store.commit(staging, m.clone(), s).await
+        Ok((staging, s))
     }
 
-    async fn open(dir: &Path) -> Store {
+    /// A commit whose caller goes away halfway (a publication's sender disconnects and tonic
+    /// drops its request; seen in the compose system test) still completes: sent again, the
+    /// publication is a duplicate, and the next one chains to it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_whose_caller_goes_away_still_completes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path()).await;
+        let m = manifest("a", "d", "A");
+        let (staging, s) = staged(&store, &m, vec![wire(3, "x")]).await.unwrap();
+        let commit_file = dir.path().join("store").join(commit_path(1).as_ref());
+        let mut commit = Box::pin(store.commit(staging, m.clone(), s));
+        // Polled until its commit file is written, then dropped, as a request is.
+        let mut cut = false;
+        for _ in 0..100_000 {
+            if let std::task::Poll::Ready(r) = futures::poll!(commit.as_mut()) {
+                r.unwrap();
+                break;
+            }
+            if commit_file.exists() {
+                cut = true;
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        drop(commit);
+        let again = publish(&store, &m, vec![wire(3, "x")]).await.unwrap();
+        assert!(again.duplicate, "the first commit was recorded (dropped mid-commit: {cut})");
+        assert_eq!(again.entry.store_version, 1);
+        let next = publish(&store, &manifest("b", "d", "B"), vec![wire(2, "y")]).await.unwrap();
+        assert_eq!(next.entry.store_version, 2);
+        assert_eq!(next.entry.previous_entry_hash, again.entry.entry_hash, "chained to the commit its caller left");
+        assert_eq!(store.publications().await.len(), 2);
+    }
+
+    async fn open(dir: &Path) -> Arc<Store> {
         let url = url::Url::from_directory_path(dir.join("store")).unwrap();
-        Store::open(url, Default::default(), dir, true).await.unwrap()
+        Arc::new(Store::open(url, Default::default(), dir, true).await.unwrap())
     }
 
     /// The JSON actions of commit `version` of the store in `dir`.
@@ -1463,7 +1537,7 @@ pub(crate) mod tests {
         });
         tokio::task::yield_now().await;
         let writer = open(dir.path()).await;
-        let replica = waiting.await.unwrap().unwrap();
+        let replica = Arc::new(waiting.await.unwrap().unwrap());
         assert_eq!((replica.version().await, replica.refresh().await.unwrap()), (0, None), "nothing new yet");
 
         let first = publish(&writer, &manifest("a", "d", "A"), vec![wire(3, "x")]).await.unwrap().entry;

@@ -11,8 +11,13 @@ use std::collections::HashMap;
 /// The prefix of settings variables.
 pub const PREFIX: &str = "SDGX_";
 
+/// The variable that names the configuration file itself (the coordinator's `--config`): neither
+/// a setting nor a variable to warn of.
+pub const CONFIG_FILE: &str = "SDGX_CONFIG";
+
 /// From `vars`, the settings variables of a program whose settings serialise as `defaults`
-/// (a struct: its field names are the first keys), and the names of the variables left out.
+/// (a struct: its field names are the first keys), and the names of the variables left out
+/// ([`CONFIG_FILE`] is in neither).
 pub fn environment<T: serde::Serialize>(defaults: &T, vars: impl IntoIterator<Item = (String, String)>) -> (HashMap<String, String>, Vec<String>) {
     let known: Vec<String> = match serde_json::to_value(defaults) {
         Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
@@ -20,7 +25,7 @@ pub fn environment<T: serde::Serialize>(defaults: &T, vars: impl IntoIterator<It
     };
     let (mut kept, mut left) = (HashMap::new(), Vec::new());
     for (name, value) in vars {
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
+        let Some(rest) = name.strip_prefix(PREFIX).filter(|_| name != CONFIG_FILE) else { continue };
         let first = rest.split("__").next().unwrap_or_default().to_ascii_lowercase();
         if known.contains(&first) {
             kept.insert(name, value);
@@ -49,6 +54,6 @@ mod tests {
         let (kept, left) = environment(&S { flight_addr: String::new(), security: None }, vars);
         assert_eq!(kept.len(), 2);
         assert!(kept.contains_key("SDGX_FLIGHT_ADDR") && kept.contains_key("SDGX_SECURITY__TLS__CERT"));
-        assert_eq!(left, ["SDGX_BENCH_X", "SDGX_CONFIG"]);
+        assert_eq!(left, ["SDGX_BENCH_X"]);
     }
 }

@@ -9,6 +9,15 @@ plain HTTP for the publications log.
     compose_check.py outboxes  STATUS_JSON...                    -> the agents' outboxes summed up
     compose_check.py change    EXAMPLES AGENCY MARKER            -> changes the agency's datasets
 
+and for the three-level test (scripts/compose-system-test.sh), over the HTTP API:
+    compose_check.py log       HTTP TOKEN_FILE                   -> the publications log
+    compose_check.py approve   HTTP TOKEN_FILE                   -> approves every submitted one
+    compose_check.py relayed   NATION NATION_LOG REGION_LOG INDICATORS_CSV
+                                          -> each official national publication upstream once
+    compose_check.py figures-http HTTP TOKEN_FILE                -> every figure, official view
+    compose_check.py areas     REGION_FIGURES NATION:AREA:FIGURES_JSON...
+                                          -> the region's figures by area against each nation's
+
 FLIGHT is grpc+tls://127.0.0.1:PORT (the analysts' Flight SQL port, TLS with the national CA,
 CA the CA bundle's path); HTTP is http://127.0.0.1:PORT; TOKEN_FILE holds a reader token (read
 from the file so it never appears in a command line or a log). Each prints one JSON document;
@@ -135,11 +144,20 @@ def acks(uri: str, ca: str, token_file: str, acks_file: str) -> dict:
     return {"checked": len(acked), "versions": len(by_version), "problems": problems}
 
 
-def history(http: str, token_file: str) -> dict:
+def call(http: str, token_file: str, path: str, body=None):
+    """GET (or POST `body` as JSON to) `path` of the coordinator's HTTP API at `http`, with the
+    bearer token in `token_file`; the JSON answer."""
     token = open(token_file).read().strip()
-    req = urllib.request.Request(f"{http}/api/v1/publications", headers={"Authorization": f"Bearer {token}"})
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"{http}{path}", data=data, headers={"Authorization": f"Bearer {token}"})
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=30) as r:
-        log = json.load(r)
+        return json.load(r)
+
+
+def history(http: str, token_file: str) -> dict:
+    log = call(http, token_file, "/api/v1/publications")
     commits: dict[str, list[str]] = {}
     for p in log["publications"]:
         commits.setdefault(p["content_hash"], []).append(p["publication_id"])
@@ -188,7 +206,7 @@ def change(examples: str, agency: str, marker: str) -> dict:
     import os
 
     changed = []
-    for path in sorted(glob.glob(f"{examples}/federation/{agency}/*.csv")):
+    for path in sorted(glob.glob(f"{examples}/*/{agency}/*.csv")):
         with open(path, newline="") as f:
             table = list(csv.reader(f))
         column = table[0].index("comment_obs")
@@ -204,22 +222,160 @@ def change(examples: str, agency: str, marker: str) -> dict:
     return {"agency": agency, "changed": changed}
 
 
+def log(http: str, token_file: str) -> dict:
+    return call(http, token_file, "/api/v1/publications")
+
+
+def approve(http: str, token_file: str) -> dict:
+    """Approves (release now) every publication the review queue holds."""
+    approved = []
+    for p in call(http, token_file, "/api/v1/review")["submitted"]:
+        d = call(http, token_file, f"/api/v1/publications/{p['publication_id']}/approve", {})
+        approved.append({"publication_id": p["publication_id"], "dataset": f"{p['agency']}/{p['dataset']}", "store_version": d["store_version"]})
+    return {"approved": approved}
+
+
+def relayed(nation: str, nation_log: str, region_log: str, indicators_csv: str) -> dict:
+    """Every official national publication is in the regional store exactly once: each
+    publication the nation approved that has an indicator of the region's (global) framework
+    is the origin of exactly one regional publication of agency `nation`, of the dataset
+    `<agency>--<dataset>`, and the region holds no other publication of `nation`."""
+    import csv
+
+    with open(indicators_csv, newline="") as f:
+        framework = {r["indicator"] for r in csv.DictReader(f)}
+    national = json.load(open(nation_log))["publications"]
+    regional = [p for p in json.load(open(region_log))["publications"] if p["agency"] == nation]
+    expected = {
+        p["publication_id"]: p
+        for p in national
+        if p["sign_off"]["status"] == "approved" and framework & set(p["manifest"]["indicators"])
+    }
+    found: dict[str, list[str]] = {}
+    problems = []
+    for r in regional:
+        origins = r["manifest"].get("provenance") or []
+        if not origins:
+            problems.append(f"regional publication {r['publication_id']} of {nation} has no provenance")
+        for o in origins[:1]:
+            found.setdefault(o["publication_id"], []).append(r["publication_id"])
+            if r["dataset"] != f"{o['agency']}--{o['dataset']}":
+                problems.append(f"regional {r['dataset']} {r['publication_id']} names origin {o['agency']}/{o['dataset']}")
+    for pid, p in sorted(expected.items()):
+        n = len(found.get(pid, []))
+        if n != 1:
+            problems.append(f"{p['agency']}/{p['dataset']} {pid} (official at {nation}): {n} regional publications, expected 1")
+    for pid in sorted(found.keys() - expected.keys()):
+        problems.append(f"regional publications {found[pid]} come from {pid}, not an official publication of {nation}")
+    return {
+        "nation": nation,
+        "expected": len(expected),
+        "regional": len(regional),
+        "datasets": sorted({f"{p['agency']}/{p['dataset']}" for p in expected.values()}),
+        "problems": problems,
+    }
+
+
+def figures_http(http: str, token_file: str) -> dict:
+    """Every figure of the coordinator, official view (GET /api/v1/figures/<name>)."""
+    out = {}
+    for name in call(http, token_file, "/api/v1/figures")["figures"]:
+        out[name] = call(http, token_file, f"/api/v1/figures/{name}")
+    return out
+
+
+def documents(path: str) -> list:
+    """The JSON documents of a file of several in a row (`sdgx-coordinator figures --json`)."""
+    text, docs, at = open(path).read(), [], 0
+    decoder = json.JSONDecoder()
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at >= len(text):
+            return docs
+        doc, at = decoder.raw_decode(text, at)
+        docs.append(doc)
+
+
+# What an area's row of `area-figures` says, compared between levels (not the publications
+# read, which differ: national agencies' there, the nation's relays here).
+AREA_FIELDS = ("label", "headline", "migration_relevant", "all_in_scope", "reporting_status", "disaggregation_status", "produced", "migration_disaggregated")
+
+
+def ratio(r: dict) -> str:
+    share = "n/a" if r["share"] is None else f"{100 * r['share']:.1f}%"
+    return f"{r['numerator']}/{r['denominator']} ({share})"
+
+
+def areas(region_figures: str, *nations: str) -> dict:
+    """The region's `area-figures` (official view, over the HTTP API) against the same figure
+    computed with the region's configuration over each nation's own store: every field of each
+    nation's area row must be equal. Also renders the regional figures as a table."""
+    region = json.load(open(region_figures))
+    rows = {r["code"]: r for r in region["area-figures"]["by_area"]}
+    problems, compared = [], []
+    for spec in nations:
+        nation, area, path = spec.split(":", 2)
+        over = [d for d in documents(path) if d.get("figure") == "area-figures"]
+        theirs = {r["code"]: r for r in over[0]["by_area"]} if over else {}
+        if area not in rows:
+            problems.append(f"the region compares no area {area}")
+            continue
+        if area not in theirs:
+            problems.append(f"{nation}'s store, read with the region's configuration, has no area {area}")
+            continue
+        for f in AREA_FIELDS:
+            a, b = rows[area][f], theirs[area][f]
+            if f == "disaggregation_status":
+                a, b = {k: v for k, v in a.items() if k != "key"}, {k: v for k, v in b.items() if k != "key"}
+            if a != b:
+                problems.append(f"{area} {f}: region {a}, {nation}'s store {b}")
+        compared.append(area)
+    head = region["migration-disaggregation-share"]
+    lines = [
+        f"headline (region, all areas): {ratio(head)}; over migration-relevant {ratio(head['migration_relevant'])}; over all in scope {ratio(head['all_in_scope'])}",
+        f"{'area':<14} {'headline':<14} {'migration-relevant':<18} {'reporting':<15} {'complete/in progress/not started/n.a.':<38} produced; with migration disaggregation",
+    ]
+    for code, r in sorted(rows.items()):
+        d = r["disaggregation_status"]
+        status = f"{d['complete']}/{d['in_progress']}/{d['not_started']}/{d['not_applicable']}"
+        lines.append(
+            f"{code + ' ' + r['label']:<14} {ratio(r['headline']):<14} {ratio(r['migration_relevant']):<18} {ratio(r['reporting_status']):<15} {status:<38} "
+            f"{', '.join(r['produced'])}; {', '.join(r['migration_disaggregated']) or '-'}"
+        )
+    cross = region["cross-area"]
+    data = cross["data_on_migration_indicators"]
+    lines.append(f"areas with data on the migration-relevant indicators: {ratio(data)} ({', '.join(a['label'] for a in data['with_data']) or '-'})")
+    dist = cross["headline_distribution"]
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"
+    lines.append(f"headline across the {dist['areas_with_share']} areas with a share: min {pct(dist['min'])}, median {pct(dist['median'])}, max {pct(dist['max'])}")
+    lines.append("share of areas producing each indicator with migration disaggregation (indicators some area produces):")
+    for i in cross["by_indicator"]:
+        if i["producing"] > 0:
+            areas_md = ", ".join(a["label"] for a in i["areas_migration_disaggregated"]) or "-"
+            lines.append(f"  {i['indicator']:<8} produced by {i['producing']}; {ratio(i['migration_disaggregated'])} ({areas_md})")
+    return {"compared": compared, "problems": problems, "table": "\n".join(lines)}
+
+
+COMMANDS = {
+    "figures": figures,
+    "store": store,
+    "acks": acks,
+    "history": history,
+    "outboxes": outboxes,
+    "change": change,
+    "log": log,
+    "approve": approve,
+    "relayed": relayed,
+    "figures-http": figures_http,
+    "areas": areas,
+}
+
+
 def main() -> int:
-    cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == "figures":
-        out = figures(*args)
-    elif cmd == "store":
-        out = store(*args)
-    elif cmd == "acks":
-        out = acks(*args)
-    elif cmd == "history":
-        out = history(*args)
-    elif cmd == "outboxes":
-        out = outboxes(*args)
-    elif cmd == "change":
-        out = change(*args)
-    else:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
         raise SystemExit(__doc__)
+    out = COMMANDS[sys.argv[1]](*sys.argv[2:])
     print(json.dumps(out, sort_keys=True))
     return 1 if out.get("problems") else 0
 

@@ -1,7 +1,10 @@
-"""An S3-compatible server for the object-store tests: moto's, on 127.0.0.1 and a free port.
+"""An S3-compatible server for the object-store tests: moto's, on a free port of 127.0.0.1 (or
+of the address given second: the compose system test serves the containers on the Docker
+bridge's gateway).
 
-Creates the bucket named on the command line, prints one JSON line
-{"endpoint": "http://127.0.0.1:PORT"} and serves until its standard input closes.
+Usage: s3_server.py BUCKET [ADDRESS]
+Creates the bucket, prints one JSON line {"endpoint": "http://ADDRESS:PORT"} and serves until
+its standard input closes.
 """
 import json
 import sys
@@ -12,10 +15,11 @@ from moto.server import ThreadedMotoServer
 
 def main() -> None:
     bucket = sys.argv[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    address = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    server = ThreadedMotoServer(ip_address=address, port=0, verbose=False)
     server.start()
     port = server._server.server_port  # the port the OS gave to port 0
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = f"http://{address}:{port}"
     s3 = boto3.client(
         "s3",
         endpoint_url=endpoint,

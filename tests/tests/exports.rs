@@ -4,7 +4,7 @@
 
 use sdgx_coordinator::catalog::Read;
 use sdgx_coordinator::signoff::View;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use calamine::Reader;
@@ -23,22 +23,21 @@ async fn federation() -> (Running, String, tempfile::TempDir) {
     let text = std::fs::read_to_string(root().join("examples/federation/cba/remittances.csv")).unwrap();
     let suppressed = text.replacen("10.c.1,SI_RMT_COST,AM,2022,_T,_T,_T,_T,_T,_T,2.3,PT,,,C,", "10.c.1,SI_RMT_COST,AM,2022,_T,_T,_T,_T,_T,_T,,PT,,C,C,", 1);
     assert_ne!(text, suppressed);
-    let src = tmp.path().join("remittances.csv");
-    std::fs::write(&src, suppressed).unwrap();
-    let mut cfg = r.agent("cba");
-    cfg.datasets[0].source = src;
-    let out = sdgx_agent::run(&cfg, false).await.unwrap();
-    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    republish(&r, "cba", &tmp.path().join("remittances.csv"), &suppressed).await;
     let mut labour = std::fs::read_to_string(root().join("examples/federation/labour/labour-market.csv")).unwrap();
     labour.push_str("8.5.2,SL_TLF_UEM,AM,2023,_T,Y_GE15,_T,NCIT_SY,_T,_T,14.0,PT,,,C,\n");
     labour.push_str("8.5.2,SL_TLF_UEM,AM,2023,_T,Y_GE15,_T,_T,SKILL_NMRCY,MS_MIGRANT,15.0,PT,,,C,\n");
-    let src = tmp.path().join("labour-market.csv");
-    std::fs::write(&src, labour).unwrap();
-    let mut cfg = r.agent("labour");
-    cfg.datasets[0].source = src;
-    let out = sdgx_agent::run(&cfg, false).await.unwrap();
-    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{e}"));
+    republish(&r, "labour", &tmp.path().join("labour-market.csv"), &labour).await;
     (r, token, tmp)
+}
+
+/// Publishes `agency`'s dataset again from `text`, written to `src`; it must be delivered.
+async fn republish(r: &Running, agency: &str, src: &Path, text: &str) {
+    std::fs::write(src, text).unwrap();
+    let mut cfg = r.agent(agency);
+    cfg.datasets[0].source = src.to_owned();
+    let out = sdgx_agent::run(&cfg, false).await.unwrap();
+    out[0].sent.as_ref().unwrap().as_ref().unwrap_or_else(|e| panic!("{agency}: {e}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,53 +132,32 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     let about: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(bundle.join("about.json")).unwrap()).unwrap();
     assert_eq!(about["store_version"], 8);
     assert_eq!(about["definitions"].as_array().unwrap().len(), sdgx_coordinator::figures::FigureKind::ALL.len());
-    let labels: BTreeSet<&str> = opensdg::DIMENSION_LABELS.iter().map(|(_, l)| *l).collect();
-    let mut files = 0;
-    for e in std::fs::read_dir(bundle.join("data")).unwrap() {
-        let path = e.unwrap().path();
-        files += 1;
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let mut rd = csv::Reader::from_path(&path).unwrap();
-        let header: Vec<String> = rd.headers().unwrap().iter().map(str::to_owned).collect();
-        assert_eq!(header[0], "Year", "{name}: Year first");
-        assert_eq!(header.last().unwrap(), "Value", "{name}: Value last");
-        let mut rest: Vec<&str> = header[1..header.len() - 1].iter().map(String::as_str).collect();
-        if rest.last() == Some(&"GeoCode") {
-            rest.pop();
-        }
-        for special in ["Series", "Units"] {
-            if rest.first() == Some(&special) {
-                rest.remove(0);
-            }
-        }
-        assert!(header.iter().filter(|h| *h == "Units").count() == 1, "{name}: one Units column");
-        assert!(rest.iter().all(|h| labels.contains(h)), "{name}: disaggregation columns are labels: {rest:?}");
-        let dis: Vec<usize> = header.iter().enumerate().filter(|(_, h)| labels.contains(h.as_str()) || *h == "GeoCode").map(|(i, _)| i).collect();
-        let (si, ui) = (header.iter().position(|h| h == "Series"), header.iter().position(|h| h == "Units").unwrap());
-        let mut headline = BTreeMap::new();
-        for rec in rd.records() {
-            let rec = rec.unwrap();
-            assert!(rec[0].len() == 4 && rec[0].parse::<u16>().is_ok(), "{name}: year {:?}", &rec[0]);
-            assert!(rec[rec.len() - 1].parse::<f64>().is_ok(), "{name}: value {:?}", &rec[rec.len() - 1]);
-            assert!(rec.iter().all(|c| !c.starts_with('_')), "{name}: totals are blanks, not codes: {rec:?}");
-            if dis.iter().all(|&i| rec[i].is_empty()) {
-                *headline.entry((rec[0].to_owned(), si.map(|i| rec[i].to_owned()), rec[ui].to_owned())).or_insert(0) += 1;
-            }
-        }
-        assert!(!headline.is_empty(), "{name}: a headline row\n{}", std::fs::read_to_string(&path).unwrap());
-        assert!(headline.values().all(|&n| n == 1), "{name}: one headline row per year, series and unit: {headline:?}");
-        let meta = bundle.join("meta").join(name.replace(".csv", ".md"));
-        let meta = std::fs::read_to_string(&meta).unwrap_or_else(|_| panic!("{name}: metadata"));
-        assert!(meta.starts_with("---\n") && meta.contains("expected_disaggregations: [") && meta.contains("reporting_status: \"complete\""), "{meta}");
-    }
-    assert!(files >= 15, "one file per indicator with data: {files}");
-    // The worked indicator: every row is about returned migrants, which is its population (no
-    // column), disaggregated by sex, country returned from and reason for return.
-    let p1 = std::fs::read_to_string(bundle.join("data/indicator_10-7-p1.csv")).unwrap();
-    assert!(p1.starts_with("Year,Series,Units,Sex,Custom breakdown,Composite breakdown,Value\n"), "{p1}");
+    // Read as sdg-build reads a data repository: every data file's indicator has its metadata
+    // file, one page per in-scope indicator, a headline row, labelled disaggregation columns.
+    let in_scope: Vec<String> = r.catalog.contract().framework.indicators().iter().filter(|i| i.in_scope).map(|i| opensdg::slug(&i.code)).collect();
+    let read = layout(&bundle, &tmp.path().join("expect-v8.json"), serde_json::json!({
+        "in_scope": in_scope,
+        "indicators": {
+            // Every row is about returned migrants, the indicator's population (no column, a
+            // footer field), disaggregated by sex, country returned from and reason for return.
+            "10-7-p1": {
+                "columns": ["Year", "Series", "Units", "Sex", "Custom breakdown", "Composite breakdown", "Value"],
+                "footer_fields": [{"label": "Migratory status", "value": "Returned migrant"}],
+                "sources": ["Statistical Committee"],
+                "fields": {"national_geographical_coverage": "Armenia", "reporting_status": "complete", "sdgx_store_version": 8},
+            },
+            "8-5-2": {
+                "footer_fields": [{"label": "Age", "value": "15 years old and over"}],
+                "sources": ["Ministry of Labour and Social Affairs"],
+            },
+        },
+    }));
+    assert!(read["data_files"].as_u64().unwrap() >= 15, "one file per indicator with data: {read}");
+    assert_eq!(read["pages"].as_u64().unwrap(), in_scope.len() as u64, "{read}");
     assert_eq!(about["populations"]["10.7.p1"][0], "Migratory status: Returned migrant");
-    let meta = std::fs::read_to_string(bundle.join("meta/indicator_10-7-p1.md")).unwrap();
-    assert!(meta.contains("methodology: ") && meta.contains("sdgx_store_version: 8"), "{meta}");
+    let p1 = std::fs::read_to_string(bundle.join("data/indicator_10-7-p1.csv")).unwrap();
+    let meta = std::fs::read_to_string(bundle.join("meta/10-7-p1.md")).unwrap();
+    assert!(meta.starts_with("---\n") && meta.contains("DATA_COMP: ") && meta.contains("source_organisation_1: \"Statistical Committee\""), "{meta}");
     // Over HTTP the same bundle comes as a zip archive with the same files.
     let resp = reqwest::Client::new()
         .get(format!("http://{}/api/v1/exports/open-sdg?as_of=8&view=provisional", r.http))
@@ -206,7 +184,41 @@ async fn open_sdg_bundle_follows_the_layout_rules_and_the_cli_writes_every_expor
     run("xlsx", &tmp.path().join("annex.xlsx"));
     run("html", &tmp.path().join("report.html"));
     assert!(std::fs::read_to_string(tmp.path().join("report.html")).unwrap().contains("store version 8 ("));
+    // Data below the national level: a Geography column (the area's name) beside GeoCode, so
+    // that Yerevan's row is not one more headline row.
+    let mut labour = std::fs::read_to_string(tmp.path().join("labour-market.csv")).unwrap();
+    labour.push_str("8.5.2,SL_TLF_UEM,AM-ER,2023,_T,Y_GE15,_T,_T,_T,_T,12.0,PT,,,C,\n");
+    republish(&r, "labour", &tmp.path().join("labour-yerevan.csv"), &labour).await;
+    let snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
+    let now = tmp.path().join("open-sdg-now");
+    opensdg::write_dir(&opensdg::bundle(&snap), &now).unwrap();
+    let read = layout(&now, &tmp.path().join("expect-now.json"), serde_json::json!({
+        "in_scope": in_scope,
+        "indicators": {"8-5-2": {
+            "columns": ["Year", "Series", "Units", "Sex", "Custom breakdown", "Composite breakdown", "Migratory status", opensdg::GEOGRAPHY, "GeoCode", "Value"],
+            "footer_fields": [{"label": "Age", "value": "15 years old and over"}],
+        }},
+    }));
+    assert_eq!(read["with_geography"], serde_json::json!(["8-5-2"]), "{read}");
+    let p852 = std::fs::read_to_string(now.join("data/indicator_8-5-2.csv")).unwrap();
+    assert!(p852.contains(",Yerevan,AM-ER,12\n"), "{p852}");
     r.stop().await;
+}
+
+/// Runs `tests/py/opensdg_layout.py` (sdg-build's reading rules) over the Open SDG bundle in
+/// `dir` with the expectations `expect` (written to `expect_file`); returns what it read.
+fn layout(dir: &Path, expect_file: &Path, expect: serde_json::Value) -> serde_json::Value {
+    std::fs::write(expect_file, expect.to_string()).unwrap();
+    let out = std::process::Command::new(python())
+        .arg(root().join("tests/py/opensdg_layout.py"))
+        .arg(dir)
+        .arg(expect_file)
+        .arg(root().join("schemas/data/codelists.csv"))
+        .arg(root().join("examples/armenia/codelists.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "sdg-build's reading of {}: {}{}", dir.display(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,7 @@ pub mod sdmx;
 pub mod svg;
 pub mod xlsx;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray};
@@ -154,6 +155,9 @@ pub struct Snapshot {
     pub committed_at: String,
     /// The whole country's `ref_area`.
     pub national_area: String,
+    /// Each agency's display name (agency id → name): the registry's names, and the
+    /// coordinator's own derived agency.
+    pub agency_names: BTreeMap<String, String>,
     /// Every observation, ordered by indicator, series, area, period and breakdowns.
     pub observations: Vec<Obs>,
     /// The publications current at that version.
@@ -228,6 +232,7 @@ pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         committed_at: committed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         national_area: catalog.registers().national_area.clone(),
+        agency_names: agency_names(catalog.registers()),
         observations,
         publications: session.publications.clone(),
         share: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
@@ -242,7 +247,25 @@ pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
     })
 }
 
+/// The name people read for the coordinator's own derived dataset's agency.
+pub const DERIVED_AGENCY_NAME: &str = "Computed by the coordinator (sdgx) from the official data";
+
+/// Each agency's display name from the registry (those with one), and the derived agency's.
+pub fn agency_names(registers: &crate::catalog::Registers) -> BTreeMap<String, String> {
+    let mut names: BTreeMap<String, String> =
+        registers.agencies.iter().filter(|a| !a.name.is_empty()).map(|a| (a.id.clone(), a.name.clone())).collect();
+    if let Some(d) = &registers.derived_agency {
+        names.insert(d.clone(), DERIVED_AGENCY_NAME.to_owned());
+    }
+    names
+}
+
 impl Snapshot {
+    /// The display name of agency `id` (its id when the registry gives it no name).
+    pub fn agency_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.agency_names.get(id).map_or(id, String::as_str)
+    }
+
     /// The statement every export carries: store version, framework version, generation time.
     pub fn provenance(&self) -> String {
         format!(
@@ -321,5 +344,28 @@ pub fn write(format: Format, snapshot: &Snapshot, out: &std::path::Path) -> Resu
             std::fs::write(out, render(format, snapshot)?).map_err(Error::io(out))?;
             Ok(format!("wrote {} ({} of store version {v})", out.display(), format.name()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::AgencyEntry;
+    use crate::catalog::Registers;
+
+    #[test]
+    fn agencies_are_named_from_the_registry_and_the_derived_agency_says_what_it_is() {
+        let entry = |id: &str, name: &str| AgencyEntry { id: id.into(), name: name.into(), datasets: vec![], areas: vec![] };
+        let registers = Registers {
+            agencies: vec![entry("labour", "Ministry of Labour and Social Affairs"), entry("unnamed", "")],
+            calendar: vec![],
+            national_area: "AM".into(),
+            derived_agency: Some("sdgx".into()),
+            areas: vec![],
+        };
+        let names = agency_names(&registers);
+        assert_eq!(names.get("labour").map(String::as_str), Some("Ministry of Labour and Social Affairs"));
+        assert_eq!(names.get("sdgx").map(String::as_str), Some(DERIVED_AGENCY_NAME));
+        assert!(!names.contains_key("unnamed"), "an agency without a name keeps its id: {names:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! What the figure tests share: publishing contract CSV through the real ingest path.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::stream;
 use sdgx_coordinator::ingest::ingest;
@@ -12,7 +13,7 @@ use sdgx_schemas::{Contract, Manifest, ReferencePeriod, ValidationOptions};
 /// Validates and commits `csv` (contract columns; absent ones take their defaults) as
 /// `agency`'s `dataset`: the manifest lists the CSV's indicators, reference period 1900-2100,
 /// periodicity A. `dir` holds the scratch file. A problem or a rejection is the error's text.
-pub async fn publish(contract: &Contract, store: &Store, dir: &Path, agency: &str, dataset: &str, csv: &str) -> Result<Ack, String> {
+pub async fn publish(contract: &Contract, store: &Arc<Store>, dir: &Path, agency: &str, dataset: &str, csv: &str) -> Result<Ack, String> {
     let (manifest, batches) = prepare(contract, dir, agency, dataset, csv)?;
     ingest(contract, store, ValidationOptions::default(), manifest, stream::iter(batches.into_iter().map(Ok))).await.map_err(|e| e.to_string())
 }
