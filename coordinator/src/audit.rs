@@ -224,7 +224,7 @@ pub fn write_head(path: &Path, head: &Head) -> Result<()> {
 }
 
 /// What failed verification, and where.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Mismatch {
     /// 1-based position of the entry in the log; 0 when the failure concerns a commit without
     /// a readable entry (or one that is missing).
@@ -252,7 +252,7 @@ impl std::fmt::Display for Mismatch {
 }
 
 /// The result of an audit.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditReport {
     /// Entries checked.
     pub entries: usize,

@@ -42,7 +42,7 @@ use crate::signoff::View;
 use crate::store::{PublicationEntry, Store};
 
 /// An optional window of reference years, both ends inclusive.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Window {
     /// First reference year counted.
     pub from: Option<i32>,
@@ -88,6 +88,24 @@ pub enum AsOf {
     /// A version number or an RFC 3339 timestamp, as text.
     Text(String),
 }
+
+/// In the OpenAPI document: a store version (a non-negative integer, or its digits in a URL
+/// query) or an RFC 3339 time, as [`Catalog::resolve_as_of`] parses them; never an empty string.
+impl utoipa::PartialSchema for AsOf {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        let version = ObjectBuilder::new().schema_type(Type::Integer).format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))).minimum(Some(0));
+        let digits = ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]+$"));
+        let time = ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+        OneOfBuilder::new()
+            .item(version)
+            .item(AnyOfBuilder::new().item(digits).item(time))
+            .description(Some("A store version (0 up to the current version), or an RFC 3339 time: the newest store version committed at or before it"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AsOf {}
 
 impl std::str::FromStr for AsOf {
     type Err = std::convert::Infallible;

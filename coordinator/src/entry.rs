@@ -12,7 +12,7 @@ use crate::facts::FactsRef;
 pub const LOG_KEY: &str = "sdgx.publication";
 
 /// One entry of the publications log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicationEntry {
     /// Unique id of the publication (UUID v7, time-ordered).
     pub publication_id: String,
@@ -47,7 +47,9 @@ pub struct PublicationEntry {
     /// (see [`crate::audit::entry_hash`]).
     pub entry_hash: String,
     /// The manifest as received.
+    #[schema(value_type = Object)]
     pub manifest: Manifest,
     /// The validation summary.
+    #[schema(value_type = Object)]
     pub summary: ImportSummary,
 }

@@ -289,14 +289,16 @@ impl From<Error> for tonic::Status {
 }
 
 /// The JSON body of every HTTP error.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct HttpError {
     /// A short machine-readable kind.
+    #[schema(value_type = String)]
     pub error: &'static str,
     /// What went wrong.
     pub message: String,
     /// The validation report, for rejected publications.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub report: Option<ValidationReport>,
 }
 

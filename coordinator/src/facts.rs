@@ -303,7 +303,7 @@ impl FactsBuilder {
 }
 
 /// A file the store wrote beside the table, as a log entry names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StoredFile {
     /// Path relative to the table's root.
     pub path: String,
@@ -314,7 +314,7 @@ pub struct StoredFile {
 }
 
 /// Where a publication's facts are, as its log entry names them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FactsRef {
     /// The breakdown facts.
     pub breakdowns: StoredFile,

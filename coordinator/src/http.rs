@@ -40,8 +40,9 @@ use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{FailureLimiter, LockedOut, Role, Tokens};
 use crate::catalog::{AsOf, Catalog, Read};
@@ -69,41 +70,158 @@ pub struct HttpState {
 }
 
 /// Query parameters of a figure request.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FigureParams {
-    /// First reference year.
+    /// First reference year counted.
+    #[param(minimum = -2147483648, maximum = 2147483647, nullable = false)]
     pub from: Option<i32>,
-    /// Last reference year.
+    /// Last reference year counted.
+    #[param(minimum = -2147483648, maximum = 2147483647, nullable = false)]
     pub to: Option<i32>,
-    /// Store version or RFC 3339 timestamp to read (current when absent).
+    /// Store version or RFC 3339 time to read (current when absent).
+    #[param(nullable = false)]
     pub as_of: Option<AsOf>,
-    /// The view: official (default) or provisional.
+    /// The view: official (default): approved and released publications; provisional: every
+    /// accepted publication.
     #[serde(default)]
     pub view: View,
 }
 
 /// Body of a query request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
-    /// One SQL statement.
+    /// One SQL statement (read-only: no DDL, DML or other statements).
+    #[schema(example = "SELECT key, numerator, denominator FROM migration_disaggregation_by_goal ORDER BY key")]
     pub sql: String,
-    /// Store version (number) or RFC 3339 timestamp (string) to read (current when absent).
+    /// Store version (number) or RFC 3339 time (string) to read (current when absent).
     pub as_of: Option<AsOf>,
     /// The view: official (default) or provisional.
     #[serde(default)]
     pub view: View,
 }
 
+/// The names of the figures (`GET /api/v1/figures`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FigureList {
+    /// Every figure, in the order they are listed and exported.
+    pub figures: Vec<FigureKind>,
+}
+
+/// The export formats (`GET /api/v1/exports`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportList {
+    /// Every format's name.
+    #[schema(value_type = Vec<crate::export::Format>)]
+    pub exports: Vec<&'static str>,
+}
+
+/// What a coordinator is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerRole {
+    /// It writes the store.
+    Writer,
+    /// A read-only replica following the writer's store.
+    Replica,
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+    /// The current store version.
+    pub store_version: i64,
+    /// Writer or replica.
+    pub role: ServerRole,
+    /// A replica's store (its URL without credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_of: Option<String>,
+    /// A replica's last look for the writer's commits without an error (RFC 3339); null
+    /// before the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<Option<String>>,
+    /// Why a replica's last look failed, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_error: Option<Option<String>>,
+    /// Whether a replica still follows (false once a commit did not verify).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub following: Option<bool>,
+}
+
+/// A publication of the log with its sign-off status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedPublication {
+    /// The log entry.
+    #[serde(flatten)]
+    pub entry: crate::entry::PublicationEntry,
+    /// Where it stands.
+    pub sign_off: crate::signoff::Status,
+}
+
+/// `GET /api/v1/publications`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicationsLog {
+    /// The current store version.
+    pub store_version: i64,
+    /// Every publication, oldest first.
+    pub publications: Vec<LoggedPublication>,
+    /// Every decision, oldest first.
+    pub decisions: Vec<crate::signoff::Decision>,
+}
+
+/// `GET /api/v1/publications/{id}/status`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicationStatus {
+    /// The publication.
+    pub publication_id: String,
+    /// Its agency.
+    pub agency: String,
+    /// Its dataset.
+    pub dataset: String,
+    /// The current store version.
+    pub store_version: i64,
+    /// Where it stands.
+    pub sign_off: crate::signoff::Status,
+    /// When its last decision was made (RFC 3339), null before any.
+    pub decided_at: Option<String>,
+}
+
+/// `GET /api/v1/admin/audit`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditAnswer {
+    /// Whether every entry verified.
+    pub passed: bool,
+    /// The audit.
+    pub report: crate::audit::AuditReport,
+    /// The audit in words.
+    pub summary: String,
+}
+
+/// `GET /api/v1/admin/upstream`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpstreamAnswer {
+    /// Whether `[upstream]` is configured.
+    pub configured: bool,
+    /// Without `[upstream]`: says so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// With `[upstream]`: the queue.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub status: Option<crate::upstream::Status>,
+}
+
 /// The HTTP router (serve it with `into_make_service_with_connect_info::<SocketAddr>()`).
 pub fn router(state: Arc<HttpState>) -> Router {
     let reader = Router::new()
-        .route("/api/v1/figures", get(|| async { Json(json!({ "figures": FigureKind::ALL })) }))
+        .route("/api/v1/figures", get(figure_list))
         .route("/api/v1/figures/{name}", get(figure))
         .route("/api/v1/publications", get(publications))
         .route("/api/v1/query", post(run_query))
-        .route("/api/v1/exports", get(|| async { Json(json!({ "exports": crate::export::FORMATS.map(|(n, _)| n) })) }))
+        .route("/api/v1/exports", get(export_list))
         .route("/api/v1/exports/{format}", get(export))
         .route_layer(from_fn_with_state((state.clone(), Role::Reader), authorize));
     let agency = Router::new()
@@ -121,7 +239,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route_layer(from_fn_with_state((state.clone(), Role::Admin), authorize));
     Router::new()
         .route("/health", get(health))
-        .route("/api/v1/openapi.json", get(|| async { Json(crate::openapi::document()) }))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .merge(reader)
         .merge(agency)
         .merge(approver)
@@ -183,18 +301,45 @@ pub struct Caller {
     pub role: Role,
 }
 
-async fn health(State(s): State<Arc<HttpState>>) -> Json<Value> {
+/// Liveness, the current store version, and whether this is the writer or a read-only replica.
+#[utoipa::path(get, path = "/health", extensions(("x-sdgx-role" = json!("anyone"))),
+    responses((status = 200, description = "Alive", body = Health)))]
+pub(crate) async fn health(State(s): State<Arc<HttpState>>) -> Json<Health> {
     let store = s.catalog.store();
-    let version = store.version().await;
+    let store_version = store.version().await;
+    let health = Health { status: "ok", store_version, role: ServerRole::Writer, replica_of: None, checked_at: None, follow_error: None, following: None };
     Json(match store.following() {
-        None => json!({ "status": "ok", "store_version": version, "role": "writer" }),
-        Some(f) => json!({
-            "status": "ok", "store_version": version, "role": "replica",
-            "replica_of": crate::storage::redact(store.url()),
-            "checked_at": f.checked_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-            "follow_error": f.error, "following": f.stopped.is_none(),
-        }),
+        None => health,
+        Some(f) => Health {
+            role: ServerRole::Replica,
+            replica_of: Some(crate::storage::redact(store.url())),
+            checked_at: Some(f.checked_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))),
+            follow_error: Some(f.error),
+            following: Some(f.stopped.is_none()),
+            ..health
+        },
     })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", extensions(("x-sdgx-role" = json!("anyone"))),
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)))]
+pub(crate) async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
+}
+
+/// The names of the figures.
+#[utoipa::path(get, path = "/api/v1/figures", extensions(("x-sdgx-role" = json!("reader"))),
+    responses((status = 200, description = "The figure names", body = FigureList)))]
+pub(crate) async fn figure_list() -> Json<FigureList> {
+    Json(FigureList { figures: FigureKind::ALL.to_vec() })
+}
+
+/// The export formats.
+#[utoipa::path(get, path = "/api/v1/exports", extensions(("x-sdgx-role" = json!("reader"))),
+    responses((status = 200, description = "The export formats", body = ExportList)))]
+pub(crate) async fn export_list() -> Json<ExportList> {
+    Json(ExportList { exports: crate::export::FORMATS.map(|(n, _)| n).to_vec() })
 }
 
 /// Asks the coordinator listening on `addr` for `GET /health` (a plain HTTP/1.0 request, for
@@ -230,7 +375,15 @@ pub async fn probe(addr: SocketAddr, timeout: std::time::Duration) -> Result<u64
     }
 }
 
-async fn figure(
+/// One figure, with its definition, parts and the store version read.
+#[utoipa::path(get, path = "/api/v1/figures/{name}", extensions(("x-sdgx-role" = json!("reader"))),
+    params(("name" = FigureKind, Path, description = "The figure"), FigureParams),
+    responses(
+        (status = 200, description = "The figure (its fields depend on the figure asked for)", body = figures::Figure),
+        (status = 400, description = "A parameter is malformed: the message says which and why", body = crate::error::HttpError),
+        (status = 404, description = "No such figure, or as_of names no store version", body = crate::error::HttpError),
+    ))]
+pub(crate) async fn figure(
     State(s): State<Arc<HttpState>>,
     Path(name): Path<String>,
     params: std::result::Result<Query<FigureParams>, axum::extract::rejection::QueryRejection>,
@@ -241,29 +394,40 @@ async fn figure(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-async fn publications(State(s): State<Arc<HttpState>>) -> Json<Value> {
+/// The publications log, each publication with its sign-off status, and the decisions.
+#[utoipa::path(get, path = "/api/v1/publications", extensions(("x-sdgx-role" = json!("reader"))),
+    responses((status = 200, description = "The log", body = PublicationsLog)))]
+pub(crate) async fn publications(State(s): State<Arc<HttpState>>) -> Result<Json<PublicationsLog>> {
     let store = s.catalog.store();
-    let version = store.version().await;
+    let store_version = store.version().await;
     let log = store.publications().await;
     let decisions = store.decisions().await;
-    let statuses = crate::signoff::statuses(&log, &decisions, version);
-    let publications: Vec<Value> = log
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-            v["sign_off"] = serde_json::to_value(&statuses[&e.publication_id]).unwrap_or(Value::Null);
-            v
+    let mut statuses = crate::signoff::statuses(&log, &decisions, store_version);
+    let publications = log
+        .into_iter()
+        .map(|entry| {
+            let sign_off = statuses
+                .remove(&entry.publication_id)
+                .ok_or_else(|| Error::Internal(format!("publication {} has no sign-off status", entry.publication_id)))?;
+            Ok(LoggedPublication { entry, sign_off })
         })
-        .collect();
-    Json(json!({ "store_version": version, "publications": publications, "decisions": decisions }))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Json(PublicationsLog { store_version, publications, decisions }))
 }
 
-/// One publication's sign-off status; an agency token sees only its own agency's.
-async fn publication_status(
+/// One publication's sign-off status: submitted, approved (with its release time), returned or
+/// unapproved (with the reason); an agency token reads only its own.
+#[utoipa::path(get, path = "/api/v1/publications/{id}/status", extensions(("x-sdgx-role" = json!("agency"))),
+    params(("id" = String, Path, description = "The publication id")),
+    responses(
+        (status = 200, description = "Its status", body = PublicationStatus),
+        (status = 404, description = "No such publication (or another agency's)", body = crate::error::HttpError),
+    ))]
+pub(crate) async fn publication_status(
     State(s): State<Arc<HttpState>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<PublicationStatus>> {
     let store = s.catalog.store();
     let log = store.publications().await;
     let not_found = || Error::NotFound(format!("no publication {id:?} in the log"));
@@ -275,37 +439,70 @@ async fn publication_status(
     let version = store.version().await;
     let decisions = store.decisions().await;
     let status = crate::signoff::statuses(&log, &decisions, version).remove(&id).ok_or_else(not_found)?;
-    let last = decisions.iter().rev().find(|d| d.publication_id == id);
-    Ok(Json(json!({
-        "publication_id": id, "agency": e.agency, "dataset": e.dataset, "store_version": version,
-        "sign_off": status, "decided_at": last.map(|d| d.decided_at.clone()),
-    })))
+    let decided_at = decisions.iter().rev().find(|d| d.publication_id == id).map(|d| d.decided_at.clone());
+    Ok(Json(PublicationStatus {
+        publication_id: id,
+        agency: e.agency.clone(),
+        dataset: e.dataset.clone(),
+        store_version: version,
+        sign_off: status,
+        decided_at,
+    }))
 }
 
-async fn review_queue(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {
-    let q = crate::review::queue(&s.catalog).await?;
-    Ok(Json(serde_json::to_value(q).map_err(|e| Error::Internal(e.to_string()))?))
+/// The review queue: submitted publications, and approved ones not yet released.
+#[utoipa::path(get, path = "/api/v1/review", extensions(("x-sdgx-role" = json!("approver"))),
+    responses((status = 200, description = "The queue", body = crate::review::Queue)))]
+pub(crate) async fn review_queue(State(s): State<Arc<HttpState>>) -> Result<Json<crate::review::Queue>> {
+    Ok(Json(crate::review::queue(&s.catalog).await?))
 }
 
-async fn review_detail(State(s): State<Arc<HttpState>>, Path(id): Path<String>) -> Result<Json<Value>> {
-    let d = crate::review::detail(&s.catalog, &id).await?;
-    Ok(Json(serde_json::to_value(d).map_err(|e| Error::Internal(e.to_string()))?))
+/// One publication's review: rows added, removed and changed against the dataset's official
+/// version, figure impact, quality warnings, decisions.
+#[utoipa::path(get, path = "/api/v1/review/{id}", extensions(("x-sdgx-role" = json!("approver"))),
+    params(("id" = String, Path, description = "The publication id")),
+    responses(
+        (status = 200, description = "Its review", body = crate::review::Detail),
+        (status = 404, description = "No such publication", body = crate::error::HttpError),
+    ))]
+pub(crate) async fn review_detail(State(s): State<Arc<HttpState>>, Path(id): Path<String>) -> Result<Json<crate::review::Detail>> {
+    Ok(Json(crate::review::detail(&s.catalog, &id).await?))
 }
 
-async fn decide(
+/// Records a decision (approve, return or unapprove), with `release_at` (approve) or `reason`
+/// (required to return or un-approve).
+#[utoipa::path(post, path = "/api/v1/publications/{id}/{action}", extensions(("x-sdgx-role" = json!("approver"))),
+    params(("id" = String, Path, description = "The publication id"), ("action" = crate::signoff::Action, Path, description = "The decision")),
+    request_body = crate::signoff::Request,
+    responses(
+        (status = 200, description = "The decision recorded", body = crate::signoff::Decision),
+        (status = 400, description = "The body is malformed, or a reason is missing", body = crate::error::HttpError),
+        (status = 404, description = "No such publication or decision", body = crate::error::HttpError),
+        (status = 409, description = "The publication's status does not allow this decision", body = crate::error::HttpError),
+    ))]
+pub(crate) async fn decide(
     State(s): State<Arc<HttpState>>,
     Extension(caller): Extension<Caller>,
     Path((id, action)): Path<(String, String)>,
     body: std::result::Result<Json<crate::signoff::Request>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>> {
+) -> Result<Json<crate::signoff::Decision>> {
     s.catalog.store().writable()?;
     let action: crate::signoff::Action = action.parse().map_err(|_| Error::NotFound(format!("no decision {action:?}: use approve, return or unapprove")))?;
     let Json(request) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let d = s.catalog.store().decide(&id, action, &caller.name, &request, s.catalog.clock().now()?).await?;
-    Ok(Json(serde_json::to_value(d).map_err(|e| Error::Internal(e.to_string()))?))
+    Ok(Json(s.catalog.store().decide(&id, action, &caller.name, &request, s.catalog.clock().now()?).await?))
 }
 
-async fn run_query(
+/// A read-only SQL query over the store.
+#[utoipa::path(post, path = "/api/v1/query", extensions(("x-sdgx-role" = json!("reader"))),
+    request_body = QueryRequest,
+    responses(
+        (status = 200, description = "The rows", body = query::Answer),
+        (status = 400, description = "The body is malformed, or the SQL is not a valid read-only query: the message says why", body = crate::error::HttpError),
+        (status = 404, description = "as_of names no store version", body = crate::error::HttpError),
+        (status = 408, description = "The query ran out of time", body = crate::error::HttpError),
+        (status = 422, description = "The query ran out of memory", body = crate::error::HttpError),
+    ))]
+pub(crate) async fn run_query(
     State(s): State<Arc<HttpState>>,
     body: std::result::Result<Json<QueryRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response> {
@@ -315,30 +512,55 @@ async fn run_query(
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], out.body).into_response())
 }
 
-async fn calendar(
+/// An agency's reporting calendar (an agency token reads only its own).
+#[utoipa::path(get, path = "/api/v1/calendar/{agency}", extensions(("x-sdgx-role" = json!("agency"))),
+    params(("agency" = String, Path, description = "The agency id")),
+    responses(
+        (status = 200, description = "Each report owed, its due date and status", body = sdgx_schemas::api::AgencyCalendar),
+        (status = 403, description = "An agency token asked for another agency's calendar", body = crate::error::HttpError),
+    ))]
+pub(crate) async fn calendar(
     State(s): State<Arc<HttpState>>,
     Extension(caller): Extension<Caller>,
     Path(agency): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Json<sdgx_schemas::api::AgencyCalendar>> {
     if caller.role == Role::Agency && caller.name != agency {
         return Err(Error::PermissionDenied(format!("agency {:?} may read only its own calendar, not {agency:?}'s", caller.name)));
     }
-    let cal = figures::completeness::agency_calendar(&s.catalog, &agency, chrono::Utc::now()).await?;
-    Ok(Json(serde_json::to_value(cal).map_err(|e| Error::Internal(e.to_string()))?))
+    Ok(Json(figures::completeness::agency_calendar(&s.catalog, &agency, chrono::Utc::now()).await?))
 }
 
 /// Query parameters of an export.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
-    /// Store version or RFC 3339 timestamp to read (current when absent).
+    /// Store version or RFC 3339 time to read (current when absent).
+    #[param(nullable = false)]
     pub as_of: Option<AsOf>,
     /// The view: official (default) or provisional.
     #[serde(default)]
     pub view: View,
 }
 
-async fn export(
+/// One export as a file: SDMX-CSV 1.0/2.0, the SDMX report, the Open SDG bundle (zip), the
+/// XLSX annex, the HTML report.
+#[utoipa::path(get, path = "/api/v1/exports/{format}", extensions(("x-sdgx-role" = json!("reader"))),
+    params(("format" = crate::export::Format, Path, description = "The format"), ExportParams),
+    responses(
+        (status = 200, description = "The file; x-sdgx-view and x-sdgx-store-version say what it read",
+            headers(("x-sdgx-store-version" = i64, description = "The store version read"), ("x-sdgx-view" = View, description = "The view read")),
+            content(
+                ("application/vnd.sdmx.data+csv; charset=utf-8"),
+                ("text/plain; charset=utf-8"),
+                ("application/zip"),
+                ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                ("text/html; charset=utf-8"),
+            )),
+        (status = 400, description = "A parameter is malformed: the message says which and why", body = crate::error::HttpError),
+        (status = 404, description = "No such format, or as_of names no store version", body = crate::error::HttpError),
+    ))]
+pub(crate) async fn export(
     State(s): State<Arc<HttpState>>,
     Path(format): Path<String>,
     params: std::result::Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
@@ -363,16 +585,25 @@ pub async fn download(catalog: &Catalog, format: &str, read: &Read) -> Result<Re
         .map_err(|e| Error::Internal(e.to_string()))
 }
 
-async fn upstream(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {
-    let Some(up) = s.upstream.as_ref() else {
-        return Ok(Json(json!({ "configured": false, "message": "this coordinator publishes to no upstream coordinator (no [upstream] in its configuration)" })));
-    };
-    let mut status = serde_json::to_value(up.status()?).map_err(|e| Error::Internal(e.to_string()))?;
-    status["configured"] = Value::Bool(true);
-    Ok(Json(status))
+/// The upstream queue (configured false without `[upstream]`): outbox entries of what this
+/// coordinator publishes to its upstream coordinator, and what each upstream dataset last relayed.
+#[utoipa::path(get, path = "/api/v1/admin/upstream", extensions(("x-sdgx-role" = json!("admin"))),
+    responses((status = 200, description = "The queue", body = UpstreamAnswer)))]
+pub(crate) async fn upstream(State(s): State<Arc<HttpState>>) -> Result<Json<UpstreamAnswer>> {
+    Ok(Json(match s.upstream.as_ref() {
+        None => UpstreamAnswer {
+            configured: false,
+            message: Some("this coordinator publishes to no upstream coordinator (no [upstream] in its configuration)".into()),
+            status: None,
+        },
+        Some(up) => UpstreamAnswer { configured: true, message: None, status: Some(up.status()?) },
+    }))
 }
 
-async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<Value>> {
+/// Verification of the tamper-evident publications log.
+#[utoipa::path(get, path = "/api/v1/admin/audit", extensions(("x-sdgx-role" = json!("admin"))),
+    responses((status = 200, description = "The audit", body = AuditAnswer)))]
+pub(crate) async fn audit(State(s): State<Arc<HttpState>>) -> Result<Json<AuditAnswer>> {
     let report = crate::audit::verify(&s.catalog).await?;
-    Ok(Json(json!({ "passed": report.first_mismatch.is_none(), "report": report, "summary": report.to_string() })))
+    Ok(Json(AuditAnswer { passed: report.first_mismatch.is_none(), summary: report.to_string(), report }))
 }

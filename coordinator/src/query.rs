@@ -225,13 +225,33 @@ pub fn positional_placeholders<'a>(sql: &'a str, dialect: &dyn datafusion::sql::
 }
 
 /// Why a result was cut.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cut {
     /// At `query_max_rows`.
     Rows,
     /// At `query_max_response_bytes`.
     Bytes,
+}
+
+/// The JSON body of a query's answer over HTTP, as [`run`] writes it row by row into
+/// [`JsonOutput::body`] (this type describes it in the OpenAPI document and reads it back).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = QueryAnswer)]
+pub struct Answer {
+    /// The result's column names, in order.
+    pub columns: Vec<String>,
+    /// The rows, each an object of column name to value (a null value's column is left out).
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Whether rows were cut.
+    pub truncated: bool,
+    /// Why they were cut: at `query_max_rows` or `query_max_response_bytes`.
+    pub truncated_by: Option<Cut>,
+    /// The view read.
+    pub view: crate::signoff::View,
+    /// The store version read.
+    pub store_version: i64,
 }
 
 /// A query's result as the JSON body of the HTTP response:

@@ -30,7 +30,8 @@ use crate::store::PublicationEntry;
 const EXAMPLES: usize = 20;
 
 /// One publication of the queue.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewItem)]
 pub struct Item {
     /// The publication.
     pub publication_id: String,
@@ -55,7 +56,8 @@ pub struct Item {
 }
 
 /// The queue: publications awaiting a decision, and those approved but not yet released.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewQueue)]
 pub struct Queue {
     /// The store version read.
     pub store_version: i64,
@@ -68,7 +70,7 @@ pub struct Queue {
 }
 
 /// The rows a publication changes against the dataset's official version.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RowDiff {
     /// Observations only in the publication.
     pub added: u64,
@@ -83,7 +85,7 @@ pub struct RowDiff {
 }
 
 /// One changed observation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RowChange {
     /// `added`, `removed` or `changed`.
     pub change: String,
@@ -100,18 +102,23 @@ pub struct RowChange {
 impl Eq for RowChange {}
 
 /// The headline figures of one state of the official view.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewFigures)]
 pub struct Figures {
     /// The headline (migration-disaggregation share).
+    #[schema(value_type = MigrationShare)]
     pub headline: Arc<MigrationShare>,
     /// Reporting status.
+    #[schema(value_type = ReportingStatus)]
     pub reporting: Arc<ReportingStatus>,
     /// Disaggregation status.
+    #[schema(value_type = DisaggregationStatus)]
     pub disaggregation: Arc<DisaggregationStatus>,
 }
 
 /// A publication's figure impact: the official figures now, and if it were approved.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewImpact)]
 pub struct Impact {
     /// The official view now.
     pub now: Figures,
@@ -128,7 +135,8 @@ pub struct Impact {
 }
 
 /// One publication under review: the queue's item, its diff, impact and warnings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = ReviewDetail)]
 pub struct Detail {
     /// The item.
     #[serde(flatten)]
@@ -138,6 +146,7 @@ pub struct Detail {
     /// The figure impact.
     pub impact: Impact,
     /// Quality warnings (agency, dataset, row, column and value in each), by row.
+    #[schema(value_type = Vec<Object>)]
     pub quality_warnings: Vec<Problem>,
     /// Every decision on it so far.
     pub decisions: Vec<crate::signoff::Decision>,

@@ -42,7 +42,7 @@ pub const DECISION_KEY: &str = "sdgx.decision";
 pub const SYSTEM: &str = "sdgx:coordinator";
 
 /// Which view of the store a read is of.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum View {
     /// For each (agency, dataset), the latest approved publication whose release time has
@@ -84,7 +84,7 @@ impl std::str::FromStr for View {
 }
 
 /// What an approver may do to a publication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Make it official (at its release time).
@@ -130,7 +130,7 @@ impl std::str::FromStr for Action {
 }
 
 /// One decision of the log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Decision {
     /// Unique id of the decision (UUID v7).
     pub decision_id: String,
@@ -164,7 +164,8 @@ pub struct Decision {
 }
 
 /// What an approver asks for (the decision before it is recorded).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(as = DecisionRequest)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
     /// For an approval: the release time (RFC 3339); now when absent.
@@ -176,7 +177,8 @@ pub struct Request {
 }
 
 /// Where a publication stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = SignOff)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Status {
     /// Accepted, awaiting a decision.

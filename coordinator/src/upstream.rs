@@ -132,13 +132,14 @@ pub fn upstream_dataset(agency: &str, dataset: &str) -> Result<String> {
 }
 
 /// What one upstream dataset last relayed (`<outbox>/.relayed.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Relayed {
     /// The official publication here it was made from (absent for a withdrawal).
     pub publication_id: Option<String>,
     /// The outbox entry.
     pub entry: String,
     /// Its manifest (a later withdrawal is made from it).
+    #[schema(value_type = Object)]
     pub manifest: Manifest,
     /// Rows left out: their indicator is not in the upstream's framework.
     pub rows_left_out: u64,
@@ -157,19 +158,22 @@ pub struct Synced {
 }
 
 /// The upstream queue, for `sdgx-coordinator upstream status` and `GET /api/v1/upstream`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = UpstreamStatus)]
 pub struct Status {
     /// The upstream coordinator.
     pub coordinator: String,
     /// This coordinator's agency id there.
     pub agency: String,
     /// The outbox directory.
+    #[schema(value_type = String)]
     pub outbox: PathBuf,
     /// Entries waiting to be delivered.
     pub pending: usize,
     /// Entries refused for good.
     pub failed: usize,
     /// Every entry the outbox keeps, oldest first.
+    #[schema(value_type = Vec<Object>)]
     pub entries: Vec<sdgx_agent::outbox::Entry>,
     /// What each upstream dataset last relayed.
     pub relayed: BTreeMap<String, Relayed>,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// One report on an agency's reporting calendar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CalendarItem {
     /// Dataset.
     pub dataset: String,
@@ -20,6 +21,7 @@ pub struct CalendarItem {
 
 /// An agency's reporting calendar with what it has sent (`GET /api/v1/calendar/{agency}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgencyCalendar {
     /// The agency.
     pub agency: String,

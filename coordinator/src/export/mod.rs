@@ -73,6 +73,20 @@ pub const FORMATS: [(&str, Format); 9] = [
     ("html", Format::Html),
 ];
 
+/// In the OpenAPI document: the names of [`FORMATS`].
+impl utoipa::PartialSchema for Format {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(FORMATS.map(|(n, _)| n)))
+            .description(Some("An export format"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Format {}
+
 impl Format {
     /// The format named `name`.
     pub fn parse(name: &str) -> Result<Format> {

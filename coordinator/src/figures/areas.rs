@@ -89,7 +89,7 @@ pub(super) fn views(p: &ViewParams) -> Vec<(&'static str, String)> {
 }
 
 /// A reference area: its CL_AREA code and name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Area {
     /// The `ref_area` code.
     pub code: String,
@@ -98,7 +98,7 @@ pub struct Area {
 }
 
 /// Which areas a figure compared, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AreasRead {
     /// `setting` (the `areas` setting lists them) or `observed` (the setting is empty: the areas
     /// observed other than the national area).
@@ -128,7 +128,7 @@ pub(super) async fn areas_read(s: &Session) -> Result<AreasRead> {
 }
 
 /// One area's figures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AreaRow {
     /// The area.
     #[serde(flatten)]
@@ -150,7 +150,7 @@ pub struct AreaRow {
 }
 
 /// The figures of every area compared.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AreaFigures {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]

@@ -70,7 +70,7 @@ pub(super) fn views(p: &ViewParams) -> Vec<(&'static str, String)> {
 }
 
 /// Completeness and timeliness of one agency, or overall.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CompletenessRow {
     /// Agency id, or `national`.
     pub key: String,
@@ -87,7 +87,7 @@ pub struct CompletenessRow {
 }
 
 /// One report owed and what became of it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportStatus {
     /// Agency.
     pub agency: String,
@@ -106,7 +106,7 @@ pub struct ReportStatus {
 }
 
 /// The figure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Completeness {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]

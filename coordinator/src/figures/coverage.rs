@@ -47,7 +47,7 @@ pub(super) fn views() -> Vec<(&'static str, String)> {
 }
 
 /// One cell of the coverage matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cell {
     /// Whether the breakdown is present.
     pub covered: bool,
@@ -56,7 +56,7 @@ pub struct Cell {
 }
 
 /// One indicator's row of the coverage matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoverageRow {
     /// Indicator code.
     pub indicator: String,
@@ -67,7 +67,7 @@ pub struct CoverageRow {
 }
 
 /// The coverage matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CoverageMatrix {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]

@@ -109,7 +109,7 @@ pub(super) fn views() -> Vec<(&'static str, String)> {
 }
 
 /// One in-scope indicator across the areas compared.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IndicatorAcrossAreas {
     /// Indicator code.
     pub indicator: String,
@@ -126,7 +126,7 @@ pub struct IndicatorAcrossAreas {
 }
 
 /// Areas with data on the migration-relevant indicators.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DataOnMigrationIndicators {
     /// Areas with some observation that counts of an in-scope migration-relevant indicator /
     /// areas compared.
@@ -139,7 +139,7 @@ pub struct DataOnMigrationIndicators {
 }
 
 /// One headline band and the areas in it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Band {
     /// Its name (see [`BANDS`]).
     pub band: String,
@@ -150,7 +150,7 @@ pub struct Band {
 }
 
 /// The distribution of the areas' headline shares.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HeadlineDistribution {
     /// Areas with a headline share (they produced something): the quantiles are over these.
     pub areas_with_share: i64,
@@ -169,7 +169,7 @@ pub struct HeadlineDistribution {
 }
 
 /// The figures across areas with everything behind them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CrossArea {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]

@@ -113,7 +113,7 @@ pub(super) fn views() -> Vec<(&'static str, String)> {
 }
 
 /// Counts of indicators by disaggregation status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusCounts {
     /// Goal number, agency id, or `national`.
     pub key: String,
@@ -130,7 +130,7 @@ pub struct StatusCounts {
 }
 
 /// One indicator's disaggregation status.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IndicatorStatus {
     /// Indicator code.
     pub indicator: String,
@@ -147,7 +147,7 @@ pub struct IndicatorStatus {
 }
 
 /// Disaggregation status with everything behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DisaggregationStatus {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]

@@ -24,7 +24,7 @@ publication has both an MS_MIGRANT and an MS_NOMIGRANT value with every other br
 ratio = migrant / non-migrant (null when the non-migrant value is 0).";
 
 /// One migrant / non-migrant pair.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GapRow {
     /// Indicator.
     pub indicator: String,
@@ -53,7 +53,7 @@ pub struct GapRow {
 }
 
 /// The migrant gap table.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MigrantGap {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]

@@ -80,7 +80,7 @@ pub(super) fn views() -> Vec<(&'static str, String)> {
 }
 
 /// One row of the headline figure: the headline and its two variants.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ShareRow {
     /// Goal number, or agency id, or `national`.
     pub key: String,
@@ -95,7 +95,7 @@ pub struct ShareRow {
 }
 
 /// The headline figure with everything behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MigrationShare {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]

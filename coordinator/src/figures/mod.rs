@@ -51,7 +51,7 @@ pub use sources::Source;
 /// Every national figure: its name, title, definition and computation. A new figure is a new
 /// module (its result type implementing [`Compute`], its views, its definition) and a variant
 /// here; every `match` on this enum and on [`Figure`] then names what must handle it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FigureKind {
     /// The headline: proportion of indicators produced with migration disaggregation.
@@ -153,7 +153,7 @@ pub trait Compute: Sized + Send + Sync + 'static {
 }
 
 /// A computed figure.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Figure {
     /// `migration-disaggregation-share`.
@@ -301,7 +301,7 @@ pub async fn json(catalog: &Catalog, kind: FigureKind, window: Window, read: &Re
 }
 
 /// A ratio with its parts; `share` is null when the denominator is 0.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Ratio {
     /// Numerator.
     pub numerator: i64,
@@ -312,7 +312,7 @@ pub struct Ratio {
 }
 
 /// A publication a figure used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PublicationRef {
     /// Publication id.
     pub publication_id: String,
@@ -327,7 +327,7 @@ pub struct PublicationRef {
 }
 
 /// What every figure states about itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct About {
     /// Figure name.
     pub figure: String,

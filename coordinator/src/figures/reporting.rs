@@ -48,7 +48,7 @@ pub(super) fn views() -> Vec<(&'static str, String)> {
 }
 
 /// Reporting status with everything behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportingStatus {
     /// Which figure, from which store state and framework.
     #[serde(flatten)]
