@@ -21,6 +21,16 @@ fi
 # Build the binaries first: the end-to-end tests start them as separate processes.
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast
+# The README's main job, the demo, one nation and three levels, on the binaries built above.
+demo() {
+  local log
+  log=$(mktemp)
+  SDGX_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug" scripts/demo.sh "$@" >"$log" 2>&1 || { tail -60 "$log"; echo "scripts/demo.sh $* failed" >&2; exit 1; }
+  echo "scripts/demo.sh $*: $(grep '^== done' "$log")"
+  rm -f "$log"
+}
+demo
+demo --system
 # The containers: the example federation in docker-compose.yml under faults (the coordinator
 # killed mid-burst, an agent cut off the network, everything restarted); it builds its image
 # from the binaries built above, on a base made locally, so it needs Docker but no registry.
