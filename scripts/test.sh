@@ -26,7 +26,7 @@ demo() {
   local log
   log=$(mktemp)
   SDGX_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug" scripts/demo.sh "$@" >"$log" 2>&1 || { tail -60 "$log"; echo "scripts/demo.sh $* failed" >&2; exit 1; }
-  echo "scripts/demo.sh $*: $(grep '^== done' "$log")"
+  echo "scripts/demo.sh${*:+ $*}: $(grep '^== done' "$log")"
   rm -f "$log"
 }
 demo
