@@ -70,7 +70,7 @@ teardown() {
   dc down -v --remove-orphans --timeout 10 >"$work/down.log" 2>&1 || cat "$work/down.log" >&2
   docker image rm "$SDGX_IMAGE" >/dev/null 2>&1
   local left
-  left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"; docker volume ls -q --filter "label=com.docker.compose.project=$project"; docker network ls -q --filter "label=com.docker.compose.project=$project")
+  left=$(docker ps -aq --filter "label=com.docker.compose.project=$project"; docker volume ls -q --filter "label=com.docker.compose.project=$project"; docker network ls -q --filter "name=^${project}_")
   if [ -n "$left" ]; then
     echo "compose test: left behind after teardown: $left" >&2
     rc=1
