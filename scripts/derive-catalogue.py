@@ -3,7 +3,11 @@
 
 Maintainer's tool, run by hand when the global framework changes:
 
-    python3 scripts/derive-catalogue.py <reference-dir> schemas/data
+    python3 scripts/derive-catalogue.py <reference-dir> schemas/data [<sdg-translations-dir>]
+
+The optional third argument is the `translations/` folder of open-sdg/sdg-translations (one
+sub-folder per language); when given, the goal and indicator titles in every language it has
+are derived too (goals.csv, indicator-titles.csv).
 
 It is never run at build or test time: the derived files are committed and compiled into
 `sdgx-schemas`. What it derives, and how, is documented in schemas/README.md.
@@ -188,7 +192,44 @@ def main(ref, out):
                         "true" if code in migration else "false", ";".join(expected)])
 
 
+def derive_titles(translations, out):
+    """Goal titles (every language, English included) and indicator titles (every language but
+    English, whose titles come from the UN list in indicators.csv) from sdg-translations'
+    `global_goals.yml` and `global_indicators.yml` (keys `1-title`, `1-short`, `1-1-1-title`)."""
+    import yaml  # only this step needs PyYAML
+
+    english = {r["indicator"]: " ".join(r["title"].split()) for r in read(os.path.join(out, "indicators.csv"))}
+    goals, titles = [], []
+    for lang in sorted(os.listdir(translations)):
+        folder = os.path.join(translations, lang)
+        if not os.path.isdir(folder):
+            continue
+        code = lang.replace("_", "-")  # BCP 47: nb_NO -> nb-NO
+        with open(os.path.join(folder, "global_goals.yml"), encoding="utf-8") as f:
+            g = yaml.safe_load(f) or {}
+        for n in range(1, 18):
+            title, short = g.get(f"{n}-title"), g.get(f"{n}-short")
+            if title:
+                goals.append([n, code, " ".join(str(short or "").split()), " ".join(str(title).split())])
+        if code == "en":
+            continue
+        with open(os.path.join(folder, "global_indicators.yml"), encoding="utf-8") as f:
+            t = yaml.safe_load(f) or {}
+        for key, value in t.items():
+            if not key.endswith("-title") or not value:
+                continue
+            indicator, text = key[: -len("-title")].replace("-", "."), " ".join(str(value).split())
+            # An entry still in English is untranslated: the reader falls back to English anyway.
+            if indicator in english and text != english[indicator]:
+                titles.append([indicator, code, text])
+    write(os.path.join(out, "goals.csv"), ["goal", "lang", "short", "title"], goals)
+    titles.sort(key=lambda r: (r[1], [(0, int(x), "") if x.isdigit() else (1, 0, x) for x in r[0].split(".")]))
+    write(os.path.join(out, "indicator-titles.csv"), ["indicator", "lang", "title"], titles)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     main(sys.argv[1], sys.argv[2])
+    if len(sys.argv) == 4:
+        derive_titles(sys.argv[3], sys.argv[2])

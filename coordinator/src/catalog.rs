@@ -183,6 +183,8 @@ pub struct Registers {
     pub derived_agency: Option<String>,
     /// The areas the per-area and cross-area figures compare (the `areas` setting).
     pub areas: Vec<String>,
+    /// The language people read when they ask for none (the `language` setting).
+    pub language: String,
 }
 
 impl Registers {
@@ -194,6 +196,7 @@ impl Registers {
             national_area: config.national_area.clone(),
             derived_agency: Some(config.derived_agency.clone()),
             areas: config.areas.clone(),
+            language: config.language.clone(),
         })
     }
 }

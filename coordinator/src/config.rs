@@ -146,6 +146,10 @@ pub struct Config {
     /// The `ref_area` code of the whole country; other codes count as geography below
     /// national in the coverage matrix.
     pub national_area: String,
+    /// The language people read when they ask for none (`?lang=`, `Accept-Language`, the
+    /// export's `--lang`): a BCP 47 tag; interface texts exist in the languages of
+    /// [`crate::i18n::LANGUAGES`], titles in more (see [`crate::i18n`]).
+    pub language: String,
     /// The agency id of the coordinator's own derived dataset (the headline per reference year
     /// as observations of the framework's `headline_indicator`, see [`crate::derived`]).
     /// Reserved: the registry refuses it to every agent and token, and no `[[security.agency]]`
@@ -264,6 +268,7 @@ impl Default for Config {
             query_max_queued: 16,
             query_max_parameter_bytes: 1 << 20,
             national_area: "AM".into(),
+            language: "en".into(),
             derived_agency: "sdgx".into(),
             publish_derived: true,
             areas: vec![],

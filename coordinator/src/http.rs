@@ -541,6 +541,10 @@ pub struct ExportParams {
     /// The view: official (default) or provisional.
     #[serde(default)]
     pub view: View,
+    /// The language of the report's and the annex's texts (a BCP 47 tag, or a comma-separated
+    /// list, first preferred); `Accept-Language`, then the coordinator's `language`, when absent.
+    #[param(nullable = false)]
+    pub lang: Option<String>,
 }
 
 /// One export as a file: SDMX-CSV 1.0/2.0, the SDMX report, the Open SDG bundle (zip), the
@@ -563,17 +567,28 @@ pub struct ExportParams {
 pub(crate) async fn export(
     State(s): State<Arc<HttpState>>,
     Path(format): Path<String>,
+    headers: axum::http::HeaderMap,
     params: std::result::Result<Query<ExportParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
-    download(&s.catalog, &format, &Read { view: p.view, as_of: p.as_of }).await
+    let tr = reader_language(&s.catalog, p.lang.as_deref(), &headers);
+    download(&s.catalog, &format, &Read { view: p.view, as_of: p.as_of }, tr).await
 }
 
-/// An export as a file download (shared with the dashboard).
-pub async fn download(catalog: &Catalog, format: &str, read: &Read) -> Result<Response> {
-    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+/// The reader's languages of a request: `?lang=`, else `Accept-Language`, else the
+/// coordinator's `language` setting.
+pub fn reader_language(catalog: &Catalog, lang: Option<&str>, headers: &axum::http::HeaderMap) -> crate::i18n::Tr {
+    let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    crate::i18n::Tr::negotiate(lang, accept, &catalog.registers().language)
+}
+
+/// An export as a file download (shared with the dashboard), its texts in `tr`'s languages.
+pub async fn download(catalog: &Catalog, format: &str, read: &Read, tr: crate::i18n::Tr) -> Result<Response> {
+    use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LANGUAGE, CONTENT_TYPE};
     let format = crate::export::Format::parse(format)?;
-    let snapshot = crate::export::snapshot(catalog, read).await?;
+    let mut snapshot = crate::export::snapshot(catalog, read).await?;
+    snapshot.tr = tr;
+    let lang = snapshot.tr.lang();
     let bytes = crate::export::render(format, &snapshot)?;
     let name = format.file_name(snapshot.store_version);
     Response::builder()
@@ -581,6 +596,7 @@ pub async fn download(catalog: &Catalog, format: &str, read: &Read) -> Result<Re
         .header(CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
         .header("x-sdgx-store-version", snapshot.store_version.to_string())
         .header("x-sdgx-view", snapshot.view.name())
+        .header(CONTENT_LANGUAGE, lang)
         .body(axum::body::Body::from(bytes))
         .map_err(|e| Error::Internal(e.to_string()))
 }

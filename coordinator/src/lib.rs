@@ -31,6 +31,7 @@
 //! | [`query_pool`] | the analysts' query threads, admission queue and cancellation |
 //! | [`http`] | the HTTP API |
 //! | [`table`] | plain-text rendering of figures |
+//! | [`i18n`] | the languages of the outputs people read: Fluent messages, labels for codes, numbers and dates |
 //! | [`export`] | VNR exports: SDMX-CSV, Open SDG, the XLSX annex, the HTML report |
 //! | [`dashboard`] | the web dashboard (server-rendered HTML) |
 //! | [`openapi`] | the HTTP API's OpenAPI description |
@@ -55,6 +56,7 @@ pub mod flight;
 pub mod framework_service;
 pub mod flightsql;
 pub mod http;
+pub mod i18n;
 pub mod ingest;
 pub mod listener;
 pub mod openapi;

@@ -78,6 +78,10 @@ enum Command {
         /// The file to write (for open-sdg: a directory, or a .zip file).
         #[arg(long)]
         out: PathBuf,
+        /// The language of the report's and the annex's texts and labels (e.g. fr, or hy,ru
+        /// for Armenian titles with a Russian interface); the `language` setting when absent.
+        #[arg(long)]
+        lang: Option<String>,
     },
     /// Check the tamper-evident publications log.
     Audit {
@@ -248,11 +252,14 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Export { format, as_of, view, out } => {
+        Command::Export { format, as_of, view, out, lang } => {
             let format = sdgx_coordinator::export::Format::parse(&format)?;
             let config = load()?;
             let (catalog, _) = server::open(&config, false).await?;
-            let snapshot = sdgx_coordinator::export::snapshot(&catalog, &Read { view, as_of }).await?;
+            let mut snapshot = sdgx_coordinator::export::snapshot(&catalog, &Read { view, as_of }).await?;
+            if let Some(lang) = lang {
+                snapshot.tr = sdgx_coordinator::i18n::Tr::new(&lang);
+            }
             println!("{}", sdgx_coordinator::export::write(format, &snapshot, &out)?);
             Ok(std::process::ExitCode::SUCCESS)
         }

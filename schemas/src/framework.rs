@@ -7,20 +7,26 @@
 //! `schemas/data/series.csv`. A national framework file (TOML) overrides and extends it: it
 //! adds proxy or national indicators, changes entries, and marks indicators out of scope.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::codelist::Codelists;
 use crate::error::{Error, Result};
+use crate::language;
 use crate::manifest::Metadata;
 use crate::observation::{self, Role};
 use crate::quality::QualityRules;
 
 const INDICATORS: &str = include_str!("../data/indicators.csv");
 const SERIES: &str = include_str!("../data/series.csv");
+/// Indicator titles in other languages than English (derived from open-sdg/sdg-translations).
+const TITLES: &str = include_str!("../data/indicator-titles.csv");
+/// Goal titles and short titles in every language sdg-translations has, English included.
+const GOALS: &str = include_str!("../data/goals.csv");
 
 /// The unit the headline indicator is published in: percent (`CL_UNIT_MEASURE` `PT`).
 pub const HEADLINE_UNIT: &str = "PT";
@@ -34,8 +40,12 @@ pub struct Indicator {
     pub goal: u8,
     /// Target code, e.g. `10.7` or `4.b`.
     pub target: String,
-    /// English title.
+    /// Title, in the language `title_lang`.
     pub title: String,
+    /// The language of `title` (`en` for the global catalogue).
+    pub title_lang: String,
+    /// The title in other languages, by BCP 47 tag (see [`Indicator::title_in`]).
+    pub titles: BTreeMap<String, String>,
     /// The SDMX SERIES codes that measure it (may be empty for national indicators).
     pub series: Vec<String>,
     /// Whether disaggregation by migratory status is relevant.
@@ -50,6 +60,94 @@ pub struct Indicator {
     pub unit_measure: Option<String>,
     /// National metadata template, when the national framework gives one.
     pub metadata: Option<Metadata>,
+    /// The language of `metadata`.
+    pub metadata_lang: String,
+    /// The metadata template in other languages, by tag.
+    pub metadata_translations: BTreeMap<String, Metadata>,
+}
+
+impl Indicator {
+    /// The title in the first of the preferred languages it has, and that language's tag; the
+    /// title in its own language when none matches.
+    pub fn title_in<'a>(&'a self, prefs: &[&str]) -> (&'a str, &'a str) {
+        let (t, lang) = language::choose(prefs, &self.title_lang, &self.title, &self.titles);
+        (t.as_str(), lang)
+    }
+
+    /// The national metadata in the first of the preferred languages it has, and its tag.
+    pub fn metadata_in<'a>(&'a self, prefs: &[&str]) -> Option<(&'a Metadata, &'a str)> {
+        let base = self.metadata.as_ref()?;
+        Some(language::choose(prefs, &self.metadata_lang, base, &self.metadata_translations))
+    }
+
+    /// Each field of the national metadata, field by field in the first preferred language
+    /// that gives it (a translation may give only some fields): (key, text, its language tag),
+    /// in the template's order. Empty without metadata.
+    pub fn metadata_fields_in<'a>(&'a self, prefs: &[&str]) -> Vec<(&'static str, &'a str, &'a str)> {
+        let Some(base) = self.metadata.as_ref() else { return vec![] };
+        let translated: Vec<(&'a str, Vec<(&'static str, &'static str, &'a str)>)> =
+            self.metadata_translations.iter().map(|(tag, m)| (tag.as_str(), m.fields())).collect();
+        base.fields()
+            .into_iter()
+            .map(|(key, _, text)| {
+                let given: BTreeMap<String, &'a str> = translated
+                    .iter()
+                    .filter_map(|(tag, fields)| fields.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| ((*tag).to_owned(), *v)))
+                    .collect();
+                let (v, lang) = language::choose(prefs, &self.metadata_lang, &text, &given);
+                let lang = self.metadata_translations.keys().find(|t| *t == lang).map_or(self.metadata_lang.as_str(), String::as_str);
+                (key, *v, lang)
+            })
+            .collect()
+    }
+}
+
+/// A goal's titles in one language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoalTitle {
+    /// The short title, e.g. `No poverty`.
+    pub short: String,
+    /// The full title, e.g. `End poverty in all its forms everywhere`.
+    pub title: String,
+}
+
+fn goal_titles() -> &'static BTreeMap<u8, (GoalTitle, BTreeMap<String, GoalTitle>)> {
+    static GOAL_TITLES: OnceLock<BTreeMap<u8, (GoalTitle, BTreeMap<String, GoalTitle>)>> = OnceLock::new();
+    GOAL_TITLES.get_or_init(|| {
+        let mut by_lang: BTreeMap<u8, BTreeMap<String, GoalTitle>> = BTreeMap::new();
+        for rec in csv::Reader::from_reader(GOALS.as_bytes()).records() {
+            let rec = rec.expect("embedded goals.csv is well-formed");
+            let goal: u8 = rec[0].parse().expect("goal is a number");
+            by_lang.entry(goal).or_default().insert(rec[1].into(), GoalTitle { short: rec[2].into(), title: rec[3].into() });
+        }
+        by_lang
+            .into_iter()
+            .map(|(goal, mut langs)| {
+                let en = langs.remove(language::BASE).expect("goals.csv has every goal in English");
+                (goal, (en, langs))
+            })
+            .collect()
+    })
+}
+
+/// A goal's titles in the first of the preferred languages that has them (English otherwise),
+/// and that language's tag; `None` for a number that is not a goal (1 to 17).
+pub fn goal_title(goal: u8, prefs: &[&str]) -> Option<(&'static GoalTitle, &'static str)> {
+    let (en, others) = goal_titles().get(&goal)?;
+    Some(language::choose(prefs, language::BASE, en, others))
+}
+
+/// The languages the global catalogue has indicator titles in (English first).
+pub fn title_languages() -> Vec<&'static str> {
+    static LANGS: OnceLock<Vec<String>> = OnceLock::new();
+    let langs = LANGS.get_or_init(|| {
+        let mut set = BTreeSet::new();
+        for rec in csv::Reader::from_reader(TITLES.as_bytes()).records() {
+            set.insert(rec.expect("embedded indicator-titles.csv is well-formed")[1].to_owned());
+        }
+        set.into_iter().collect()
+    });
+    std::iter::once(language::BASE).chain(langs.iter().map(String::as_str)).collect()
 }
 
 /// One SDMX series.
@@ -102,6 +200,10 @@ pub struct NationalFramework {
     /// The quality rules (`[quality]`); the defaults of [`QualityRules`] when absent.
     #[serde(default)]
     pub quality: QualityRules,
+    /// The language the file's titles and metadata are written in (a BCP 47 tag; `en` when
+    /// absent). Translations go under each indicator's `[indicator.translations.<tag>]`.
+    #[serde(default)]
+    pub language: Option<String>,
     /// The national proxy for 17.18 that the coordinator derives from its own headline figure
     /// and publishes on each release (see [`Framework::headline_indicator`]). Absent: no
     /// derived dataset is published.
@@ -130,6 +232,19 @@ pub struct NationalIndicator {
     pub unit_measure: Option<String>,
     /// National metadata template.
     pub metadata: Option<Metadata>,
+    /// The title and metadata in other languages than the file's, by BCP 47 tag.
+    #[serde(default)]
+    pub translations: BTreeMap<String, IndicatorTranslation>,
+}
+
+/// An indicator's title and metadata in one more language (`[indicator.translations.hy]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndicatorTranslation {
+    /// The title in this language.
+    pub title: Option<String>,
+    /// The metadata template in this language.
+    pub metadata: Option<Metadata>,
 }
 
 fn err(file: &str, line: usize, message: impl Into<String>) -> Error {
@@ -157,6 +272,11 @@ impl Framework {
                 Series { code: rec[0].into(), indicators: split(&rec[1]), unit_measure: unit, name: rec[4].into() },
             );
         }
+        let mut titles: FxHashMap<String, BTreeMap<String, String>> = FxHashMap::default();
+        for rec in csv::Reader::from_reader(TITLES.as_bytes()).records() {
+            let rec = rec.expect("embedded indicator-titles.csv is well-formed");
+            titles.entry(rec[0].to_owned()).or_default().insert(rec[1].to_owned(), rec[2].to_owned());
+        }
         let mut indicators = Vec::new();
         let mut r = csv::Reader::from_reader(INDICATORS.as_bytes());
         for rec in r.records() {
@@ -166,6 +286,8 @@ impl Framework {
                 goal: rec[1].parse().expect("goal is a number"),
                 target: rec[2].into(),
                 title: rec[3].into(),
+                title_lang: language::BASE.into(),
+                titles: titles.remove(&rec[0]).unwrap_or_default(),
                 series: split(&rec[4]),
                 migration_relevant: &rec[5] == "true",
                 expected_disaggregations: split(&rec[6]),
@@ -173,6 +295,8 @@ impl Framework {
                 national: false,
                 unit_measure: None,
                 metadata: None,
+                metadata_lang: language::BASE.into(),
+                metadata_translations: BTreeMap::new(),
             });
         }
         let by_code = indicators.iter().enumerate().map(|(i, x)| (x.code.clone(), i)).collect();
@@ -212,6 +336,10 @@ impl Framework {
             next.indicators.clear();
             next.by_code.clear();
         }
+        let lang = n.language.clone().unwrap_or_else(|| language::BASE.to_owned());
+        if lang.is_empty() || !lang.split('-').all(|p| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            return Err(err(file, 0, format!("language {lang:?} is not a BCP 47 language tag (e.g. \"hy\" or \"en\")")));
+        }
         let breakdowns: BTreeSet<&str> =
             observation::COLUMNS.iter().filter(|c| c.role == Role::Breakdown).map(|c| c.name).collect();
         for ni in n.indicators {
@@ -239,6 +367,8 @@ impl Framework {
                         goal,
                         target,
                         title,
+                        title_lang: lang.clone(),
+                        titles: BTreeMap::new(),
                         series: vec![],
                         migration_relevant: false,
                         expected_disaggregations: vec![],
@@ -246,6 +376,8 @@ impl Framework {
                         national: true,
                         unit_measure: None,
                         metadata: None,
+                        metadata_lang: lang.clone(),
+                        metadata_translations: BTreeMap::new(),
                     });
                     next.by_code.insert(code.clone(), next.indicators.len() - 1);
                     next.indicators.len() - 1
@@ -253,11 +385,34 @@ impl Framework {
             };
             let ind = &mut next.indicators[i];
             if let Some(t) = ni.target { ind.target = t; }
-            if let Some(t) = ni.title { ind.title = t; }
+            if let Some(t) = ni.title {
+                // A national title replaces the global one, and with it the global translations.
+                ind.title = t;
+                ind.title_lang = lang.clone();
+                ind.titles.clear();
+            }
             if let Some(m) = ni.migration_relevant { ind.migration_relevant = m; }
             if let Some(d) = ni.expected_disaggregations { ind.expected_disaggregations = d; }
             if let Some(u) = ni.unit_measure { ind.unit_measure = Some(u); }
-            if let Some(m) = ni.metadata { ind.metadata = Some(m); }
+            if let Some(m) = ni.metadata {
+                ind.metadata = Some(m);
+                ind.metadata_lang = lang.clone();
+                ind.metadata_translations.clear();
+            }
+            for (tag, t) in ni.translations {
+                if tag.eq_ignore_ascii_case(&lang) {
+                    return Err(err(file, 0, format!("indicator {code}: translations.{tag} is the file's own language; give the text in the entry itself")));
+                }
+                if let Some(title) = t.title {
+                    ind.titles.insert(tag.clone(), title);
+                }
+                if let Some(m) = t.metadata {
+                    if ind.metadata.is_none() {
+                        return Err(err(file, 0, format!("indicator {code}: translations.{tag}.metadata needs the metadata in the file's language ([indicator.metadata]) first")));
+                    }
+                    ind.metadata_translations.insert(tag, m);
+                }
+            }
             if let Some(series) = ni.series {
                 for s in &series {
                     next.series.entry(s.clone()).or_insert_with(|| Series {
@@ -404,6 +559,83 @@ migration_relevant = true
         assert!(f.indicator("8.8.2").unwrap().migration_relevant);
         assert!(!f.indicator("14.1.1").unwrap().in_scope);
         assert_eq!(f.version, "1");
+    }
+
+    #[test]
+    fn global_titles_come_in_the_languages_of_sdg_translations() {
+        let f = Framework::global();
+        let i = f.indicator("10.7.2").unwrap();
+        assert_eq!(i.title_in(&["en"]).1, "en");
+        let (fr, lang) = i.title_in(&["fr"]);
+        assert_eq!(lang, "fr");
+        assert!(fr.starts_with("Nombre de pays") && fr.contains("politiques migratoires"), "{fr}");
+        assert_eq!(i.title_in(&["ru"]).1, "ru");
+        assert_eq!(i.title_in(&["ar"]).1, "ar");
+        // A language sdg-translations lacks falls back to English.
+        assert_eq!(i.title_in(&["xx"]), (i.title.as_str(), "en"));
+        let langs = title_languages();
+        assert_eq!(langs[0], "en");
+        for l in ["fr", "es", "ru", "hy", "ar", "zh-Hans"] {
+            assert!(langs.contains(&l), "{l}");
+        }
+        let (g, lang) = goal_title(1, &["es"]).unwrap();
+        assert_eq!((g.short.as_str(), lang), ("Fin de la Pobreza", "es"));
+        assert_eq!(goal_title(17, &["en"]).unwrap().0.short, "Partnerships for the goals");
+        assert!(goal_title(18, &["en"]).is_none());
+    }
+
+    #[test]
+    fn national_titles_and_metadata_come_per_language() {
+        let mut f = Framework::global();
+        let mut c = Codelists::global();
+        f.apply_str(
+            "nat.toml",
+            r#"
+name = "Test"
+version = "1"
+language = "en"
+[[indicator]]
+code = "10.7.p1"
+target = "10.7"
+title = "Returned migrants in paid work"
+[indicator.metadata]
+definitions = "Paid work in the last 7 days."
+[indicator.translations.hy]
+title = "Վերադարձած միգրանտներ"
+[indicator.translations.hy.metadata]
+definitions = "Վճարովի աշխատանք"
+[indicator.translations.ru]
+title = "Вернувшиеся мигранты"
+[[indicator]]
+code = "10.7.2"
+title = "National wording of 10.7.2"
+"#,
+            &mut c,
+        )
+        .unwrap();
+        let p = f.indicator("10.7.p1").unwrap();
+        assert_eq!(p.title_in(&["hy", "en"]), ("Վերադարձած միգրանտներ", "hy"));
+        assert_eq!(p.title_in(&["ru"]), ("Вернувшиеся мигранты", "ru"));
+        assert_eq!(p.title_in(&["fr"]), ("Returned migrants in paid work", "en"));
+        let (m, lang) = p.metadata_in(&["hy"]).unwrap();
+        assert_eq!((m.definitions.as_deref(), lang), (Some("Վճարովի աշխատանք"), "hy"));
+        // Russian has a title but no metadata: the metadata stays in the file's language.
+        assert_eq!(p.metadata_in(&["ru"]).unwrap().1, "en");
+        assert_eq!(p.metadata_fields_in(&["hy"]), vec![("definitions", "Վճարովի աշխատանք", "hy")]);
+        assert_eq!(p.metadata_fields_in(&["ru", "en"]), vec![("definitions", "Paid work in the last 7 days.", "en")]);
+        assert!(f.indicator("10.7.2").unwrap().metadata_fields_in(&["hy"]).is_empty());
+        // A national title replaces the global translations, which translate another text.
+        assert_eq!(f.indicator("10.7.2").unwrap().title_in(&["fr"]), ("National wording of 10.7.2", "en"));
+
+        let mut g = Framework::global();
+        let bad = "name = \"T\"\nversion = \"1\"\nlanguage = \"hy\"\n[[indicator]]\ncode = \"10.7.2\"\n[indicator.translations.hy]\ntitle = \"x\"\n";
+        let e = g.apply_str("nat.toml", bad, &mut Codelists::global()).unwrap_err().to_string();
+        assert!(e.contains("translations.hy is the file's own language"), "{e}");
+        let bad = "name = \"T\"\nversion = \"1\"\n[[indicator]]\ncode = \"10.7.2\"\n[indicator.translations.ru.metadata]\ncomments = \"x\"\n";
+        let e = g.apply_str("nat.toml", bad, &mut Codelists::global()).unwrap_err().to_string();
+        assert!(e.contains("needs the metadata in the file's language"), "{e}");
+        let e = g.apply_str("nat.toml", "name = \"T\"\nversion = \"1\"\nlanguage = \"en us\"\n", &mut Codelists::global()).unwrap_err().to_string();
+        assert!(e.contains("not a BCP 47 language tag"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! | [`settings`] | which `SDGX_*` environment variables are settings |
 //! | [`api`] | HTTP API messages agents read (the reporting calendar) |
 //! | [`framework`] | the indicator framework catalogue, global and national |
+//! | [`language`] | language tags and preferences: choosing among translated texts |
 //! | [`bundle`] | the framework in force as served to agents: its files, version and hash |
 //! | [`contract`] | codelists + framework in force; the contract version |
 //! | [`sdmx`] | the global SDMX structure (DSD, codelist versions, per-series content constraint) |
@@ -35,6 +36,7 @@ pub mod framework;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod hash;
+pub mod language;
 pub mod manifest;
 pub mod normalize;
 pub mod observation;

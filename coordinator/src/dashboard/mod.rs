@@ -198,11 +198,13 @@ async fn logout() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login".to_owned()), (SET_COOKIE, cookie)]).into_response()
 }
 
-/// The view a page shows: `?view=provisional`, or the official view.
+/// The view a page shows (`?view=provisional`, or the official view) and the reader's
+/// language (`?lang=`, else `Accept-Language`).
 #[derive(Debug, Default, Deserialize)]
 pub struct ViewChoice {
     #[serde(default)]
     view: View,
+    lang: Option<String>,
 }
 
 /// Figure `T` over the current state of `view`.
@@ -345,6 +347,7 @@ async fn exports(State(state): State<Arc<HttpState>>) -> Html<String> {
     page("Exports", &b)
 }
 
-async fn download(State(state): State<Arc<HttpState>>, Path(format): Path<String>, Query(v): Query<ViewChoice>) -> Result<Response> {
-    crate::http::download(&state.catalog, &format, &Read::current(v.view)).await
+async fn download(State(state): State<Arc<HttpState>>, Path(format): Path<String>, Query(v): Query<ViewChoice>, headers: axum::http::HeaderMap) -> Result<Response> {
+    let tr = crate::http::reader_language(&state.catalog, v.lang.as_deref(), &headers);
+    crate::http::download(&state.catalog, &format, &Read::current(v.view), tr).await
 }

@@ -204,6 +204,9 @@ pub struct Snapshot {
     pub cross_area: cross_area::CrossArea,
     /// The contract (framework and codelists) in force.
     pub contract: Arc<Contract>,
+    /// The reader's languages: the report's and the annex's texts and labels (the
+    /// coordinator's `language` setting unless the request or `--lang` asks for another).
+    pub tr: crate::i18n::Tr,
 }
 
 /// Reads `read` (a view of the store, at a version or time): every observation and every
@@ -268,6 +271,7 @@ pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
         areas: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
         cross_area: figures::owned_pinned(catalog, Window::default(), &pinned).await?,
         contract: catalog.shared_contract(),
+        tr: crate::i18n::Tr::new(&catalog.registers().language),
     })
 }
 
@@ -310,6 +314,11 @@ impl Snapshot {
             ("Figures by area", self.areas.about.definition.clone()),
             ("Figures across areas", self.cross_area.about.definition.clone()),
         ]
+    }
+
+    /// Labels for codes in the reader's languages ([`Snapshot::tr`]).
+    pub fn labels(&self) -> crate::i18n::Labels<'_> {
+        crate::i18n::Labels::new(&self.tr, &self.contract, &self.agency_names)
     }
 
     /// The English name of `code` in the codelist of contract column `column`, or the code.
@@ -396,6 +405,7 @@ mod tests {
             national_area: "AM".into(),
             derived_agency: Some("sdgx".into()),
             areas: vec![],
+            language: "en".into(),
         };
         let names = agency_names(&registers);
         assert_eq!(names.get("labour").map(String::as_str), Some("Ministry of Labour and Social Affairs"));

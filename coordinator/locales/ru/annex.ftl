@@ -1,0 +1,1 @@
+# The annex's messages (ru).
