@@ -18,7 +18,7 @@ phase_started=$EPOCHREALTIME
 phases=()
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 phase() {
-  phases+=("$(printf '%-40s %6s s' "$1" "$(since "$phase_started")")")
+  phases+=("$(printf '%-46s %6s s' "$1" "$(since "$phase_started")")")
   phase_started=$EPOCHREALTIME
 }
 image=sdgx-deb-test:bookworm
@@ -61,4 +61,4 @@ docker run --rm --name "$container" --network none \
 phase "installed, started, removed in the container"
 echo "== phases"
 printf '   %s\n' "${phases[@]}"
-echo "   total                                    $(since "$started") s"
+echo "   total                                          $(since "$started") s"
