@@ -10,13 +10,22 @@
 #      Environment and EnvironmentFile, its WorkingDirectory, no new privileges): the
 #      coordinator answers on /health, the agent's daemon publishes the example dataset to it,
 #      and both stop on the unit's KillSignal with exit status 0;
-#   4. the store passes `audit verify`; everything the services wrote belongs to sdgx;
-#   5. dpkg -i again (an upgrade) keeps the edited configurations; dpkg -r keeps them, dpkg -P
-#      removes them and keeps the data.
+#   4. with --systemd (systemd is process 1 here), the same through `systemctl start`, every
+#      sandboxing setting of the units enforced, on data directories systemd creates;
+#   5. the store passes `audit verify`; everything the services wrote belongs to sdgx;
+#   6. dpkg -i again (an upgrade) keeps the edited configurations and restarts the running
+#      services; dpkg -r stops them and keeps the configurations, dpkg -P removes them and keeps
+#      the data.
 # Fails (exit 1) naming the first check that does not hold, with the program's log.
-#   tests/deb/installed.sh DEB_DIR
+#   tests/deb/installed.sh DEB_DIR [--systemd]
 set -euo pipefail
-debs=${1:?usage: installed.sh DEB_DIR}
+debs=${1:?usage: installed.sh DEB_DIR [--systemd]}
+# --systemd: systemd is process 1 of this container; the units also run under it (step 4).
+under_systemd=0
+if [ "${2:-}" = --systemd ]; then
+  under_systemd=1
+  [ -d /run/systemd/system ] || { echo "deb test: FAILED: --systemd, but systemd is not running" >&2; exit 1; }
+fi
 programs=(coordinator agent)
 logs=/tmp/sdgx-deb-logs
 mkdir -p "$logs"
@@ -181,6 +190,12 @@ for p in "${programs[@]}"; do
     check "the unit sets $d" grep -qx "$d" "$(unit_file "$p")"
   done
 done
+if [ "$under_systemd" = 1 ]; then
+  for p in "${programs[@]}"; do
+    check "installing enabled no service (sdgx-$p is $(systemctl is-enabled "sdgx-$p" || true))" equals "$(systemctl is-enabled "sdgx-$p" || true)" disabled
+    check "installing started no service (sdgx-$p is $(systemctl is-active "sdgx-$p" || true))" equals "$(systemctl is-active "sdgx-$p" || true)" inactive
+  done
+fi
 check "/usr/share/sdgx-agent/examples holds the example dataset" [ -s /usr/share/sdgx-agent/examples/labour-market.csv ]
 if command -v systemd-analyze >/dev/null; then
   for p in "${programs[@]}"; do
@@ -222,7 +237,7 @@ check "the agency labour is registered" grep -qx 'datasets = \["labour-market"\]
 check "the example dataset is configured" grep -qx 'source = "/usr/share/sdgx-agent/examples/labour-market.csv"' /etc/sdgx/agent.toml
 check "sdgx-agent check passes as sdgx" logged "$logs/check.log" as_sdgx sdgx-agent check --config /etc/sdgx/agent.toml
 
-say "3. the units' command lines, as the units start them"
+say "3. each unit's command line, started as the unit starts it"
 http=$(sed -n 's/^http_addr = "\(.*\)"$/\1/p' /etc/sdgx/coordinator.toml)
 token=$(cat /root/analyst.token)
 start_unit coordinator
@@ -240,23 +255,86 @@ stop_unit "$agent" agent
 stop_unit "$coordinator" coordinator
 check "the coordinator logged its shutdown" grep -q 'shutting down' "$logs/coordinator.log"
 
-say "4. what the services left"
+# Under systemd: the units themselves, with every sandboxing setting enforced, on fresh data
+# directories that systemd creates (StateDirectory=).
+active() { [ "$(systemctl is-active "sdgx-$1")" = active ]; }
+# Fails with the unit's journal when it is not active.
+unit_running() {
+  active "$1" && return 0
+  journalctl -u "sdgx-$1" --no-pager -n 40 >&2 || true
+  systemctl status "sdgx-$1" --no-pager >&2 || true
+  fail "sdgx-$1.service is $(systemctl is-active "sdgx-$1" || true)"
+}
+# Polls until COMMAND succeeds, at most TIMEOUT seconds, while UNIT is active.
+wait_unit() {
+  local what=$1 timeout=$2 unit=$3
+  shift 3
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    unit_running "$unit"
+    [ $SECONDS -lt $deadline ] || { journalctl -u "sdgx-$unit" --no-pager -n 40 >&2; fail "timed out after ${timeout}s waiting for $what"; }
+    sleep 0.2
+  done
+  echo "   ok: $what"
+}
+main_pid() { systemctl show -p MainPID --value "sdgx-$1"; }
+if [ "$under_systemd" = 1 ]; then
+  say "4. under systemd: systemctl start, with the units' sandboxing"
+  rm -rf /var/lib/sdgx/coordinator /var/lib/sdgx/agent
+  check "systemctl start sdgx-coordinator" systemctl start sdgx-coordinator
+  wait_unit "the coordinator answers on http://$http/health" 60 coordinator http_ok "$http" /health
+  check "systemd made /var/lib/sdgx/coordinator (StateDirectory), sdgx:sdgx 750" equals "$(stat -c '%U:%G %a' /var/lib/sdgx/coordinator)" "sdgx:sdgx 750"
+  check "the new store is empty (version $(store_version))" equals "$(store_version)" 0
+  check "systemctl start sdgx-agent" systemctl start sdgx-agent
+  wait_unit "the agent's service published (store version 1 or more)" 120 agent published
+  unit_running agent
+  unit_running coordinator
+  check "the agent's service runs as sdgx" equals "$(stat -c %U "/proc/$(main_pid agent)")" sdgx
+  check "the coordinator's journal holds the acknowledgement" grep -q 'publication acknowledged agency=labour dataset=labour-market' <(journalctl -u sdgx-coordinator --no-pager)
+else
+  say "4. under systemd: NOT RUN (this container has no systemd as process 1; scripts/deb-test.sh runs it with SDGX_DEB_SYSTEMD=1, its default)"
+fi
+
+say "5. what the services left"
+if [ "$under_systemd" = 1 ]; then
+  check "systemctl stop sdgx-agent sdgx-coordinator" systemctl stop sdgx-agent sdgx-coordinator
+  for p in "${programs[@]}"; do
+    check "sdgx-$p stopped cleanly (Result=success, status 0)" equals "$(systemctl show -p Result -p ExecMainStatus --value "sdgx-$p" | tr '\n' ' ')" "success 0 "
+  done
+fi
 check "audit verify passes on the store" logged "$logs/audit.log" as_sdgx sdgx-coordinator --config /etc/sdgx/coordinator.toml audit verify
 check "the store is in /var/lib/sdgx/coordinator" [ -d /var/lib/sdgx/coordinator/store ]
 check "the outbox is in /var/lib/sdgx/agent" [ -d /var/lib/sdgx/agent/outbox ]
 strays=$(find /var/lib/sdgx/coordinator /var/lib/sdgx/agent ! -user sdgx)
 check "everything in the data directories belongs to sdgx" equals "$strays" ""
 
-say "5. upgrade (dpkg -i again), removal and purge"
+say "6. upgrade (dpkg -i again), removal and purge"
+if [ "$under_systemd" = 1 ]; then
+  systemctl start sdgx-agent sdgx-coordinator
+  wait_unit "the coordinator answers again" 60 coordinator http_ok "$http" /health
+  before=$(main_pid coordinator)
+fi
 dpkg -i "$debs"/sdgx-coordinator_*.deb "$debs"/sdgx-agent_*.deb >"$logs/dpkg-upgrade.log" 2>&1 \
   || { cat "$logs/dpkg-upgrade.log" >&2; fail "dpkg -i over the installed packages"; }
 check "the upgrade kept the edited agent.toml" grep -qx 'agency = "labour"' /etc/sdgx/agent.toml
 check "the upgrade kept the edited coordinator.toml" grep -qx 'id = "labour"' /etc/sdgx/coordinator.toml
 check "the upgrade kept the user sdgx (uid $uid)" equals "$(id -u sdgx)" "$uid"
+if [ "$under_systemd" = 1 ]; then
+  wait_unit "the upgrade restarted the running coordinator, which answers" 60 coordinator http_ok "$http" /health
+  check "the coordinator runs a new process (pid $before, now $(main_pid coordinator))" [ "$(main_pid coordinator)" != "$before" ]
+  unit_running agent
+  check "the store survived the upgrade (version $(store_version))" published
+fi
 dpkg -r sdgx-agent >"$logs/dpkg-remove.log" 2>&1 || { cat "$logs/dpkg-remove.log" >&2; fail "dpkg -r sdgx-agent"; }
 check "dpkg -r removed /usr/bin/sdgx-agent" [ ! -e /usr/bin/sdgx-agent ]
 check "dpkg -r kept /etc/sdgx/agent.toml" [ -s /etc/sdgx/agent.toml ]
 dpkg -P sdgx-agent sdgx-coordinator >"$logs/dpkg-purge.log" 2>&1 || { cat "$logs/dpkg-purge.log" >&2; fail "dpkg -P"; }
+if [ "$under_systemd" = 1 ]; then
+  for p in "${programs[@]}"; do
+    check "removing sdgx-$p stopped its service" equals "$(systemctl is-active "sdgx-$p" || true)" inactive
+  done
+fi
+check "no process of sdgx is left" equals "$(find /proc -maxdepth 1 -regex '/proc/[0-9]+' -user sdgx)" ""
 check "dpkg -P removed agent.toml" [ ! -e /etc/sdgx/agent.toml ]
 check "dpkg -P removed coordinator.toml" [ ! -e /etc/sdgx/coordinator.toml ]
 check "dpkg -P kept the store" [ -d /var/lib/sdgx/coordinator/store ]
