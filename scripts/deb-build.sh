@@ -15,7 +15,8 @@ cargo_deb_version=3.8.0
 out="${1:-${CARGO_TARGET_DIR:-target}/debian}"
 if [ "$(cargo deb --version 2>/dev/null)" != "cargo-deb $cargo_deb_version" ]; then
   echo "== installing cargo-deb $cargo_deb_version" >&2
-  cargo install cargo-deb --version "$cargo_deb_version" --locked --quiet
+  # In a temporary target directory of its own, not the workspace's (nor its lock).
+  env -u CARGO_TARGET_DIR cargo install cargo-deb --version "$cargo_deb_version" --locked --quiet
 fi
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
