@@ -61,13 +61,14 @@ unit_values() {
 unit_value() { unit_values "$1" "$2" | tail -n 1; }
 unit_file() { echo "/usr/lib/systemd/system/sdgx-$1.service"; }
 
-# Starts sdgx-PROGRAM as its unit would, a child of this shell whose id it leaves in $started: the unit's User and Group
-# with their supplementary groups, no new privileges, an environment of only what systemd sets
-# (PATH, HOME, USER, LOGNAME, SHELL, STATE_DIRECTORY), the unit's Environment= and its
-# EnvironmentFile= (a "-" one may be missing), in its WorkingDirectory, its StateDirectory=
-# created as systemd creates it; standard output and error go to $logs/PROGRAM.log.
+# Starts sdgx-PROGRAM as its unit would, as a child of this shell whose id it leaves in
+# $started: the unit's User and Group with their supplementary groups, no new privileges, an
+# environment of only what systemd sets (PATH, HOME, USER, LOGNAME, SHELL, STATE_DIRECTORY), the
+# unit's Environment= and its EnvironmentFile= (a "-" one may be missing), in its
+# WorkingDirectory, its StateDirectory= created as systemd creates it (StateDirectoryMode,
+# default 0755); standard output and error go to $logs/PROGRAM.log.
 start_unit() {
-  local unit user group wd home shell v f line
+  local unit user group wd home shell v f line mode
   unit=$(unit_file "$1")
   user=$(unit_value "$unit" User)
   group=$(unit_value "$unit" Group)
@@ -79,7 +80,8 @@ start_unit() {
     [ -n "$v" ] || continue
     read -ra words <<<"$v"
     for f in "${words[@]}"; do
-      install -d -o "$user" -g "$group" -m "$(unit_value "$unit" StateDirectoryMode)" "/var/lib/$f"
+      mode=$(unit_value "$unit" StateDirectoryMode)
+      install -d -o "$user" -g "$group" -m "${mode:-0755}" "/var/lib/$f"
       states+=("/var/lib/$f")
     done
   done < <(unit_values "$unit" StateDirectory)
@@ -179,7 +181,7 @@ check "sdgx's home is /var/lib/sdgx" equals "$home" /var/lib/sdgx
 check "sdgx cannot log in" equals "$shell" /usr/sbin/nologin
 check "/etc/sdgx/pki is root:sdgx 750" equals "$(stat -c '%U:%G %a' /etc/sdgx/pki)" "root:sdgx 750"
 for p in "${programs[@]}"; do
-  version=$(/usr/bin/sdgx-$p --version) || fail "/usr/bin/sdgx-$p --version: the program does not run on this system"
+  version=$("/usr/bin/sdgx-$p" --version) || fail "/usr/bin/sdgx-$p --version: the program does not run on this system"
   echo "   ok: /usr/bin/sdgx-$p runs on this system: $(head -n 1 <<<"$version")"
   check "/etc/sdgx/$p.toml is a conffile of sdgx-$p" grep -q "^ /etc/sdgx/$p.toml " <(dpkg-query -W -f='${Conffiles}\n' "sdgx-$p")
   check "$(unit_file "$p") belongs to sdgx-$p" equals "$(dpkg -S "$(unit_file "$p")" | cut -d: -f1)" "sdgx-$p"
