@@ -215,6 +215,11 @@ else
 fi
 
 say "2. certificates, a token and the configurations, as docs/install.md says"
+unconfigured() {
+  ! as_sdgx sdgx-agent check --config /etc/sdgx/agent.toml >"$logs/unconfigured.log" 2>&1 \
+    && grep -q 'agency "CHANGE-ME" is not a valid id' "$logs/unconfigured.log"
+}
+check "the agent refuses the shipped agent.toml until its agency is set" unconfigured
 ca=/root/sdgx-ca
 check "ca init (the national CA and the coordinator's certificate)" logged "$logs/ca.log" \
   sdgx-coordinator ca init --dir "$ca" --name localhost --name 127.0.0.1
