@@ -11,7 +11,8 @@
 #      coordinator answers on /health, the agent's daemon publishes the example dataset to it,
 #      and both stop on the unit's KillSignal with exit status 0;
 #   4. with --systemd (systemd is process 1 here), the same through `systemctl start`, every
-#      sandboxing setting of the units enforced, on data directories systemd creates;
+#      sandboxing setting of the units enforced, on data directories systemd creates, with an
+#      SDGX_* override in /etc/default/sdgx-coordinator;
 #   5. the store passes `audit verify`; everything the services wrote belongs to sdgx;
 #   6. dpkg -i again (an upgrade) keeps the edited configurations and restarts the running
 #      services; dpkg -r stops them and keeps the configurations, dpkg -P removes them and keeps
@@ -288,8 +289,12 @@ main_pid() { systemctl show -p MainPID --value "sdgx-$1"; }
 if [ "$under_systemd" = 1 ]; then
   say "4. under systemd: systemctl start, with the units' sandboxing"
   rm -rf /var/lib/sdgx/coordinator /var/lib/sdgx/agent
+  # An override in the optional environment file (root-only, read by systemd): another HTTP port.
+  install -m 0600 /dev/null /etc/default/sdgx-coordinator
+  echo "SDGX_HTTP_ADDR=127.0.0.1:8081" >/etc/default/sdgx-coordinator
+  http=127.0.0.1:8081
   check "systemctl start sdgx-coordinator" systemctl start sdgx-coordinator
-  wait_unit "the coordinator answers on http://$http/health" 60 coordinator http_ok "$http" /health
+  wait_unit "the coordinator answers on http://$http/health (SDGX_HTTP_ADDR of /etc/default/sdgx-coordinator)" 60 coordinator http_ok "$http" /health
   check "systemd made /var/lib/sdgx/coordinator (StateDirectory), sdgx:sdgx 750" equals "$(stat -c '%U:%G %a' /var/lib/sdgx/coordinator)" "sdgx:sdgx 750"
   check "the new store is empty (version $(store_version))" equals "$(store_version)" 0
   check "systemctl start sdgx-agent" systemctl start sdgx-agent
