@@ -39,3 +39,8 @@ scripts/compose-test.sh
 # between levels, the region's store on an S3-compatible server with two read replicas) under
 # faults (a nation killed mid-delivery, a nation-region link cut, everything restarted).
 scripts/compose-system-test.sh
+# The Debian packages: both .deb made from the binaries built above (no release build),
+# installed with dpkg in a container of the same local base, each unit's command line started
+# as its user, then the units under systemd (the coordinator answering on /health, the agent
+# publishing to it), upgraded, removed and purged.
+SDGX_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug" scripts/deb-test.sh
