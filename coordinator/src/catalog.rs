@@ -185,6 +185,8 @@ pub struct Registers {
     pub areas: Vec<String>,
     /// The language people read when they ask for none (the `language` setting).
     pub language: String,
+    /// The maintenance agency of the national SDMX structures (the `sdmx_agency` setting).
+    pub sdmx_agency: Option<String>,
 }
 
 impl Registers {
@@ -197,6 +199,7 @@ impl Registers {
             derived_agency: Some(config.derived_agency.clone()),
             areas: config.areas.clone(),
             language: config.language.clone(),
+            sdmx_agency: config.sdmx_agency.clone(),
         })
     }
 }

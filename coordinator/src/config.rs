@@ -150,6 +150,11 @@ pub struct Config {
     /// export's `--lang`): a BCP 47 tag; interface texts exist in the languages of
     /// [`crate::i18n::LANGUAGES`], titles in more (see [`crate::i18n`]).
     pub language: String,
+    /// The maintenance agency of the national SDMX structures (the national dataflow
+    /// `<agency>:DF_SDG_<AREA>` and its structure, codelists and concepts): the statistical
+    /// office's id in the SDMX registry it reports to, e.g. `ARMSTAT`. `NSO_<national_area>`
+    /// when unset.
+    pub sdmx_agency: Option<String>,
     /// The agency id of the coordinator's own derived dataset (the headline per reference year
     /// as observations of the framework's `headline_indicator`, see [`crate::derived`]).
     /// Reserved: the registry refuses it to every agent and token, and no `[[security.agency]]`
@@ -269,6 +274,7 @@ impl Default for Config {
             query_max_parameter_bytes: 1 << 20,
             national_area: "AM".into(),
             language: "en".into(),
+            sdmx_agency: None,
             derived_agency: "sdgx".into(),
             publish_derived: true,
             areas: vec![],
@@ -388,6 +394,12 @@ impl Config {
         if let Some(u) = &self.upstream {
             u.validate()?;
         }
+        if let Some(a) = &self.sdmx_agency
+            && !crate::export::sdmx::valid_agency_id(a) {
+                return Err(Error::Config(format!(
+                    "sdmx_agency {a:?} must be an SDMX agency id: a letter, then letters, digits, '_' or '-', with '.' between nested agencies (e.g. ARMSTAT or UN.ESCAP)"
+                )));
+            }
         if !sdgx_schemas::manifest::valid_id(&self.derived_agency) {
             return Err(Error::Config(format!("derived_agency {:?} must be an agency id ([a-z0-9][a-z0-9_-]*, at most 64 characters)", self.derived_agency)));
         }

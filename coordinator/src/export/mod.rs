@@ -179,6 +179,8 @@ pub struct Snapshot {
     pub committed_at: String,
     /// The whole country's `ref_area`.
     pub national_area: String,
+    /// The national SDMX structures' identifiers (maintenance agency, id suffix).
+    pub sdmx_national: sdmx::National,
     /// Each agency's display name (agency id → name): the registry's names, and the
     /// coordinator's own derived agency.
     pub agency_names: BTreeMap<String, String>,
@@ -259,6 +261,7 @@ pub async fn snapshot(catalog: &Catalog, read: &Read) -> Result<Snapshot> {
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         committed_at: committed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         national_area: catalog.registers().national_area.clone(),
+        sdmx_national: sdmx::National::new(&catalog.registers().national_area, catalog.registers().sdmx_agency.as_deref()),
         agency_names: agency_names(catalog.registers()),
         observations,
         publications: session.publications.clone(),
@@ -406,6 +409,7 @@ mod tests {
             derived_agency: Some("sdgx".into()),
             areas: vec![],
             language: "en".into(),
+            sdmx_agency: None,
         };
         let names = agency_names(&registers);
         assert_eq!(names.get("labour").map(String::as_str), Some("Ministry of Labour and Social Affairs"));

@@ -129,20 +129,32 @@ pub struct Excluded<'a> {
     pub reason: String,
 }
 
-/// The national dataflow's identifiers, from the national area.
+/// Whether `id` is an SDMX agency id (SDMX 2.1 `NestedNCNameIDType`: NCName parts, letters,
+/// digits, `_` and `-` after a leading letter, joined by `.` for nested agencies).
+pub fn valid_agency_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && id.split('.').all(|part| {
+            part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+}
+
+/// The national dataflow's identifiers, from the national area and the `sdmx_agency` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct National {
-    /// The maintenance agency, `NSO_<AREA>`.
+    /// The maintenance agency: the `sdmx_agency` setting, or `NSO_<AREA>`.
     pub agency: String,
     /// The id suffix, `<AREA>` (characters outside SDMX ids become `_`).
     pub area: String,
 }
 
 impl National {
-    /// The national identifiers for national area `area`.
-    pub fn new(area: &str) -> National {
+    /// The national identifiers for national area `area`, maintained by `agency` (the
+    /// `sdmx_agency` setting, checked by the configuration) or else by `NSO_<AREA>`.
+    pub fn new(area: &str, agency: Option<&str>) -> National {
         let area: String = area.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect();
-        National { agency: format!("NSO_{area}"), area }
+        National { agency: agency.map_or_else(|| format!("NSO_{area}"), str::to_owned), area }
     }
 
     /// The dataflow id, `DF_SDG_<AREA>`.
@@ -290,7 +302,7 @@ pub struct Mapped<'a> {
 
 /// Maps every observation of `s` (the files and the report are all written from the result).
 pub fn map(s: &Snapshot) -> Mapped<'_> {
-    let mut m = Mapped { rows: Vec::new(), national: Vec::new(), moved: Vec::new(), excluded: Vec::new(), remapped: BTreeMap::new(), ids: National::new(&s.national_area) };
+    let mut m = Mapped { rows: Vec::new(), national: Vec::new(), moved: Vec::new(), excluded: Vec::new(), remapped: BTreeMap::new(), ids: s.sdmx_national.clone() };
     let (mut keys, mut national_keys) = (HashSet::new(), HashSet::new());
     let dims = DIMENSIONS.len();
     for o in &s.observations {
@@ -488,8 +500,16 @@ mod tests {
 
     #[test]
     fn national_ids_follow_the_national_area() {
-        let n = National::new("AM");
+        let n = National::new("AM", None);
         assert_eq!((n.dataflow(), n.structure_id()), ("NSO_AM:DF_SDG_AM(1.0)".to_owned(), "SDG_AM".to_owned()));
-        assert_eq!(National::new("X.Y").agency, "NSO_X_Y");
+        assert_eq!(National::new("X.Y", None).agency, "NSO_X_Y");
+        // The statistical office's own registry id, when configured.
+        assert_eq!(National::new("AM", Some("ARMSTAT")).dataflow(), "ARMSTAT:DF_SDG_AM(1.0)");
+        for ok in ["ARMSTAT", "NSO_AM", "UN.ESCAP", "a-b_1"] {
+            assert!(valid_agency_id(ok), "{ok}");
+        }
+        for bad in ["", "1NSO", "NSO AM", "NSO:AM", ".X", "X.", "X..Y", "NSO/AM"] {
+            assert!(!valid_agency_id(bad), "{bad}");
+        }
     }
 }

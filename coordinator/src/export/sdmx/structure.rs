@@ -23,7 +23,7 @@ use std::fmt::Write;
 use sdgx_schemas::codelist::Codelists;
 use sdgx_schemas::sdmx::{Artefact, Component, Dsd, Kind, Representation};
 
-use super::{National, DATAFLOW, NATIONAL_ATTRIBUTES, NATIONAL_DIMENSIONS};
+use super::{DATAFLOW, NATIONAL_ATTRIBUTES, NATIONAL_DIMENSIONS};
 use crate::export::html::esc;
 use crate::export::Snapshot;
 
@@ -174,7 +174,7 @@ fn artefact(agency: &str, id: &str, version: &str, name: &str) -> Artefact {
 pub fn message(s: &Snapshot) -> String {
     let dsd = Dsd::global();
     let global_lists = Codelists::global();
-    let ids = National::new(&s.national_area);
+    let ids = s.sdmx_national.clone();
     let contract = &s.contract.codelists;
     let country = &s.national_area;
 
