@@ -432,3 +432,17 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdmx_agency_must_be_an_sdmx_agency_id() {
+        assert!(Config::default().validate().is_ok());
+        let with = |a: &str| Config { sdmx_agency: Some(a.into()), ..Config::default() }.validate();
+        assert!(with("ARMSTAT").is_ok() && with("UN.ESCAP").is_ok());
+        let e = with("NSO:AM").unwrap_err().to_string();
+        assert!(e.contains("sdmx_agency \"NSO:AM\" must be an SDMX agency id"), "{e}");
+    }
+}
