@@ -34,6 +34,7 @@
 //! | [`export`] | VNR exports: SDMX-CSV, Open SDG, the XLSX annex, the HTML report |
 //! | [`dashboard`] | the web dashboard (server-rendered HTML) |
 //! | [`openapi`] | the HTTP API's OpenAPI description |
+//! | [`metrics`] | the Prometheus metrics served at `/metrics` |
 //! | [`listener`] | admission of connections: caps, TLS handshake and first-request timeouts |
 //! | [`server`] | startup, listeners and graceful shutdown |
 
@@ -57,6 +58,7 @@ pub mod flightsql;
 pub mod http;
 pub mod ingest;
 pub mod listener;
+pub mod metrics;
 pub mod openapi;
 pub mod pki;
 pub mod query;
