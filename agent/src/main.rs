@@ -102,7 +102,10 @@ enum FrameworkCommand {
 async fn main() -> std::process::ExitCode {
     rustls::crypto::ring::default_provider().install_default().expect("no other crypto provider is installed first");
     let cli = Cli::parse();
-    sdgx_agent::logging::init(cli.log_format, "warn,buoyant_kernel=warn,buoyant_kernel_engine=warn,deltalake_core=warn,datafusion=warn");
+    // The daemon is a service: its start, deliveries and stop are logged (info); the one-shot
+    // commands print their outcome and log only warnings.
+    let level = if matches!(cli.command, Command::Run { .. }) { "info" } else { "warn" };
+    sdgx_agent::logging::init(cli.log_format, &format!("{level},buoyant_kernel=warn,buoyant_kernel_engine=warn,deltalake_core=warn,datafusion=warn"));
     let (config, dry_run, withdraw, remote) = match cli.command {
         Command::Publish { config, dry_run } => (config, dry_run, None, false),
         Command::Validate { config, remote } => (config, true, None, remote),

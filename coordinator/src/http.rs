@@ -287,9 +287,9 @@ fn layers(app: Router, limits: RequestLimits) -> Router {
     app.layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout)).layer(trace)
 }
 
-/// The Prometheus metrics (OpenMetrics text; see [`crate::metrics`]).
+/// The Prometheus metrics (text format 0.0.4; see [`crate::metrics`]).
 #[utoipa::path(get, path = "/metrics", extensions(("x-sdgx-role" = json!("metrics"))),
-    responses((status = 200, description = "The metrics, in the OpenMetrics text format", content_type = "application/openmetrics-text", body = String)))]
+    responses((status = 200, description = "The metrics, in the Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4", body = String)))]
 pub(crate) async fn metrics(State(s): State<Arc<HttpState>>) -> Response {
     ([(axum::http::header::CONTENT_TYPE, sdgx_agent::metrics::CONTENT_TYPE)], s.metrics.render()).into_response()
 }
