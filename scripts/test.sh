@@ -18,14 +18,20 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# Build the binaries first: the end-to-end tests start them as separate processes.
-cargo build --workspace --bins
+# Build everything once, with one feature set: `cargo test --no-run` compiles the test targets
+# and the binaries the end-to-end tests start (cargo builds a package's binaries for its
+# integration tests and copies them to <target>/debug). A separate `cargo build --bins` resolves
+# features without the dev-dependencies (flatbuffers' std, for one, under arrow-ipc), so from
+# cold it would compile arrow, DataFusion and Delta a second time. Everything after the tests
+# runs these same binaries and builds nothing.
+cargo test --workspace --no-run
+bins="${CARGO_TARGET_DIR:-target}/debug"
 cargo test --workspace --no-fail-fast
 # The README's main job, the demo, one nation and three levels, on the binaries built above.
 demo() {
   local log
   log=$(mktemp)
-  SDGX_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug" scripts/demo.sh "$@" >"$log" 2>&1 || { tail -60 "$log"; echo "scripts/demo.sh $* failed" >&2; exit 1; }
+  SDGX_BIN_DIR="$bins" scripts/demo.sh "$@" >"$log" 2>&1 || { tail -60 "$log"; echo "scripts/demo.sh $* failed" >&2; exit 1; }
   echo "scripts/demo.sh${*:+ $*}: $(grep '^== done' "$log")"
   rm -f "$log"
 }
@@ -34,13 +40,13 @@ demo --system
 # The containers: the example federation in docker-compose.yml under faults (the coordinator
 # killed mid-burst, an agent cut off the network, everything restarted); it builds its image
 # from the binaries built above, on a base made locally, so it needs Docker but no registry.
-scripts/compose-test.sh
+SDGX_BIN_DIR="$bins" scripts/compose-test.sh
 # The system of systems in containers: two nations and a region (each its own CA, mutual TLS
 # between levels, the region's store on an S3-compatible server with two read replicas) under
 # faults (a nation killed mid-delivery, a nation-region link cut, everything restarted).
-scripts/compose-system-test.sh
+SDGX_BIN_DIR="$bins" scripts/compose-system-test.sh
 # The Debian packages: both .deb made from the binaries built above (no release build),
 # installed with dpkg in a container of the same local base, each unit's command line started
 # as its user, then the units under systemd (the coordinator answering on /health, the agent
 # publishing to it), upgraded, removed and purged.
-SDGX_BIN_DIR="${CARGO_TARGET_DIR:-target}/debug" scripts/deb-test.sh
+SDGX_BIN_DIR="$bins" scripts/deb-test.sh

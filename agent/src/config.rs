@@ -102,6 +102,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// The daemon's schedule (`sdgx-agent run`).
     pub daemon: DaemonConfig,
+    /// The daemon's Prometheus metrics listener (off unless `listen` is set).
+    pub metrics: crate::metrics::MetricsConfig,
     /// Named sources that indicator definitions query (see [`crate::sources`]).
     #[serde(rename = "source")]
     pub sources: Vec<SourceConfig>,
@@ -126,6 +128,7 @@ impl Default for Config {
             outbox: PathBuf::from("outbox"),
             delivery: DeliveryConfig::default(),
             daemon: DaemonConfig::default(),
+            metrics: crate::metrics::MetricsConfig::default(),
             sources: vec![],
             datasets: vec![],
         }

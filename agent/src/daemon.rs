@@ -90,9 +90,24 @@ async fn publish_one(config: &Config, contract: &Arc<sdgx_schemas::Contract>, ou
 /// Runs until `shutdown` completes. The framework is the coordinator's, fetched at start and
 /// before each scheduled cycle (see [`crate::framework`]); a publication refused for another
 /// framework is revalidated against the coordinator's at once ([`crate::delivery::deliver_due`]). Errors of single datasets are logged and do not stop it;
-/// an outbox that cannot be written does.
+/// an outbox that cannot be written does. With `[metrics] listen`, `GET /metrics` is served
+/// there while it runs (see [`crate::metrics`]).
 pub async fn run(config: &Config, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
     let outbox = Outbox::open(&config.outbox)?;
+    let metrics = Arc::new(crate::metrics::AgentMetrics::default());
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let exporter = match config.metrics.listen {
+        Some(addr) => {
+            let listener = crate::metrics::bind(addr).await?;
+            let bound = listener.local_addr().map_err(|e| crate::Error::Config(format!("metrics.listen {addr}: {e}")))?;
+            tracing::info!(addr = %bound, "serving metrics at /metrics");
+            let served = crate::metrics::serve(listener, metrics.clone(), async move {
+                let _ = metrics_stopped.await;
+            });
+            Some(tokio::spawn(served))
+        }
+        None => None,
+    };
     let mut contract = crate::framework::in_force(config, true).await?.contract;
     outbox.warn_corrupt()?;
     let d = &config.daemon;
@@ -127,7 +142,10 @@ pub async fn run(config: &Config, shutdown: impl std::future::Future<Output = ()
             if scheduled {
                 next_publish = tokio::time::Instant::now() + if d.every_secs == 0 { Duration::MAX / 4 } else { Duration::from_secs(d.every_secs) };
             }
-            crate::delivery::deliver_due(config, &mut contract, &outbox, &mut client).await?;
+            for a in crate::delivery::deliver_due(config, &mut contract, &outbox, &mut client).await? {
+                metrics.attempted(a.entry.state);
+            }
+            metrics.observe_outbox(&outbox.scan()?);
         }
         let mut wake = next_publish;
         if d.watch {
@@ -139,6 +157,14 @@ pub async fn run(config: &Config, shutdown: impl std::future::Future<Output = ()
         tokio::select! {
             _ = tokio::time::sleep_until(wake) => {}
             _ = &mut shutdown => break,
+        }
+    }
+    let _ = stop_metrics.send(());
+    if let Some(exporter) = exporter {
+        match exporter.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the metrics listener failed"),
+            Err(e) => tracing::warn!(error = %e, "the metrics listener stopped unexpectedly"),
         }
     }
     tracing::info!("agent daemon stopped; undelivered publications stay in the outbox");

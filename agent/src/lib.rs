@@ -19,6 +19,8 @@
 //! | [`progress`] | upload progress: a bar on a terminal, log lines otherwise |
 //! | [`client`] | the Flight connection to the coordinator |
 //! | [`daemon`] | `sdgx-agent run`: scheduled and on-change publication |
+//! | [`metrics`] | the daemon's Prometheus metrics (outbox depth, delivery attempts) |
+//! | [`logging`] | log output of both programs: text or JSON lines |
 //! | [`status`] | the outbox and the agency's reporting calendar |
 
 pub mod client;
@@ -28,6 +30,8 @@ pub mod daemon;
 pub mod delivery;
 pub mod error;
 pub mod framework;
+pub mod logging;
+pub mod metrics;
 pub mod outbox;
 pub mod progress;
 pub mod publish;

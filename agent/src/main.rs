@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
+    /// Log lines as readable text or as one JSON object per line (on standard error).
+    #[arg(long, global = true, env = "SDGX_LOG_FORMAT", value_enum, default_value_t = sdgx_agent::logging::LogFormat::Text)]
+    log_format: sdgx_agent::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -98,14 +101,12 @@ enum FrameworkCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     rustls::crypto::ring::default_provider().install_default().expect("no other crypto provider is installed first");
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            "warn,buoyant_kernel=warn,buoyant_kernel_engine=warn,deltalake_core=warn,datafusion=warn".into()
-        }))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-    let (config, dry_run, withdraw, remote) = match Cli::parse().command {
+    let cli = Cli::parse();
+    // The daemon is a service: its start, deliveries and stop are logged (info); the one-shot
+    // commands print their outcome and log only warnings.
+    let level = if matches!(cli.command, Command::Run { .. }) { "info" } else { "warn" };
+    sdgx_agent::logging::init(cli.log_format, &format!("{level},buoyant_kernel=warn,buoyant_kernel_engine=warn,deltalake_core=warn,datafusion=warn"));
+    let (config, dry_run, withdraw, remote) = match cli.command {
         Command::Publish { config, dry_run } => (config, dry_run, None, false),
         Command::Validate { config, remote } => (config, true, None, remote),
         Command::Withdraw { config, dataset } => (config, false, Some(dataset), false),

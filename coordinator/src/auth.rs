@@ -5,7 +5,6 @@
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -41,16 +40,20 @@ pub enum Role {
     Approver,
     /// Everything a reader may, plus administration (audit). No decisions.
     Admin,
+    /// A monitoring system's scraper: `GET /metrics` only (counts and latencies, no data).
+    Metrics,
 }
 
 impl Role {
     /// Whether a holder of this role may do what `need` stands for: `Agency` routes are open
-    /// to every role (each checks the agency itself), `Reader` routes to readers, approvers
-    /// and administrators, `Approver` routes to approvers only, `Admin` routes to
-    /// administrators only.
+    /// to agencies, readers, approvers and administrators (each checks the agency itself),
+    /// `Reader` routes to readers, approvers and administrators, `Approver` routes to approvers
+    /// only, `Admin` routes to administrators only, `Metrics` (the `/metrics` route) to the
+    /// metrics role and administrators. A metrics token is granted nothing else.
     pub fn grants(self, need: Role) -> bool {
         match need {
-            Role::Agency => true,
+            Role::Agency => self != Role::Metrics,
+            Role::Metrics => matches!(self, Role::Metrics | Role::Admin),
             Role::Reader => matches!(self, Role::Reader | Role::Approver | Role::Admin),
             Role::Approver => self == Role::Approver,
             Role::Admin => self == Role::Admin,
@@ -66,7 +69,8 @@ impl std::str::FromStr for Role {
             "reader" => Ok(Role::Reader),
             "approver" => Ok(Role::Approver),
             "admin" => Ok(Role::Admin),
-            _ => Err(Error::BadRequest(format!("unknown role {s:?}: use agency, reader, approver or admin"))),
+            "metrics" => Ok(Role::Metrics),
+            _ => Err(Error::BadRequest(format!("unknown role {s:?}: use agency, reader, approver, admin or metrics"))),
         }
     }
 }
@@ -178,7 +182,7 @@ impl Tokens {
 pub struct FailureLimiter {
     failures: DefaultKeyedRateLimiter<IpAddr>,
     logged: DefaultKeyedRateLimiter<IpAddr>,
-    lockouts: AtomicU64,
+    counters: crate::metrics::Auth,
 }
 
 /// A failed authentication refused because its address has spent its allowance.
@@ -208,17 +212,18 @@ impl FailureLimiter {
         let window = window.max(Duration::from_secs(1));
         let refill = Quota::with_period((window / burst.get()).max(Duration::from_nanos(1))).expect("a non-zero period").allow_burst(burst);
         let log_once = Quota::with_period(window).expect("a non-zero window");
-        FailureLimiter { failures: RateLimiter::keyed(refill), logged: RateLimiter::keyed(log_once), lockouts: AtomicU64::new(0) }
+        FailureLimiter { failures: RateLimiter::keyed(refill), logged: RateLimiter::keyed(log_once), counters: crate::metrics::Auth::default() }
     }
 
     /// Records a failed credential from `ip`: `Ok` while the address has allowance left, the
     /// refusal (and, once per window, a warning naming the address) once it has none.
     pub fn failed(&self, ip: IpAddr) -> std::result::Result<(), LockedOut> {
+        self.counters.failures.inc();
         let key = crate::listener::address_key(ip);
         let Err(not_until) = self.failures.check_key(&key) else { return Ok(()) };
         let locked = LockedOut { retry_after: not_until.wait_time_from(governor::clock::Clock::now(self.failures.clock())) };
         if self.logged.check_key(&key).is_ok() {
-            self.lockouts.fetch_add(1, Ordering::Relaxed);
+            self.counters.lockouts.inc();
             tracing::warn!(%ip, retry_after_secs = locked.secs(), "locked out an address after repeated failed authentication");
         }
         Err(locked)
@@ -226,7 +231,12 @@ impl FailureLimiter {
 
     /// How many lockouts were logged (one per address per window).
     pub fn lockouts(&self) -> u64 {
-        self.lockouts.load(Ordering::Relaxed)
+        self.counters.lockouts.get()
+    }
+
+    /// Its counters of failures and lockouts (see [`crate::metrics`]).
+    pub fn counters(&self) -> &crate::metrics::Auth {
+        &self.counters
     }
 
     /// Forgets the addresses back to a full allowance and frees their memory (the server calls
@@ -347,6 +357,28 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2100));
         l.housekeep();
         assert_eq!(l.tracked(), 0);
+    }
+
+    #[test]
+    fn a_metrics_token_reads_the_metrics_only() {
+        for need in [Role::Agency, Role::Reader, Role::Approver, Role::Admin] {
+            assert!(!Role::Metrics.grants(need), "metrics may not do what {need:?} may");
+        }
+        assert!(Role::Metrics.grants(Role::Metrics) && Role::Admin.grants(Role::Metrics));
+        for other in [Role::Agency, Role::Reader, Role::Approver] {
+            assert!(!other.grants(Role::Metrics), "{other:?} may not read the metrics");
+        }
+        assert_eq!("metrics".parse::<Role>().unwrap(), Role::Metrics);
+    }
+
+    #[test]
+    fn limiter_counts_failures_and_lockouts() {
+        let l = FailureLimiter::new(2, Duration::from_secs(3600));
+        let ip: IpAddr = "127.0.0.12".parse().unwrap();
+        for _ in 0..4 {
+            let _ = l.failed(ip);
+        }
+        assert_eq!((l.counters().failures.get(), l.counters().lockouts.get()), (4, 1));
     }
 
     #[test]

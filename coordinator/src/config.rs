@@ -208,6 +208,12 @@ pub struct ConnectionLimits {
     /// Every this many seconds an HTTP/2 connection is pinged; one whose peer does not answer
     /// within 20 s is closed (a vanished peer holds no slot).
     pub keepalive_interval_secs: u64,
+    /// HTTP port: a request not answered within this many seconds (its body read included,
+    /// an upload's too) is answered 408 and its work dropped.
+    pub request_timeout_secs: u64,
+    /// HTTP port: the largest request body, in bytes, outside the dashboard's upload page (which
+    /// takes forms of up to 50 MB); a larger one is answered 413 before it is read.
+    pub max_request_body_bytes: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -219,6 +225,8 @@ impl Default for ConnectionLimits {
             header_timeout_secs: 10,
             max_streams_per_connection: 100,
             keepalive_interval_secs: 60,
+            request_timeout_secs: 300,
+            max_request_body_bytes: 1 << 20,
         }
     }
 }
@@ -237,6 +245,9 @@ impl ConnectionLimits {
         }
         if c.max_streams_per_connection == 0 {
             return Err(Error::Config("connections.max_streams_per_connection must be at least 1".into()));
+        }
+        if c.request_timeout_secs == 0 || c.max_request_body_bytes == 0 {
+            return Err(Error::Config("connections.request_timeout_secs and max_request_body_bytes must be at least 1".into()));
         }
         Ok(())
     }

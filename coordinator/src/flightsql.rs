@@ -94,6 +94,8 @@ pub struct AnalystFlight {
     tokens: Arc<Tokens>,
     limiter: Arc<FailureLimiter>,
     limits: Limits,
+    /// Query latencies (see [`crate::metrics`]).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// What a ticket or prepared-statement handle carries: enough to run the statement again at
@@ -373,8 +375,8 @@ async fn plan(catalog: &Catalog, handle: &Handle, limits: &Limits) -> Result<(Se
 
 impl AnalystFlight {
     /// The service over `catalog`, admitting holders of `tokens`.
-    pub fn new(catalog: Arc<Catalog>, tokens: Arc<Tokens>, limiter: Arc<FailureLimiter>, limits: Limits) -> Self {
-        AnalystFlight { catalog, tokens, limiter, limits }
+    pub fn new(catalog: Arc<Catalog>, tokens: Arc<Tokens>, limiter: Arc<FailureLimiter>, limits: Limits, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        AnalystFlight { catalog, tokens, limiter, limits, metrics }
     }
 
     /// Checks the caller's token (and the failure limiter).
@@ -452,6 +454,7 @@ impl AnalystFlight {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<SchemaRef>>();
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<RecordBatch, FlightError>>(STREAM_BUFFER);
         let expired = move || FlightError::Tonic(Box::new(Status::from(crate::query_pool::timed_out(timeout))));
+        let (metrics, started) = (self.metrics.clone(), std::time::Instant::now());
         self.limits.pool.spawn(admission, async move {
             // The work ends with the sender and the error to send last, if any; the
             // continuation below sends it once the query's slot is free.
@@ -494,7 +497,9 @@ impl AnalystFlight {
                     Err(_) => return (tx, Some(expired())),
                 }
             }
-        }, |(tx, last)| async move {
+        }, move |(tx, last)| async move {
+            // The query's time: from its admission until its last batch or its error.
+            metrics.query(crate::metrics::Surface::FlightSql, started);
             if let Some(e) = last {
                 let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(e))).await;
             }

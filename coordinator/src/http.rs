@@ -16,6 +16,7 @@
 //! | `GET /api/v1/exports` | reader, approver, admin | the export formats |
 //! | `GET /api/v1/exports/{format}?as_of=&view=` | reader, approver, admin | one export as a file (see [`crate::export`]) |
 //! | `GET /api/v1/openapi.json` | anyone | this API's OpenAPI description |
+//! | `GET /metrics` | metrics, admin | the Prometheus metrics (see [`crate::metrics`]) |
 //! | `/dashboard/...` | reader, approver, admin (login form, then a session cookie) | the web dashboard (see [`crate::dashboard`]) |
 //! | `/dashboard/upload...` | agency (login form, then a session cookie) | the upload page of agencies without a server (see [`crate::dashboard::upload`]) |
 //!
@@ -67,6 +68,21 @@ pub struct HttpState {
     pub uploads: Arc<crate::dashboard::upload::Uploads>,
     /// The relay to the upstream coordinator, when configured.
     pub upstream: Option<Arc<crate::upstream::Upstream>>,
+    /// The metrics registry (`GET /metrics`) and the latencies of figures and queries.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Timeout and body limit of every request (see [`layers`]).
+    pub requests: RequestLimits,
+}
+
+/// The limits the HTTP port puts on each request (settings `connections.request_timeout_secs`
+/// and `connections.max_request_body_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// The longest a request may take to be answered (its body read included): past it, 408.
+    pub timeout: std::time::Duration,
+    /// The largest request body outside the upload page (which has its own,
+    /// [`crate::dashboard::upload::MAX_UPLOAD_BYTES`]): past it, 413.
+    pub max_body_bytes: usize,
 }
 
 /// Query parameters of a figure request.
@@ -237,15 +253,45 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/api/v1/admin/audit", get(audit))
         .route("/api/v1/admin/upstream", get(upstream))
         .route_layer(from_fn_with_state((state.clone(), Role::Admin), authorize));
-    Router::new()
+    let metrics = Router::new().route("/metrics", get(metrics)).route_layer(from_fn_with_state((state.clone(), Role::Metrics), authorize));
+    let limits = state.requests;
+    let api = Router::new()
         .route("/health", get(health))
         .route("/api/v1/openapi.json", get(openapi_json))
         .merge(reader)
         .merge(agency)
         .merge(approver)
         .merge(admin)
-        .merge(crate::dashboard::router(state.clone()))
-        .with_state(state)
+        .merge(metrics)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limits.max_body_bytes));
+    layers(api.merge(crate::dashboard::router(state.clone())).with_state(state), limits)
+}
+
+/// `app` with the layers of every request: the access log (one line per request at `info`,
+/// target `sdgx_coordinator::access`: method, path without the query, peer, status and
+/// latency; never a header, so no token or cookie) and the request timeout.
+fn layers(app: Router, limits: RequestLimits) -> Router {
+    use tower_http::trace::TraceLayer;
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|req: &Request| {
+            let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.to_string()).unwrap_or_default();
+            tracing::info_span!(target: "sdgx_coordinator::access", "request", method = %req.method(), path = %req.uri().path(), peer = %peer)
+        })
+        .on_request(())
+        .on_response(|res: &Response, latency: std::time::Duration, _span: &tracing::Span| {
+            tracing::info!(target: "sdgx_coordinator::access", status = res.status().as_u16(), latency_ms = latency.as_secs_f64() * 1e3, "served");
+        })
+        // A failed request is logged with its status above; the error itself where it arose.
+        .on_failure(())
+        .on_eos(());
+    app.layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout)).layer(trace)
+}
+
+/// The Prometheus metrics (text format 0.0.4; see [`crate::metrics`]).
+#[utoipa::path(get, path = "/metrics", extensions(("x-sdgx-role" = json!("metrics"))),
+    responses((status = 200, description = "The metrics, in the Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4", body = String)))]
+pub(crate) async fn metrics(State(s): State<Arc<HttpState>>) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, sdgx_agent::metrics::CONTENT_TYPE)], s.metrics.render()).into_response()
 }
 
 /// Admits a request whose bearer token's role grants `need` (see [`Role::grants`]). A request without
@@ -390,7 +436,10 @@ pub(crate) async fn figure(
 ) -> Result<Response> {
     let Query(p) = params.map_err(|e| Error::BadRequest(e.body_text()))?;
     let kind: FigureKind = name.parse()?;
-    let body = figures::json(&s.catalog, kind, Window { from: p.from, to: p.to }, &Read { view: p.view, as_of: p.as_of }).await?;
+    let started = std::time::Instant::now();
+    let body = figures::json(&s.catalog, kind, Window { from: p.from, to: p.to }, &Read { view: p.view, as_of: p.as_of }).await;
+    s.metrics.figure(kind.name(), started);
+    let body = body?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -508,7 +557,10 @@ pub(crate) async fn run_query(
 ) -> Result<Response> {
     use axum::response::IntoResponse;
     let Json(q) = body.map_err(|e| Error::BadRequest(e.body_text()))?;
-    let out = query::run(&s.catalog, &q.sql, &Read { view: q.view, as_of: q.as_of }, &s.limits).await?;
+    let started = std::time::Instant::now();
+    let out = query::run(&s.catalog, &q.sql, &Read { view: q.view, as_of: q.as_of }, &s.limits).await;
+    s.metrics.query(crate::metrics::Surface::Http, started);
+    let out = out?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], out.body).into_response())
 }
 

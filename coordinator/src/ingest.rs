@@ -68,11 +68,36 @@ impl Answer {
 
 /// Receives a `do_put` stream from `publisher`: the first message's descriptor carries the
 /// manifest; nothing is read further unless the publisher may publish it. A dry run goes
-/// through the same checks and is answered with its report; it commits nothing.
+/// through the same checks and is answered with its report; it commits nothing. Every
+/// publication but a dry run is counted in [`Ingest::publications`], accepted or refused.
 pub async fn receive<S>(state: &Ingest, publisher: &Publisher, stream: S) -> Result<Answer>
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
+    let mut dry = false;
+    let answer = receive_counted(state, publisher, stream, &mut dry).await;
+    if !dry {
+        state.publications.record(match &answer {
+            Ok(Answer::Ack(ack)) => Ok(ack.duplicate),
+            Ok(Answer::DryRun(_)) => return answer,
+            Err(e) => Err(e),
+        });
+    }
+    answer
+}
+
+/// [`receive`], setting `dry` once the descriptor says it is a dry run, and counting the bytes
+/// and rows received.
+async fn receive_counted<S>(state: &Ingest, publisher: &Publisher, stream: S, dry: &mut bool) -> Result<Answer>
+where
+    S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
+{
+    let counted = state.publications.clone();
+    let stream = stream.inspect(move |m| {
+        if let Ok(m) = m {
+            counted.received_bytes(m.data_header.len() + m.data_body.len() + m.app_metadata.len());
+        }
+    });
     let mut stream = guarded(stream, state.limits, Instant::now() + state.limits.deadline).peekable();
     let first = std::pin::Pin::new(&mut stream).peek().await;
     let descriptor = match first {
@@ -81,6 +106,7 @@ where
         None => return Err(Error::BadRequest("empty do_put stream: no descriptor, no data".into())),
     };
     let command = PublishCommand::decode_command(descriptor.as_ref())?;
+    *dry = command.dry_run;
     let manifest = command.manifest;
     authorize(&state.registry, publisher, &manifest)?;
     crate::framework_service::check(&state.contract, &manifest, command.framework.as_ref())?;
@@ -117,6 +143,12 @@ where
             let why = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied());
             Err(FlightError::DecodeError(format!("the decoder failed: {}", why.unwrap_or("(no message)"))))
         })
+    });
+    let counted = state.publications.clone();
+    let decoded = decoded.inspect(move |b| {
+        if let Ok(b) = b {
+            counted.received_rows(b.num_rows());
+        }
     });
     let batches = decoded.map_err(move |e| match e {
         // Transport errors (a message over the size limit, a cancelled stream, the limits of
@@ -436,12 +468,14 @@ pub struct Ingest {
     pub limits: Limits,
     /// How many publications are being received, in all and per agency.
     pub admission: Admission,
+    /// The counts of publications received, accepted and refused (see [`crate::metrics`]).
+    pub publications: crate::metrics::Publications,
 }
 
 impl Ingest {
     /// The ingest path over `catalog`'s store under `limits`.
     pub fn new(catalog: Arc<Catalog>, options: ValidationOptions, registry: Registry, limits: Limits) -> Ingest {
-        Ingest { contract: catalog.shared_contract(), store: catalog.store().clone(), catalog, options, registry, admission: Admission::new(&limits), limits }
+        Ingest { contract: catalog.shared_contract(), store: catalog.store().clone(), catalog, options, registry, admission: Admission::new(&limits), limits, publications: Default::default() }
     }
 
     /// The validation options of a publication by `agency`: the coordinator's, with the areas

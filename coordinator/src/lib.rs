@@ -35,6 +35,7 @@
 //! | [`export`] | VNR exports: SDMX-CSV, Open SDG, the XLSX annex, the HTML report |
 //! | [`dashboard`] | the web dashboard (server-rendered HTML) |
 //! | [`openapi`] | the HTTP API's OpenAPI description |
+//! | [`metrics`] | the Prometheus metrics served at `/metrics` |
 //! | [`listener`] | admission of connections: caps, TLS handshake and first-request timeouts |
 //! | [`server`] | startup, listeners and graceful shutdown |
 
@@ -59,6 +60,7 @@ pub mod http;
 pub mod i18n;
 pub mod ingest;
 pub mod listener;
+pub mod metrics;
 pub mod openapi;
 pub mod pki;
 pub mod query;

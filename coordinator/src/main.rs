@@ -16,6 +16,9 @@ struct Cli {
     /// Data directory (store and staging), overriding the configuration.
     #[arg(long, global = true)]
     data_dir: Option<PathBuf>,
+    /// Log lines as readable text or as one JSON object per line (on standard error).
+    #[arg(long, global = true, env = "SDGX_LOG_FORMAT", value_enum, default_value_t = sdgx_agent::logging::LogFormat::Text)]
+    log_format: sdgx_agent::logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -60,7 +63,10 @@ enum Command {
         view: sdgx_coordinator::signoff::View,
         /// Print JSON (as the HTTP API serves it) instead of tables.
         #[arg(long)]
-        json: bool,
+        json: bool,        /// Start an empty store when the data directory holds none (without it, a directory
+        /// with no store is refused: a mistyped --data-dir would read as all zeros).
+        #[arg(long)]
+        create: bool,
     },
     /// Export for the VNR and the UN: sdmx-csv-1.0, sdmx-csv-2.0 (global dataflow),
     /// sdmx-csv-1.0-national, sdmx-csv-2.0-national, sdmx-structure, sdmx-report, open-sdg, xlsx
@@ -82,9 +88,17 @@ enum Command {
         /// for Armenian titles with a Russian interface); the `language` setting when absent.
         #[arg(long)]
         lang: Option<String>,
+        /// Start an empty store when the data directory holds none (without it, a directory
+        /// with no store is refused: a mistyped --data-dir would read as all zeros).
+        #[arg(long)]
+        create: bool,
     },
     /// Check the tamper-evident publications log.
     Audit {
+        /// Start an empty store when the data directory holds none (without it, a directory
+        /// with no store is refused: a mistyped --data-dir would read as all zeros).
+        #[arg(long, global = true)]
+        create: bool,
         #[command(subcommand)]
         command: AuditCommand,
     },
@@ -148,7 +162,7 @@ enum CaCommand {
 enum TokenCommand {
     /// Create a token, print it once, and store only its hash in the token file.
     Create {
-        /// agency, reader, approver or admin.
+        /// agency, reader, approver, admin or metrics (a scraper of /metrics).
         #[arg(long)]
         role: String,
         /// Who holds it.
@@ -184,14 +198,9 @@ enum AuditCommand {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     rustls::crypto::ring::default_provider().install_default().expect("no other crypto provider is installed first");
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            "info,buoyant_kernel=warn,buoyant_kernel_engine=warn,deltalake_core=warn,datafusion=warn".into()
-        }))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    sdgx_agent::logging::init(cli.log_format, "info,buoyant_kernel=warn,buoyant_kernel_engine=warn,deltalake_core=warn,datafusion=warn");
+    match run(cli).await {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -231,16 +240,21 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             if let Some(p) = ready_file {
                 std::fs::write(&p, &body).map_err(sdgx_coordinator::Error::io(&p))?;
             }
-            c.run(async {
-                let _ = tokio::signal::ctrl_c().await;
-                tracing::info!("shutting down");
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(|e| sdgx_coordinator::Error::Internal(format!("cannot handle SIGTERM: {e}")))?;
+            c.run(async move {
+                let signal = tokio::select! {
+                    _ = tokio::signal::ctrl_c() => "SIGINT",
+                    _ = term.recv() => "SIGTERM",
+                };
+                tracing::info!(signal, "shutting down: no new connections; draining the open ones");
             })
             .await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Figures { from, to, as_of, view, json } => {
+        Command::Figures { from, to, as_of, view, json, create } => {
             let config = load()?;
-            let (catalog, _) = server::open(&config, false).await?;
+            let (catalog, _) = server::open_reading(&config, create).await?;
             let window = figures::Window { from, to };
             for kind in figures::FigureKind::ALL {
                 let figure = figures::compute(&catalog, kind, window, &Read { view, as_of: as_of.clone() }).await?;
@@ -252,10 +266,10 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Export { format, as_of, view, out, lang } => {
+        Command::Export { format, as_of, view, out, lang, create } => {
             let format = sdgx_coordinator::export::Format::parse(&format)?;
             let config = load()?;
-            let (catalog, _) = server::open(&config, false).await?;
+            let (catalog, _) = server::open_reading(&config, create).await?;
             let mut snapshot = sdgx_coordinator::export::snapshot(&catalog, &Read { view, as_of }).await?;
             if let Some(lang) = lang {
                 snapshot.tr = sdgx_coordinator::i18n::Tr::new(&lang);
@@ -308,10 +322,10 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             }
             Ok(if status.failed == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit { command: AuditCommand::Verify, create } => {
             let config = load()?;
             // A log deltalake cannot even load (a deleted middle commit) is a failed audit too.
-            let catalog = match server::open(&config, false).await {
+            let catalog = match server::open_reading(&config, create).await {
                 Ok((catalog, _)) => catalog,
                 Err(sdgx_coordinator::Error::Integrity(why)) => {
                     println!("audit FAILED at {why}");

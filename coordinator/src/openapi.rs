@@ -19,7 +19,7 @@ use crate::http;
         title = "sdgx coordinator HTTP API",
         description = "National SDG figures disaggregated by migratory status: figures, publications, read-only SQL, exports. \
 Roles: reader (figures, data, SQL), approver (a reader who also reviews and decides), admin (a reader who also audits); \
-agency tokens read only their own calendar and publications' status. Each operation's x-sdgx-role names the least role that may call it."
+agency tokens read only their own calendar and publications' status; metrics tokens read only /metrics. Each operation's x-sdgx-role names the least role that may call it."
     ),
     paths(
         http::health,
@@ -37,6 +37,7 @@ agency tokens read only their own calendar and publications' status. Each operat
         http::decide,
         http::audit,
         http::upstream,
+        http::metrics,
     ),
     components(schemas(crate::error::HttpError)),
     modifiers(&Authenticated)

@@ -44,6 +44,24 @@ pub async fn open(config: &Config, serving: bool) -> Result<(Arc<Catalog>, Arc<I
     open_with(config, serving, crate::clock::Clock::from_env()).await
 }
 
+/// Opens the store of `config` for a command that reads it once (`figures`, `export`, `audit
+/// verify`), as [`open`] does for a process that is not serving. Where there is no store (a
+/// mistyped data directory), it is refused with [`Error::NotFound`] naming the place, unless
+/// `create` is true, which starts an empty one.
+pub async fn open_reading(config: &Config, create: bool) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
+    let url = config.store_url()?;
+    if !create && !Store::exists(&url, &config.store_options.resolve(&url)).await? {
+        let place = match &config.store_url {
+            Some(_) => format!("store_url {}", crate::storage::redact(&url)),
+            None => format!("data directory {} (no Delta log under {})", config.data_dir.display(), config.data_dir.join("store").display()),
+        };
+        return Err(Error::NotFound(format!(
+            "there is no store in {place}: check --data-dir (or the configuration's data_dir and store_url), or give --create to start an empty store"
+        )));
+    }
+    open(config, false).await
+}
+
 /// [`open`] with the clock `clock` (in-process tests move a manual one).
 pub async fn open_with(config: &Config, serving: bool, clock: crate::clock::Clock) -> Result<(Arc<Catalog>, Arc<Ingest>)> {
     let contract = Arc::new(Contract::load(config.national_codelists.as_deref(), config.national_framework.as_deref())?);
@@ -176,9 +194,10 @@ impl Coordinator {
             None => flight_server(t, c, svc, accept("flight", flight, Gate::new(c), Plain, c, t.tcp_nodelay), shutdown.clone()),
         };
         let limits = crate::query::Limits::from_config(&config)?;
+        let metrics = Arc::new(crate::metrics::Metrics::new(catalog.store().commit_histogram(), &ingest.publications, limiter.counters()));
         let analysts = match analyst_flight {
             Some(listener) => {
-                let svc = AnalystService::from(AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits.clone()));
+                let svc = AnalystService::from(AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits.clone(), metrics.clone()));
                 let gate = Gate::new(c);
                 Some(match sec.tls.as_ref().map(|tls| server_tls(tls, false)).transpose()? {
                     Some(tls) => flight_server(t, c, svc, accept("analysts' flight", listener, gate, tls, c, t.tcp_nodelay), shutdown.clone()),
@@ -195,6 +214,11 @@ impl Coordinator {
             ingest: ingest.clone(),
             uploads: Arc::new(crate::dashboard::upload::Uploads::new(&config.data_dir)),
             upstream,
+            metrics,
+            requests: crate::http::RequestLimits {
+                timeout: Duration::from_secs(c.request_timeout_secs),
+                max_body_bytes: c.max_request_body_bytes,
+            },
         });
         let app = crate::http::router(state);
         let http = serve_http(app, accept("http", http, Gate::new(c), Plain, c, t.tcp_nodelay), c, shutdown);
@@ -215,6 +239,8 @@ impl Coordinator {
         }
         f.map_err(|e| Error::Transport(format!("flight server: {e}")))?;
         a.map_err(|e| Error::Transport(format!("analysts' flight server: {e}")))?;
+        let store_version = catalog.store().version().await;
+        tracing::info!(store_version, "coordinator stopped: every listener closed and its connections drained");
         Ok(())
     }
 }

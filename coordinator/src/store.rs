@@ -104,6 +104,8 @@ pub struct Store {
     access: Access,
     /// A read-only replica's following of the writer (none for the other accesses).
     following: Option<std::sync::Mutex<Following>>,
+    /// How long commits of publications take (see [`crate::metrics`]).
+    commit_seconds: prometheus::Histogram,
 }
 
 /// How a process uses the store.
@@ -409,6 +411,20 @@ impl Store {
         Store::open_as(url, options, data_dir, Access::Replica { every }).await
     }
 
+    /// Whether a store is at `url`: its Delta log holds at least one commit. Nothing is
+    /// created (a local path that does not exist holds no store).
+    pub async fn exists(url: &url::Url, options: &HashMap<String, String>) -> Result<bool> {
+        crate::storage::check_scheme(url)?;
+        if url.scheme() == "file"
+            && let Ok(p) = url.to_file_path()
+            && !p.join("_delta_log").is_dir()
+        {
+            return Ok(false);
+        }
+        crate::storage::register();
+        Ok(!read_commits(&unloaded(url, options)?.log_store()).await?.is_empty())
+    }
+
     async fn open_as(url: url::Url, options: HashMap<String, String>, data_dir: &Path, access: Access) -> Result<Store> {
         let (writer, replica) = (access == Access::Writer, matches!(access, Access::Replica { .. }));
         crate::storage::check_scheme(&url)?;
@@ -503,6 +519,7 @@ impl Store {
             facts: std::sync::Mutex::new(HashMap::new()),
             access,
             following,
+            commit_seconds: crate::metrics::commit_histogram(),
         };
         store.backfill(writer).await?;
         Ok(store)
@@ -806,7 +823,15 @@ impl Store {
     /// behind its own store: its next commit would chain to a stale entry and miss a duplicate.
     pub async fn commit(self: &Arc<Self>, staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
         let store = Arc::clone(self);
-        complete(tokio::spawn(async move { store.commit_now(staged, manifest, summary).await })).await
+        let started = std::time::Instant::now();
+        let committed = complete(tokio::spawn(async move { store.commit_now(staged, manifest, summary).await })).await;
+        self.commit_seconds.observe(started.elapsed().as_secs_f64());
+        committed
+    }
+
+    /// The histogram of commit times (every [`Store::commit`], duplicates and failures included).
+    pub fn commit_histogram(&self) -> &prometheus::Histogram {
+        &self.commit_seconds
     }
 
     /// [`Store::commit`], in the caller's task.

@@ -15,9 +15,13 @@ pub const PREFIX: &str = "SDGX_";
 /// a setting nor a variable to warn of.
 pub const CONFIG_FILE: &str = "SDGX_CONFIG";
 
+/// The variable that chooses the log format of both programs (their `--log-format`): not a
+/// setting either.
+pub const LOG_FORMAT: &str = "SDGX_LOG_FORMAT";
+
 /// From `vars`, the settings variables of a program whose settings serialise as `defaults`
 /// (a struct: its field names are the first keys), and the names of the variables left out
-/// ([`CONFIG_FILE`] is in neither).
+/// ([`CONFIG_FILE`] and [`LOG_FORMAT`] are in neither).
 pub fn environment<T: serde::Serialize>(defaults: &T, vars: impl IntoIterator<Item = (String, String)>) -> (HashMap<String, String>, Vec<String>) {
     let known: Vec<String> = match serde_json::to_value(defaults) {
         Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
@@ -25,7 +29,7 @@ pub fn environment<T: serde::Serialize>(defaults: &T, vars: impl IntoIterator<It
     };
     let (mut kept, mut left) = (HashMap::new(), Vec::new());
     for (name, value) in vars {
-        let Some(rest) = name.strip_prefix(PREFIX).filter(|_| name != CONFIG_FILE) else { continue };
+        let Some(rest) = name.strip_prefix(PREFIX).filter(|_| name != CONFIG_FILE && name != LOG_FORMAT) else { continue };
         let first = rest.split("__").next().unwrap_or_default().to_ascii_lowercase();
         if known.contains(&first) {
             kept.insert(name, value);
@@ -49,7 +53,7 @@ mod tests {
 
     #[test]
     fn only_settings_pass() {
-        let vars = [("SDGX_FLIGHT_ADDR", "x"), ("SDGX_SECURITY__TLS__CERT", "c"), ("SDGX_CONFIG", "f"), ("SDGX_BENCH_X", "1"), ("PATH", "/bin")]
+        let vars = [("SDGX_FLIGHT_ADDR", "x"), ("SDGX_SECURITY__TLS__CERT", "c"), ("SDGX_CONFIG", "f"), ("SDGX_LOG_FORMAT", "json"), ("SDGX_BENCH_X", "1"), ("PATH", "/bin")]
             .map(|(a, b)| (a.to_owned(), b.to_owned()));
         let (kept, left) = environment(&S { flight_addr: String::new(), security: None }, vars);
         assert_eq!(kept.len(), 2);

@@ -399,15 +399,20 @@ pub async fn check(catalog: &Catalog, ingest: &Ingest, agency: &str, kept: Kept,
 pub async fn submit(ingest: &Ingest, uploads: &Uploads, agency: &str, id: &str) -> Result<(Manifest, Ack)> {
     let mut kept = uploads.find(agency, id)?;
     let manifest = kept.manifest().cloned().ok_or_else(|| Error::NotFound("this upload was never checked; check the file first".into()))?;
-    ingest::authorize(&ingest.registry, &Publisher::Agency(agency.to_owned()), &manifest)?;
-    let admitted = ingest.admission.admit(&manifest.agency, &manifest.dataset);
-    if let Err(e) = admitted {
-        kept.keep = true;
-        return Err(e);
+    // Counted as every publication is, accepted or refused (see crate::metrics).
+    let published = async {
+        ingest::authorize(&ingest.registry, &Publisher::Agency(agency.to_owned()), &manifest)?;
+        let admitted = ingest.admission.admit(&manifest.agency, &manifest.dataset);
+        if let Err(e) = admitted {
+            kept.keep = true;
+            return Err(e);
+        }
+        let batches = wire_batches(&ingest.contract, kept.kind(), &kept.path)?;
+        ingest::ingest(&ingest.contract, &ingest.store, ingest.options_for(&manifest.agency), manifest.clone(), batches).await
     }
-    let batches = wire_batches(&ingest.contract, kept.kind(), &kept.path)?;
-    let ack = ingest::ingest(&ingest.contract, &ingest.store, ingest.options_for(&manifest.agency), manifest.clone(), batches).await?;
-    Ok((manifest, ack))
+    .await;
+    ingest.publications.record(published.as_ref().map(|a| a.duplicate));
+    Ok((manifest, published?))
 }
 
 // ---- the pages ----
