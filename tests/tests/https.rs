@@ -222,8 +222,12 @@ fn the_binary_warns_of_plain_http_beyond_loopback_and_its_health_asks_over_tls()
     let logs = serve_and_stop(&pki_dir, &dir.path().join("a"), "0.0.0.0:0", &[], |a| bound = a.to_owned());
     let warning = logs.lines().find(|l| plain(l)).unwrap_or_else(|| panic!("no warning of plain HTTP: {logs}"));
     assert!(bound.starts_with("0.0.0.0:") && warning.contains(&bound), "{warning} names {bound}");
-    // On loopback: no warning.
-    let logs = serve_and_stop(&pki_dir, &dir.path().join("b"), "127.0.0.1:0", &[], |_| ());
+    // On loopback: no warning; and plain HTTP sends no HSTS.
+    let logs = serve_and_stop(&pki_dir, &dir.path().join("b"), "127.0.0.1:0", &[], |addr| {
+        let out = std::process::Command::new("curl").args(["-sS", "-i", &format!("http://{addr}/health")]).output().unwrap();
+        let out = String::from_utf8_lossy(&out.stdout);
+        assert!(out.starts_with("HTTP/1.1 200") && header(&out, "strict-transport-security").is_none(), "{out}");
+    });
     assert!(!logs.lines().any(plain) && logs.contains("plain HTTP on loopback only"), "{logs}");
     // [http.tls] from the environment: `health` (with the same settings) asks over TLS.
     let (cert, key) = (pki_dir.join("server.pem"), pki_dir.join("server.key"));
