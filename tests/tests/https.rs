@@ -105,9 +105,15 @@ async fn curl_trusting_the_ca_gets_hsts_the_api_and_a_session_cookie_that_expire
     let out = page(cookie.clone()).await;
     assert!(out.starts_with("HTTP/2 303") && header(&out, "location") == Some("/dashboard/login"), "idle for 30 min: {out}");
 
-    // Logout ends the session on the server: the old cookie, sent again, goes to the login.
+    // Logging in again from a browser ends its previous session.
     let out = login(reader.clone()).await;
+    let previous = header(&out, "set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    assert!(page(previous.clone()).await.starts_with("HTTP/2 200"));
+    let (_, out) = curl(&r, &["--cacert", ca, "-i", "-b", &previous, "--data-urlencode", &format!("token={reader}"), &url("/dashboard/login")]).await;
     let cookie = header(&out, "set-cookie").unwrap().split(';').next().unwrap().to_owned();
+    assert_ne!(cookie, previous);
+    assert!(page(previous).await.starts_with("HTTP/2 303"), "the previous session ended at the new login");
+    // Logout ends the session on the server: the old cookie, sent again, goes to the login.
     assert!(page(cookie.clone()).await.starts_with("HTTP/2 200"));
     let (_, out) = curl(&r, &["--cacert", ca, "-i", "-X", "POST", "-b", &cookie, &url("/dashboard/logout")]).await;
     assert!(out.starts_with("HTTP/2 303"), "{out}");

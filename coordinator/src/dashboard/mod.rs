@@ -58,8 +58,8 @@ pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
         .route("/dashboard/review", get(review::queue))
         .route("/dashboard/review/{id}", get(review::detail))
         .route("/dashboard/review/{id}/{action}", axum::routing::post(review::decide))
-        .route_layer(from_fn_with_state((state.clone(), Door::Pages), session));
-    let upload = upload::routes().route_layer(from_fn_with_state((state, Door::Upload), session));
+        .route_layer(from_fn_with_state((state.clone(), Door::Pages), admit));
+    let upload = upload::routes().route_layer(from_fn_with_state((state, Door::Upload), admit));
     Router::new()
         .route("/dashboard/login", get(login_form).post(login))
         .route("/dashboard/logout", axum::routing::post(logout))
@@ -92,7 +92,7 @@ fn to_login() -> Response {
 
 /// Admits a request whose open session's role may pass `door`; a session of another role is
 /// refused (403, with a link to the pages it may see), no open session goes to the login.
-async fn session(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Request, next: Next) -> Response {
+async fn admit(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Request, next: Next) -> Response {
     let holder = match session::id_of(req.headers()).map(|id| state.sessions.find(id)).transpose() {
         Ok(h) => h.flatten(),
         Err(e) => return e.into_response(),
@@ -159,10 +159,16 @@ pub struct Login {
 }
 
 /// Logs in with a token, opening a session: a reader's, approver's or administrator's opens the
-/// dashboard, an agency's the upload page. An empty token is refused without
+/// dashboard, an agency's the upload page (the browser's previous session ends). An empty token
+/// is refused without
 /// counting; an invalid one counts towards the address's failed authentications (429 with
 /// `Retry-After` once it has spent its allowance); a valid one is always admitted.
-async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(l): Form<Login>) -> Response {
+async fn login(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    Form(l): Form<Login>,
+) -> Response {
     let ip = peer.ip();
     let token = l.token.trim();
     if token.is_empty() {
@@ -170,6 +176,11 @@ async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectIn
     }
     match state.tokens.authenticate(token) {
         Some((name, role)) if Door::Pages.admits(role) || Door::Upload.admits(role) => {
+            // A new session each login (an id planted before it opens nothing); the browser's
+            // previous one ends.
+            if let Some(old) = session::id_of(&headers) {
+                state.sessions.close(old);
+            }
             let id = match state.sessions.open(session::Holder { name: name.to_owned(), role }) {
                 Ok(id) => id,
                 Err(e) => return e.into_response(),
