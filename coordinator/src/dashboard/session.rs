@@ -78,10 +78,10 @@ impl Sessions {
         let id = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
         let mut open = self.open.lock().expect("sessions lock");
         open.retain(|_, s| self.live(s, now));
-        if open.len() >= MAX_SESSIONS {
-            if let Some(oldest) = open.iter().min_by_key(|(_, s)| s.seen).map(|(k, _)| *k) {
-                open.remove(&oldest);
-            }
+        if open.len() >= MAX_SESSIONS
+            && let Some(oldest) = open.iter().min_by_key(|(_, s)| s.seen).map(|(k, _)| *k)
+        {
+            open.remove(&oldest);
         }
         open.insert(key(&id), Session { holder, opened: now, seen: now });
         Ok(id)
