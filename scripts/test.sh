@@ -8,11 +8,13 @@ cd "$(dirname "$0")/.."
 PROJECT_PYTHON="$(bash scripts/venv.sh)"
 export PROJECT_PYTHON
 # Debian packages the tests drive: a throwaway PostgreSQL server (the database source tests)
-# and Chromium with its WebDriver (the report and dashboard tests).
+# and Chromium with its WebDriver (the report and dashboard tests), and NSS's certutil (the
+# dashboard over TLS: the test CA trusted in Chromium's NSS database).
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=$( [ "$(id -u)" = 0 ] || echo sudo )
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq

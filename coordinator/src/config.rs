@@ -31,6 +31,54 @@ pub struct TlsConfig {
     pub revoked: Vec<String>,
 }
 
+/// TLS on the HTTP port (the API and the dashboard): the server's certificate and key. No
+/// client certificate is asked for: bearer tokens and dashboard sessions authenticate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTlsConfig {
+    /// The certificate chain (PEM) browsers and API clients see, leaf first: the coordinator's
+    /// `server.pem`, or one from a CA the analysts' browsers already trust.
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+}
+
+/// The HTTP port: TLS, HSTS and the dashboard's sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// TLS on `http_addr`. Unset: plain HTTP, for local development or behind a TLS-terminating
+    /// proxy (the coordinator warns at start when plain HTTP listens beyond loopback).
+    pub tls: Option<HttpTlsConfig>,
+    /// `Strict-Transport-Security: max-age=<this>` on every answer when `tls` is set (0: no
+    /// header). Browsers then refuse plain HTTP to this host for that long.
+    pub hsts_max_age_secs: u64,
+    /// A dashboard session unused for this many seconds ends (the next page asks to log in).
+    pub session_idle_timeout_secs: u64,
+    /// A dashboard session ends this many seconds after its login, however busy (at least the
+    /// idle timeout).
+    pub session_lifetime_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { tls: None, hsts_max_age_secs: 31_536_000, session_idle_timeout_secs: 1800, session_lifetime_secs: 8 * 3600 }
+    }
+}
+
+impl HttpConfig {
+    /// Checks the session timeouts.
+    pub fn validate(&self) -> Result<()> {
+        if self.session_idle_timeout_secs == 0 || self.session_lifetime_secs < self.session_idle_timeout_secs {
+            return Err(Error::Config(format!(
+                "http.session_idle_timeout_secs ({}) must be at least 1 and http.session_lifetime_secs ({}) at least the idle timeout",
+                self.session_idle_timeout_secs, self.session_lifetime_secs
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Who may do what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -95,8 +143,10 @@ pub struct Config {
     /// Analysts' Flight listen address (token authentication; TLS without client certificates
     /// when `security.tls` is set). Unset: no analysts' Flight port.
     pub analyst_flight_addr: Option<SocketAddr>,
-    /// HTTP API listen address (port 0 picks a free port).
+    /// HTTP API and dashboard listen address (port 0 picks a free port).
     pub http_addr: SocketAddr,
+    /// The HTTP port's TLS, HSTS and dashboard sessions.
+    pub http: HttpConfig,
     /// National framework TOML file; unset means the global framework.
     pub national_framework: Option<PathBuf>,
     /// National codelist CSV file; unset means the global codelists.
@@ -264,6 +314,7 @@ impl Default for Config {
             flight_addr: "127.0.0.1:50051".parse().expect("valid"),
             analyst_flight_addr: Some("127.0.0.1:50052".parse().expect("valid")),
             http_addr: "127.0.0.1:8080".parse().expect("valid"),
+            http: HttpConfig::default(),
             national_framework: None,
             national_codelists: None,
             max_problems: 100,
@@ -320,7 +371,8 @@ impl Config {
             .map_err(|e| Error::Config(format!("{}: {e}", file.map_or("defaults".into(), |f| f.display().to_string()))))?;
         if let Some(base) = file.and_then(Path::parent) {
             let tls = c.security.tls.as_mut().map(|t| [&mut t.cert, &mut t.key, &mut t.client_ca]);
-            let tls_paths = tls.into_iter().flatten().map(Some);
+            let http_tls = c.http.tls.as_mut().map(|t| [&mut t.cert, &mut t.key]);
+            let tls_paths = tls.into_iter().flatten().chain(http_tls.into_iter().flatten()).map(Some);
             let up = c.upstream.as_mut().map(|u| {
                 let tls = u.tls.as_mut().map(|t| [&mut t.ca, &mut t.cert, &mut t.key]);
                 tls.into_iter().flatten().chain(u.outbox.as_mut())
@@ -375,6 +427,7 @@ impl Config {
             return Err(Error::Config("security.auth_max_failures and security.auth_window_secs must be at least 1".into()));
         }
         self.connections.validate()?;
+        self.http.validate()?;
         if self.query_max_response_bytes < 1 << 10 || self.query_max_sql_bytes < 1 << 10 || self.query_max_parameter_bytes < 1 << 10 {
             return Err(Error::Config("query_max_response_bytes, query_max_sql_bytes and query_max_parameter_bytes must be at least 1 KiB".into()));
         }

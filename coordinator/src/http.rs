@@ -72,6 +72,10 @@ pub struct HttpState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Timeout and body limit of every request (see [`layers`]).
     pub requests: RequestLimits,
+    /// The dashboard's open sessions.
+    pub sessions: crate::dashboard::session::Sessions,
+    /// The `Strict-Transport-Security` value added to every answer (over TLS only).
+    pub hsts: Option<axum::http::HeaderValue>,
 }
 
 /// The limits the HTTP port puts on each request (settings `connections.request_timeout_secs`
@@ -264,7 +268,11 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .merge(admin)
         .merge(metrics)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limits.max_body_bytes));
-    layers(api.merge(crate::dashboard::router(state.clone())).with_state(state), limits)
+    let app = api
+        .merge(crate::dashboard::router(state.clone()))
+        .layer(axum::middleware::map_response_with_state(state.clone(), strict_transport))
+        .with_state(state);
+    layers(app, limits)
 }
 
 /// `app` with the layers of every request: the access log (one line per request at `info`,
@@ -292,6 +300,14 @@ fn layers(app: Router, limits: RequestLimits) -> Router {
     responses((status = 200, description = "The metrics, in the Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4", body = String)))]
 pub(crate) async fn metrics(State(s): State<Arc<HttpState>>) -> Response {
     ([(axum::http::header::CONTENT_TYPE, sdgx_agent::metrics::CONTENT_TYPE)], s.metrics.render()).into_response()
+}
+
+/// Adds the `Strict-Transport-Security` header to `response` when the port serves TLS.
+async fn strict_transport(State(state): State<Arc<HttpState>>, mut response: Response) -> Response {
+    if let Some(v) = &state.hsts {
+        response.headers_mut().insert(axum::http::header::STRICT_TRANSPORT_SECURITY, v.clone());
+    }
+    response
 }
 
 /// Admits a request whose bearer token's role grants `need` (see [`Role::grants`]). A request without
@@ -388,25 +404,39 @@ pub(crate) async fn export_list() -> Json<ExportList> {
     Json(ExportList { exports: crate::export::FORMATS.map(|(n, _)| n).to_vec() })
 }
 
-/// Asks the coordinator listening on `addr` for `GET /health` (a plain HTTP/1.0 request, for
-/// container healthchecks: `sdgx-coordinator health`) and returns its store version. An
-/// unspecified address (`0.0.0.0`, `::`) is asked on the loopback interface. Fails with
-/// [`Error::Transport`] when nothing answers within `timeout`, the status is not 200 or the
-/// body does not say `"status": "ok"`.
-pub async fn probe(addr: SocketAddr, timeout: std::time::Duration) -> Result<u64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// Asks the coordinator listening on `addr` for `GET /health` (an HTTP/1.0 request, for
+/// container healthchecks: `sdgx-coordinator health`) and returns its store version. With
+/// `tls` (the port's `[http.tls]`) it asks over TLS and accepts only the certificate that
+/// configuration names (the first of its `cert` file), so it needs no CA. An unspecified
+/// address (`0.0.0.0`, `::`) is asked on the loopback interface. Fails with
+/// [`Error::Transport`] when nothing answers within `timeout`, the certificate is another, the
+/// status is not 200 or the body does not say `"status": "ok"`.
+pub async fn probe(addr: SocketAddr, tls: Option<&crate::config::HttpTlsConfig>, timeout: std::time::Duration) -> Result<u64> {
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
     let mut addr = addr;
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
     }
-    let fail = |m: String| Error::Transport(format!("health of http://{addr}: {m}"));
-    let ask = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| fail(e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let fail = |m: String| Error::Transport(format!("health of {scheme}://{addr}: {m}"));
+    async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, addr: SocketAddr) -> std::io::Result<String> {
         let request = format!("GET /health HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await.map_err(|e| fail(e.to_string()))?;
+        stream.write_all(request.as_bytes()).await?;
         let mut response = Vec::new();
-        stream.take(64 << 10).read_to_end(&mut response).await.map_err(|e| fail(e.to_string()))?;
-        Ok::<_, Error>(String::from_utf8_lossy(&response).into_owned())
+        stream.take(64 << 10).read_to_end(&mut response).await?;
+        Ok(String::from_utf8_lossy(&response).into_owned())
+    }
+    let ask = async {
+        let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| fail(e.to_string()))?;
+        match tls {
+            None => exchange(stream, addr).await.map_err(|e| fail(e.to_string())),
+            Some(t) => {
+                let connector = tokio_rustls::TlsConnector::from(Arc::new(pinned_client(&t.cert)?));
+                let name = rustls::pki_types::ServerName::from(addr.ip());
+                let stream = connector.connect(name, stream).await.map_err(|e| fail(format!("TLS: {e}")))?;
+                exchange(stream, addr).await.map_err(|e| fail(e.to_string()))
+            }
+        }
     };
     let response = tokio::time::timeout(timeout, ask).await.map_err(|_| fail(format!("no answer within {timeout:?}")))??;
     let (head, body) = response.split_once("\r\n\r\n").ok_or_else(|| fail("not an HTTP response".into()))?;
@@ -418,6 +448,73 @@ pub async fn probe(addr: SocketAddr, timeout: std::time::Duration) -> Result<u64
     match (v["status"].as_str(), v["store_version"].as_u64()) {
         (Some("ok"), Some(version)) => Ok(version),
         _ => Err(fail(format!("answered {body}"))),
+    }
+}
+
+/// A TLS client accepting only the first certificate of the PEM file `cert` (whatever its
+/// names or issuer), with its signatures checked as usual.
+fn pinned_client(cert: &std::path::Path) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let leaf = rustls::pki_types::CertificateDer::pem_file_iter(cert)
+        .map_err(|e| Error::Transport(format!("TLS: {}: {e}", cert.display())))?
+        .next()
+        .ok_or_else(|| Error::Transport(format!("TLS: {} holds no certificate", cert.display())))?
+        .map_err(|e| Error::Transport(format!("TLS: {}: {e}", cert.display())))?;
+    let provider = rustls::crypto::CryptoProvider::get_default().cloned().unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let verifier = Arc::new(Pinned { leaf, provider: provider.clone() });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Internal(format!("TLS client: {e}")))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// Accepts exactly one certificate: the health probe's check that the port it asks is the
+/// coordinator the configuration describes.
+#[derive(Debug)]
+struct Pinned {
+    leaf: rustls::pki_types::CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.leaf.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("the port presented another certificate than http.tls.cert".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -117,7 +117,8 @@ enum Command {
         #[command(subcommand)]
         command: UpstreamCommand,
     },
-    /// Ask a running coordinator's HTTP API for /health (a container healthcheck): prints its
+    /// Ask a running coordinator's HTTP API for /health (a container healthcheck; over TLS,
+    /// accepting only the configured certificate, when [http.tls] is set): prints its
     /// answer and exits 0 when it is ok, 1 otherwise.
     Health {
         /// The HTTP address to ask (default: http_addr of the configuration; 0.0.0.0 is asked
@@ -303,11 +304,9 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Health { addr, timeout } => {
-            let addr = match addr {
-                Some(a) => a,
-                None => load()?.http_addr,
-            };
-            let version = sdgx_coordinator::http::probe(addr, std::time::Duration::from_secs(timeout)).await?;
+            let config = load()?;
+            let addr = addr.unwrap_or(config.http_addr);
+            let version = sdgx_coordinator::http::probe(addr, config.http.tls.as_ref(), std::time::Duration::from_secs(timeout)).await?;
             println!("{}", serde_json::json!({ "status": "ok", "store_version": version }));
             Ok(std::process::ExitCode::SUCCESS)
         }

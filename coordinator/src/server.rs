@@ -11,7 +11,7 @@ use arrow_flight::flight_service_server::{FlightService, FlightServiceServer};
 use axum::extract::ConnectInfo;
 use futures::FutureExt;
 use sdgx_schemas::{Contract, ValidationOptions};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tonic::transport::server::Connected;
 
 use crate::auth::{FailureLimiter, Registry, Tokens};
@@ -106,6 +106,7 @@ impl Coordinator {
             None => None,
         };
         let http = bind(config.http_addr).await?;
+        warn_if_plain(http.local_addr().map_err(|e| Error::Transport(format!("the HTTP listener: {e}")))?, config.http.tls.is_some());
         let window = std::time::Duration::from_secs(config.security.auth_window_secs);
         let limiter = Arc::new(FailureLimiter::new(config.security.auth_max_failures, window));
         // Only the writer relays upstream: a replica neither opens nor touches the outbox.
@@ -189,7 +190,7 @@ impl Coordinator {
         });
         let agents = AgentsDoor { mtls: sec.tls.as_ref().map(|t| t.revoked.clone()), insecure_plaintext_publish: sec.insecure_plaintext_publish };
         let svc = SdgxFlight::new(ingest.clone(), catalog.clone(), agents);
-        let flight = match sec.tls.as_ref().map(|tls| server_tls(tls, true)).transpose()? {
+        let flight = match sec.tls.as_ref().map(|tls| server_tls(&tls.cert, &tls.key, Some(&tls.client_ca), &[b"h2"])).transpose()? {
             Some(tls) => flight_server(t, c, svc, accept("flight", flight, Gate::new(c), tls, c, t.tcp_nodelay), shutdown.clone()),
             None => flight_server(t, c, svc, accept("flight", flight, Gate::new(c), Plain, c, t.tcp_nodelay), shutdown.clone()),
         };
@@ -199,7 +200,7 @@ impl Coordinator {
             Some(listener) => {
                 let svc = AnalystService::from(AnalystFlight::new(catalog.clone(), tokens.clone(), limiter.clone(), limits.clone(), metrics.clone()));
                 let gate = Gate::new(c);
-                Some(match sec.tls.as_ref().map(|tls| server_tls(tls, false)).transpose()? {
+                Some(match sec.tls.as_ref().map(|tls| server_tls(&tls.cert, &tls.key, None, &[b"h2"])).transpose()? {
                     Some(tls) => flight_server(t, c, svc, accept("analysts' flight", listener, gate, tls, c, t.tcp_nodelay), shutdown.clone()),
                     None => flight_server(t, c, svc, accept("analysts' flight", listener, gate, Plain, c, t.tcp_nodelay), shutdown.clone()),
                 })
@@ -219,9 +220,20 @@ impl Coordinator {
                 timeout: Duration::from_secs(c.request_timeout_secs),
                 max_body_bytes: c.max_request_body_bytes,
             },
+            sessions: crate::dashboard::session::Sessions::new(
+                config.http.session_idle_timeout_secs,
+                config.http.session_lifetime_secs,
+                config.http.tls.is_some(),
+                catalog.clock().clone(),
+            ),
+            hsts: hsts(&config.http),
         });
         let app = crate::http::router(state);
-        let http = serve_http(app, accept("http", http, Gate::new(c), Plain, c, t.tcp_nodelay), c, shutdown);
+        let http_tls = config.http.tls.as_ref().map(|tls| server_tls(&tls.cert, &tls.key, None, &[b"h2", b"http/1.1"])).transpose()?;
+        let http = match http_tls {
+            Some(tls) => futures::future::Either::Left(serve_http(app, accept("http", http, Gate::new(c), tls, c, t.tcp_nodelay), c, shutdown)),
+            None => futures::future::Either::Right(serve_http(app, accept("http", http, Gate::new(c), Plain, c, t.tcp_nodelay), c, shutdown)),
+        };
         let analysts = async move {
             match analysts {
                 Some(a) => a.await,
@@ -306,12 +318,14 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Serves `app` on the admitted connections `incoming` (HTTP/1 with hyper's header-read
 /// timeout, or HTTP/2 with the stream limit and keep-alive pings of `c`) until `shutdown`
 /// completes; then stops accepting, lets every connection finish its requests, and returns.
-async fn serve_http(
+async fn serve_http<IO>(
     app: axum::Router,
-    incoming: impl futures::Stream<Item = std::io::Result<Admitted<TcpStream>>>,
+    incoming: impl futures::Stream<Item = std::io::Result<Admitted<IO>>>,
     c: &ConnectionLimits,
     shutdown: impl Future<Output = ()>,
-) {
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use futures::StreamExt;
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use tower::ServiceExt;
@@ -364,11 +378,33 @@ async fn serve_http(
     stop.closed().await;
 }
 
-/// A Flight port's TLS: the coordinator's identity, HTTP/2 by ALPN and, with `client_auth`,
-/// client certificates required and verified against the configured CA bundle (expiry
-/// included). The handshake runs in [`crate::listener`], so tonic's `peer_certs()` still sees the
-/// client's chain.
-fn server_tls(t: &crate::config::TlsConfig, client_auth: bool) -> Result<tokio_rustls::TlsAcceptor> {
+/// The `Strict-Transport-Security` value of the HTTP port: only over TLS, and not when
+/// `hsts_max_age_secs` is 0.
+fn hsts(http: &crate::config::HttpConfig) -> Option<axum::http::HeaderValue> {
+    (http.tls.is_some() && http.hsts_max_age_secs > 0).then(|| format!("max-age={}", http.hsts_max_age_secs).parse().expect("a valid header value"))
+}
+
+/// Says at start how the HTTP port at `addr` is served: plain HTTP beyond loopback is a
+/// warning (tokens and session cookies would cross the network in clear); on loopback it is
+/// local development or a TLS-terminating proxy on the same host.
+fn warn_if_plain(addr: SocketAddr, tls: bool) {
+    if tls {
+        tracing::info!(%addr, "the HTTP API and dashboard serve TLS (https)");
+    } else if addr.ip().is_loopback() {
+        tracing::info!(%addr, "the HTTP API and dashboard serve plain HTTP on loopback only; set [http.tls] before serving other hosts");
+    } else {
+        tracing::warn!(
+            %addr,
+            "the HTTP API and dashboard serve PLAIN HTTP on {addr}: bearer tokens, dashboard logins and session cookies travel in clear; set [http.tls] (cert, key) or bind http_addr to loopback behind a TLS proxy"
+        );
+    }
+}
+
+/// A port's TLS: the coordinator's certificate `cert` and key `key`, the protocols `alpn`
+/// offered and, with `client_ca`, client certificates required and verified against that CA
+/// bundle (expiry included). The handshake runs in [`crate::listener`], so tonic's
+/// `peer_certs()` still sees the client's chain.
+fn server_tls(cert: &std::path::Path, key: &std::path::Path, client_ca: Option<&std::path::Path>, alpn: &[&[u8]]) -> Result<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let read = |p: &std::path::Path| std::fs::read(p).map_err(Error::io(p));
@@ -376,20 +412,21 @@ fn server_tls(t: &crate::config::TlsConfig, client_auth: bool) -> Result<tokio_r
     let certs = |p: &std::path::Path| -> Result<Vec<CertificateDer<'static>>> {
         CertificateDer::pem_slice_iter(&read(p)?).collect::<std::result::Result<_, _>>().map_err(|e| bad(p, &e))
     };
-    let chain = certs(&t.cert)?;
-    let key = PrivateKeyDer::from_pem_slice(&read(&t.key)?).map_err(|e| bad(&t.key, &e))?;
+    let chain = certs(cert)?;
+    let private = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| bad(key, &e))?;
     let builder = rustls::ServerConfig::builder();
-    let builder = if client_auth {
-        let mut roots = rustls::RootCertStore::empty();
-        for ca in certs(&t.client_ca)? {
-            roots.add(ca).map_err(|e| bad(&t.client_ca, &e))?;
+    let builder = match client_ca {
+        Some(ca_file) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for ca in certs(ca_file)? {
+                roots.add(ca).map_err(|e| bad(ca_file, &e))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots)).build().map_err(|e| bad(ca_file, &e))?;
+            builder.with_client_cert_verifier(verifier)
         }
-        let verifier = rustls::server::WebPkiClientVerifier::builder(Arc::new(roots)).build().map_err(|e| bad(&t.client_ca, &e))?;
-        builder.with_client_cert_verifier(verifier)
-    } else {
-        builder.with_no_client_auth()
+        None => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_single_cert(chain, key).map_err(|e| bad(&t.cert, &e))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    let mut config = builder.with_single_cert(chain, private).map_err(|e| bad(cert, &e))?;
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }

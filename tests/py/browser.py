@@ -6,8 +6,7 @@ Prints one JSON line with what it saw; exits 1 with the reason on any mismatch."
 import json
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from chromium import fail, headless
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -15,16 +14,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 report, base, token, expected, shots = sys.argv[1:6]
 
 
-def fail(msg):
-    print(msg, file=sys.stderr)
-    sys.exit(1)
-
-
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1366,900"):
-    opts.add_argument(a)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+driver = headless()
 seen = {}
 try:
     # The report, from the file.

@@ -9,18 +9,12 @@ mismatch."""
 import json
 import sys
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from chromium import fail, headless
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, token, good, bad, other_manifest, shots = sys.argv[1:7]
-
-
-def fail(msg):
-    print(msg, file=sys.stderr)
-    sys.exit(1)
 
 
 def step(name, **seen):
@@ -60,11 +54,7 @@ def fill_form(data, dataset=None, manifest=None):
     driver.find_element(By.ID, "check").click()
 
 
-opts = webdriver.ChromeOptions()
-opts.binary_location = "/usr/bin/chromium"
-for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1366,900"):
-    opts.add_argument(a)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+driver = headless()
 try:
     # Log in with the agency token: it lands on the upload page, and nowhere else is open.
     driver.get(base + "/dashboard/login")

@@ -478,3 +478,20 @@ impl Drop for S3Server {
         let _ = self.child.wait();
     }
 }
+
+/// Logs in to the dashboard at `base` (`http://host:port`) with `token` and returns the
+/// session's `Cookie` pair (`sdgx_session=<id>`); the login must open a session.
+pub async fn dashboard_session(base: &str, token: &str) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let login = client
+        .post(format!("{base}/dashboard/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .expect("the login answers");
+    assert_eq!(login.status(), 303, "the login opens a session");
+    let cookie = login.headers()["set-cookie"].to_str().expect("ASCII").split(';').next().expect("a pair").to_owned();
+    assert!(cookie.starts_with("sdgx_session=") && !cookie.contains(token), "{cookie:?} holds a session id, not the token");
+    cookie
+}

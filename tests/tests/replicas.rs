@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sdgx_e2e::{binary, pki, run, S3Server, Served};
+use sdgx_e2e::{binary, dashboard_session, pki, run, S3Server, Served};
 use serde_json::Value;
 
 /// The store URL every process shares.
@@ -231,7 +231,7 @@ async fn replicas_follow_the_writer_and_refuse_every_write() {
         let (status, body) = http(r, "POST", &format!("/api/v1/publications/{other}/approve"), &bearer(&approver), Some(("application/json", "{}".into()))).await;
         assert_eq!((status, body["error"].as_str(), body["message"].as_str()), (403, Some("read_only_replica"), Some(refusal.as_str())), "{body}");
         // An upload, by an agency: the page has no form, and a check is refused before it is read.
-        let cookie = vec![("cookie", format!("sdgx_session={agency}"))];
+        let cookie = vec![("cookie", dashboard_session(&format!("http://{}", r.http), &agency).await)];
         let (status, page) = http(r, "GET", "/dashboard/upload", &cookie, None).await;
         let page = page.as_str().unwrap().to_owned();
         assert_eq!(status, 200);
@@ -241,7 +241,7 @@ async fn replicas_follow_the_writer_and_refuse_every_write() {
         assert_eq!(status, 403, "{page}");
         assert!(page.as_str().unwrap().contains("read-only replica of"), "{page}");
         // The review page shows the evidence without the decision forms.
-        let cookie = vec![("cookie", format!("sdgx_session={approver}"))];
+        let cookie = vec![("cookie", dashboard_session(&format!("http://{}", r.http), &approver).await)];
         let (status, page) = http(r, "GET", &format!("/dashboard/review/{other}"), &cookie, None).await;
         let page = page.as_str().unwrap().to_owned();
         assert_eq!(status, 200, "{page}");
@@ -252,6 +252,6 @@ async fn replicas_follow_the_writer_and_refuse_every_write() {
     for r in replicas {
         assert_eq!(health(r).await["store_version"], v + 2);
     }
-    let (_, page) = http(&writer, "GET", &format!("/dashboard/review/{other}"), &[("cookie", format!("sdgx_session={approver}"))], None).await;
+    let (_, page) = http(&writer, "GET", &format!("/dashboard/review/{other}"), &[("cookie", dashboard_session(&format!("http://{}", writer.http), &approver).await)], None).await;
     assert!(page.as_str().unwrap().contains("class=\"decision\""), "the writer shows the forms");
 }

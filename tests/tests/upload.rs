@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use sdgx_coordinator::auth::{Role, Tokens};
-use sdgx_e2e::{python, root, Running};
+use sdgx_e2e::{dashboard_session, python, root, Running};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// The coordinator with an `sms` agency token and a reader token (no publication yet).
@@ -19,10 +19,6 @@ async fn coordinator() -> (Running, String, String) {
     (r, agency, reader)
 }
 
-fn session(token: &str) -> String {
-    format!("sdgx_session={token}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agency_token_reaches_only_the_upload_page_and_a_form_over_the_limit_is_refused() {
     let (r, agency, reader) = coordinator().await;
@@ -31,7 +27,9 @@ async fn an_agency_token_reaches_only_the_upload_page_and_a_form_over_the_limit_
     let login = client.post(url("/dashboard/login")).header("content-type", "application/x-www-form-urlencoded").body(format!("token={agency}")).send().await.unwrap();
     assert_eq!(login.status(), 303);
     assert_eq!(login.headers()["location"], "/dashboard/upload", "an agency logs in to the upload page");
-    let get = |path: &str, token: &str| client.get(url(path)).header("cookie", session(token)).send();
+    let base = format!("http://{}", r.http);
+    let (agency, reader) = (dashboard_session(&base, &agency).await, dashboard_session(&base, &reader).await);
+    let get = |path: &str, cookie: &str| client.get(url(path)).header("cookie", cookie.to_owned()).send();
     for page in ["/dashboard", "/dashboard/coverage", "/dashboard/agencies", "/dashboard/areas", "/dashboard/publications", "/dashboard/indicators", "/dashboard/indicators/10.7.4", "/dashboard/exports", "/dashboard/exports/sdmx-csv-1.0", "/dashboard/review"] {
         let resp = get(page, &agency).await.unwrap();
         assert_eq!(resp.status(), 403, "{page} to an agency token");
@@ -50,7 +48,7 @@ async fn an_agency_token_reaches_only_the_upload_page_and_a_form_over_the_limit_
     let areas = areas.text().await.unwrap();
     assert!(areas.contains("Figures by area") && areas.contains("Areas compared") && areas.contains("have data on the migration-relevant indicators"), "{areas}");
     assert_eq!(client.get(url("/dashboard/upload")).send().await.unwrap().status(), 303);
-    let submit = client.post(url("/dashboard/upload/submit")).header("cookie", session(&reader)).header("content-type", "application/x-www-form-urlencoded").body("upload=x").send().await.unwrap();
+    let submit = client.post(url("/dashboard/upload/submit")).header("cookie", reader.clone()).header("content-type", "application/x-www-form-urlencoded").body("upload=x").send().await.unwrap();
     assert_eq!(submit.status(), 403);
 
     // A form over 50 MB is refused with a clear message, and nothing is kept or stored.
@@ -61,7 +59,7 @@ async fn an_agency_token_reaches_only_the_upload_page_and_a_form_over_the_limit_
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let resp = client
         .post(url("/dashboard/upload/check"))
-        .header("cookie", session(&agency))
+        .header("cookie", agency.clone())
         .header("content-type", format!("multipart/form-data; boundary={boundary}"))
         .body(body)
         .send()

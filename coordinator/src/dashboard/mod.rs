@@ -1,7 +1,9 @@
 //! The web dashboard: server-rendered HTML with a little vanilla JavaScript, served by the
 //! coordinator under `/dashboard`. It uses the API's tokens: `/dashboard/login` takes a token
-//! and keeps it in an `HttpOnly`, `SameSite=Strict` session cookie; every other page needs it
-//! (failed logins count in the same limiter as the API; an empty token does not). Reader,
+//! and opens a server-side session ([`session`]) whose random id the browser keeps in an
+//! `HttpOnly`, `SameSite=Strict` cookie (`Secure` over TLS), never the token; every other page
+//! needs an open session, and `/dashboard/logout` ends it (failed logins count in the same
+//! limiter as the API; an empty token does not). Reader,
 //! approver and admin tokens see the pages below; an `agency` token sees only the upload page
 //! ([`upload`]) and is refused (403) everywhere else: deny by default.
 //!
@@ -17,6 +19,7 @@
 //! would write (decisions, uploads), and says where to use them.
 
 pub mod review;
+pub mod session;
 pub mod upload;
 
 use std::fmt::Write;
@@ -24,7 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -39,8 +42,6 @@ use crate::catalog::Read;
 use crate::figures::{self, Window};
 use crate::signoff::View;
 use crate::http::HttpState;
-
-const COOKIE_NAME: &str = "sdgx_session";
 
 /// The dashboard's routes.
 pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
@@ -57,8 +58,8 @@ pub fn router(state: Arc<HttpState>) -> Router<Arc<HttpState>> {
         .route("/dashboard/review", get(review::queue))
         .route("/dashboard/review/{id}", get(review::detail))
         .route("/dashboard/review/{id}/{action}", axum::routing::post(review::decide))
-        .route_layer(from_fn_with_state((state.clone(), Door::Pages), session));
-    let upload = upload::routes().route_layer(from_fn_with_state((state, Door::Upload), session));
+        .route_layer(from_fn_with_state((state.clone(), Door::Pages), admit));
+    let upload = upload::routes().route_layer(from_fn_with_state((state, Door::Upload), admit));
     Router::new()
         .route("/dashboard/login", get(login_form).post(login))
         .route("/dashboard/logout", axum::routing::post(logout))
@@ -85,24 +86,18 @@ impl Door {
     }
 }
 
-fn token_from_cookie(req: &Request) -> Option<String> {
-    req.headers().get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
-        let (k, v) = kv.trim().split_once('=')?;
-        (k == COOKIE_NAME).then(|| v.to_owned())
-    })
-}
-
 fn to_login() -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login")]).into_response()
 }
 
-/// Admits a request whose session token's role may pass `door`; a valid token of another
-/// role is refused (403, with a link to the pages it may see), no valid token goes to the login.
-async fn session(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Request, next: Next) -> Response {
-    let caller = token_from_cookie(&req)
-        .as_deref()
-        .and_then(|t| state.tokens.authenticate(t))
-        .map(|(name, role)| crate::http::Caller { name: name.to_owned(), role });
+/// Admits a request whose open session's role may pass `door`; a session of another role is
+/// refused (403, with a link to the pages it may see), no open session goes to the login.
+async fn admit(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Request, next: Next) -> Response {
+    let holder = match session::id_of(req.headers()).map(|id| state.sessions.find(id)).transpose() {
+        Ok(h) => h.flatten(),
+        Err(e) => return e.into_response(),
+    };
+    let caller = holder.map(|h| crate::http::Caller { name: h.name, role: h.role });
     match caller {
         Some(c) if door.admits(c.role) => {
             req.extensions_mut().insert(c);
@@ -163,21 +158,36 @@ pub struct Login {
     token: String,
 }
 
-/// Logs in with a token: a reader's, approver's or administrator's opens the dashboard, an
-/// agency's the upload page. An empty token is refused without
+/// Logs in with a token, opening a session: a reader's, approver's or administrator's opens the
+/// dashboard, an agency's the upload page (the browser's previous session ends). An empty token
+/// is refused without
 /// counting; an invalid one counts towards the address's failed authentications (429 with
 /// `Retry-After` once it has spent its allowance); a valid one is always admitted.
-async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, Form(l): Form<Login>) -> Response {
+async fn login(
+    State(state): State<Arc<HttpState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
+    Form(l): Form<Login>,
+) -> Response {
     let ip = peer.ip();
     let token = l.token.trim();
     if token.is_empty() {
         return (StatusCode::UNAUTHORIZED, Html(login_page(Some("Enter an access token.")))).into_response();
     }
     match state.tokens.authenticate(token) {
-        Some((_, role)) if Door::Pages.admits(role) || Door::Upload.admits(role) => {
-            let cookie = format!("{COOKIE_NAME}={token}; HttpOnly; SameSite=Strict; Path=/dashboard");
+        Some((name, role)) if Door::Pages.admits(role) || Door::Upload.admits(role) => {
+            // A new session each login (an id planted before it opens nothing); the browser's
+            // previous one ends.
+            if let Some(old) = session::id_of(&headers) {
+                state.sessions.close(old);
+            }
+            let id = match state.sessions.open(session::Holder { name: name.to_owned(), role }) {
+                Ok(id) => id,
+                Err(e) => return e.into_response(),
+            };
+            tracing::info!(%name, ?role, %ip, "opened a dashboard session");
             let home = if Door::Pages.admits(role) { "/dashboard" } else { "/dashboard/upload" };
-            (StatusCode::SEE_OTHER, [(LOCATION, home.to_owned()), (SET_COOKIE, cookie)]).into_response()
+            (StatusCode::SEE_OTHER, [(LOCATION, home.to_owned()), (SET_COOKIE, state.sessions.cookie(&id))]).into_response()
         }
         Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs agency, reader, approver or admin."))))).into_response(),
         None => match state.limiter.failed(ip) {
@@ -193,9 +203,13 @@ async fn login(State(state): State<Arc<HttpState>>, ConnectInfo(peer): ConnectIn
     }
 }
 
-async fn logout() -> Response {
-    let cookie = format!("{COOKIE_NAME}=; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age=0");
-    (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login".to_owned()), (SET_COOKIE, cookie)]).into_response()
+/// Ends the request's session here (its cookie then leads to the login page, wherever it was
+/// copied) and removes the cookie from the browser.
+async fn logout(State(state): State<Arc<HttpState>>, req: Request) -> Response {
+    if session::id_of(req.headers()).is_some_and(|id| state.sessions.close(id)) {
+        tracing::info!("closed a dashboard session at logout");
+    }
+    (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login".to_owned()), (SET_COOKIE, state.sessions.removal())]).into_response()
 }
 
 /// The view a page shows (`?view=provisional`, or the official view) and the reader's
