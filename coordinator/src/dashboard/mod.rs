@@ -5,7 +5,7 @@
 //! approver and admin tokens see the pages below; an `agency` token sees only the upload page
 //! ([`upload`]) and is refused (403) everywhere else: deny by default.
 //!
-//! Pages: the headline and by-goal figures (`/dashboard`), the coverage heatmap
+//! Pages: the headline and by-goal figures (`/dashboard`), the coverage of breakdowns (a summary by goal and the indicators with data)
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
 //! figures by area and across areas (`/dashboard/areas`), the
 //! publications log with validation summaries (`/dashboard/publications`), the indicators and

@@ -41,7 +41,7 @@ pub fn percent(share: Option<f64>) -> String {
 /// The page styles: screen (down to a 390 px phone: tables scroll inside their wrapper, the
 /// navigation wraps) and print (A4, repeated table headers, no section split under its title).
 pub const STYLE: &str = "*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}\
-body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1b1b;line-height:1.4;overflow-wrap:anywhere}\
+body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1b1b;line-height:1.4;overflow-wrap:break-word}\
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}\
 .headline{font-size:2.4rem;font-weight:700;color:#1f6fb2;margin:.2rem 0}.muted{color:#555;font-size:.9rem}\
 .variants{display:flex;flex-wrap:wrap;gap:.75rem;margin:.5rem 0}.variant{flex:1 1 14rem;border:1px solid #ccd;border-radius:4px;padding:.5rem .75rem}\
@@ -52,11 +52,11 @@ th{background:#f0f3f7}td.num{text-align:right;white-space:nowrap}td.yes{text-ali
 nav{display:flex;flex-wrap:wrap;gap:.3rem 1rem;align-items:center;margin-bottom:.5rem}nav form{display:inline;margin:0}\
 .languages{display:flex;flex-wrap:wrap;gap:.2rem .6rem;font-size:.9rem;margin:.3rem 0}.languages [aria-current]{font-weight:700}\
 .provenance{font-size:.8rem;color:#555}details{margin:.3rem 0}summary{cursor:pointer;color:#555;font-size:.9rem}\
-input,button{max-width:100%}\
+input,button{max-width:100%}code.hash{word-break:break-all}\
 @page{size:A4;margin:16mm 14mm}\
 @media print{nav,.noprint,.languages{display:none}body{max-width:none;padding:0;font-size:10pt}h1{font-size:16pt}h2{font-size:13pt;margin-top:1rem}\
 h2,h3{break-after:avoid;page-break-after:avoid}svg,.variants,tr{break-inside:avoid;page-break-inside:avoid}\
-thead{display:table-header-group}.scroll{overflow:visible}table{font-size:8.5pt}section.appendix{break-before:page;page-break-before:always}}";
+thead{display:table-header-group}.scroll{overflow:visible}table{font-size:8.5pt}dl{font-size:9pt}}";
 
 /// A whole page in `tr`'s language (`<html lang dir>`).
 pub fn page(tr: &Tr, title: &str, nav: &str, body: &str) -> String {
@@ -126,7 +126,10 @@ pub fn goal_chart(l: &Labels, share: &MigrationShare) -> String {
         .map(|r| Bar {
             label: r.key.parse().map_or_else(|_| r.key.clone(), |g| l.goal_number(g)),
             share: r.headline.share,
-            caption: format!("{} · {}", tr.percent(r.headline.share), of(tr, r.headline.numerator, r.headline.denominator)),
+            caption: match r.headline.share {
+                Some(v) => format!("{} · {}", tr.percent(Some(v)), of(tr, r.headline.numerator, r.headline.denominator)),
+                None => of(tr, r.headline.numerator, r.headline.denominator),
+            },
         })
         .collect();
     svg::bars(tr, &tr.t("report-goal-chart"), &rows)
@@ -244,7 +247,7 @@ pub fn gap_table(l: &Labels, g: &MigrantGap) -> String {
         let _ = write!(
             s,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-            indicator_cell(l, &r.indicator),
+            esc(&r.indicator),
             l.series(&r.series).html(tr),
             l.code("ref_area", &r.ref_area).html(tr),
             esc(&r.time_period),
@@ -379,7 +382,8 @@ pub fn cross_area_summary(l: &Labels, c: &CrossArea) -> String {
         esc(&tr.t("report-col-areas-migration")),
         esc(&tr.t("report-col-share-of-areas"))
     );
-    for r in &c.by_indicator {
+    // Only the indicators some area produces: the others have nothing to compare.
+    for r in c.by_indicator.iter().filter(|r| r.producing > 0) {
         let _ = write!(
             t,
             "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
@@ -464,7 +468,7 @@ pub fn report(s: &Snapshot) -> String {
     }
     let _ = write!(
         b,
-        "</section><section><h2>{}</h2><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        "</section><section><h2>{}</h2><div class=\"scroll\"><table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         esc(&tr.t("report-publications")),
         esc(&tr.t("report-col-agency")),
         esc(&tr.t("report-col-dataset")),
@@ -483,7 +487,7 @@ pub fn report(s: &Snapshot) -> String {
             p.store_version
         );
     }
-    b.push_str("</tbody></table></section>");
+    b.push_str("</tbody></table></div></section>");
     // The appendix for specialists: each figure's exact rule and the publications' hashes.
     let _ = write!(b, "<section class=\"appendix\" id=\"technical\"><h2>{}</h2><p class=\"muted\">{}</p><dl>", esc(&tr.t("report-appendix")), esc(&tr.t("report-appendix-note")));
     let technical = [
@@ -502,7 +506,7 @@ pub fn report(s: &Snapshot) -> String {
     }
     let _ = write!(b, "</dl><h3>{}</h3><ul class=\"muted\">", esc(&tr.t("report-col-content-hash")));
     for p in &s.publications {
-        let _ = write!(b, "<li>{} / {}: <code>{}</code></li>", esc(&l.agency(&p.agency)), esc(&p.dataset), esc(&p.content_hash));
+        let _ = write!(b, "<li>{} / {}: <code class=\"hash\">{}</code></li>", esc(&l.agency(&p.agency)), esc(&p.dataset), esc(&p.content_hash));
     }
     b.push_str("</ul></section>");
     page(tr, &tr.t("report-page-title"), "", &b)
