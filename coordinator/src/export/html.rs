@@ -540,7 +540,7 @@ pub fn batches_table(l: &Labels, batches: &[arrow::array::RecordBatch]) -> crate
                     "agency" => esc(&l.agency(&v)),
                     "series" => l.series(&v).html(tr),
                     "dataset" | "time_period" => esc(&v),
-                    "obs_value" => format!("{}", v.parse::<f64>().map_or_else(|_| esc(&v), |x| value(tr, x))),
+                    "obs_value" => v.parse::<f64>().map_or_else(|_| esc(&v), |x| value(tr, x)),
                     col => l.code(col, &v).html(tr),
                 };
                 let _ = write!(s, "<td>{cell}</td>");
