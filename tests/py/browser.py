@@ -22,7 +22,7 @@ try:
     headline = driver.find_element(By.ID, "headline-value").text
     if headline != expected:
         fail(f"report: headline {headline!r}, expected {expected!r}")
-    counts = {sel: len(driver.find_elements(By.CSS_SELECTOR, sel)) for sel in ("svg.bars rect.bar", "svg.heatmap rect.cell", "svg.trend circle.point")}
+    counts = {sel: len(driver.find_elements(By.CSS_SELECTOR, sel)) for sel in ("svg.bars rect.bar", "table.coverage td.yes", "svg.trend circle.point")}
     if any(n == 0 for n in counts.values()):
         fail(f"report: a chart drew nothing: {counts}")
     driver.save_screenshot(f"{shots}/report.png")
@@ -60,9 +60,9 @@ try:
         fail(f"dashboard: {bars} bars, {overflow}px wider than a laptop window")
     driver.save_screenshot(f"{shots}/dashboard.png")
     driver.get(base + "/dashboard/coverage?view=provisional")
-    cells = len(driver.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell"))
+    cells = len(driver.find_elements(By.CSS_SELECTOR, "table.coverage td.yes"))
     if cells == 0:
-        fail("coverage page: the heatmap drew nothing")
+        fail("coverage page: the coverage table shows no breakdown")
     driver.save_screenshot(f"{shots}/coverage.png")
     driver.get(base + "/dashboard/indicators?view=provisional")
     driver.find_element(By.ID, "filter").send_keys("10.7")

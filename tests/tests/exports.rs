@@ -335,6 +335,47 @@ async fn report_and_dashboard_in_headless_chromium() {
     r.stop().await;
 }
 
+/// The report printed to A4 by headless Chromium: at most this many pages on the example
+/// federation (it printed 8 before the coverage heatmap gave way to a table of the indicators
+/// with data).
+const REPORT_PAGES: u64 = 12;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_prints_to_a4_and_the_pages_read_in_three_languages_at_phone_width() {
+    let (r, token, tmp) = federation().await;
+    let mut snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("print-check");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut reports = vec![];
+    for lang in ["en", "fr", "ru"] {
+        snap.tr = sdgx_coordinator::i18n::Tr::new(lang);
+        let path = tmp.path().join(format!("report-{lang}.html"));
+        std::fs::write(&path, export::render(Format::Html, &snap).unwrap()).unwrap();
+        std::fs::copy(&path, out.join(format!("report-{lang}.html"))).unwrap();
+        reports.push(path);
+    }
+    let o = tokio::process::Command::new(python())
+        .arg(root().join("tests/py/print_check.py"))
+        .args(&reports)
+        .arg(format!("http://{}", r.http))
+        .arg(&token)
+        .arg(REPORT_PAGES.to_string())
+        .arg(&out)
+        .output()
+        .await
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "chromium: {said}{}", String::from_utf8_lossy(&o.stderr));
+    println!("print check in {}: {said}", out.display());
+    let seen: serde_json::Value = serde_json::from_str(said.trim()).unwrap();
+    assert!((2..=REPORT_PAGES).contains(&seen["report_en_pages"].as_u64().unwrap()), "{seen}");
+    assert_eq!(seen["switcher"], "/coverage?view=provisional&lang=fr", "the language link keeps the page and the view");
+    for s in ["report-en-390.png", "report-fr-1280.png", "dashboard-ru-390.png", "dashboard-coverage-fr-390.png", "report-en.pdf"] {
+        assert!(std::fs::metadata(out.join(s)).unwrap().len() > 10_000, "{s} is a real screenshot or PDF");
+    }
+    r.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_describes_exactly_the_routes_served() {
     let (token, reader) = Tokens::create("analyst", Role::Reader);

@@ -1,1 +1,33 @@
-# The dashboard's messages (en).
+# The dashboard's messages (en). The figure pages also use report.ftl's.
+
+dashboard-languages = Language
+dashboard-nav-headline = Headline
+dashboard-nav-coverage = Coverage
+dashboard-nav-agencies = Agencies
+dashboard-nav-areas = Areas
+dashboard-nav-publications = Publications
+dashboard-nav-indicators = Indicators
+dashboard-nav-exports = Exports
+dashboard-nav-review = Review (approvers)
+dashboard-logout = Log out
+dashboard-overview-title = National SDG figures by migratory status
+dashboard-about-official = Official figures: publications approved and released by the statistical office
+dashboard-about-provisional = Provisional figures: every accepted publication, approved or not
+dashboard-about-version = Store version { $version }, framework { $framework }.
+dashboard-show-official = Show the official figures
+dashboard-show-provisional = Show the provisional figures
+dashboard-col-due = Due
+dashboard-col-first-received = First received
+dashboard-col-status = Status
+dashboard-not-received = Not received
+dashboard-publications-title = Publications log
+dashboard-store-version = Store version { $version }.
+dashboard-col-periods = Periods
+dashboard-col-warnings = Warnings
+dashboard-filter = Filter
+dashboard-col-present = Breakdowns present
+dashboard-col-missing = Breakdowns missing
+dashboard-indicator-about = The { $view } view, store version { $version }; { $goal }, target { $target }.
+dashboard-metadata = Metadata
+dashboard-observations = Observations (newest first, at most 1,000)
+dashboard-exports-about = Current store version { $version }; each file states the version it was made from.

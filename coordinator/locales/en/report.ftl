@@ -1,1 +1,81 @@
-# The report's messages (en).
+# The report's messages (en). Shared with the dashboard's figure pages.
+
+report-page-title = SDG migration disaggregation report
+report-title = SDG data disaggregated by migratory status: statistical report
+report-provenance = sdgx export of the { $view } view of store version { $version } (committed { $committed }), framework { $framework }, generated { $generated }
+report-ratio = { $numerator } of { $denominator }
+report-none = none
+report-technical-definition = Technical definition (for specialists)
+report-headline-parts = { $numerator } of { $denominator } indicators produced at the national level are disaggregated by migratory status.
+report-by-goal = By goal
+report-goal-chart = Share of produced indicators with migration disaggregation, by goal
+report-trend = Trend by reference year
+report-trend-chart = Share of produced indicators with migration disaggregation, by reference year
+report-coverage-count = { $count } of { $total } indicators in the framework have data; only those are listed.
+report-coverage-by-goal = Summary by goal
+report-coverage-by-indicator = Indicators with data
+report-coverage-none = No indicator has data yet.
+report-coverage-geography = Areas below national
+report-reporting-summary = { $ratio } indicators in scope are reported ({ $share }).
+report-completeness-chart = Reports received of those due, by agency
+report-completeness-caption = { $share } · { $received } of { $expected } received, { $on_time } on time
+report-gap-none = No indicator has both a migrant and a non-migrant value.
+report-areas-from-setting = Areas compared, as the coordinator's areas setting lists them: { $areas }.
+report-areas-observed = Areas compared, as observed (the areas setting is empty): { $areas }.
+report-areas-not-compared = Observed but not compared: { $areas }.
+report-areas-none = No area is compared.
+report-areas-with-data = { $ratio } areas compared ({ $share }) have data on the migration-relevant indicators. Without: { $without }.
+report-headline-spread = Headline across the { $count } areas that produced something: minimum { $min }, lower quartile { $lower }, median { $median }, upper quartile { $upper }, maximum { $max }.
+report-band-no-data = nothing produced (no share)
+report-band-0 = 0%
+report-band-0-25 = above 0%, under 25%
+report-band-25-50 = 25% to under 50%
+report-band-50-75 = 50% to under 75%
+report-band-75-100 = 75% to under 100%
+report-band-100 = 100%
+report-methodology = Methodology
+report-publications = Publications used
+report-appendix = Appendix: technical definitions
+report-appendix-note = The exact rules behind each figure, for specialists and for checking; docs/figures.md gives them in full.
+report-no-observations = No observations.
+
+## Table columns.
+report-col-goal = Goal
+report-col-indicators = Indicators
+report-col-with-data = With data
+report-col-indicator = Indicator
+report-col-series = Series
+report-col-area = Area
+report-col-period = Period
+report-col-migrants = Migrants
+report-col-non-migrants = Non-migrants
+report-col-difference = Difference
+report-col-ratio = Ratio
+report-col-unit = Unit
+report-col-source = Source
+report-col-headline = Headline
+report-col-produced = Produced
+report-col-migration-disaggregated = Migration-disaggregated
+report-col-areas = Areas
+report-col-areas-producing = Areas producing it
+report-col-areas-migration = Areas with migration disaggregation
+report-col-share-of-areas = Share of areas
+report-col-agency = Agency
+report-col-dataset = Dataset
+report-col-rows = Rows
+report-col-received = Received
+report-col-store-version = Store version
+report-col-content-hash = Content hashes
+
+## Metadata fields.
+report-meta-definitions = Definition
+report-meta-goal_and_target = Goal and target
+report-meta-unit_of_measurement = Unit of measurement
+report-meta-international_standards = International standards
+report-meta-data_sources = Data sources
+report-meta-methodology = Methodology
+report-meta-periodicity = Periodicity
+report-meta-disaggregation = Disaggregation
+report-meta-lead_actor = Lead actor
+report-meta-other_actors = Other actors
+report-meta-comments = Comments

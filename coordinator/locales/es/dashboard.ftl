@@ -1,1 +1,33 @@
-# The dashboard's messages (es).
+# The dashboard's messages (es). The figure pages also use report.ftl's.
+
+dashboard-languages = Idioma
+dashboard-nav-headline = Indicador principal
+dashboard-nav-coverage = Cobertura
+dashboard-nav-agencies = Organismos
+dashboard-nav-areas = Zonas
+dashboard-nav-publications = Publicaciones
+dashboard-nav-indicators = Indicadores
+dashboard-nav-exports = Exportaciones
+dashboard-nav-review = Revisión (aprobadores)
+dashboard-logout = Cerrar sesión
+dashboard-overview-title = Cifras nacionales de los ODS por situación migratoria
+dashboard-about-official = Cifras oficiales: publicaciones aprobadas y difundidas por la oficina de estadística
+dashboard-about-provisional = Cifras provisionales: todas las publicaciones aceptadas, aprobadas o no
+dashboard-about-version = Versión { $version } del almacén, marco { $framework }.
+dashboard-show-official = Mostrar las cifras oficiales
+dashboard-show-provisional = Mostrar las cifras provisionales
+dashboard-col-due = Vencimiento
+dashboard-col-first-received = Primera recepción
+dashboard-col-status = Estado
+dashboard-not-received = No recibido
+dashboard-publications-title = Registro de publicaciones
+dashboard-store-version = Versión { $version } del almacén.
+dashboard-col-periods = Períodos
+dashboard-col-warnings = Advertencias
+dashboard-filter = Filtrar
+dashboard-col-present = Desagregaciones presentes
+dashboard-col-missing = Desagregaciones que faltan
+dashboard-indicator-about = Vista { $view }, versión { $version } del almacén; { $goal }, meta { $target }.
+dashboard-metadata = Metadatos
+dashboard-observations = Observaciones (las más recientes primero, 1.000 como máximo)
+dashboard-exports-about = Versión actual del almacén: { $version }; cada archivo indica la versión de la que procede.

@@ -1,1 +1,81 @@
-# The report's messages (es).
+# The report's messages (es). Shared with the dashboard's figure pages.
+
+report-page-title = Informe de desagregación de los ODS por situación migratoria
+report-title = Datos de los ODS desagregados por situación migratoria: informe estadístico
+report-provenance = Exportación de sdgx de la vista { $view } de la versión { $version } del almacén (confirmada el { $committed }), marco { $framework }, generada el { $generated }
+report-ratio = { $numerator } de { $denominator }
+report-none = ninguna
+report-technical-definition = Definición técnica (para especialistas)
+report-headline-parts = { $numerator } de los { $denominator } indicadores producidos a nivel nacional están desagregados por situación migratoria.
+report-by-goal = Por objetivo
+report-goal-chart = Proporción de indicadores producidos con desagregación por situación migratoria, por objetivo
+report-trend = Evolución por año de referencia
+report-trend-chart = Proporción de indicadores producidos con desagregación por situación migratoria, por año de referencia
+report-coverage-count = { $count } de los { $total } indicadores del marco tienen datos; solo se enumeran esos.
+report-coverage-by-goal = Resumen por objetivo
+report-coverage-by-indicator = Indicadores con datos
+report-coverage-none = Ningún indicador tiene datos todavía.
+report-coverage-geography = Zonas subnacionales
+report-reporting-summary = Se informa sobre { $ratio } indicadores del ámbito ({ $share }).
+report-completeness-chart = Informes recibidos de los debidos, por organismo
+report-completeness-caption = { $share } · { $received } de { $expected } recibidos, { $on_time } a tiempo
+report-gap-none = Ningún indicador tiene a la vez un valor para migrantes y otro para no migrantes.
+report-areas-from-setting = Zonas comparadas, según el ajuste de zonas del coordinador: { $areas }.
+report-areas-observed = Zonas comparadas, según lo observado (el ajuste de zonas está vacío): { $areas }.
+report-areas-not-compared = Observadas pero no comparadas: { $areas }.
+report-areas-none = No se compara ninguna zona.
+report-areas-with-data = { $ratio } zonas comparadas ({ $share }) tienen datos sobre los indicadores relacionados con la migración. Sin datos: { $without }.
+report-headline-spread = Indicador principal en las { $count } zonas que produjeron datos: mínimo { $min }, primer cuartil { $lower }, mediana { $median }, tercer cuartil { $upper }, máximo { $max }.
+report-band-no-data = nada producido (sin proporción)
+report-band-0 = 0 %
+report-band-0-25 = más de 0 %, menos de 25 %
+report-band-25-50 = de 25 % a menos de 50 %
+report-band-50-75 = de 50 % a menos de 75 %
+report-band-75-100 = de 75 % a menos de 100 %
+report-band-100 = 100 %
+report-methodology = Metodología
+report-publications = Publicaciones utilizadas
+report-appendix = Anexo: definiciones técnicas
+report-appendix-note = Las reglas exactas de cada cifra, para especialistas y para verificación; docs/figures.md las recoge completas.
+report-no-observations = No hay observaciones.
+
+## Table columns.
+report-col-goal = Objetivo
+report-col-indicators = Indicadores
+report-col-with-data = Con datos
+report-col-indicator = Indicador
+report-col-series = Serie
+report-col-area = Zona
+report-col-period = Período
+report-col-migrants = Migrantes
+report-col-non-migrants = No migrantes
+report-col-difference = Diferencia
+report-col-ratio = Razón
+report-col-unit = Unidad
+report-col-source = Fuente
+report-col-headline = Indicador principal
+report-col-produced = Producidos
+report-col-migration-disaggregated = Desagregados por situación migratoria
+report-col-areas = Zonas
+report-col-areas-producing = Zonas que lo producen
+report-col-areas-migration = Zonas con desagregación por situación migratoria
+report-col-share-of-areas = Proporción de zonas
+report-col-agency = Organismo
+report-col-dataset = Conjunto de datos
+report-col-rows = Filas
+report-col-received = Recibido
+report-col-store-version = Versión del almacén
+report-col-content-hash = Huellas del contenido
+
+## Metadata fields.
+report-meta-definitions = Definición
+report-meta-goal_and_target = Objetivo y meta
+report-meta-unit_of_measurement = Unidad de medida
+report-meta-international_standards = Normas internacionales
+report-meta-data_sources = Fuentes de datos
+report-meta-methodology = Metodología
+report-meta-periodicity = Periodicidad
+report-meta-disaggregation = Desagregación
+report-meta-lead_actor = Organismo responsable
+report-meta-other_actors = Otros actores
+report-meta-comments = Comentarios

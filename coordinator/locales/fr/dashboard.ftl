@@ -1,1 +1,33 @@
-# The dashboard's messages (fr).
+# The dashboard's messages (fr). The figure pages also use report.ftl's.
+
+dashboard-languages = Langue
+dashboard-nav-headline = Indicateur phare
+dashboard-nav-coverage = Couverture
+dashboard-nav-agencies = Organismes
+dashboard-nav-areas = Zones
+dashboard-nav-publications = Publications
+dashboard-nav-indicators = Indicateurs
+dashboard-nav-exports = Exports
+dashboard-nav-review = Validation (approbateurs)
+dashboard-logout = Se déconnecter
+dashboard-overview-title = Indicateurs ODD nationaux par statut migratoire
+dashboard-about-official = Chiffres officiels : publications approuvées et diffusées par l'office statistique
+dashboard-about-provisional = Chiffres provisoires : toutes les publications acceptées, approuvées ou non
+dashboard-about-version = Version { $version } du magasin, cadre { $framework }.
+dashboard-show-official = Afficher les chiffres officiels
+dashboard-show-provisional = Afficher les chiffres provisoires
+dashboard-col-due = Échéance
+dashboard-col-first-received = Première réception
+dashboard-col-status = État
+dashboard-not-received = Non reçu
+dashboard-publications-title = Journal des publications
+dashboard-store-version = Version { $version } du magasin.
+dashboard-col-periods = Périodes
+dashboard-col-warnings = Avertissements
+dashboard-filter = Filtrer
+dashboard-col-present = Ventilations présentes
+dashboard-col-missing = Ventilations manquantes
+dashboard-indicator-about = Vue { $view }, version { $version } du magasin ; { $goal }, cible { $target }.
+dashboard-metadata = Métadonnées
+dashboard-observations = Observations (les plus récentes d'abord, 1 000 au plus)
+dashboard-exports-about = Version actuelle du magasin : { $version } ; chaque fichier indique la version dont il est issu.

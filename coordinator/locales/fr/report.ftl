@@ -1,1 +1,81 @@
-# The report's messages (fr).
+# The report's messages (fr). Shared with the dashboard's figure pages.
+
+report-page-title = Rapport sur la ventilation des ODD par statut migratoire
+report-title = Données ODD ventilées par statut migratoire : rapport statistique
+report-provenance = Export sdgx de la vue { $view } de la version { $version } du magasin (validée le { $committed }), cadre { $framework }, produit le { $generated }
+report-ratio = { $numerator } sur { $denominator }
+report-none = aucune
+report-technical-definition = Définition technique (pour spécialistes)
+report-headline-parts = { $numerator } des { $denominator } indicateurs produits au niveau national sont ventilés par statut migratoire.
+report-by-goal = Par objectif
+report-goal-chart = Part des indicateurs produits ventilés par statut migratoire, par objectif
+report-trend = Évolution par année de référence
+report-trend-chart = Part des indicateurs produits ventilés par statut migratoire, par année de référence
+report-coverage-count = { $count } des { $total } indicateurs du cadre ont des données ; seuls ceux-ci sont listés.
+report-coverage-by-goal = Synthèse par objectif
+report-coverage-by-indicator = Indicateurs avec données
+report-coverage-none = Aucun indicateur n'a encore de données.
+report-coverage-geography = Zones infranationales
+report-reporting-summary = { $ratio } indicateurs du champ sont renseignés ({ $share }).
+report-completeness-chart = Rapports reçus parmi ceux dus, par organisme
+report-completeness-caption = { $share } · { $received } reçus sur { $expected }, { $on_time } à temps
+report-gap-none = Aucun indicateur n'a à la fois une valeur pour les migrants et une pour les non-migrants.
+report-areas-from-setting = Zones comparées, telles que les liste le paramètre des zones du coordinateur : { $areas }.
+report-areas-observed = Zones comparées, telles qu'observées (le paramètre des zones est vide) : { $areas }.
+report-areas-not-compared = Observées mais non comparées : { $areas }.
+report-areas-none = Aucune zone n'est comparée.
+report-areas-with-data = { $ratio } zones comparées ({ $share }) ont des données sur les indicateurs liés à la migration. Sans données : { $without }.
+report-headline-spread = Indicateur phare dans les { $count } zones ayant produit des données : minimum { $min }, premier quartile { $lower }, médiane { $median }, troisième quartile { $upper }, maximum { $max }.
+report-band-no-data = rien de produit (pas de part)
+report-band-0 = 0 %
+report-band-0-25 = plus de 0 %, moins de 25 %
+report-band-25-50 = de 25 % à moins de 50 %
+report-band-50-75 = de 50 % à moins de 75 %
+report-band-75-100 = de 75 % à moins de 100 %
+report-band-100 = 100 %
+report-methodology = Méthodologie
+report-publications = Publications utilisées
+report-appendix = Annexe : définitions techniques
+report-appendix-note = Les règles exactes de chaque indicateur de suivi, pour les spécialistes et pour vérification ; docs/figures.md les donne en entier.
+report-no-observations = Aucune observation.
+
+## Table columns.
+report-col-goal = Objectif
+report-col-indicators = Indicateurs
+report-col-with-data = Avec données
+report-col-indicator = Indicateur
+report-col-series = Série
+report-col-area = Zone
+report-col-period = Période
+report-col-migrants = Migrants
+report-col-non-migrants = Non-migrants
+report-col-difference = Écart
+report-col-ratio = Rapport
+report-col-unit = Unité
+report-col-source = Source
+report-col-headline = Indicateur phare
+report-col-produced = Produits
+report-col-migration-disaggregated = Ventilés par statut migratoire
+report-col-areas = Zones
+report-col-areas-producing = Zones qui le produisent
+report-col-areas-migration = Zones avec ventilation par statut migratoire
+report-col-share-of-areas = Part des zones
+report-col-agency = Organisme
+report-col-dataset = Jeu de données
+report-col-rows = Lignes
+report-col-received = Reçu le
+report-col-store-version = Version du magasin
+report-col-content-hash = Empreintes du contenu
+
+## Metadata fields.
+report-meta-definitions = Définition
+report-meta-goal_and_target = Objectif et cible
+report-meta-unit_of_measurement = Unité de mesure
+report-meta-international_standards = Normes internationales
+report-meta-data_sources = Sources des données
+report-meta-methodology = Méthodologie
+report-meta-periodicity = Périodicité
+report-meta-disaggregation = Ventilation
+report-meta-lead_actor = Organisme responsable
+report-meta-other_actors = Autres acteurs
+report-meta-comments = Commentaires

@@ -1,1 +1,33 @@
-# The dashboard's messages (ru).
+# The dashboard's messages (ru). The figure pages also use report.ftl's.
+
+dashboard-languages = Язык
+dashboard-nav-headline = Основной показатель
+dashboard-nav-coverage = Охват
+dashboard-nav-agencies = Ведомства
+dashboard-nav-areas = Территории
+dashboard-nav-publications = Публикации
+dashboard-nav-indicators = Показатели
+dashboard-nav-exports = Экспорт
+dashboard-nav-review = Проверка (утверждающие)
+dashboard-logout = Выйти
+dashboard-overview-title = Национальные показатели ЦУР по миграционному статусу
+dashboard-about-official = Официальные данные: публикации, утверждённые и выпущенные статистическим ведомством
+dashboard-about-provisional = Предварительные данные: все принятые публикации, утверждённые или нет
+dashboard-about-version = Версия хранилища { $version }, рамочная программа { $framework }.
+dashboard-show-official = Показать официальные данные
+dashboard-show-provisional = Показать предварительные данные
+dashboard-col-due = Срок
+dashboard-col-first-received = Впервые получено
+dashboard-col-status = Состояние
+dashboard-not-received = Не получено
+dashboard-publications-title = Журнал публикаций
+dashboard-store-version = Версия хранилища { $version }.
+dashboard-col-periods = Периоды
+dashboard-col-warnings = Предупреждения
+dashboard-filter = Фильтр
+dashboard-col-present = Имеющиеся разбивки
+dashboard-col-missing = Недостающие разбивки
+dashboard-indicator-about = Представление «{ $view }», версия хранилища { $version }; { $goal }, задача { $target }.
+dashboard-metadata = Метаданные
+dashboard-observations = Наблюдения (сначала новые, не более 1000)
+dashboard-exports-about = Текущая версия хранилища: { $version }; в каждом файле указана версия, из которой он сделан.

@@ -1,1 +1,81 @@
-# The report's messages (ru).
+# The report's messages (ru). Shared with the dashboard's figure pages.
+
+report-page-title = Отчёт о дезагрегации показателей ЦУР по миграционному статусу
+report-title = Данные ЦУР в разбивке по миграционному статусу: статистический отчёт
+report-provenance = Экспорт sdgx: представление «{ $view }», версия хранилища { $version } (зафиксирована { $committed }), рамочная программа { $framework }, сформирован { $generated }
+report-ratio = { $numerator } из { $denominator }
+report-none = нет
+report-technical-definition = Техническое определение (для специалистов)
+report-headline-parts = { $numerator } из { $denominator } показателей, производимых на национальном уровне, дезагрегированы по миграционному статусу.
+report-by-goal = По целям
+report-goal-chart = Доля производимых показателей с разбивкой по миграционному статусу, по целям
+report-trend = Динамика по отчётным годам
+report-trend-chart = Доля производимых показателей с разбивкой по миграционному статусу, по отчётным годам
+report-coverage-count = Данные есть по { $count } из { $total } показателей рамочной программы; перечислены только они.
+report-coverage-by-goal = Сводка по целям
+report-coverage-by-indicator = Показатели с данными
+report-coverage-none = Пока ни по одному показателю нет данных.
+report-coverage-geography = Территории ниже национального уровня
+report-reporting-summary = Представлены данные по { $ratio } показателей в охвате ({ $share }).
+report-completeness-chart = Полученные отчёты из причитающихся, по ведомствам
+report-completeness-caption = { $share } · получено { $received } из { $expected }, вовремя { $on_time }
+report-gap-none = Ни по одному показателю нет одновременно значения для мигрантов и для немигрантов.
+report-areas-from-setting = Сравниваемые территории по настройке территорий координатора: { $areas }.
+report-areas-observed = Сравниваемые территории по наблюдаемым данным (настройка территорий пуста): { $areas }.
+report-areas-not-compared = Наблюдаются, но не сравниваются: { $areas }.
+report-areas-none = Ни одна территория не сравнивается.
+report-areas-with-data = { $ratio } сравниваемых территорий ({ $share }) имеют данные по показателям, связанным с миграцией. Без данных: { $without }.
+report-headline-spread = Основной показатель по { $count } территориям, где что-либо производится: минимум { $min }, нижний квартиль { $lower }, медиана { $median }, верхний квартиль { $upper }, максимум { $max }.
+report-band-no-data = ничего не производится (доли нет)
+report-band-0 = 0 %
+report-band-0-25 = больше 0 %, меньше 25 %
+report-band-25-50 = от 25 % до менее 50 %
+report-band-50-75 = от 50 % до менее 75 %
+report-band-75-100 = от 75 % до менее 100 %
+report-band-100 = 100 %
+report-methodology = Методология
+report-publications = Использованные публикации
+report-appendix = Приложение: технические определения
+report-appendix-note = Точные правила расчёта каждого показателя для специалистов и для проверки; полностью они приведены в docs/figures.md.
+report-no-observations = Наблюдений нет.
+
+## Table columns.
+report-col-goal = Цель
+report-col-indicators = Показатели
+report-col-with-data = С данными
+report-col-indicator = Показатель
+report-col-series = Ряд
+report-col-area = Территория
+report-col-period = Период
+report-col-migrants = Мигранты
+report-col-non-migrants = Немигранты
+report-col-difference = Разница
+report-col-ratio = Отношение
+report-col-unit = Единица
+report-col-source = Источник
+report-col-headline = Основной показатель
+report-col-produced = Производятся
+report-col-migration-disaggregated = С разбивкой по миграционному статусу
+report-col-areas = Территории
+report-col-areas-producing = Территории, где производится
+report-col-areas-migration = Территории с разбивкой по миграционному статусу
+report-col-share-of-areas = Доля территорий
+report-col-agency = Ведомство
+report-col-dataset = Набор данных
+report-col-rows = Строки
+report-col-received = Получено
+report-col-store-version = Версия хранилища
+report-col-content-hash = Хеши содержимого
+
+## Metadata fields.
+report-meta-definitions = Определение
+report-meta-goal_and_target = Цель и задача
+report-meta-unit_of_measurement = Единица измерения
+report-meta-international_standards = Международные стандарты
+report-meta-data_sources = Источники данных
+report-meta-methodology = Методология
+report-meta-periodicity = Периодичность
+report-meta-disaggregation = Дезагрегация
+report-meta-lead_actor = Ответственное ведомство
+report-meta-other_actors = Другие участники
+report-meta-comments = Комментарии

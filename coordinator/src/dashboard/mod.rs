@@ -7,7 +7,7 @@
 //! approver and admin tokens see the pages below; an `agency` token sees only the upload page
 //! ([`upload`]) and is refused (403) everywhere else: deny by default.
 //!
-//! Pages: the headline and by-goal figures (`/dashboard`), the coverage heatmap
+//! Pages: the headline and by-goal figures (`/dashboard`), the coverage of breakdowns (a summary by goal and the indicators with data)
 //! (`/dashboard/coverage`), agency completeness and timeliness (`/dashboard/agencies`), the
 //! figures by area and across areas (`/dashboard/areas`), the
 //! publications log with validation summaries (`/dashboard/publications`), the indicators and
@@ -32,12 +32,13 @@ use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use serde::Deserialize;
 
 use crate::auth::Role;
 use crate::error::Result;
-use crate::export::html::{self, esc, percent};
+use crate::export::html::{self, esc};
+use crate::i18n::{Labels, Tr};
 use crate::catalog::Read;
 use crate::figures::{self, Window};
 use crate::signoff::View;
@@ -100,7 +101,9 @@ async fn admit(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Req
     let caller = holder.map(|h| crate::http::Caller { name: h.name, role: h.role });
     match caller {
         Some(c) if door.admits(c.role) => {
+            let reader = Reader::of(&state, &req);
             req.extensions_mut().insert(c);
+            req.extensions_mut().insert(reader);
             next.run(req).await
         }
         Some(c) => {
@@ -110,19 +113,99 @@ async fn admit(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Req
             };
             tracing::warn!(name = %c.name, role = ?c.role, path = %req.uri().path(), "dashboard page refused to the token's role");
             let body = format!("<h1>Not allowed</h1><p role=\"alert\" class=\"error\">{what}; {} has role {:?}.</p><p>{link}.</p>", esc(&c.name), c.role);
-            (StatusCode::FORBIDDEN, Html(html::page("Not allowed · sdgx", "", &body))).into_response()
+            (StatusCode::FORBIDDEN, Html(html::page(&Reader::of(&state, &req).tr, "Not allowed · sdgx", "", &body))).into_response()
         }
         None => to_login(),
     }
 }
 
-const NAV: &str = "<nav><a href=\"/dashboard\">Headline</a><a href=\"/dashboard/coverage\">Coverage</a><a href=\"/dashboard/agencies\">Agencies</a><a href=\"/dashboard/areas\">Areas</a>\
-<a href=\"/dashboard/publications\">Publications</a><a href=\"/dashboard/indicators\">Indicators</a><a href=\"/dashboard/exports\">Exports</a>\
-<a href=\"/dashboard/review\">Review (approvers)</a>\
-<form method=\"post\" action=\"/dashboard/logout\" style=\"display:inline\"><button>Log out</button></form></nav>";
+/// Who reads a page: their languages (`?lang=`, else `Accept-Language`, else the
+/// coordinator's language) and the page asked for, so that the language links keep it.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    /// The reader's languages.
+    pub tr: Tr,
+    /// The page's path.
+    path: String,
+    /// The page's query without `lang`.
+    query: Vec<(String, String)>,
+}
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(html::page(&format!("{title} · sdgx"), NAV, body))
+impl Reader {
+    /// The reader of `req`.
+    pub fn of(state: &HttpState, req: &Request) -> Reader {
+        let query: Vec<(String, String)> =
+            req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        let lang = query.iter().find(|(k, _)| k == "lang").map(|(_, v)| v.clone());
+        Reader {
+            tr: crate::http::reader_language(&state.catalog, lang.as_deref(), req.headers()),
+            path: req.uri().path().to_owned(),
+            query: query.into_iter().filter(|(k, _)| k != "lang").collect(),
+        }
+    }
+
+    /// A link to `path` in the reader's language (and view, when the page has one).
+    pub fn link(&self, path: &str) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in self.query.iter().filter(|(k, _)| k == "view") {
+            q.append_pair(k, v);
+        }
+        q.append_pair("lang", self.tr.lang());
+        format!("{path}?{}", q.finish())
+    }
+
+    /// The links to this page in every interface language.
+    pub fn languages(&self) -> String {
+        let mut s = format!("<p class=\"languages\" id=\"languages\" aria-label=\"{}\">", esc(&self.tr.t("dashboard-languages")));
+        for (tag, name, current) in self.tr.choices() {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &self.query {
+                q.append_pair(k, v);
+            }
+            q.append_pair("lang", tag);
+            let current = if current { " aria-current=\"true\"" } else { "" };
+            let _ = write!(s, "<a href=\"{}?{}\" lang=\"{tag}\" hreflang=\"{tag}\"{current}>{}</a>", esc(&self.path), esc(&q.finish()), esc(name));
+        }
+        s.push_str("</p>");
+        s
+    }
+
+    /// The same reader in English, for the pages whose texts are not translated yet (the
+    /// review queue), so that the page's `lang` tells the truth.
+    pub fn in_english(&self) -> Reader {
+        Reader { tr: Tr::default(), ..self.clone() }
+    }
+
+    /// Labels in the reader's languages.
+    pub fn labels<'a>(&'a self, state: &'a HttpState, agencies: &'a std::collections::BTreeMap<String, String>) -> Labels<'a> {
+        Labels::new(&self.tr, state.catalog.contract(), agencies)
+    }
+}
+
+/// The dashboard's navigation, in the reader's language.
+fn nav(r: &Reader) -> String {
+    let tr = &r.tr;
+    let mut s = String::from("<nav>");
+    for (path, id) in [
+        ("/dashboard", "dashboard-nav-headline"),
+        ("/dashboard/coverage", "dashboard-nav-coverage"),
+        ("/dashboard/agencies", "dashboard-nav-agencies"),
+        ("/dashboard/areas", "dashboard-nav-areas"),
+        ("/dashboard/publications", "dashboard-nav-publications"),
+        ("/dashboard/indicators", "dashboard-nav-indicators"),
+        ("/dashboard/exports", "dashboard-nav-exports"),
+        ("/dashboard/review", "dashboard-nav-review"),
+    ] {
+        let _ = write!(s, "<a href=\"{}\">{}</a>", esc(&r.link(path)), esc(&tr.t(id)));
+    }
+    let _ = write!(s, "<form method=\"post\" action=\"/dashboard/logout\"><button>{}</button></form></nav>", esc(&tr.t("dashboard-logout")));
+    s.push_str(&r.languages());
+    s
+}
+
+/// A dashboard page for `r`.
+pub fn page(r: &Reader, title: &str, body: &str) -> Html<String> {
+    Html(html::page(&r.tr, &format!("{title} · sdgx"), &nav(r), body))
 }
 
 /// On a read-only replica, the note shown where a form would write (`what`: "decide",
@@ -143,6 +226,7 @@ async fn login_form() -> Html<String> {
 fn login_page(error: Option<&str>) -> String {
     let msg = error.map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", esc(e))).unwrap_or_default();
     html::page(
+        &Tr::default(),
         "Log in · sdgx",
         "",
         &format!(
@@ -227,85 +311,169 @@ async fn figure<T: figures::Compute>(state: &HttpState, view: View) -> Result<Ar
 }
 
 /// The provenance line of a page: the view and store version read, with a link to the other
-/// view.
-fn about(a: &figures::About) -> String {
+/// view (in the reader's language).
+fn about(r: &Reader, a: &figures::About) -> String {
+    let tr = &r.tr;
     let other = match a.view {
         View::Official => View::Provisional,
         View::Provisional => View::Official,
     };
-    let what = match a.view {
-        View::Official => "Official figures: publications approved and released by the statistical office",
-        View::Provisional => "Provisional figures: every accepted publication, approved or not",
-    };
+    let what = tr.t(&format!("dashboard-about-{}", a.view));
+    let version = tr.ta("dashboard-about-version", &[("version", a.store_version.to_string().into()), ("framework", a.framework_version.as_str().into())]);
+    let link = format!("?view={other}&lang={}", tr.lang());
     format!(
-        "<p class=\"provenance\">{what}. Store version {}, framework {}. <a href=\"?view={other}\">Show the {other} figures</a>.</p>",
-        a.store_version,
-        esc(&a.framework_version)
+        "<p class=\"provenance\">{}. {} <a href=\"{}\">{}</a>.</p>",
+        esc(&what),
+        esc(&version),
+        esc(&link),
+        esc(&tr.t(&format!("dashboard-show-{other}")))
     )
 }
 
-async fn overview(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+/// The registry's agency names, for labels.
+fn agency_names(state: &HttpState) -> std::collections::BTreeMap<String, String> {
+    crate::export::agency_names(state.catalog.registers())
+}
+
+async fn overview(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
     let share = figure::<figures::MigrationShare>(&state, v.view).await?;
     let rep = figure::<figures::ReportingStatus>(&state, v.view).await?;
-    let mut b = String::from("<h1>National SDG figures by migratory status</h1>");
-    b.push_str(&about(&share.about));
-    b.push_str(&html::headline(&share));
-    let _ = write!(b, "<h2>By goal</h2>{}<h2>Trend by reference year</h2>{}", html::goal_chart(&share), html::trend_chart(&share));
-    let _ = write!(b, "<h2>Reporting status</h2><p>{} of {} indicators in scope are reported ({}).</p>", rep.numerator, rep.denominator, percent(rep.share));
-    Ok(page("Headline", &b))
+    let names = agency_names(&state);
+    let (tr, l) = (&r.tr, r.labels(&state, &names));
+    let mut b = format!("<h1>{}</h1>", esc(&tr.t("dashboard-overview-title")));
+    b.push_str(&about(&r, &share.about));
+    b.push_str(&html::headline(tr, &share));
+    let _ = write!(
+        b,
+        "<h2>{}</h2>{}<h2>{}</h2>{}",
+        esc(&tr.t("report-by-goal")),
+        html::goal_chart(&l, &share),
+        esc(&tr.t("report-trend")),
+        html::trend_chart(tr, &share)
+    );
+    let _ = write!(
+        b,
+        "<h2>{}</h2><p>{}</p>{}",
+        esc(&tr.t("figure-reporting-status-title")),
+        esc(&tr.ta(
+            "report-reporting-summary",
+            &[("ratio", tr.ta("report-ratio", &[("numerator", rep.numerator.into()), ("denominator", rep.denominator.into())]).into()), ("share", tr.percent(rep.share).into())]
+        )),
+        html::definition(tr, "reporting-status", &rep.about.definition)
+    );
+    Ok(page(&r, &tr.t("dashboard-nav-headline"), &b))
 }
 
-async fn coverage(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+async fn coverage(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
     let c = figure::<figures::coverage::CoverageMatrix>(&state, v.view).await?;
-    let b = format!("<h1>Coverage of disaggregations</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::coverage_chart(&c));
-    Ok(page("Coverage", &b))
+    let names = agency_names(&state);
+    let (tr, l) = (&r.tr, r.labels(&state, &names));
+    let b = format!(
+        "<h1>{}</h1>{}{}{}",
+        esc(&tr.t("figure-coverage-matrix-title")),
+        about(&r, &c.about),
+        html::definition(tr, "coverage-matrix", &c.about.definition),
+        html::coverage_tables(&l, &c)
+    );
+    Ok(page(&r, &tr.t("dashboard-nav-coverage"), &b))
 }
 
-async fn areas(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+async fn areas(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
     let by_area = figure::<figures::areas::AreaFigures>(&state, v.view).await?;
     let across = figure::<figures::cross_area::CrossArea>(&state, v.view).await?;
+    let names = agency_names(&state);
+    let (tr, l) = (&r.tr, r.labels(&state, &names));
     let b = format!(
-        "<h1>Figures by area</h1>{}<p class=\"muted\">{}</p>{}<h2>Across areas</h2><p class=\"muted\">{}</p>{}",
-        about(&by_area.about),
-        esc(&by_area.about.definition),
-        html::area_table(&by_area),
-        esc(&across.about.definition),
-        html::cross_area_summary(&across)
+        "<h1>{}</h1>{}{}{}<h2>{}</h2>{}{}",
+        esc(&tr.t("figure-area-figures-title")),
+        about(&r, &by_area.about),
+        html::definition(tr, "area-figures", &by_area.about.definition),
+        html::area_table(&l, &by_area),
+        esc(&tr.t("figure-cross-area-title")),
+        html::definition(tr, "cross-area", &across.about.definition),
+        html::cross_area_summary(&l, &across)
     );
-    Ok(page("Areas", &b))
+    Ok(page(&r, &tr.t("dashboard-nav-areas"), &b))
 }
 
-async fn agencies(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+async fn agencies(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
     let c = figure::<figures::completeness::Completeness>(&state, v.view).await?;
-    let mut b = format!("<h1>Agency completeness and timeliness</h1>{}<p class=\"muted\">{}</p>{}", about(&c.about), esc(&c.about.definition), html::completeness_chart(&c));
-    b.push_str("<table><thead><tr><th>Agency</th><th>Dataset</th><th>Period</th><th>Due</th><th>First received</th><th>Status</th></tr></thead><tbody>");
-    for r in &c.reports {
-        let status = match (r.received, r.on_time) {
-            (true, true) => "received on time",
-            (true, false) => "received late",
-            (false, _) => "not received",
-        };
-        let _ = write!(b, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{status}</td></tr>",
-            esc(&r.agency), esc(&r.dataset), esc(&r.period), esc(&r.due), esc(r.first_received.as_deref().unwrap_or("-")));
+    let names = agency_names(&state);
+    let (tr, l) = (&r.tr, r.labels(&state, &names));
+    let mut b = format!(
+        "<h1>{}</h1>{}{}{}",
+        esc(&tr.t("figure-agency-completeness-title")),
+        about(&r, &c.about),
+        html::definition(tr, "agency-completeness", &c.about.definition),
+        html::completeness_chart(&l, &c)
+    );
+    let mut t = String::from("<table><thead><tr>");
+    for id in ["report-col-agency", "report-col-dataset", "report-col-period", "dashboard-col-due", "dashboard-col-first-received", "dashboard-col-status"] {
+        let _ = write!(t, "<th>{}</th>", esc(&tr.t(id)));
     }
-    b.push_str("</tbody></table>");
-    Ok(page("Agencies", &b))
+    t.push_str("</tr></thead><tbody>");
+    for rep in &c.reports {
+        let status = match (rep.received, rep.on_time) {
+            (true, true) => l.status("received_on_time"),
+            (true, false) => l.status("received_late"),
+            (false, _) => tr.t("dashboard-not-received"),
+        };
+        let first = rep.first_received.as_deref().map_or_else(|| "–".to_owned(), |t| tr.datetime_str(t));
+        let _ = write!(
+            t,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&l.agency(&rep.agency)),
+            esc(&rep.dataset),
+            esc(&rep.period),
+            esc(&day(tr, &rep.due)),
+            esc(&first),
+            esc(&status)
+        );
+    }
+    t.push_str("</tbody></table>");
+    b.push_str(&html::scroll(&t));
+    Ok(page(&r, &tr.t("dashboard-nav-agencies"), &b))
 }
 
-async fn publications(State(state): State<Arc<HttpState>>) -> Html<String> {
+/// A date (`2026-03-31`) or a moment (RFC 3339) for people.
+fn day(tr: &Tr, text: &str) -> String {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_or_else(|_| tr.datetime_str(text), |d| tr.date(d))
+}
+
+async fn publications(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>) -> Html<String> {
     let store = state.catalog.store();
-    let mut b = format!("<h1>Publications log</h1><p class=\"provenance\">Store version {}.</p>", store.version().await);
-    b.push_str("<table><thead><tr><th>Version</th><th>Received</th><th>Agency</th><th>Dataset</th><th>Rows</th><th>Indicators</th><th>Periods</th><th>Warnings</th><th>Content hash</th></tr></thead><tbody>");
+    let names = agency_names(&state);
+    let (tr, l) = (&r.tr, r.labels(&state, &names));
+    let mut b = format!(
+        "<h1>{}</h1><p class=\"provenance\">{}</p>",
+        esc(&tr.t("dashboard-publications-title")),
+        esc(&tr.ta("dashboard-store-version", &[("version", store.version().await.to_string().into())]))
+    );
+    let mut t = String::from("<table><thead><tr>");
+    for id in [
+        "report-col-store-version",
+        "report-col-received",
+        "report-col-agency",
+        "report-col-dataset",
+        "report-col-rows",
+        "report-col-indicators",
+        "dashboard-col-periods",
+        "dashboard-col-warnings",
+        "report-col-content-hash",
+    ] {
+        let _ = write!(t, "<th>{}</th>", esc(&tr.t(id)));
+    }
+    t.push_str("</tr></thead><tbody>");
     for p in store.publications().await.iter().rev() {
         let sm = &p.summary;
         let _ = write!(
-            b,
+            t,
             "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\" title=\"{}\">{}</td><td><code>{}</code></td></tr>",
             p.store_version,
-            esc(&p.received_at),
-            esc(&p.agency),
+            esc(&tr.datetime_str(&p.received_at)),
+            esc(&l.agency(&p.agency)),
             esc(&p.dataset),
-            p.rows,
+            tr.number(p.rows as f64, 0),
             esc(&sm.indicators.keys().cloned().collect::<Vec<_>>().join(", ")),
             esc(&sm.periods.iter().cloned().collect::<Vec<_>>().join(", ")),
             esc(&sm.warnings.iter().map(|w| w.message.clone()).collect::<Vec<_>>().join("\n")),
@@ -313,27 +481,50 @@ async fn publications(State(state): State<Arc<HttpState>>) -> Html<String> {
             esc(&p.content_hash[..p.content_hash.len().min(19)])
         );
     }
-    b.push_str("</tbody></table>");
-    page("Publications", &b)
+    t.push_str("</tbody></table>");
+    b.push_str(&html::scroll(&t));
+    page(&r, &tr.t("dashboard-nav-publications"), &b)
 }
 
 const FILTER_JS: &str = "<script>document.getElementById('filter').addEventListener('input',function(e){var q=e.target.value.toLowerCase();\
 document.querySelectorAll('#indicators tbody tr').forEach(function(r){r.style.display=r.textContent.toLowerCase().indexOf(q)<0?'none':'';});});</script>";
 
-async fn indicators(State(state): State<Arc<HttpState>>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+async fn indicators(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
     let d = figure::<figures::disaggregation::DisaggregationStatus>(&state, v.view).await?;
-    let mut b = format!("<h1>Indicators</h1>{}<p><label>Filter <input id=\"filter\" type=\"search\"></label></p>", about(&d.about));
-    b.push_str("<table id=\"indicators\"><thead><tr><th>Indicator</th><th>Goal</th><th>Disaggregation status</th><th>Present</th><th>Missing</th></tr></thead><tbody>");
-    for i in &d.indicators {
-        let _ = write!(b, "<tr><td><a href=\"/dashboard/indicators/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&i.indicator), esc(&i.indicator), i.goal, esc(&i.status), esc(&i.present.join(", ")), esc(&i.missing.join(", ")));
+    let names = agency_names(&state);
+    let (tr, l) = (&r.tr, r.labels(&state, &names));
+    let mut b = format!(
+        "<h1>{}</h1>{}{}<p><label>{} <input id=\"filter\" type=\"search\"></label></p>",
+        esc(&tr.t("dashboard-nav-indicators")),
+        about(&r, &d.about),
+        html::definition(tr, "disaggregation-status", &d.about.definition),
+        esc(&tr.t("dashboard-filter"))
+    );
+    let mut t = String::from("<table id=\"indicators\"><thead><tr>");
+    for id in ["report-col-indicator", "report-col-goal", "figure-disaggregation-status-title", "dashboard-col-present", "dashboard-col-missing"] {
+        let _ = write!(t, "<th>{}</th>", esc(&tr.t(id)));
     }
-    b.push_str("</tbody></table>");
+    t.push_str("</tr></thead><tbody>");
+    let dims = |ds: &[String]| ds.iter().map(|d| l.dimension(d)).collect::<Vec<_>>().join(", ");
+    for i in &d.indicators {
+        let _ = write!(
+            t,
+            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.link(&format!("/dashboard/indicators/{}", i.indicator))),
+            html::indicator_cell(&l, &i.indicator),
+            i.goal,
+            esc(&l.status(&i.status)),
+            esc(&dims(&i.present)),
+            esc(&dims(&i.missing))
+        );
+    }
+    t.push_str("</tbody></table>");
+    b.push_str(&html::scroll(&t));
     b.push_str(FILTER_JS);
-    Ok(page("Indicators", &b))
+    Ok(page(&r, &tr.t("dashboard-nav-indicators"), &b))
 }
 
-async fn indicator(State(state): State<Arc<HttpState>>, Path(code): Path<String>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
+async fn indicator(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>, Path(code): Path<String>, Query(v): Query<ViewChoice>) -> Result<Html<String>> {
     let contract = state.catalog.contract();
     let ind = contract.framework.indicator(&code).ok_or_else(|| crate::Error::NotFound(format!("no indicator {code:?} in the framework")))?;
     let session = state.catalog.tables(&state.catalog.pin(&Read::current(v.view)).await?).await?;
@@ -343,22 +534,38 @@ async fn indicator(State(state): State<Arc<HttpState>>, Path(code): Path<String>
         figures::literal(&code)
     );
     let batches = session.ctx.sql(&sql).await?.collect().await?;
-    let mut b = format!("<h1>{} {}</h1><p class=\"provenance\">The {} view, store version {}; goal {}, target {}.</p>", esc(&ind.code), esc(&ind.title), session.view, session.store_version, ind.goal, esc(&ind.target));
-    if let Some(m) = &ind.metadata {
-        let _ = write!(b, "<h2>Metadata</h2>{}", html::metadata_list(m));
+    let names = agency_names(&state);
+    let (tr, l) = (&r.tr, r.labels(&state, &names));
+    let mut b = format!(
+        "<h1>{} {}</h1><p class=\"provenance\">{}</p>",
+        esc(&ind.code),
+        l.indicator(ind).html(tr),
+        esc(&tr.ta(
+            "dashboard-indicator-about",
+            &[
+                ("view", tr.t(&format!("view-{}", session.view)).into()),
+                ("version", session.store_version.to_string().into()),
+                ("goal", l.goal_number(ind.goal).into()),
+                ("target", ind.target.as_str().into())
+            ]
+        ))
+    );
+    if let Some((m, lang)) = ind.metadata_in(&tr.prefs()) {
+        let _ = write!(b, "<h2>{}</h2>{}", esc(&tr.t("dashboard-metadata")), html::metadata_list(tr, m, lang));
     }
-    let _ = write!(b, "<h2>Observations (newest first, at most 1,000)</h2>{}", html::batches_table(&batches)?);
-    Ok(page(&ind.code, &b))
+    let _ = write!(b, "<h2>{}</h2>{}", esc(&tr.t("dashboard-observations")), html::scroll(&html::batches_table(&l, &batches)?));
+    Ok(page(&r, &ind.code, &b))
 }
 
-async fn exports(State(state): State<Arc<HttpState>>) -> Html<String> {
+async fn exports(State(state): State<Arc<HttpState>>, Extension(r): Extension<Reader>) -> Html<String> {
     let v = state.catalog.store().version().await;
-    let mut b = format!("<h1>Exports</h1><p class=\"provenance\">Current store version {v}; each file states the version it was made from.</p><ul>");
+    let tr = &r.tr;
+    let mut b = format!("<h1>{}</h1><p class=\"provenance\">{}</p><ul>", esc(&tr.t("dashboard-nav-exports")), esc(&tr.ta("dashboard-exports-about", &[("version", v.to_string().into())])));
     for (name, f) in crate::export::FORMATS {
-        let _ = write!(b, "<li><a href=\"/dashboard/exports/{name}\" download=\"{}\">{name}</a></li>", f.file_name(v));
+        let _ = write!(b, "<li><a href=\"{}\" download=\"{}\">{name}</a></li>", esc(&r.link(&format!("/dashboard/exports/{name}"))), f.file_name(v));
     }
     b.push_str("</ul>");
-    page("Exports", &b)
+    page(&r, &tr.t("dashboard-nav-exports"), &b)
 }
 
 async fn download(State(state): State<Arc<HttpState>>, Path(format): Path<String>, Query(v): Query<ViewChoice>, headers: axum::http::HeaderMap) -> Result<Response> {

@@ -45,7 +45,7 @@ fn row(i: &Item, extra: &str) -> String {
 const HEAD: &str = "<thead><tr><th>Agency</th><th>Dataset</th><th>Title</th><th>Rows</th><th>Received (UTC)</th><th>Quality warnings</th>";
 
 /// `/dashboard/review`: the submitted and the embargoed publications.
-pub async fn queue(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>) -> Result<Html<String>> {
+pub async fn queue(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, Extension(r): Extension<super::Reader>) -> Result<Html<String>> {
     approver_only(&caller)?;
     let q = crate::review::queue(&state.catalog).await?;
     let mut b = format!(
@@ -75,7 +75,7 @@ pub async fn queue(State(state): State<Arc<HttpState>>, Extension(caller): Exten
         }
         b.push_str("</tbody></table>");
     }
-    Ok(page("Review", &b))
+    Ok(page(&r.in_english(), "Review", &b))
 }
 
 /// What a decision page was told after a decision.
@@ -89,13 +89,14 @@ pub struct Done {
 pub async fn detail(
     State(state): State<Arc<HttpState>>,
     Extension(caller): Extension<Caller>,
+    Extension(r): Extension<super::Reader>,
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Html<String>> {
     approver_only(&caller)?;
     let d = crate::review::detail(&state.catalog, &id).await?;
     let note = done.done.and_then(|a| a.parse::<Action>().ok()).map(|a| format!("<p role=\"status\" class=\"done\">The publication was {}.</p>", a.past()));
-    Ok(page("Review", &detail_body(&d, note.as_deref().unwrap_or(""), None, super::read_only_note(&state, "decide").as_deref())))
+    Ok(page(&r.in_english(), "Review", &detail_body(&d, note.as_deref().unwrap_or(""), None, super::read_only_note(&state, "decide").as_deref())))
 }
 
 /// The evidence of `d` and its decision forms (on a read-only replica, `read_only`'s note
@@ -241,6 +242,7 @@ fn release_time(text: &str) -> Option<String> {
 pub async fn decide(
     State(state): State<Arc<HttpState>>,
     Extension(caller): Extension<Caller>,
+    Extension(r): Extension<super::Reader>,
     Path((id, action)): Path<(String, String)>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response> {
@@ -254,7 +256,7 @@ pub async fn decide(
             let status = e.kind().http;
             let d = crate::review::detail(&state.catalog, &id).await?;
             let read_only = super::read_only_note(&state, "decide");
-            Ok((status, page("Review", &detail_body(&d, "", Some(&e.to_string()), read_only.as_deref()))).into_response())
+            Ok((status, page(&r.in_english(), "Review", &detail_body(&d, "", Some(&e.to_string()), read_only.as_deref()))).into_response())
         }
         Err(e) => Err(e),
     }

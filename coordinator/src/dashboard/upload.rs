@@ -433,7 +433,7 @@ table.problems td{display:grid;grid-template-columns:6.5rem 1fr;border:none;padd
 table.problems td::before{content:attr(data-label);font-weight:600}}</style>";
 
 fn page(title: &str, body: &str) -> Html<String> {
-    Html(html::page(&format!("{title} · sdgx"), NAV, &format!("{STYLE}{body}")))
+    Html(html::page(&crate::i18n::Tr::default(), &format!("{title} · sdgx"), NAV, &format!("{STYLE}{body}")))
 }
 
 /// The agency's display name from the registry.
