@@ -12,7 +12,8 @@ For each workbook in the expectations:
 - no cell outside a code column (a header listed in `code_headers`) is exactly a code of
   `codes` (status words, column names, unit codes, agency ids): people read labels;
 - every text of `texts` is in some cell, every sheet name of `sheets` is a sheet.
-Then the workbook is converted to PDF by LibreOffice: every page is A4, and the page count is at
+Then the workbook is converted to PDF by LibreOffice (with Carlito for Calibri, so that text is
+as wide as in Excel): every page is A4, and the page count is at
 most `max_pages`; the first `png_pages` pages are rendered to PNG beside it.
 
 Usage: annex_print.py <expect.json>
@@ -123,6 +124,11 @@ def to_pdf(path, outdir):
 
 
 def main():
+    # The annex is set in Calibri; without Carlito (its metric-compatible twin) LibreOffice
+    # falls back to a wider font and the page count says nothing about Excel's.
+    font = subprocess.run(["fc-match", "Calibri"], capture_output=True, text=True).stdout
+    if "Carlito" not in font:
+        fail(f"Calibri is matched by {font.strip()!r}, not Carlito: install fonts-crosextra-carlito")
     expect = json.load(open(sys.argv[1]))
     out = expect["out"]
     seen = {}

@@ -151,11 +151,77 @@ fn sheet_name(name: &str) -> String {
 }
 
 /// Writes the header row `r` of a table.
-fn headers(ws: &mut Worksheet, st: &Styles, r: u32, heads: &[String]) -> XResult {
-    for (c, h) in heads.iter().enumerate() {
-        ws.write_string_with_format(r, c as u16, h, &st.header)?;
+fn headers(ws: &mut Worksheet, h: &mut Heights, st: &Styles, r: u32, heads: &[String]) -> XResult {
+    for (c, head) in heads.iter().enumerate() {
+        h.write(ws, r, c as u16, head, &st.header, 11.0)?;
     }
     Ok(())
+}
+
+/// Row heights for wrapped text. A row whose height the file leaves open is not grown to fit
+/// its wrapped text when the file is printed without Excel laying it out (LibreOffice prints it
+/// one line high, the lines overlapping), so the annex sets each row's height from the lines
+/// its longest text wraps to in its column.
+struct Heights {
+    widths: Vec<f64>,
+    rows: BTreeMap<u32, f64>,
+}
+
+impl Heights {
+    fn new(widths: &[f64]) -> Heights {
+        Heights { widths: widths.to_vec(), rows: BTreeMap::new() }
+    }
+
+    /// Writes `text` (wrapped by `format`, set at `points`) and records the height it needs.
+    fn write(&mut self, ws: &mut Worksheet, r: u32, c: u16, text: impl AsRef<str>, format: &Format, points: f64) -> XResult {
+        let text = text.as_ref();
+        ws.write_string_with_format(r, c, text, format)?;
+        self.fit(r, self.widths.get(c as usize).copied().unwrap_or(8.43), text, points);
+        Ok(())
+    }
+
+    /// Records that row `r` holds `text`, wrapped in `width` characters at `points`.
+    fn fit(&mut self, r: u32, width: f64, text: &str, points: f64) {
+        let height = lines(text, width, points) as f64 * points * 1.25 + 3.0;
+        let e = self.rows.entry(r).or_insert(0.0);
+        *e = e.max(height);
+    }
+
+    /// Sets the heights recorded of the rows taller than one line.
+    fn apply(&self, ws: &mut Worksheet) -> XResult {
+        for (r, h) in &self.rows {
+            if *h > 17.0 {
+                ws.set_row_height(*r, *h)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The lines `text` wraps to, word by word, in a column `width` characters wide (the digit
+/// widths of Calibri 11 a column's width counts in) at `points`: Calibri's letters (Latin and
+/// Cyrillic) are narrower than its digits, so a line holds a little under `width` characters
+/// at 11 points.
+fn lines(text: &str, width: f64, points: f64) -> usize {
+    let cap = ((width * 0.95 * 11.0 / points).floor() as usize).max(1);
+    text.split('\n')
+        .map(|para| {
+            let (mut n, mut used) = (1, 0usize);
+            for word in para.split_whitespace() {
+                let w = word.chars().count();
+                if used > 0 && used + 1 + w > cap {
+                    n += 1;
+                    used = 0;
+                }
+                used += if used > 0 { 1 + w } else { w };
+                while used > cap {
+                    n += 1;
+                    used -= cap;
+                }
+            }
+            n
+        })
+        .sum()
 }
 
 /// Writes a share, or the "not available" word for 0/0.
@@ -181,12 +247,14 @@ fn goal_heading(l: &Labels<'_>, goal: u8) -> String {
 fn summary(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XResult {
     let tr = &s.tr;
     ws.set_name(sheet_name(&tr.t("annex-sheet-summary")))?;
-    ws.set_column_width(0, 44)?;
-    for c in 1..=5 {
-        ws.set_column_width(c, 11)?;
+    let widths = [44.0, 11.0, 11.0, 11.0, 11.0, 11.0];
+    for (c, w) in widths.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
     }
+    let mut h = Heights::new(&widths);
     ws.write_string_with_format(0, 0, tr.t("annex-title"), &st.title)?;
-    ws.write_string_with_format(1, 0, tr.t("annex-subtitle"), &st.text)?;
+    ws.merge_range(1, 0, 1, 5, &tr.t("annex-subtitle"), &st.wrap)?;
+    h.fit(1, widths.iter().sum(), &tr.t("annex-subtitle"), 11.0);
     // What was read.
     let mut r = 3;
     let facts: [(String, Option<f64>, String); 5] = [
@@ -209,7 +277,7 @@ fn summary(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XRe
     r += 1;
     ws.write_string_with_format(r, 0, tr.t("figure-migration-disaggregation-share-title"), &st.section)?;
     r += 1;
-    headers(ws, st, r, &[tr.t("annex-col-measured-against"), tr.t("annex-col-with-migration"), tr.t("annex-col-out-of"), tr.t("annex-col-share")])?;
+    headers(ws, &mut h, st, r, &[tr.t("annex-col-measured-against"), tr.t("annex-col-with-migration"), tr.t("annex-col-out-of"), tr.t("annex-col-share")])?;
     let headline = Ratio { numerator: s.share.numerator, denominator: s.share.denominator, share: s.share.share };
     for (name, v) in [
         (tr.t("annex-headline-produced"), &headline),
@@ -217,17 +285,17 @@ fn summary(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XRe
         (tr.t("figure-migration-disaggregation-share-variant-all"), &s.share.all_in_scope),
     ] {
         r += 1;
-        ws.write_string_with_format(r, 0, name, &st.wrap)?;
+        h.write(ws, r, 0, name, &st.wrap, 11.0)?;
         ratio(ws, st, tr, r, 1, v)?;
     }
     // Reporting status by goal.
     r += 2;
     ws.write_string_with_format(r, 0, tr.t("figure-reporting-status-title"), &st.section)?;
     r += 1;
-    headers(ws, st, r, &[tr.t("annex-col-goal"), l.status("reported"), tr.t("annex-col-in-scope"), tr.t("annex-col-share")])?;
+    headers(ws, &mut h, st, r, &[tr.t("annex-col-goal"), l.status("reported"), tr.t("annex-col-in-scope"), tr.t("annex-col-share")])?;
     for (goal, v) in &s.reporting.by_goal {
         r += 1;
-        ws.write_string_with_format(r, 0, goal_heading(l, *goal as u8), &st.wrap)?;
+        h.write(ws, r, 0, goal_heading(l, *goal as u8), &st.wrap, 11.0)?;
         ratio(ws, st, tr, r, 1, v)?;
     }
     r += 1;
@@ -240,17 +308,18 @@ fn summary(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XRe
     let mut heads = vec![tr.t("annex-col-goal")];
     heads.extend(["complete", "in_progress", "not_started", "not_applicable"].map(|w| l.status(w)));
     heads.push(tr.t("annex-col-indicators"));
-    headers(ws, st, r, &heads)?;
+    headers(ws, &mut h, st, r, &heads)?;
     let d = &s.disaggregation;
     for (name, g) in d.by_goal.iter().map(|g| (g.key.parse::<u8>().map_or_else(|_| g.key.clone(), |n| goal_heading(l, n)), g)).chain([(tr.t("annex-all-goals"), &d.national)]) {
         r += 1;
-        ws.write_string_with_format(r, 0, name, &st.wrap)?;
+        h.write(ws, r, 0, name, &st.wrap, 11.0)?;
         for (c, v) in [g.complete, g.in_progress, g.not_started, g.not_applicable, g.indicators].into_iter().enumerate() {
             ws.write_number_with_format(r, c as u16 + 1, v as f64, &st.count)?;
         }
     }
     r += 2;
-    ws.write_string_with_format(r, 0, tr.t("annex-summary-note"), &st.wrap)?;
+    h.write(ws, r, 0, tr.t("annex-summary-note"), &st.wrap, 11.0)?;
+    h.apply(ws)?;
     print_layout(ws, s, &Page { landscape: false, header: (0, 1), last: (r, 5), filter: None })
 }
 
@@ -273,21 +342,24 @@ fn technical(s: &Snapshot, kind: FigureKind) -> &str {
 fn definitions(ws: &mut Worksheet, s: &Snapshot, st: &Styles) -> XResult {
     let tr = &s.tr;
     ws.set_name(sheet_name(&tr.t("annex-sheet-definitions")))?;
-    for (c, w) in [26.0, 52.0, 66.0, 28.0].into_iter().enumerate() {
-        ws.set_column_width(c as u16, w)?;
+    let widths = [26.0, 52.0, 66.0, 28.0];
+    for (c, w) in widths.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
     }
+    let mut h = Heights::new(&widths);
     ws.write_string_with_format(0, 0, tr.t("annex-definitions-title"), &st.title)?;
     ws.merge_range(1, 0, 1, 2, &tr.t("annex-definitions-note"), &st.wrap)?;
-    ws.set_row_height(1, 30)?;
-    headers(ws, st, 2, &[tr.t("annex-col-figure"), tr.t("annex-col-plain"), tr.t("annex-col-technical"), tr.t("annex-col-figure-name")])?;
+    h.fit(1, widths[..3].iter().sum(), &tr.t("annex-definitions-note"), 11.0);
+    headers(ws, &mut h, st, 2, &[tr.t("annex-col-figure"), tr.t("annex-col-plain"), tr.t("annex-col-technical"), tr.t("annex-col-figure-name")])?;
     let mut r = 2;
     for kind in FigureKind::ALL {
         r += 1;
-        ws.write_string_with_format(r, 0, tr.t(&format!("figure-{}-title", kind.name())), &st.wrap)?;
-        ws.write_string_with_format(r, 1, tr.t(&format!("figure-{}-plain", kind.name())), &st.wrap)?;
-        ws.write_string_with_format(r, 2, technical(s, kind), &st.small)?;
+        h.write(ws, r, 0, tr.t(&format!("figure-{}-title", kind.name())), &st.wrap, 11.0)?;
+        h.write(ws, r, 1, tr.t(&format!("figure-{}-plain", kind.name())), &st.wrap, 11.0)?;
+        h.write(ws, r, 2, technical(s, kind), &st.small, 9.0)?;
         ws.write_string_with_format(r, 3, kind.name(), &st.text)?;
     }
+    h.apply(ws)?;
     print_layout(ws, s, &Page { landscape: true, header: (0, 2), last: (r, 2), filter: Some((2, r, 3)) })
 }
 
@@ -375,32 +447,33 @@ fn goal_sheet(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles, goa
     ws.set_name(sheet_name(&l.goal_number(goal)))?;
     // The printed columns, then the codes for machines.
     widths(ws, &GOAL_COLUMNS)?;
+    let mut h = Heights::new(&GOAL_COLUMNS.map(|(_, w)| w));
     ws.write_string_with_format(0, 0, goal_heading(l, goal), &st.title)?;
-    headers(ws, st, 1, &GOAL_COLUMNS.map(|(id, _)| tr.t(id)))?;
+    headers(ws, &mut h, st, 1, &GOAL_COLUMNS.map(|(id, _)| tr.t(id)))?;
     let mut r = 1;
     for ind in s.contract.framework.indicators().iter().filter(|i| i.in_scope && i.goal == goal) {
         r += 1;
         ws.write_string_with_format(r, 0, &ind.code, &st.text)?;
-        ws.write_string_with_format(r, 1, l.indicator(ind).text, &st.wrap)?;
+        h.write(ws, r, 1, l.indicator(ind).text, &st.wrap, 11.0)?;
         if let Some(d) = s.disaggregation.indicators.iter().find(|d| d.indicator == ind.code) {
-            ws.write_string_with_format(r, 2, l.status(&d.status), &st.wrap)?;
+            h.write(ws, r, 2, l.status(&d.status), &st.wrap, 11.0)?;
         }
         if let Some(o) = latest.get(ind.code.as_str()) {
-            ws.write_string_with_format(r, 3, l.series(o.series).text, &st.wrap)?;
+            h.write(ws, r, 3, l.series(o.series).text, &st.wrap, 11.0)?;
             match o.value {
                 Some(v) => ws.write_number_with_format(r, 4, v, st.value(v))?,
                 None => ws.write_string_with_format(r, 4, tr.t("annex-suppressed"), &st.wrap)?,
             };
-            ws.write_string_with_format(r, 5, l.unit(o.unit).text, &st.wrap)?;
+            h.write(ws, r, 5, l.unit(o.unit).text, &st.wrap, 11.0)?;
             period(ws, st, r, 6, o.period)?;
-            ws.write_string_with_format(r, 7, l.agency(o.agency), &st.wrap)?;
+            h.write(ws, r, 7, l.agency(o.agency), &st.wrap, 11.0)?;
             ws.write_string_with_format(r, 12, o.series, &st.text)?;
             ws.write_string_with_format(r, 13, o.unit, &st.text)?;
             ws.write_string_with_format(r, 14, o.agency, &st.text)?;
         }
         if let Some(row) = s.coverage.rows.iter().find(|c| c.indicator == ind.code) {
             let dims: Vec<String> = row.cells.iter().filter(|(_, c)| c.covered).map(|(d, _)| l.dimension(d)).collect();
-            ws.write_string_with_format(r, 8, dims.join(", "), &st.wrap)?;
+            h.write(ws, r, 8, dims.join(", "), &st.wrap, 11.0)?;
         }
         if let Some(g) = s.gap.rows.iter().filter(|g| g.indicator == ind.code && g.ref_area == s.national_area).max_by(|a, b| a.time_period.cmp(&b.time_period)) {
             ws.write_number_with_format(r, 9, g.migrant, st.value(g.migrant))?;
@@ -408,6 +481,7 @@ fn goal_sheet(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles, goa
             period(ws, st, r, 11, &g.time_period)?;
         }
     }
+    h.apply(ws)?;
     print_layout(ws, s, &Page { landscape: true, header: (0, 1), last: (r, GOAL_PRINTED), filter: Some((1, r, GOAL_COLUMNS.len() as u16 - 1)) })
 }
 
@@ -426,20 +500,21 @@ const ACROSS_AREAS_COLUMNS: [&str; 7] = ["annex-col-indicator", "annex-col-indic
 fn areas(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XResult {
     let tr = &s.tr;
     ws.set_name(sheet_name(&tr.t("annex-sheet-areas")))?;
-    ws.set_column_width(0, 34)?;
-    ws.set_column_width(1, 12)?;
-    for c in 2..=11 {
-        ws.set_column_width(c, 11)?;
+    let mut widths = vec![34.0, 12.0];
+    widths.extend([11.0; 10]);
+    for (c, w) in widths.iter().enumerate() {
+        ws.set_column_width(c as u16, *w)?;
     }
+    let mut h = Heights::new(&widths);
     let names = |areas: &[crate::figures::areas::Area]| areas.iter().map(|a| a.label.as_str()).collect::<Vec<_>>().join(", ");
     ws.write_string_with_format(0, 0, tr.t("figure-area-figures-title"), &st.title)?;
     let mut heads = AREA_COLUMNS.map(|id| tr.t(id)).to_vec();
     heads.extend(["complete", "in_progress", "not_started", "not_applicable"].map(|w| l.status(w)));
-    headers(ws, st, 1, &heads)?;
+    headers(ws, &mut h, st, 1, &heads)?;
     let mut r = 1u32;
     for a in &s.areas.by_area {
         r += 1;
-        ws.write_string_with_format(r, 0, &a.area.label, &st.wrap)?;
+        h.write(ws, r, 0, &a.area.label, &st.wrap, 11.0)?;
         ws.write_string_with_format(r, 1, &a.area.code, &st.text)?;
         ratio(ws, st, tr, r, 2, &a.headline)?;
         ratio(ws, st, tr, r, 5, &a.reporting_status)?;
@@ -454,23 +529,23 @@ fn areas(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XResu
     ws.write_string_with_format(r, 0, tr.t("figure-cross-area-title"), &st.section)?;
     r += 1;
     let d = &c.data_on_migration_indicators;
-    ws.write_string_with_format(r, 0, tr.t("annex-areas-with-data"), &st.wrap)?;
+    h.write(ws, r, 0, tr.t("annex-areas-with-data"), &st.wrap, 11.0)?;
     ratio(ws, st, tr, r, 2, &d.ratio)?;
     if !d.without_data.is_empty() {
         ws.write_string_with_format(r, 5, tr.ta("annex-areas-without", &[("areas", names(&d.without_data).into())]), &st.text)?;
     }
     r += 2;
-    let h = &c.headline_distribution;
+    let hd = &c.headline_distribution;
     ws.write_string_with_format(r, 0, tr.t("annex-headline-across-areas"), &st.section)?;
-    ws.write_string_with_format(r, 2, tr.ta("annex-areas-with-share", &[("count", Arg::Number(h.areas_with_share as f64))]), &st.text)?;
-    for (id, v) in QUANTILES.into_iter().zip([h.min, h.lower_quartile, h.median, h.upper_quartile, h.max]) {
+    ws.write_string_with_format(r, 2, tr.ta("annex-areas-with-share", &[("count", Arg::Number(hd.areas_with_share as f64))]), &st.text)?;
+    for (id, v) in QUANTILES.into_iter().zip([hd.min, hd.lower_quartile, hd.median, hd.upper_quartile, hd.max]) {
         r += 1;
         ws.write_string_with_format(r, 0, tr.t(id), &st.text)?;
         share(ws, st, tr, r, 4, v)?;
     }
     r += 1;
-    headers(ws, st, r, &[tr.t("annex-col-band"), String::new(), String::new(), tr.t("annex-col-areas-count"), String::new(), tr.t("annex-col-areas")])?;
-    for b in &h.bands {
+    headers(ws, &mut h, st, r, &[tr.t("annex-col-band"), String::new(), String::new(), tr.t("annex-col-areas-count"), String::new(), tr.t("annex-col-areas")])?;
+    for b in &hd.bands {
         r += 1;
         ws.write_string_with_format(r, 0, tr.lookup(&format!("annex-band-{}", b.band), &[]).unwrap_or_else(|| b.label.clone()), &st.text)?;
         ws.write_number_with_format(r, 3, b.areas.len() as f64, &st.count)?;
@@ -479,18 +554,20 @@ fn areas(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XResu
     r += 2;
     headers(
         ws,
+        &mut h,
         st,
         r,
         &ACROSS_AREAS_COLUMNS.map(|id| tr.t(id)),
     )?;
     for i in &c.by_indicator {
         r += 1;
-        ws.write_string_with_format(r, 0, l.indicator_code(&i.indicator).text, &st.wrap)?;
+        h.write(ws, r, 0, l.indicator_code(&i.indicator).text, &st.wrap, 11.0)?;
         ws.write_string_with_format(r, 1, &i.indicator, &st.text)?;
         ws.write_number_with_format(r, 2, i.producing as f64, &st.count)?;
         ratio(ws, st, tr, r, 3, &i.migration_disaggregated)?;
         ws.write_string_with_format(r, 6, names(&i.areas_migration_disaggregated), &st.text)?;
     }
+    h.apply(ws)?;
     print_layout(ws, s, &Page { landscape: true, header: (0, 1), last: (r, 11), filter: Some((1, table_end, 11)) })
 }
 
@@ -498,21 +575,23 @@ fn publications(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -
     let tr = &s.tr;
     ws.set_name(sheet_name(&tr.t("annex-sheet-publications")))?;
     widths(ws, &PUBLICATION_COLUMNS)?;
+    let mut h = Heights::new(&PUBLICATION_COLUMNS.map(|(_, w)| w));
     ws.write_string_with_format(0, 0, tr.t("annex-publications-title"), &st.title)?;
-    headers(ws, st, 1, &PUBLICATION_COLUMNS.map(|(id, _)| tr.t(id)))?;
+    headers(ws, &mut h, st, 1, &PUBLICATION_COLUMNS.map(|(id, _)| tr.t(id)))?;
     let mut r = 1;
     for p in &s.publications {
         r += 1;
-        ws.write_string_with_format(r, 0, l.agency(&p.agency), &st.wrap)?;
-        ws.write_string_with_format(r, 1, &p.dataset, &st.wrap)?;
-        ws.write_string_with_format(r, 2, &p.title, &st.wrap)?;
+        h.write(ws, r, 0, l.agency(&p.agency), &st.wrap, 11.0)?;
+        h.write(ws, r, 1, &p.dataset, &st.wrap, 11.0)?;
+        h.write(ws, r, 2, &p.title, &st.wrap, 11.0)?;
         ws.write_number_with_format(r, 3, p.rows as f64, &st.count)?;
-        ws.write_string_with_format(r, 4, tr.datetime_str(&p.received_at), &st.wrap)?;
+        h.write(ws, r, 4, tr.datetime_str(&p.received_at), &st.wrap, 11.0)?;
         ws.write_number_with_format(r, 5, p.store_version as f64, &st.year)?;
         ws.write_string_with_format(r, 6, &p.publication_id, &st.shrink)?;
         ws.write_string_with_format(r, 7, &p.content_hash, &st.shrink)?;
         ws.write_string_with_format(r, 8, &p.agency, &st.text)?;
     }
+    h.apply(ws)?;
     print_layout(ws, s, &Page { landscape: true, header: (0, 1), last: (r, 7), filter: Some((1, r, PUBLICATION_COLUMNS.len() as u16 - 1)) })
 }
 
