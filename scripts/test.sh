@@ -7,14 +7,19 @@ cd "$(dirname "$0")/.."
 # the variable names avoid the SDGX_ prefix, which the binaries read as configuration.
 PROJECT_PYTHON="$(bash scripts/venv.sh)"
 export PROJECT_PYTHON
-# Debian packages the tests drive: a throwaway PostgreSQL server (the database source tests)
-# and Chromium with its WebDriver (the report and dashboard tests), and NSS's certutil (the
-# dashboard over TLS: the test CA trusted in Chromium's NSS database).
+# Debian packages the tests drive: a throwaway PostgreSQL server (the database source tests),
+# Chromium with its WebDriver (the report and dashboard tests), NSS's certutil (the dashboard
+# over TLS: the test CA trusted in Chromium's NSS database), and LibreOffice with poppler and
+# Carlito, the font metric-compatible with the annex's Calibri (the annex printed to PDF, its
+# pages counted and drawn).
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 command -v certutil >/dev/null || need+=(libnss3-tools)
+command -v soffice >/dev/null || need+=(libreoffice-calc-nogui)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+[ -e /usr/share/fonts/truetype/crosextra/Carlito-Regular.ttf ] || need+=(fonts-crosextra-carlito)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=$( [ "$(id -u)" = 0 ] || echo sudo )
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -1,6 +1,7 @@
 //! The VNR exports on the example federation: SDMX-CSV 1.0 and 2.0 of the global and national
 //! dataflows validated by pysdmx and read by sdmx1 against the shipped structure message, the
-//! Open SDG bundle's layout, the XLSX annex read back by calamine, the HTML report and the
+//! Open SDG bundle's layout, the XLSX annex read back by calamine and openpyxl and printed by
+//! LibreOffice, the HTML report and the
 //! dashboard in headless Chromium, and the OpenAPI document against the routes served.
 
 use sdgx_coordinator::catalog::Read;
@@ -283,19 +284,86 @@ async fn the_xlsx_annex_reads_back_with_the_headline_and_the_indicators() {
     assert!(names.iter().any(|n| n == "Goal 10") && names.iter().any(|n| n == "Goal 3"), "{names:?}");
     let summary = book.worksheet_range("Summary").unwrap();
     let f = |r: u32, c: u32| summary.get_value((r, c)).cloned().unwrap_or(calamine::Data::Empty);
-    assert_eq!(f(2, 1), calamine::Data::Float(snap.store_version as f64));
+    assert_eq!(f(3, 1), calamine::Data::Float(snap.store_version as f64));
+    // The headline row: numerator, denominator, share (numeric cells, formatted by Excel).
     let share = snap.share.share.unwrap();
-    assert_eq!(f(6, 1), calamine::Data::Float(share));
-    assert_eq!(f(7, 1), calamine::Data::Float(snap.share.numerator as f64));
-    assert_eq!(f(8, 1), calamine::Data::Float(snap.share.denominator as f64));
-    // Goal 3: 3.3.1's latest national total, 2023 = 0.1, with migrants 0.2 and non-migrants 0.1.
+    assert_eq!(f(11, 3), calamine::Data::Float(share));
+    assert_eq!(f(11, 1), calamine::Data::Float(snap.share.numerator as f64));
+    assert_eq!(f(11, 2), calamine::Data::Float(snap.share.denominator as f64));
+    // Goal 3: 3.3.1's latest national total, 2023 = 0.1, with migrants 0.2 and non-migrants 0.1,
+    // from the agency named in the registry (its id in the agency code column).
     let g3 = book.worksheet_range("Goal 3").unwrap();
     let row = g3.rows().find(|r| r[0] == "3.3.1").expect("3.3.1 listed");
-    assert_eq!((row[2].to_string(), row[3].to_string(), row[5].to_string()), ("0.1".into(), "2023".into(), "moh".into()));
-    assert_eq!((row[7].to_string(), row[8].to_string(), row[9].to_string()), ("0.2".into(), "0.1".into(), "2023".into()));
-    assert!(row[6].to_string().contains("Migratory status"), "{row:?}");
+    assert_eq!((row[4].to_string(), row[6].to_string(), row[7].to_string()), ("0.1".into(), "2023".into(), "Ministry of Health".into()));
+    assert_eq!((row[9].to_string(), row[10].to_string(), row[11].to_string()), ("0.2".into(), "0.1".into(), "2023".into()));
+    assert_eq!(row[14].to_string(), "moh");
+    assert!(row[8].to_string().contains("Migratory status"), "{row:?}");
     let pubs = book.worksheet_range("Publications").unwrap();
-    assert_eq!(pubs.rows().count(), snap.publications.len() + 1);
+    assert_eq!(pubs.rows().count(), snap.publications.len() + 2, "a title row, a header row, one row per publication");
+    r.stop().await;
+}
+
+/// At most this many A4 pages for the annex of the example federation: 51 (en), 64 (fr) with the
+/// print layout (17 goal sheets, most on one or two pages); 69 (en) for the demo data before it.
+const ANNEX_MAX_PAGES: usize = 68;
+
+/// The annex as a document people print and read, in English and French: openpyxl reads its
+/// print settings (A4, one page wide, print areas, repeated and frozen header rows,
+/// autofilters, the store version and page numbers in the margins) and finds labels where codes
+/// were; LibreOffice prints it to PDF within a bound of A4 pages; the first pages are rendered
+/// to PNG in `target/tmp/annex-print/`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_xlsx_annex_prints_on_a4_with_labels_in_english_and_french() {
+    use sdgx_coordinator::i18n::Tr;
+    let (r, _token, tmp) = federation().await;
+    let mut snap = export::snapshot(&r.catalog, &Read::current(View::Provisional)).await.unwrap();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("annex-print");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let mut codes: Vec<String> = ["not_started", "in_progress", "not_applicable", "income_wealth_quantile", "migratory_status", "disability_status", "PT", "NUMBER", "SI_POV_NAHC", "SH_HIV_INCD", "SI_RMT_COST"]
+        .map(str::to_owned)
+        .to_vec();
+    codes.extend(sdgx_e2e::AGENCIES.map(str::to_owned));
+    let mut books = vec![];
+    // Texts each language must show, hand-written here (not read from the message files).
+    for (lang, texts) in [
+        ("en", vec!["Goal 3", "Not started", "Percent", "Ministry of Health", "Migratory status", "Plain-language definition", "Technical definition"]),
+        ("fr", vec!["Objectif 3", "Non commencée", "Pourcentage", "Statut migratoire", "Définition en langage courant", "Définition technique"]),
+    ] {
+        snap.tr = Tr::new(lang);
+        let path = out.join(format!("annex-{lang}.xlsx"));
+        std::fs::write(&path, export::render(Format::Xlsx, &snap).unwrap()).unwrap();
+        let t = |id: &str| snap.tr.t(id);
+        books.push(serde_json::json!({
+            "lang": lang,
+            "xlsx": path,
+            "sheets": [t("annex-sheet-summary"), t("annex-sheet-definitions"), snap.labels().goal_number(10), t("annex-sheet-areas"), t("annex-sheet-publications")],
+            "without_autofilter": [t("annex-sheet-summary")],
+            "code_headers": [t("annex-col-indicator-code"), t("annex-col-series-code"), t("annex-col-unit-code"), t("annex-col-agency-code"), t("annex-col-area-code"), t("annex-col-figure-name")],
+            "texts": texts,
+        }));
+    }
+    let expect = serde_json::json!({
+        "out": out,
+        "store_version": snap.store_version,
+        "codes": codes,
+        "max_pages": ANNEX_MAX_PAGES,
+        "png_pages": 4,
+        "books": books,
+    });
+    let expect_file = tmp.path().join("annex-expect.json");
+    std::fs::write(&expect_file, expect.to_string()).unwrap();
+    let o = tokio::process::Command::new(python()).arg(root().join("tests/py/annex_print.py")).arg(&expect_file).output().await.unwrap();
+    assert!(o.status.success(), "openpyxl / LibreOffice: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let read: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for lang in ["en", "fr"] {
+        let pages = read[lang]["pages"].as_u64().unwrap();
+        assert!(pages >= 5, "{lang}: {pages} pages cannot hold every sheet: {read}");
+        for png in read[lang]["pngs"].as_array().unwrap() {
+            assert!(std::fs::metadata(png.as_str().unwrap()).unwrap().len() > 5_000, "{png} is a real picture");
+        }
+    }
+    println!("annex pages: en {}, fr {}", read["en"]["pages"], read["fr"]["pages"]);
     r.stop().await;
 }
 
