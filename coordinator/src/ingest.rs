@@ -14,7 +14,8 @@ use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::FlightData;
 use futures::{Stream, StreamExt, TryStreamExt};
-use sdgx_schemas::flight::{Ack, PublishCommand};
+use sdgx_schemas::evidence::PublicationSignature;
+use sdgx_schemas::flight::{Ack, PublishCommand, RolledBack};
 use arrow::array::RecordBatch;
 use sdgx_schemas::api::DryRunReport;
 use sdgx_schemas::{Contract, ImportSummary, Manifest, ValidationOptions, Validator, CONTRACT_VERSION};
@@ -67,9 +68,12 @@ impl Answer {
 }
 
 /// Receives a `do_put` stream from `publisher`: the first message's descriptor carries the
-/// manifest; nothing is read further unless the publisher may publish it. A dry run goes
-/// through the same checks and is answered with its report; it commits nothing.
-pub async fn receive<S>(state: &Ingest, publisher: &Publisher, stream: S) -> Result<Answer>
+/// manifest; nothing is read further unless the publisher may publish it, its signature is the
+/// certificate's (`certificate`, the client certificate of a publisher over mutual TLS, must
+/// have signed it: [`check_signature`]) and the coordinator's history still holds the head the
+/// agent knows. A dry run goes through the same checks and is answered with its report; it
+/// commits nothing.
+pub async fn receive<S>(state: &Ingest, publisher: &Publisher, certificate: Option<&[u8]>, stream: S) -> Result<Answer>
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
@@ -83,6 +87,19 @@ where
     let command = PublishCommand::decode_command(descriptor.as_ref())?;
     let manifest = command.manifest;
     authorize(&state.registry, publisher, &manifest)?;
+    let signature = check_signature(&manifest, command.signature, certificate)?;
+    if let Some(known) = command.known_head
+        && !state.store.holds(&known).await {
+            let newest_version = state.store.version().await;
+            tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, known_version = known.store_version, newest_version,
+                "publication refused: the agent was acknowledged an entry this store no longer holds (rolled back)");
+            return Err(Error::RolledBack(Box::new(RolledBack {
+                sdgx: "rolled_back".into(),
+                publication: format!("agency {} dataset {}", manifest.agency, manifest.dataset),
+                known,
+                newest_version,
+            })));
+        }
     crate::framework_service::check(&state.contract, &manifest, command.framework.as_ref())?;
     // Held until the publication is committed or refused.
     let _admitted = state.admission.admit(&manifest.agency, &manifest.dataset)?;
@@ -130,7 +147,30 @@ where
     if dry {
         return dry_run(&state.catalog, options, manifest, batches).await.map(|r| Answer::DryRun(Box::new(r)));
     }
-    ingest(contract, store, options, manifest, batches).await.map(Answer::Ack)
+    ingest(contract, store, options, manifest, signature, batches).await.map(Answer::Ack)
+}
+
+/// Checks the agency's signature of a publication against the client certificate it came
+/// with (DER): without a certificate (plaintext development) none is needed and any is
+/// ignored; with one, a missing signature or one that does not verify is refused, naming the
+/// agency and dataset. Returns the signature with the certificate, for the log entry.
+pub fn check_signature(manifest: &Manifest, signature: Option<PublicationSignature>, certificate: Option<&[u8]>) -> Result<Option<PublicationSignature>> {
+    let Some(cert) = certificate else { return Ok(None) };
+    let refuse = |why: String| {
+        tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, reason = %why, "publication denied: bad signature");
+        Err(Error::PermissionDenied(format!("agency {} dataset {}: {why}; nothing was stored", manifest.agency, manifest.dataset)))
+    };
+    let Some(mut sig) = signature else {
+        return refuse("the publication carries no signature: an agent over mutual TLS signs each publication with the key of its client certificate".into());
+    };
+    let Some(content_hash) = manifest.content_hash.as_deref() else {
+        return refuse("the manifest carries no content hash, so the signature covers no rows".into());
+    };
+    if let Err(why) = sdgx_schemas::evidence::verify_publication(&sig, cert, &manifest.agency, &manifest.dataset, content_hash, manifest) {
+        return refuse(format!("the agency's signature does not verify against its client certificate: {why}"));
+    }
+    sig.signature.certificate = Some(sdgx_schemas::evidence::base64(cert));
+    Ok(Some(sig))
 }
 
 /// Limits on publications (settings of the same names in [`Config`]).
@@ -270,15 +310,32 @@ where
 
 /// Validates a publication's batches as they arrive, staging them to disk, then commits it;
 /// a rejected publication leaves the store unchanged.
-pub async fn ingest<S>(contract: &Contract, store: &Arc<Store>, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<Ack>
+pub async fn ingest<S>(
+    contract: &Contract,
+    store: &Arc<Store>,
+    options: ValidationOptions,
+    manifest: Manifest,
+    signature: Option<PublicationSignature>,
+    batches: S,
+) -> Result<Ack>
 where
     S: Stream<Item = Result<RecordBatch>> + Send,
 {
     tracing::info!(agency = %manifest.agency, dataset = %manifest.dataset, "publication received");
     let started = std::time::Instant::now();
-    let (staging, summary) = validated(contract, options, &manifest, store.stage(&manifest)?, batches).await?;
+    let (mut staging, summary) = validated(contract, options, &manifest, store.stage(&manifest)?, batches).await?;
     let received_ms = started.elapsed().as_millis() as u64;
-    let committed = store.commit(staging, manifest, summary).await?;
+    if signature.is_some() && manifest.content_hash.as_deref() != Some(summary.content_hash.as_str()) {
+        staging.discard().await;
+        return Err(Error::PermissionDenied(format!(
+            "agency {} dataset {}: the rows received hash to {}, but the agency signed content hash {}; nothing was stored",
+            manifest.agency,
+            manifest.dataset,
+            summary.content_hash,
+            manifest.content_hash.as_deref().unwrap_or("(none)")
+        )));
+    }
+    let committed = store.commit(staging, manifest, summary, signature).await?;
     let e = &committed.entry;
     tracing::info!(agency = %e.agency, dataset = %e.dataset, publication = %e.publication_id,
         version = e.store_version, rows = e.rows, duplicate = committed.duplicate,
@@ -290,6 +347,7 @@ where
         duplicate: committed.duplicate,
         rows: e.rows,
         content_hash: e.content_hash.clone(),
+        entry: Some(serde_json::to_value(e).map_err(|err| Error::Internal(format!("the log entry does not serialise: {err}")))?),
     })
 }
 

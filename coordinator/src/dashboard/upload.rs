@@ -406,7 +406,7 @@ pub async fn submit(ingest: &Ingest, uploads: &Uploads, agency: &str, id: &str) 
         return Err(e);
     }
     let batches = wire_batches(&ingest.contract, kept.kind(), &kept.path)?;
-    let ack = ingest::ingest(&ingest.contract, &ingest.store, ingest.options_for(&manifest.agency), manifest.clone(), batches).await?;
+    let ack = ingest::ingest(&ingest.contract, &ingest.store, ingest.options_for(&manifest.agency), manifest.clone(), None, batches).await?;
     Ok((manifest, ack))
 }
 
