@@ -561,7 +561,7 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
     let commits = store.read_commits().await?;
     let head = store.recorded_head()?;
     let entries = commits.iter().filter(|c| matches!(c.entry, Some(Ok(_))) || matches!(c.decision, Some(Ok(_)))).count();
-    let trust = catalog.registers().trust.clone();
+    let trust = Trust::from_pem_files(&catalog.registers().audit_ca).map_err(|e| Error::Config(format!("the audit's CA certificates: {e}")))?;
     let ca: Vec<String> = trust.files().iter().map(|f| f.display().to_string()).collect();
     let report = |chain: &Chain, m: Option<Mismatch>| AuditReport {
         entries,

@@ -183,10 +183,10 @@ pub struct Registers {
     pub derived_agency: Option<String>,
     /// The areas the per-area and cross-area figures compare (the `areas` setting).
     pub areas: Vec<String>,
-    /// The CA certificates the audit checks signers' certificates against
-    /// (`security.audit_ca`, else `security.tls.client_ca`); empty: signatures are checked,
-    /// certificates are not.
-    pub trust: sdgx_schemas::evidence::Trust,
+    /// The CA certificate files the audit checks signers' certificates against
+    /// (`security.audit_ca`, else `security.tls.client_ca`; read when the audit runs); empty:
+    /// signatures are checked, certificates are not, and none is required.
+    pub audit_ca: Vec<std::path::PathBuf>,
 }
 
 impl Registers {
@@ -198,7 +198,7 @@ impl Registers {
             national_area: config.national_area.clone(),
             derived_agency: Some(config.derived_agency.clone()),
             areas: config.areas.clone(),
-            trust: sdgx_schemas::evidence::Trust::from_pem_files(&config.audit_trust()).map_err(|e| crate::Error::Config(e.to_string()))?,
+            audit_ca: config.audit_trust(),
         })
     }
 }

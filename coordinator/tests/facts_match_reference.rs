@@ -107,7 +107,7 @@ async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize,
         calendar: vec![],
         derived_agency: None,
         areas: COMPARED[compared].iter().map(|a| a.to_string()).collect(),
-        trust: Default::default(),
+        audit_ca: vec![],
     };
     let catalog = |source| Catalog::new(contract.clone(), store.clone(), registers.clone(), 256 << 20, figures::views(source));
     let (facts, reference) = (catalog(Source::Facts), catalog(Source::Reference));

@@ -51,7 +51,8 @@ pub struct Running {
     pub analyst_flight: Option<std::net::SocketAddr>,
     /// The data directory (removed on drop).
     pub dir: tempfile::TempDir,
-    /// With mutual TLS: the PKI directory (`ca.pem`, `server.pem`, `agents/<agency>.pem`).
+    /// With mutual TLS: the PKI directory (`ca.pem`, `server.pem`, `signing.pem`,
+    /// `agents/<agency>.pem`).
     pub pki: Option<PathBuf>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<sdgx_coordinator::Result<()>>>,
@@ -87,6 +88,7 @@ impl Running {
                 client_ca: p.join("ca.pem"),
                 revoked: vec![],
             });
+            c.security.signing = Some(sdgx_coordinator::config::SigningConfig { cert: p.join("signing.pem"), key: p.join("signing.key") });
             c.security.insecure_plaintext_publish = false;
             tweak(c);
         })
@@ -112,6 +114,7 @@ impl Running {
         // In process and over plaintext: the same federation runs over mutual TLS with the
         // real binaries in tests/binaries.rs.
         config.security.tls = None;
+        config.security.signing = None;
         config.security.insecure_plaintext_publish = true;
         config.security.token_file = None;
         // The derived dataset's commits would move the store versions tests count; the tests
@@ -328,11 +331,13 @@ pub fn pki(dir: &Path) -> String {
     String::from_utf8(out.stdout).expect("UTF-8").trim().to_owned()
 }
 
-/// `cmd` given the coordinator's TLS and token files of the PKI in `pki` (see [`pki`]).
+/// `cmd` given the coordinator's TLS, signing and token files of the PKI in `pki` (see [`pki`]).
 pub fn coordinator_env<'a>(cmd: &'a mut std::process::Command, pki: &Path) -> &'a mut std::process::Command {
     cmd.env("SDGX_SECURITY__TLS__CERT", pki.join("server.pem"))
         .env("SDGX_SECURITY__TLS__KEY", pki.join("server.key"))
         .env("SDGX_SECURITY__TLS__CLIENT_CA", pki.join("ca.pem"))
+        .env("SDGX_SECURITY__SIGNING__CERT", pki.join("signing.pem"))
+        .env("SDGX_SECURITY__SIGNING__KEY", pki.join("signing.key"))
         .env("SDGX_SECURITY__TOKEN_FILE", pki.join("tokens.toml"))
 }
 

@@ -26,6 +26,7 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn open(data: &Path, writer: bool) -> std::sync::Arc<Catalog> {
     let mut config = sdgx_coordinator::Config::load(Some(&root().join("examples/federation/coordinator.toml"))).unwrap();
     config.data_dir = data.to_owned();
+    config.security.signing = None;
     sdgx_coordinator::server::open(&config, writer).await.unwrap().0
 }
 

@@ -83,6 +83,7 @@ fn config(dir: &Path) -> Config {
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.analyst_flight_addr = None;
     config.security.tls = None;
+    config.security.signing = None;
     config.security.insecure_plaintext_publish = true;
     config.security.token_file = None;
     config

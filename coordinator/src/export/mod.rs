@@ -396,7 +396,7 @@ mod tests {
             national_area: "AM".into(),
             derived_agency: Some("sdgx".into()),
             areas: vec![],
-            trust: Default::default(),
+            audit_ca: vec![],
         };
         let names = agency_names(&registers);
         assert_eq!(names.get("labour").map(String::as_str), Some("Ministry of Labour and Social Affairs"));
