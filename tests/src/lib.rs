@@ -74,11 +74,18 @@ impl Running {
 
     /// [`start_mtls`](Self::start_mtls) with the clock `clock` (a manual one the test moves).
     pub async fn start_mtls_with(clock: sdgx_coordinator::clock::Clock, tweak: impl FnOnce(&mut Config)) -> Running {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        Self::start_mtls_in(tempfile::tempdir().expect("temporary directory"), clock, tweak).await
+    }
+
+    /// [`start_mtls_with`](Self::start_mtls_with) on the data directory `dir`, whose PKI
+    /// (`<dir>/pki`) is made unless it is there (a restart).
+    pub async fn start_mtls_in(dir: tempfile::TempDir, clock: sdgx_coordinator::clock::Clock, tweak: impl FnOnce(&mut Config)) -> Running {
         let pki = dir.path().join("pki");
-        sdgx_coordinator::pki::init(&pki, &["localhost".into()], 30).expect("CA");
-        for a in AGENCIES {
-            sdgx_coordinator::pki::issue_agent(&pki, a, 30).expect("agent certificate");
+        if !pki.join("ca.pem").exists() {
+            sdgx_coordinator::pki::init(&pki, &["localhost".into()], 30).expect("CA");
+            for a in AGENCIES {
+                sdgx_coordinator::pki::issue_agent(&pki, a, 30).expect("agent certificate");
+            }
         }
         let p = pki.clone();
         let mut r = Self::start_in_with(dir, clock, move |c| {
