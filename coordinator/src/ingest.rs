@@ -68,11 +68,11 @@ impl Answer {
 }
 
 /// Receives a `do_put` stream from `publisher`: the first message's descriptor carries the
-/// manifest; nothing is read further unless the publisher may publish it, its signature is the
-/// certificate's (`certificate`, the client certificate of a publisher over mutual TLS, must
-/// have signed it: [`check_signature`]) and the coordinator's history still holds the head the
-/// agent knows. A dry run goes through the same checks and is answered with its report; it
-/// commits nothing.
+/// manifest; nothing is read further unless the publisher may publish it and the
+/// coordinator's history still holds the head the agent knows. Over mutual TLS
+/// (`certificate`, the publisher's client certificate) the validated rows are committed only
+/// when that certificate's key signed them ([`Signed`]). A dry run goes through the same
+/// checks and is answered with its report; it commits nothing.
 pub async fn receive<S>(state: &Ingest, publisher: &Publisher, certificate: Option<&[u8]>, stream: S) -> Result<Answer>
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
@@ -87,7 +87,7 @@ where
     let command = PublishCommand::decode_command(descriptor.as_ref())?;
     let manifest = command.manifest;
     authorize(&state.registry, publisher, &manifest)?;
-    let signature = check_signature(&manifest, command.signature, certificate)?;
+    let signed = Signed { signature: command.signature, certificate: certificate.map(<[u8]>::to_vec) };
     if let Some(known) = command.known_head
         && !state.store.holds(&known).await {
             let newest_version = state.store.version().await;
@@ -145,9 +145,46 @@ where
         other => Error::BadRequest(format!("agency {agency} dataset {dataset}: the Arrow IPC stream is malformed: {other}")),
     });
     if dry {
-        return dry_run(&state.catalog, options, manifest, batches).await.map(|r| Answer::DryRun(Box::new(r)));
+        return dry_run(&state.catalog, options, manifest, &signed, batches).await.map(|r| Answer::DryRun(Box::new(r)));
     }
-    ingest(contract, store, options, manifest, signature, batches).await.map(Answer::Ack)
+    ingest(contract, store, options, manifest, signed, batches).await.map(Answer::Ack)
+}
+
+/// What a publication came with to show who sent it: the agency's signature from its command,
+/// and the client certificate of its connection (over mutual TLS). Checked once the rows are
+/// validated, before anything is committed ([`check_signature`]).
+#[derive(Debug, Clone, Default)]
+pub struct Signed {
+    /// The signature the publication's command carries.
+    pub signature: Option<PublicationSignature>,
+    /// The client certificate (DER) it must have been made with; none over plaintext, for
+    /// uploads and for the coordinator's own publications.
+    pub certificate: Option<Vec<u8>>,
+}
+
+impl Signed {
+    /// A publication no agent signed: a dashboard upload, the coordinator's derived dataset, a
+    /// plaintext development publication.
+    pub fn unsigned() -> Signed {
+        Signed::default()
+    }
+
+    /// The checked signature of `manifest`'s publication whose rows hash to `content_hash`,
+    /// with its certificate; refused as [`check_signature`] refuses, or when the rows are not
+    /// the ones signed.
+    fn check(&self, manifest: &Manifest, content_hash: &str) -> Result<Option<PublicationSignature>> {
+        let checked = check_signature(manifest, self.signature.clone(), self.certificate.as_deref())?;
+        if checked.is_some() && manifest.content_hash.as_deref() != Some(content_hash) {
+            tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, "publication denied: the rows are not the ones signed");
+            return Err(Error::PermissionDenied(format!(
+                "agency {} dataset {}: the rows received hash to {content_hash}, but the agency signed content hash {}; nothing was stored",
+                manifest.agency,
+                manifest.dataset,
+                manifest.content_hash.as_deref().unwrap_or("(none)")
+            )));
+        }
+        Ok(checked)
+    }
 }
 
 /// Checks the agency's signature of a publication against the client certificate it came
@@ -315,7 +352,7 @@ pub async fn ingest<S>(
     store: &Arc<Store>,
     options: ValidationOptions,
     manifest: Manifest,
-    signature: Option<PublicationSignature>,
+    signed: Signed,
     batches: S,
 ) -> Result<Ack>
 where
@@ -325,16 +362,13 @@ where
     let started = std::time::Instant::now();
     let (mut staging, summary) = validated(contract, options, &manifest, store.stage(&manifest)?, batches).await?;
     let received_ms = started.elapsed().as_millis() as u64;
-    if signature.is_some() && manifest.content_hash.as_deref() != Some(summary.content_hash.as_str()) {
-        staging.discard().await;
-        return Err(Error::PermissionDenied(format!(
-            "agency {} dataset {}: the rows received hash to {}, but the agency signed content hash {}; nothing was stored",
-            manifest.agency,
-            manifest.dataset,
-            summary.content_hash,
-            manifest.content_hash.as_deref().unwrap_or("(none)")
-        )));
-    }
+    let signature = match signed.check(&manifest, &summary.content_hash) {
+        Ok(s) => s,
+        Err(e) => {
+            staging.discard().await;
+            return Err(e);
+        }
+    };
     let committed = store.commit(staging, manifest, summary, signature).await?;
     let e = &committed.entry;
     tracing::info!(agency = %e.agency, dataset = %e.dataset, publication = %e.publication_id,
@@ -354,12 +388,16 @@ where
 /// A dry run of a publication: validated as [`ingest`] validates it (contract and quality
 /// rules), then checked for being a duplicate and measured for its figure impact on the
 /// official view (see [`crate::review`]); nothing is written or committed.
-pub async fn dry_run<S>(catalog: &Catalog, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<DryRunReport>
+pub async fn dry_run<S>(catalog: &Catalog, options: ValidationOptions, manifest: Manifest, signed: &Signed, batches: S) -> Result<DryRunReport>
 where
     S: Stream<Item = Result<RecordBatch>> + Send,
 {
     let store = catalog.store();
-    let (staging, summary) = validated(catalog.contract(), options, &manifest, store.stage_dry(&manifest)?, batches).await?;
+    let (mut staging, summary) = validated(catalog.contract(), options, &manifest, store.stage_dry(&manifest)?, batches).await?;
+    if let Err(e) = signed.check(&manifest, &summary.content_hash) {
+        staging.discard().await;
+        return Err(e);
+    }
     let trial = store.trial(staging, &manifest, &summary).await?;
     let impact = match trial.duplicate {
         true => None,
@@ -512,6 +550,41 @@ impl Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_publication_over_mutual_tls_must_be_signed_with_its_client_certificate() {
+        use sdgx_schemas::evidence::KeySigner;
+        let dir = tempfile::tempdir().unwrap();
+        crate::pki::init(dir.path(), &["localhost".into()], 30).unwrap();
+        let (cert, key) = crate::pki::issue_agent(dir.path(), "sms", 30).unwrap();
+        let (other_cert, other_key) = crate::pki::issue_agent(dir.path(), "labour", 30).unwrap();
+        let sms = KeySigner::from_pem_files(&cert, &key).unwrap();
+        let labour = KeySigner::from_pem_files(&other_cert, &other_key).unwrap();
+        let mut m = Manifest::from_toml(
+            "agency = \"sms\"\ndataset = \"asylum\"\ntitle = \"t\"\nindicators = []\nperiodicity = \"A\"\n[reference_period]\nstart = \"2020\"\nend = \"2020\"\n",
+        )
+        .unwrap();
+        m.content_hash = Some("sha256:00".into());
+        let signed = sms.sign_publication(&m, "2026-01-01T00:00:00.000Z").unwrap();
+        let kept = check_signature(&m, Some(signed.clone()), Some(sms.certificate())).unwrap().unwrap();
+        assert_eq!(kept.signature.certificate.as_deref(), Some(sdgx_schemas::evidence::base64(sms.certificate()).as_str()), "kept with the certificate");
+        assert_eq!(check_signature(&m, None, None).unwrap(), None, "plaintext development: nothing to check");
+        let refused = |sig: Option<sdgx_schemas::evidence::PublicationSignature>, m: &Manifest| {
+            let e = check_signature(m, sig, Some(sms.certificate())).unwrap_err();
+            assert!(matches!(e, Error::PermissionDenied(_)), "{e}");
+            let e = e.to_string();
+            assert!(e.contains("agency sms dataset asylum") && e.contains("nothing was stored"), "{e}");
+            e
+        };
+        assert!(refused(None, &m).contains("carries no signature"));
+        let mut edited = m.clone();
+        edited.title = "u".into();
+        assert!(refused(Some(signed.clone()), &edited).contains("does not verify"), "the manifest is covered");
+        assert!(refused(Some(labour.sign_publication(&m, "2026-01-01T00:00:00.000Z").unwrap()), &m).contains("does not verify"), "another key");
+        let mut later = signed;
+        later.signed_at = "2026-01-02T00:00:00.000Z".into();
+        assert!(refused(Some(later), &m).contains("does not verify"), "the time is covered");
+    }
 
     fn limits(max_concurrent: usize, max_per_agency: usize) -> Limits {
         Limits { max_messages: 10, idle_timeout: Duration::from_secs(1), deadline: Duration::from_secs(1), max_concurrent, max_per_agency }
