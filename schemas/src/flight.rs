@@ -94,7 +94,7 @@ impl FrameworkMismatch {
 
     /// Decodes gRPC status details; `None` when they are not a framework mismatch.
     pub fn decode(details: &[u8]) -> Option<FrameworkMismatch> {
-        serde_json::from_slice::<FrameworkMismatch>(details).ok().filter(|m| m.sdgx == "framework_mismatch")
+        decode_details(details, "framework_mismatch", |m: &FrameworkMismatch| &m.sdgx)
     }
 }
 
@@ -161,15 +161,21 @@ pub struct RolledBack {
 }
 
 impl RolledBack {
-    /// Encodes as gRPC status details.
+    /// Encodes as gRPC status details (JSON).
     pub fn encode(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("serialisable")
     }
 
     /// Decodes gRPC status details; `None` when they are not a rollback.
     pub fn decode(details: &[u8]) -> Option<RolledBack> {
-        serde_json::from_slice::<RolledBack>(details).ok().filter(|m| m.sdgx == "rolled_back")
+        decode_details(details, "rolled_back", |r: &RolledBack| &r.sdgx)
     }
+}
+
+/// gRPC status details as a `T` whose tag (`sdgx`, read by `tag_of`) is `tag`; `None` when
+/// they are another message.
+fn decode_details<T: serde::de::DeserializeOwned>(details: &[u8], tag: &str, tag_of: impl Fn(&T) -> &str) -> Option<T> {
+    serde_json::from_slice::<T>(details).ok().filter(|m| tag_of(m) == tag)
 }
 
 impl std::fmt::Display for RolledBack {

@@ -326,6 +326,20 @@ pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
     out
 }
 
+/// Copies the directory `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for e in std::fs::read_dir(from).expect("read the directory") {
+        let e = e.expect("directory entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy a file");
+        }
+    }
+}
+
 /// A PKI for the example federation made by the real binary in `dir`: `ca init`, one client
 /// certificate per example agency, and a reader token (returned) in `tokens.toml`.
 pub fn pki(dir: &Path) -> String {

@@ -19,7 +19,7 @@ use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
 use futures::{stream, TryStreamExt};
 use sdgx_coordinator::audit::Mismatch;
 use sdgx_coordinator::{Config, Coordinator};
-use sdgx_e2e::{root, Running};
+use sdgx_e2e::{copy_dir, root, Running};
 use sdgx_coordinator::store::{PublicationEntry, LOG_KEY};
 use sdgx_schemas::evidence::{entry_statement, KeySigner};
 use sdgx_schemas::flight::PublishCommand;
@@ -426,19 +426,6 @@ async fn a_forged_agency_signature_fails_the_audit() {
     let m = audit_names_sms(&r).await;
     assert!(m.reason.contains("carries no coordinator signature"), "{m}");
     r.stop().await;
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
