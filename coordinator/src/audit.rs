@@ -14,9 +14,15 @@
 //! store, in `<data_dir>/state/head.json`, after every commit, so deleting or replacing the
 //! newest commits is seen too.
 //!
+//! Each entry also carries signatures (see [`sdgx_schemas::evidence`]): the agency's of its
+//! publication, with its client certificate, and the coordinator's of the entry at its store
+//! version, with its signing certificate. Both are checked wherever the chain is; [`verify`]
+//! also checks each certificate against the CA certificates configured or given
+//! (`audit verify --ca`), and then requires the coordinator's signature on every entry.
+//!
 //! [`check_log`] replays the commit files from version 0 and checks all of it but the rows
-//! (the coordinator runs it at start); [`verify`] adds the rows. Each failure names the commit
-//! (store version) and, where it has one, the entry.
+//! and the certificates (the coordinator runs it at start); [`verify`] adds them. Each failure
+//! names the commit (store version) and, where it has one, the entry.
 
 use std::path::Path;
 
