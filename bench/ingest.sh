@@ -46,6 +46,9 @@ national_area = "AM"
 cert = "$PWD/$work/pki/server.pem"
 key = "$PWD/$work/pki/server.key"
 client_ca = "$PWD/$work/pki/ca.pem"
+[security.signing]
+cert = "$PWD/$work/pki/signing.pem"
+key = "$PWD/$work/pki/signing.key"
 [[security.agency]]
 id = "sms"
 name = "State Migration Service"

@@ -7,7 +7,8 @@
 #                                         reader token (tokens/analyst.token) and the sign-off
 #                                         approver's token (tokens/approver.token): the NSO's vault
 #   /pki           (volume pki)           what the coordinator needs: ca.pem, server.pem,
-#                                         server.key, tokens.toml (token hashes only)
+#                                         server.key, signing.pem, signing.key (its log-signing
+#                                         key), tokens.toml (token hashes only)
 #   /certs/<agency> (volume certs-<agency>) what that agency's agent needs: ca.pem, agent.pem,
 #                                         agent.key, api.token (its calendar token)
 # Settings (environment): SDGX_PKI_NAMES, the coordinator's DNS names and addresses for its
@@ -25,7 +26,9 @@ if [ ! -s /ca/ca.pem ]; then
   for n in $names; do set -- "$@" --name "$n"; done
   sdgx-coordinator ca init --dir /ca "$@"
 fi
-cp /ca/ca.pem /ca/server.pem /ca/server.key /pki/
+# A CA made before the coordinator signed its log gets its signing certificate.
+[ -s /ca/signing.key ] || sdgx-coordinator ca issue-signer --dir /ca
+cp /ca/ca.pem /ca/server.pem /ca/server.key /ca/signing.pem /ca/signing.key /pki/
 touch /pki/tokens.toml
 if [ ! -s /ca/tokens/analyst.token ]; then
   # A reader token for the analysts (Flight SQL, HTTP API, dashboard): the secret goes to the

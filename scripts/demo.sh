@@ -73,6 +73,8 @@ ca() {
   local dir=$1
   shift
   [ -f "$dir/ca.key" ] || "$bin/sdgx-coordinator" ca init --dir "$dir" | sed 's/^/   /'
+  # A CA made before coordinators signed their log gets the signing certificate.
+  [ -f "$dir/signing.key" ] || "$bin/sdgx-coordinator" ca issue-signer --dir "$dir" | sed 's/^/   /'
   for agency in "$@"; do
     [ -f "$dir/agents/$agency.key" ] || "$bin/sdgx-coordinator" ca issue-agent --dir "$dir" --agency "$agency" | sed 's/^/   /'
   done
@@ -90,6 +92,8 @@ if [ ! -f "$pki/ca.key" ]; then
     "$bin/sdgx-coordinator" ca issue-agent --dir "$pki" --agency "$agency" | sed 's/^/   /'
   done
 fi
+# A CA made before the coordinator signed its log gets the signing certificate.
+[ -f "$pki/signing.key" ] || "$bin/sdgx-coordinator" ca issue-signer --dir "$pki" | sed 's/^/   /'
 mkdir -p "$pki/tokens"
 for agency in $agencies; do
   # Each agent's API token (role agency: it reads only its own reporting calendar).

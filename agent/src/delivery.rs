@@ -1,6 +1,10 @@
 //! Delivering the outbox: each pending publication is sent with `do_put`; a failure to reach
 //! the coordinator is retried with exponential backoff and jitter, a refusal is final.
 //!
+//! Each publication is signed with the agency's key, names the newest log entry the agent was
+//! acknowledged (a coordinator that no longer holds it refuses as rolled back, and delivery
+//! stops), and each acknowledgement's signed entry is checked and kept ([`crate::evidence`]).
+//!
 //! Delivery is idempotent: a publication carries its content hash, and the coordinator
 //! acknowledges content identical to the dataset's current version as a duplicate without a
 //! new store version. So a retry after a lost acknowledgement, or after the agent was killed
@@ -97,6 +101,23 @@ pub async fn deliver_due(config: &Config, contract: &mut Arc<Contract>, outbox: 
             // fault and stays pending.
             return Err(err);
         }
+        if let Err(err @ Error::RolledBack { .. }) = result {
+            // The coordinator lost history this agent was acknowledged: the publication is not
+            // at fault and stays pending, and delivery stops until the operator has looked.
+            e.attempts += 1;
+            e.last_attempt = Some(now());
+            e.last_reply = Some(err.to_string());
+            outbox.update(&e)?;
+            tracing::error!(publication = %e.label(), error = %err, "the coordinator was rolled back; not delivered");
+            return Err(err);
+        }
+        let result = result.and_then(|ack| {
+            let head = crate::evidence::check_ack(&config.coordinator, config.tls.as_ref(), &ack)?;
+            if let Some(h) = head {
+                outbox.record_head(&h)?;
+            }
+            Ok(ack)
+        });
         e.attempts += 1;
         e.last_attempt = Some(now());
         match &result {
@@ -157,7 +178,17 @@ async fn attempt(config: &Config, contract: &Arc<Contract>, outbox: &Outbox, e: 
     }
     let cl = client.as_mut().expect("connected");
     let data = outbox.data(e);
-    let up = Upload { manifest: &e.manifest, data: &data, format: Format::Parquet, rows: e.rows, framework: e.framework.as_ref() };
+    let signature = crate::evidence::sign(config.tls.as_ref(), &e.manifest)?;
+    let known_head = outbox.head()?;
+    let up = Upload {
+        manifest: &e.manifest,
+        data: &data,
+        format: Format::Parquet,
+        rows: e.rows,
+        framework: e.framework.as_ref(),
+        signature: signature.as_ref(),
+        known_head: known_head.as_ref(),
+    };
     send(cl, &config.coordinator, contract.clone(), up, config.batch_size).await
 }
 

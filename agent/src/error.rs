@@ -54,6 +54,23 @@ pub enum Error {
         /// Both frameworks.
         mismatch: Box<sdgx_schemas::flight::FrameworkMismatch>,
     },
+    /// The coordinator's history no longer holds the log entry this agent was acknowledged:
+    /// it was rolled back (see [`crate::evidence`]). The publication stays pending.
+    #[error("coordinator {url} refused the publication: {detail}")]
+    RolledBack {
+        /// The coordinator's URL.
+        url: String,
+        /// The entry the agent saw and the coordinator's newest version.
+        detail: Box<sdgx_schemas::flight::RolledBack>,
+    },
+    /// An acknowledgement's signed log entry does not check out (see [`crate::evidence`]).
+    #[error("coordinator {url}: the acknowledgement is no evidence: {message}")]
+    Evidence {
+        /// The coordinator's URL.
+        url: String,
+        /// What is wrong with it.
+        message: String,
+    },
     /// The framework cache (see [`crate::framework`]) could not be written or read, or holds
     /// a bundle that does not match its hash.
     #[error("framework cache {path}: {message}")]

@@ -16,6 +16,7 @@
 //! | [`publish`] | local validation into the outbox, then the streaming upload |
 //! | [`outbox`] | the durable outbox of publications |
 //! | [`delivery`] | sending the outbox, with retries, backoff and jitter |
+//! | [`evidence`] | signing publications, checking signed acknowledgements, the last head seen |
 //! | [`progress`] | upload progress: a bar on a terminal, log lines otherwise |
 //! | [`client`] | the Flight connection to the coordinator |
 //! | [`daemon`] | `sdgx-agent run`: scheduled and on-change publication |
@@ -29,6 +30,7 @@ pub mod config;
 pub mod daemon;
 pub mod delivery;
 pub mod error;
+pub mod evidence;
 pub mod framework;
 pub mod logging;
 pub mod metrics;
@@ -162,12 +164,15 @@ pub async fn validate_remote(config: &Config, f: framework::InForce) -> Result<V
                     if client.is_none() {
                         client = Some(client::connect(&config.coordinator, &config.transport, config.tls.as_ref()).await?);
                     }
+                    let signature = evidence::sign(config.tls.as_ref(), &p.manifest)?;
                     let up = publish::Upload {
                         manifest: &p.manifest,
                         data: &copy,
                         format: config::Format::Parquet,
                         rows: p.summary.rows,
                         framework: Some(&framework),
+                        signature: signature.as_ref(),
+                        known_head: None,
                     };
                     let c = client.as_mut().expect("connected");
                     publish::send_dry_run(c, &config.coordinator, contract.clone(), up, config.batch_size).await

@@ -9,7 +9,13 @@
 //! <outbox>/<id>/entry.json         the manifest, the state and the coordinator's last reply
 //! <outbox>/<id>/data.parquet       the normalised rows, exactly as validated (while pending)
 //! <outbox>/.framework/             the coordinator's framework, cached (crate::framework)
+//! <outbox>/head.json               the newest log entry the coordinator acknowledged, signed
+//!                                  (crate::evidence): store version and entry hash
 //! ```
+//!
+//! Each sent entry keeps the coordinator's acknowledgement in `entry.json` (`ack`), with the
+//! log entry as committed and the coordinator's signature of it: the agency's proof of what was
+//! acknowledged, and at which store version.
 //!
 //! An entry whose `entry.json` cannot be read or parsed (a damaged disk, a hand edit) is
 //! *corrupt*: it is skipped, left on disk untouched for the operator, and reported by
@@ -23,6 +29,7 @@
 
 use std::path::{Path, PathBuf};
 
+use sdgx_schemas::evidence::ChainHead;
 use sdgx_schemas::flight::Ack;
 use sdgx_schemas::{FrameworkRef, Manifest};
 use serde::{Deserialize, Serialize};
@@ -301,6 +308,24 @@ impl Outbox {
             self.update(&old)?;
         }
         Ok(Staged::Added(entry))
+    }
+
+    /// The newest log entry the coordinator acknowledged to this agent, if any.
+    pub fn head(&self) -> Result<Option<ChainHead>> {
+        let path = self.dir.join("head.json");
+        match std::fs::read(&path) {
+            Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| Error::Outbox { path: path.display().to_string(), message: format!("unreadable: {e}") }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Outbox { path: path.display().to_string(), message: e.to_string() }),
+        }
+    }
+
+    /// Records `head` as the newest entry acknowledged, unless a newer one is recorded.
+    pub fn record_head(&self, head: &ChainHead) -> Result<()> {
+        if self.head()?.is_some_and(|h| h.store_version >= head.store_version) {
+            return Ok(());
+        }
+        write_durable(&self.dir.join("head.json"), &serde_json::to_vec_pretty(head).expect("a head serialises"))
     }
 
     /// Records a changed entry durably. A finished entry's rows are removed, and only the

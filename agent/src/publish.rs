@@ -11,7 +11,8 @@ use arrow_flight::error::FlightError;
 use arrow_flight::FlightClient;
 use futures::TryStreamExt;
 use sdgx_schemas::api::DryRunReport;
-use sdgx_schemas::flight::{Ack, FrameworkMismatch, PublishCommand};
+use sdgx_schemas::evidence::{ChainHead, PublicationSignature};
+use sdgx_schemas::flight::{Ack, FrameworkMismatch, PublishCommand, RolledBack};
 use sdgx_schemas::normalize::{observation_schema_nullable, validate_stream, Normalizer};
 use sdgx_schemas::{Contract, FrameworkRef, ImportSummary, Manifest, ValidationOptions, Validator};
 use tokio_stream::wrappers::ReceiverStream;
@@ -144,6 +145,11 @@ pub struct Upload<'a> {
     pub rows: u64,
     /// The framework it was validated against, named to the coordinator (`None`: not named).
     pub framework: Option<&'a FrameworkRef>,
+    /// The agency's signature of it ([`crate::evidence::sign`]); `None` over plaintext.
+    pub signature: Option<&'a PublicationSignature>,
+    /// The newest log entry this agent was acknowledged, for the coordinator to find in its
+    /// history (`None`: none yet, or not asked).
+    pub known_head: Option<&'a ChainHead>,
 }
 
 /// Streams a publication to the coordinator and returns its acknowledgement.
@@ -217,7 +223,10 @@ async fn put(client: &mut FlightClient, url: &str, contract: Arc<Contract>, up: 
         Ok(())
     });
     let flight_data = FlightDataEncoderBuilder::new()
-        .with_flight_descriptor(Some(PublishCommand::descriptor_of(up.manifest, up.framework, dry_run)))
+        .with_flight_descriptor(Some(
+            PublishCommand { signature: up.signature.cloned(), known_head: up.known_head.cloned(), ..PublishCommand::new(up.manifest, up.framework, dry_run) }
+                .to_descriptor(),
+        ))
         .with_schema(observation_schema_nullable())
         .build(ReceiverStream::new(rx));
     let fail = |m: String| Error::Coordinator { url: url.to_owned(), message: m };
@@ -237,6 +246,9 @@ async fn put(client: &mut FlightClient, url: &str, contract: Arc<Contract>, up: 
         FlightError::Tonic(s) if s.code() == tonic::Code::FailedPrecondition && FrameworkMismatch::decode(s.details()).is_some() => {
             let mismatch = FrameworkMismatch::decode(s.details()).expect("checked");
             Error::FrameworkMismatch { url: url.to_owned(), mismatch: Box::new(mismatch) }
+        }
+        FlightError::Tonic(s) if s.code() == tonic::Code::FailedPrecondition && RolledBack::decode(s.details()).is_some() => {
+            Error::RolledBack { url: url.to_owned(), detail: Box::new(RolledBack::decode(s.details()).expect("checked")) }
         }
         FlightError::Tonic(s) if crate::delivery::is_permanent(s.code()) => {
             Error::Refused { url: url.to_owned(), code: s.code(), message: s.message().to_owned() }

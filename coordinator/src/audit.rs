@@ -14,9 +14,15 @@
 //! store, in `<data_dir>/state/head.json`, after every commit, so deleting or replacing the
 //! newest commits is seen too.
 //!
+//! Each entry also carries signatures (see [`sdgx_schemas::evidence`]): the agency's of its
+//! publication, with its client certificate, and the coordinator's of the entry at its store
+//! version, with its signing certificate. Both are checked wherever the chain is; [`verify`]
+//! also checks each certificate against the CA certificates configured or given
+//! (`audit verify --ca`), and then requires the coordinator's signature on every entry.
+//!
 //! [`check_log`] replays the commit files from version 0 and checks all of it but the rows
-//! (the coordinator runs it at start); [`verify`] adds the rows. Each failure names the commit
-//! (store version) and, where it has one, the entry.
+//! and the certificates (the coordinator runs it at start); [`verify`] adds them. Each failure
+//! names the commit (store version) and, where it has one, the entry.
 
 use std::path::Path;
 
@@ -28,25 +34,30 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::signoff::{Decision, DECISION_KEY};
 use crate::entry::{PublicationEntry, LOG_KEY};
+use sdgx_schemas::evidence::{self, Purpose, Signature, Trust};
 
 /// The `previous_entry_hash` of the first entry.
 pub const GENESIS: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The hash of a log entry: SHA-256 of its JSON serialisation (fields in declaration order)
-/// with `entry_hash` empty and `store_version` 0 (the version is known only after the commit).
-/// It covers `actions_hash` when the entry has one.
+/// with `entry_hash` empty, `store_version` 0 (the version is known only after the commit) and
+/// no `coordinator_signature` (which signs this hash). It covers `actions_hash` when the entry
+/// has one, and the agency's signature.
 pub fn entry_hash(e: &PublicationEntry) -> String {
     let mut c = e.clone();
     c.entry_hash = String::new();
     c.store_version = 0;
+    c.coordinator_signature = None;
     json_hash(&c)
 }
 
-/// The hash of a decision, the same way: its JSON with `entry_hash` empty and `store_version` 0.
+/// The hash of a decision, the same way: its JSON with `entry_hash` empty, `store_version` 0 and
+/// no `coordinator_signature`.
 pub fn decision_hash(d: &Decision) -> String {
     let mut c = d.clone();
     c.entry_hash = String::new();
     c.store_version = 0;
+    c.coordinator_signature = None;
     json_hash(&c)
 }
 
@@ -65,7 +76,7 @@ pub fn actions_hash(actions: &[Value]) -> String {
         .iter()
         .map(|a| {
             let mut s = String::new();
-            canonical(a, &mut s);
+            sdgx_schemas::evidence::canonical_json(a, &mut s);
             s
         })
         .collect();
@@ -77,37 +88,6 @@ pub fn actions_hash(actions: &[Value]) -> String {
         h.update(b"\n");
     }
     format!("sha256:{}", hex::encode(h.finalize()))
-}
-
-/// Appends the canonical JSON of `v` to `out`: object keys sorted, no whitespace.
-fn canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort_unstable();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                canonical(&m[k], out);
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                canonical(x, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
-    }
 }
 
 /// One commit of the Delta log, as read from its commit file.
@@ -258,16 +238,29 @@ pub struct AuditReport {
     pub entries: usize,
     /// The first entry that does not match, if any.
     pub first_mismatch: Option<Mismatch>,
+    /// Publications whose agency's signature verified (up to the first mismatch).
+    pub agency_signed: usize,
+    /// Entries whose coordinator's signature verified (up to the first mismatch).
+    pub coordinator_signed: usize,
+    /// The CA files the signers' certificates were checked against (empty: the signatures were
+    /// checked against the certificates the entries carry, which were not checked).
+    pub ca: Vec<String>,
 }
 
 impl std::fmt::Display for AuditReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.first_mismatch {
-            None => write!(
-                f,
-                "audit passed: {} log entries (publications and sign-off decisions); every commit carries its entry, chain, actions and content hashes and every decision verified",
-                self.entries
-            ),
+            None => {
+                write!(
+                    f,
+                    "audit passed: {} log entries (publications and sign-off decisions); every commit carries its entry, chain, actions and content hashes and every decision verified; {} entries signed by the coordinator, {} publications signed by their agency",
+                    self.entries, self.coordinator_signed, self.agency_signed
+                )?;
+                match self.ca.is_empty() {
+                    true => write!(f, "; no CA certificate given: the signers' certificates were not checked (give --ca)"),
+                    false => write!(f, "; every signer's certificate chains to {}", self.ca.join(", ")),
+                }
+            }
             Some(m) => write!(f, "audit FAILED at {m} ({} entries in the log)", self.entries),
         }
     }
@@ -285,6 +278,13 @@ struct Chain {
     publications: std::collections::HashMap<String, (String, String, crate::signoff::Status)>,
     /// The coordinator's own decisions so far (see [`crate::signoff::Automatic`]).
     automatic: crate::signoff::Automatic,
+    /// The CA certificates signers' certificates must chain to; with none, signatures are
+    /// checked against the certificates the entries carry, and none is required.
+    trust: Trust,
+    /// Publications signed by their agency so far.
+    agency_signed: usize,
+    /// Entries signed by the coordinator so far.
+    coordinator_signed: usize,
 }
 
 /// What a commit after the table's creation carries.
@@ -295,12 +295,62 @@ enum Entry<'a> {
 
 impl Chain {
     fn new() -> Chain {
-        Chain { expected: 0, previous: GENESIS.to_owned(), entries: 0, anchored: false, publications: Default::default(), automatic: Default::default() }
+        Chain {
+            expected: 0,
+            previous: GENESIS.to_owned(),
+            entries: 0,
+            anchored: false,
+            publications: Default::default(),
+            automatic: Default::default(),
+            trust: Trust::default(),
+            agency_signed: 0,
+            coordinator_signed: 0,
+        }
     }
 
-    /// A chain whose automatic decisions must be on `derived_agency`'s publications, if known.
-    fn with_derived_agency(derived_agency: Option<&str>) -> Chain {
-        Chain { automatic: derived_agency.map(crate::signoff::Automatic::configured).unwrap_or_default(), ..Chain::new() }
+    /// A chain whose automatic decisions must be on `derived_agency`'s publications, if known,
+    /// and whose signers' certificates must chain to `trust`.
+    fn audited(derived_agency: Option<&str>, trust: Trust) -> Chain {
+        Chain { automatic: derived_agency.map(crate::signoff::Automatic::configured).unwrap_or_default(), trust, ..Chain::new() }
+    }
+
+    /// Checks the coordinator's signature `sig` of the entry `entry_hash` at `version`, made at
+    /// `at`; required when CA certificates are known.
+    fn coordinator_signature(&mut self, version: i64, entry_hash: &str, sig: Option<&Signature>, at: &str) -> std::result::Result<(), String> {
+        let Some(sig) = sig else {
+            return match self.trust.is_empty() {
+                true => Ok(()),
+                false => Err("the entry carries no coordinator signature: it was not written by a coordinator holding the signing key".into()),
+            };
+        };
+        let why = |w: String| format!("the coordinator's signature of the entry at store version {version}: {w}");
+        let cert = evidence::certificate_of(sig).map_err(why)?;
+        evidence::verify(sig, &cert, &evidence::entry_statement(version, entry_hash).map_err(|e| why(e.to_string()))?).map_err(why)?;
+        if !self.trust.is_empty() {
+            self.trust.check(&cert, at, Purpose::Coordinator).map_err(why)?;
+        }
+        self.coordinator_signed += 1;
+        Ok(())
+    }
+
+    /// Checks the agency's signature of the publication `e`, if it has one: made with a
+    /// certificate naming the entry's agency, over the entry's agency, dataset, content hash
+    /// and manifest.
+    fn agency_signature(&mut self, e: &PublicationEntry) -> std::result::Result<(), String> {
+        let Some(sig) = &e.agency_signature else { return Ok(()) };
+        let why = |w: String| format!("the agency's signature of the publication: {w}");
+        let cert = evidence::certificate_of(&sig.signature).map_err(why)?;
+        let named = crate::pki::agency_of(&cert, &[]).map_err(why)?;
+        if named != e.agency {
+            return Err(why(format!("it was made with agency {named}'s certificate, not agency {}'s", e.agency)));
+        }
+        evidence::verify_publication(sig, &cert, &e.agency, &e.dataset, &e.content_hash, &e.manifest)
+            .map_err(|w| why(format!("{w}: the entry is not what agency {} signed", e.agency)))?;
+        if !self.trust.is_empty() {
+            self.trust.check(&cert, &sig.signed_at, Purpose::Agency).map_err(why)?;
+        }
+        self.agency_signed += 1;
+        Ok(())
     }
 
     /// Checks a decision commit: no data actions, its place in the chain, its hash, and that
@@ -308,8 +358,9 @@ impl Chain {
     /// automatic approvals included ([`crate::signoff::Automatic`]).
     fn decision(&mut self, c: &LogCommit, d: &Decision, kinds: &[String]) -> std::result::Result<(), Mismatch> {
         self.entries += 1;
+        let n = self.entries;
         let fail = |reason: String| Mismatch {
-            entry: self.entries,
+            entry: n,
             publication_id: d.publication_id.clone(),
             agency: d.agency.clone(),
             dataset: d.dataset.clone(),
@@ -326,6 +377,8 @@ impl Chain {
         if recomputed != d.entry_hash {
             return Err(fail(format!("the decision was altered: it hashes to {recomputed}, the log records {}", d.entry_hash)));
         }
+        let signed = self.coordinator_signature(c.version, &d.entry_hash, d.coordinator_signature.as_ref(), &d.decided_at);
+        signed.map_err(fail)?;
         let Some((agency, dataset, status)) = self.publications.get(&d.publication_id) else {
             return Err(fail("no earlier commit published the publication it decides on".into()));
         };
@@ -397,8 +450,9 @@ impl Chain {
             Some(Ok(e)) => e,
         };
         self.entries += 1;
+        let n = self.entries;
         let fail = |reason: String| Mismatch {
-            entry: self.entries,
+            entry: n,
             publication_id: e.publication_id.clone(),
             agency: e.agency.clone(),
             dataset: e.dataset.clone(),
@@ -432,6 +486,8 @@ impl Chain {
             // An entry written before actions were anchored: its rows are checked, not its actions.
             None => {}
         }
+        self.agency_signature(e).map_err(fail)?;
+        self.coordinator_signature(c.version, &e.entry_hash, e.coordinator_signature.as_ref(), &e.received_at).map_err(fail)?;
         self.previous = e.entry_hash.clone();
         self.publications.insert(e.publication_id.clone(), (e.agency.clone(), e.dataset.clone(), crate::signoff::Status::Submitted));
         Ok(Some(Entry::Publication(e)))
@@ -511,48 +567,55 @@ pub async fn verify(catalog: &Catalog) -> Result<AuditReport> {
     let commits = store.read_commits().await?;
     let head = store.recorded_head()?;
     let entries = commits.iter().filter(|c| matches!(c.entry, Some(Ok(_))) || matches!(c.decision, Some(Ok(_)))).count();
-    let failed = |m: Mismatch| Ok(AuditReport { entries, first_mismatch: Some(m) });
-    let mut chain = Chain::with_derived_agency(catalog.registers().derived_agency.as_deref());
+    let trust = Trust::from_pem_files(&catalog.registers().audit_ca).map_err(|e| Error::Config(format!("the audit's CA certificates: {e}")))?;
+    let ca: Vec<String> = trust.files().iter().map(|f| f.display().to_string()).collect();
+    let report = |chain: &Chain, m: Option<Mismatch>| AuditReport {
+        entries,
+        first_mismatch: m,
+        agency_signed: chain.agency_signed,
+        coordinator_signed: chain.coordinator_signed,
+        ca: ca.clone(),
+    };
+    let mut chain = Chain::audited(catalog.registers().derived_agency.as_deref(), trust);
     for c in &commits {
         let e = match chain.step(c) {
-            Err(m) => return failed(m),
+            Err(m) => return Ok(report(&chain, Some(m))),
             Ok(None | Some(Entry::Decision)) => continue,
             Ok(Some(Entry::Publication(e))) => e,
         };
-        let fail = |reason: String| Mismatch {
-            entry: chain.entries,
+        let n = chain.entries;
+        let failed = |reason: String| Ok(report(&chain, Some(Mismatch {
+            entry: n,
             publication_id: e.publication_id.clone(),
             agency: e.agency.clone(),
             dataset: e.dataset.clone(),
             store_version: c.version,
             reason,
-        };
+        })));
         let mut at = e.clone();
         at.store_version = c.version;
         if let Err(err) = store.check_older_facts(&at).await {
-            return failed(fail(format!("the facts files of an older format it names cannot be read: {err}")));
+            return failed(format!("the facts files of an older format it names cannot be read: {err}"));
         }
         match (store.stored_facts(&at).await, store.compute_facts(&at).await) {
             (Ok(facts), Ok(recomputed)) if facts == recomputed => {}
-            (Ok(_), Ok(_)) => return failed(fail("its facts do not match its rows".into())),
-            (Err(err), _) => return failed(fail(format!("its facts cannot be read: {err}"))),
-            (_, Err(err)) => return failed(fail(format!("its rows cannot be read from the store: {err}"))),
+            (Ok(_), Ok(_)) => return failed("its facts do not match its rows".into()),
+            (Err(err), _) => return failed(format!("its facts cannot be read: {err}")),
+            (_, Err(err)) => return failed(format!("its rows cannot be read from the store: {err}")),
         }
         match content_hash(catalog, e, c.version).await {
             Ok((hash, rows)) if hash == e.content_hash && rows == e.rows => {}
             Ok((hash, rows)) => {
-                return failed(fail(format!(
+                return failed(format!(
                     "the stored rows ({rows}) hash to {hash}; the log records {} rows hashing to {}",
                     e.rows, e.content_hash
-                )));
+                ));
             }
-            Err(err) => return failed(fail(format!("its rows cannot be read from the store: {err}"))),
+            Err(err) => return failed(format!("its rows cannot be read from the store: {err}")),
         }
     }
-    if let Err(m) = chain.finish(&commits, head.as_ref()) {
-        return failed(m);
-    }
-    Ok(AuditReport { entries, first_mismatch: None })
+    let end = chain.finish(&commits, head.as_ref()).err();
+    Ok(report(&chain, end))
 }
 
 async fn content_hash(catalog: &Catalog, e: &PublicationEntry, version: i64) -> Result<(String, u64)> {
@@ -648,7 +711,9 @@ mod tests {
             previous_entry_hash: previous.into(),
             actions_hash: actions.map(actions_hash),
             facts: None,
+            agency_signature: None,
             entry_hash: String::new(),
+            coordinator_signature: None,
             manifest,
             summary,
         };
@@ -675,6 +740,7 @@ mod tests {
             store_version: 0,
             previous_entry_hash: previous.into(),
             entry_hash: String::new(),
+            coordinator_signature: None,
         };
         d.entry_hash = decision_hash(&d);
         d

@@ -187,6 +187,10 @@ pub struct Registers {
     pub language: String,
     /// The maintenance agency of the national SDMX structures (the `sdmx_agency` setting).
     pub sdmx_agency: Option<String>,
+    /// The CA certificate files the audit checks signers' certificates against
+    /// (`security.audit_ca`, else `security.tls.client_ca`; read when the audit runs); empty:
+    /// signatures are checked, certificates are not, and none is required.
+    pub audit_ca: Vec<std::path::PathBuf>,
 }
 
 impl Registers {
@@ -200,6 +204,7 @@ impl Registers {
             areas: config.areas.clone(),
             language: config.language.clone(),
             sdmx_agency: config.sdmx_agency.clone(),
+            audit_ca: config.audit_trust(),
         })
     }
 }

@@ -43,6 +43,18 @@ pub struct HttpTlsConfig {
     pub key: PathBuf,
 }
 
+/// The coordinator's own signing key, with which it signs every entry of its log (see
+/// [`sdgx_schemas::evidence`]). Its certificate is issued by the national CA with the extended
+/// key usage document signing (`sdgx-coordinator ca issue-signer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// The signing certificate (PEM; the first certificate is the signer's).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+}
+
 /// The HTTP port: TLS, HSTS and the dashboard's sessions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -100,6 +112,12 @@ pub struct SecurityConfig {
     pub agencies: Vec<AgencyEntry>,
     /// Mutual TLS on the Flight port (required for publications unless the next setting is on).
     pub tls: Option<TlsConfig>,
+    /// The coordinator's log-signing key (required with `tls`; without it, in development,
+    /// entries are not signed).
+    pub signing: Option<SigningConfig>,
+    /// CA certificates (PEM) `audit verify` checks the signers' certificates against: the
+    /// agencies' and the coordinator's signing certificate. Empty: `tls.client_ca`.
+    pub audit_ca: Vec<PathBuf>,
     /// Accept publications over plaintext, trusting the manifest's agency id. Development and
     /// tests only; off by default.
     pub insecure_plaintext_publish: bool,
@@ -114,6 +132,8 @@ impl Default for SecurityConfig {
             auth_window_secs: 300,
             agencies: vec![],
             tls: None,
+            signing: None,
+            audit_ca: vec![],
             insecure_plaintext_publish: false,
         }
     }
@@ -378,7 +398,15 @@ impl Config {
                 tls.into_iter().flatten().chain(u.outbox.as_mut())
             });
             let up_paths = up.into_iter().flatten().map(Some);
-            for p in [c.national_framework.as_mut(), c.national_codelists.as_mut(), c.security.token_file.as_mut()].into_iter().chain(tls_paths).chain(up_paths).flatten() {
+            let signing = c.security.signing.as_mut().map(|s| [&mut s.cert, &mut s.key]);
+            let signing_paths = signing.into_iter().flatten().chain(c.security.audit_ca.iter_mut()).map(Some);
+            for p in [c.national_framework.as_mut(), c.national_codelists.as_mut(), c.security.token_file.as_mut()]
+                .into_iter()
+                .chain(tls_paths)
+                .chain(signing_paths)
+                .chain(up_paths)
+                .flatten()
+            {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
@@ -391,8 +419,22 @@ impl Config {
         Ok(c)
     }
 
+    /// The CA files the audit checks signers' certificates against: `security.audit_ca`, or
+    /// else `security.tls.client_ca`.
+    pub fn audit_trust(&self) -> Vec<PathBuf> {
+        match (&self.security.audit_ca[..], &self.security.tls) {
+            ([], Some(tls)) => vec![tls.client_ca.clone()],
+            (files, _) => files.to_vec(),
+        }
+    }
+
     /// Checks the settings for consistency.
     pub fn validate(&self) -> Result<()> {
+        if self.security.tls.is_some() && self.security.signing.is_none() && !self.read_only {
+            return Err(Error::Config(
+                "security.signing (cert, key) is required with security.tls: the coordinator signs every log entry with a key whose certificate the national CA issues (`sdgx-coordinator ca issue-signer --dir <ca dir>`)".into(),
+            ));
+        }
         if self.max_problems == 0 {
             return Err(Error::Config("max_problems must be at least 1".into()));
         }

@@ -123,7 +123,7 @@ pub async fn publish(catalog: &Catalog, options: ValidationOptions, agency: &str
         provenance: vec![],
     };
     let batch = observations(&indicator.code, &indicator.series[0], &catalog.registers().national_area, &years)?;
-    let ack = crate::ingest::ingest(contract, store, options, manifest, futures::stream::iter([Ok(batch)])).await?;
+    let ack = crate::ingest::ingest(contract, store, options, manifest, crate::ingest::Signed::unsigned(), futures::stream::iter([Ok(batch)])).await?;
     let entry = store
         .publications()
         .await

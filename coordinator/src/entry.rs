@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use sdgx_schemas::evidence::{PublicationSignature, Signature};
 use sdgx_schemas::{ImportSummary, Manifest};
 
 use crate::facts::FactsRef;
@@ -43,9 +44,21 @@ pub struct PublicationEntry {
     /// facts backfilled from the observations at start (see docs/store.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facts: Option<FactsRef>,
-    /// SHA-256 of this entry's canonical JSON with `entry_hash` and `store_version` blanked
+    /// The agency's signature of the publication ([`sdgx_schemas::evidence::publication_statement`]),
+    /// with the client certificate the agency published with. Absent for what no agent sent:
+    /// the dashboard's uploads, the coordinator's own derived dataset, plaintext development
+    /// publications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agency_signature: Option<PublicationSignature>,
+    /// SHA-256 of this entry's JSON with `entry_hash`, `store_version` and
+    /// `coordinator_signature` blanked
     /// (see [`crate::audit::entry_hash`]).
     pub entry_hash: String,
+    /// The coordinator's signature of this entry at its store version
+    /// ([`sdgx_schemas::evidence::entry_statement`]), with its signing certificate; not hashed
+    /// (it signs the hash). Absent when the coordinator has no signing key (development).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator_signature: Option<Signature>,
     /// The manifest as received.
     #[schema(value_type = Object)]
     pub manifest: Manifest,

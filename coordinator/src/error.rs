@@ -83,6 +83,10 @@ pub enum Error {
     /// [`crate::framework_service`]); nothing was read or stored.
     #[error("{0}")]
     FrameworkMismatch(Box<sdgx_schemas::flight::FrameworkMismatch>),
+    /// A publication whose agent was acknowledged a log entry this coordinator's history no
+    /// longer holds (the store was restored from an older copy); nothing was read or stored.
+    #[error("{0}")]
+    RolledBack(Box<sdgx_schemas::flight::RolledBack>),
     /// The store's Delta log does not match its tamper-evident publications log (see
     /// [`crate::audit`]); the message names the commit.
     #[error("store integrity: {0}")]
@@ -243,6 +247,7 @@ impl Error {
             Error::Conflict(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "conflict"),
             Error::ReadOnly(_) => Kind::new(Code::FailedPrecondition, StatusCode::FORBIDDEN, "read_only_replica"),
             Error::FrameworkMismatch(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "framework_mismatch"),
+            Error::RolledBack(_) => Kind::new(Code::FailedPrecondition, StatusCode::CONFLICT, "rolled_back"),
             Error::Upstream(_) => Kind::INTERNAL,
         }
     }
@@ -273,6 +278,7 @@ impl From<Error> for tonic::Status {
             ),
             Error::Flight(arrow_flight::error::FlightError::Tonic(s)) => (**s).clone(),
             Error::FrameworkMismatch(m) => tonic::Status::with_details(e.kind().grpc, m.to_string(), m.encode().into()),
+            Error::RolledBack(r) => tonic::Status::with_details(e.kind().grpc, r.to_string(), r.encode().into()),
             _ => {
                 let code = e.kind().grpc;
                 if code == tonic::Code::Internal {
@@ -373,9 +379,10 @@ mod tests {
             Error::FrameworkMismatch(_) => 22,
             Error::Upstream(_) => 23,
             Error::ReadOnly(_) => 24,
+            Error::RolledBack(_) => 25,
         }
     }
-    const VARIANTS: usize = 25;
+    const VARIANTS: usize = 26;
 
     #[test]
     fn every_variant_has_its_grpc_code_and_http_status() {
@@ -456,6 +463,17 @@ mod tests {
                 Code::FailedPrecondition,
                 StatusCode::CONFLICT,
                 "framework_mismatch",
+            ),
+            (
+                Error::RolledBack(Box::new(sdgx_schemas::flight::RolledBack {
+                    sdgx: "rolled_back".into(),
+                    publication: "agency a dataset d".into(),
+                    known: sdgx_schemas::evidence::ChainHead { store_version: 3, entry_hash: "sha256:ab".into() },
+                    newest_version: 2,
+                })),
+                Code::FailedPrecondition,
+                StatusCode::CONFLICT,
+                "rolled_back",
             ),
         ] };
         let mut seen = [false; VARIANTS];

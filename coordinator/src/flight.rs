@@ -85,7 +85,12 @@ impl FlightService for SdgxFlight {
         // A read-only replica takes no publication (nor dry run), whoever sends it.
         self.catalog.store().writable()?;
         let publisher = self.caller(&request)?;
-        let answer = receive(&self.ingest, &publisher, request.into_inner()).await?;
+        // Over mutual TLS, the client certificate the publication must be signed with.
+        let certificate = match &self.door.mtls {
+            Some(_) => request.peer_certs().and_then(|c| c.first().map(|leaf| leaf.as_ref().to_vec())),
+            None => None,
+        };
+        let answer = receive(&self.ingest, &publisher, certificate.as_deref(), request.into_inner()).await?;
         let result = PutResult { app_metadata: answer.encode().into() };
         Ok(Response::new(Box::pin(stream::once(async { Ok(result) }))))
     }

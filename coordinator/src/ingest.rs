@@ -14,7 +14,8 @@ use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::FlightData;
 use futures::{Stream, StreamExt, TryStreamExt};
-use sdgx_schemas::flight::{Ack, PublishCommand};
+use sdgx_schemas::evidence::PublicationSignature;
+use sdgx_schemas::flight::{Ack, PublishCommand, RolledBack};
 use arrow::array::RecordBatch;
 use sdgx_schemas::api::DryRunReport;
 use sdgx_schemas::{Contract, ImportSummary, Manifest, ValidationOptions, Validator, CONTRACT_VERSION};
@@ -67,15 +68,18 @@ impl Answer {
 }
 
 /// Receives a `do_put` stream from `publisher`: the first message's descriptor carries the
-/// manifest; nothing is read further unless the publisher may publish it. A dry run goes
-/// through the same checks and is answered with its report; it commits nothing. Every
-/// publication but a dry run is counted in [`Ingest::publications`], accepted or refused.
-pub async fn receive<S>(state: &Ingest, publisher: &Publisher, stream: S) -> Result<Answer>
+/// manifest; nothing is read further unless the publisher may publish it and the
+/// coordinator's history still holds the head the agent knows. Over mutual TLS
+/// (`certificate`, the publisher's client certificate) the validated rows are committed only
+/// when that certificate's key signed them ([`Signed`]). A dry run goes through the same
+/// checks and is answered with its report; it commits nothing. Every publication but a dry run
+/// is counted in [`Ingest::publications`], accepted or refused.
+pub async fn receive<S>(state: &Ingest, publisher: &Publisher, certificate: Option<&[u8]>, stream: S) -> Result<Answer>
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
     let mut dry = false;
-    let answer = receive_counted(state, publisher, stream, &mut dry).await;
+    let answer = receive_counted(state, publisher, certificate, stream, &mut dry).await;
     if !dry {
         state.publications.record(match &answer {
             Ok(Answer::Ack(ack)) => Ok(ack.duplicate),
@@ -88,7 +92,7 @@ where
 
 /// [`receive`], setting `dry` once the descriptor says it is a dry run, and counting the bytes
 /// and rows received.
-async fn receive_counted<S>(state: &Ingest, publisher: &Publisher, stream: S, dry: &mut bool) -> Result<Answer>
+async fn receive_counted<S>(state: &Ingest, publisher: &Publisher, certificate: Option<&[u8]>, stream: S, dry: &mut bool) -> Result<Answer>
 where
     S: Stream<Item = Result<FlightData, tonic::Status>> + Send + Unpin + 'static,
 {
@@ -109,6 +113,19 @@ where
     *dry = command.dry_run;
     let manifest = command.manifest;
     authorize(&state.registry, publisher, &manifest)?;
+    let signed = Signed { signature: command.signature, certificate: certificate.map(<[u8]>::to_vec) };
+    if let Some(known) = command.known_head
+        && !state.store.holds(&known).await {
+            let newest_version = state.store.version().await;
+            tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, known_version = known.store_version, newest_version,
+                "publication refused: the agent was acknowledged an entry this store no longer holds (rolled back)");
+            return Err(Error::RolledBack(Box::new(RolledBack {
+                sdgx: "rolled_back".into(),
+                publication: format!("agency {} dataset {}", manifest.agency, manifest.dataset),
+                known,
+                newest_version,
+            })));
+        }
     crate::framework_service::check(&state.contract, &manifest, command.framework.as_ref())?;
     // Held until the publication is committed or refused.
     let _admitted = state.admission.admit(&manifest.agency, &manifest.dataset)?;
@@ -160,9 +177,69 @@ where
         other => Error::BadRequest(format!("agency {agency} dataset {dataset}: the Arrow IPC stream is malformed: {other}")),
     });
     if dry {
-        return dry_run(&state.catalog, options, manifest, batches).await.map(|r| Answer::DryRun(Box::new(r)));
+        return dry_run(&state.catalog, options, manifest, &signed, batches).await.map(|r| Answer::DryRun(Box::new(r)));
     }
-    ingest(contract, store, options, manifest, batches).await.map(Answer::Ack)
+    ingest(contract, store, options, manifest, signed, batches).await.map(Answer::Ack)
+}
+
+/// What a publication came with to show who sent it: the agency's signature from its command,
+/// and the client certificate of its connection (over mutual TLS). Checked once the rows are
+/// validated, before anything is committed ([`check_signature`]).
+#[derive(Debug, Clone, Default)]
+pub struct Signed {
+    /// The signature the publication's command carries.
+    pub signature: Option<PublicationSignature>,
+    /// The client certificate (DER) it must have been made with; none over plaintext, for
+    /// uploads and for the coordinator's own publications.
+    pub certificate: Option<Vec<u8>>,
+}
+
+impl Signed {
+    /// A publication no agent signed: a dashboard upload, the coordinator's derived dataset, a
+    /// plaintext development publication.
+    pub fn unsigned() -> Signed {
+        Signed::default()
+    }
+
+    /// The checked signature of `manifest`'s publication whose rows hash to `content_hash`,
+    /// with its certificate; refused as [`check_signature`] refuses, or when the rows are not
+    /// the ones signed.
+    fn check(&self, manifest: &Manifest, content_hash: &str) -> Result<Option<PublicationSignature>> {
+        let checked = check_signature(manifest, self.signature.clone(), self.certificate.as_deref())?;
+        if checked.is_some() && manifest.content_hash.as_deref() != Some(content_hash) {
+            tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, "publication denied: the rows are not the ones signed");
+            return Err(Error::PermissionDenied(format!(
+                "agency {} dataset {}: the rows received hash to {content_hash}, but the agency signed content hash {}; nothing was stored",
+                manifest.agency,
+                manifest.dataset,
+                manifest.content_hash.as_deref().unwrap_or("(none)")
+            )));
+        }
+        Ok(checked)
+    }
+}
+
+/// Checks the agency's signature of a publication against the client certificate it came
+/// with (DER): without a certificate (plaintext development) none is needed and any is
+/// ignored; with one, a missing signature or one that does not verify is refused, naming the
+/// agency and dataset. Returns the signature with the certificate, for the log entry.
+pub fn check_signature(manifest: &Manifest, signature: Option<PublicationSignature>, certificate: Option<&[u8]>) -> Result<Option<PublicationSignature>> {
+    let Some(cert) = certificate else { return Ok(None) };
+    let refuse = |why: String| {
+        tracing::warn!(agency = %manifest.agency, dataset = %manifest.dataset, reason = %why, "publication denied: bad signature");
+        Err(Error::PermissionDenied(format!("agency {} dataset {}: {why}; nothing was stored", manifest.agency, manifest.dataset)))
+    };
+    let Some(mut sig) = signature else {
+        return refuse("the publication carries no signature: an agent over mutual TLS signs each publication with the key of its client certificate".into());
+    };
+    let Some(content_hash) = manifest.content_hash.as_deref() else {
+        return refuse("the manifest carries no content hash, so the signature covers no rows".into());
+    };
+    if let Err(why) = sdgx_schemas::evidence::verify_publication(&sig, cert, &manifest.agency, &manifest.dataset, content_hash, manifest) {
+        return refuse(format!("the agency's signature does not verify against its client certificate: {why}"));
+    }
+    sig.signature.certificate = Some(sdgx_schemas::evidence::base64(cert));
+    Ok(Some(sig))
 }
 
 /// Limits on publications (settings of the same names in [`Config`]).
@@ -302,15 +379,29 @@ where
 
 /// Validates a publication's batches as they arrive, staging them to disk, then commits it;
 /// a rejected publication leaves the store unchanged.
-pub async fn ingest<S>(contract: &Contract, store: &Arc<Store>, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<Ack>
+pub async fn ingest<S>(
+    contract: &Contract,
+    store: &Arc<Store>,
+    options: ValidationOptions,
+    manifest: Manifest,
+    signed: Signed,
+    batches: S,
+) -> Result<Ack>
 where
     S: Stream<Item = Result<RecordBatch>> + Send,
 {
     tracing::info!(agency = %manifest.agency, dataset = %manifest.dataset, "publication received");
     let started = std::time::Instant::now();
-    let (staging, summary) = validated(contract, options, &manifest, store.stage(&manifest)?, batches).await?;
+    let (mut staging, summary) = validated(contract, options, &manifest, store.stage(&manifest)?, batches).await?;
     let received_ms = started.elapsed().as_millis() as u64;
-    let committed = store.commit(staging, manifest, summary).await?;
+    let signature = match signed.check(&manifest, &summary.content_hash) {
+        Ok(s) => s,
+        Err(e) => {
+            staging.discard().await;
+            return Err(e);
+        }
+    };
+    let committed = store.commit(staging, manifest, summary, signature).await?;
     let e = &committed.entry;
     tracing::info!(agency = %e.agency, dataset = %e.dataset, publication = %e.publication_id,
         version = e.store_version, rows = e.rows, duplicate = committed.duplicate,
@@ -322,18 +413,23 @@ where
         duplicate: committed.duplicate,
         rows: e.rows,
         content_hash: e.content_hash.clone(),
+        entry: Some(serde_json::to_value(e).map_err(|err| Error::Internal(format!("the log entry does not serialise: {err}")))?),
     })
 }
 
 /// A dry run of a publication: validated as [`ingest`] validates it (contract and quality
 /// rules), then checked for being a duplicate and measured for its figure impact on the
 /// official view (see [`crate::review`]); nothing is written or committed.
-pub async fn dry_run<S>(catalog: &Catalog, options: ValidationOptions, manifest: Manifest, batches: S) -> Result<DryRunReport>
+pub async fn dry_run<S>(catalog: &Catalog, options: ValidationOptions, manifest: Manifest, signed: &Signed, batches: S) -> Result<DryRunReport>
 where
     S: Stream<Item = Result<RecordBatch>> + Send,
 {
     let store = catalog.store();
-    let (staging, summary) = validated(catalog.contract(), options, &manifest, store.stage_dry(&manifest)?, batches).await?;
+    let (mut staging, summary) = validated(catalog.contract(), options, &manifest, store.stage_dry(&manifest)?, batches).await?;
+    if let Err(e) = signed.check(&manifest, &summary.content_hash) {
+        staging.discard().await;
+        return Err(e);
+    }
     let trial = store.trial(staging, &manifest, &summary).await?;
     let impact = match trial.duplicate {
         true => None,
@@ -488,6 +584,41 @@ impl Ingest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_publication_over_mutual_tls_must_be_signed_with_its_client_certificate() {
+        use sdgx_schemas::evidence::KeySigner;
+        let dir = tempfile::tempdir().unwrap();
+        crate::pki::init(dir.path(), &["localhost".into()], 30).unwrap();
+        let (cert, key) = crate::pki::issue_agent(dir.path(), "sms", 30).unwrap();
+        let (other_cert, other_key) = crate::pki::issue_agent(dir.path(), "labour", 30).unwrap();
+        let sms = KeySigner::from_pem_files(&cert, &key).unwrap();
+        let labour = KeySigner::from_pem_files(&other_cert, &other_key).unwrap();
+        let mut m = Manifest::from_toml(
+            "agency = \"sms\"\ndataset = \"asylum\"\ntitle = \"t\"\nindicators = []\nperiodicity = \"A\"\n[reference_period]\nstart = \"2020\"\nend = \"2020\"\n",
+        )
+        .unwrap();
+        m.content_hash = Some("sha256:00".into());
+        let signed = sms.sign_publication(&m, "2026-01-01T00:00:00.000Z").unwrap();
+        let kept = check_signature(&m, Some(signed.clone()), Some(sms.certificate())).unwrap().unwrap();
+        assert_eq!(kept.signature.certificate.as_deref(), Some(sdgx_schemas::evidence::base64(sms.certificate()).as_str()), "kept with the certificate");
+        assert_eq!(check_signature(&m, None, None).unwrap(), None, "plaintext development: nothing to check");
+        let refused = |sig: Option<sdgx_schemas::evidence::PublicationSignature>, m: &Manifest| {
+            let e = check_signature(m, sig, Some(sms.certificate())).unwrap_err();
+            assert!(matches!(e, Error::PermissionDenied(_)), "{e}");
+            let e = e.to_string();
+            assert!(e.contains("agency sms dataset asylum") && e.contains("nothing was stored"), "{e}");
+            e
+        };
+        assert!(refused(None, &m).contains("carries no signature"));
+        let mut edited = m.clone();
+        edited.title = "u".into();
+        assert!(refused(Some(signed.clone()), &edited).contains("does not verify"), "the manifest is covered");
+        assert!(refused(Some(labour.sign_publication(&m, "2026-01-01T00:00:00.000Z").unwrap()), &m).contains("does not verify"), "another key");
+        let mut later = signed;
+        later.signed_at = "2026-01-02T00:00:00.000Z".into();
+        assert!(refused(Some(later), &m).contains("does not verify"), "the time is covered");
+    }
 
     fn limits(max_concurrent: usize, max_per_agency: usize) -> Limits {
         Limits { max_messages: 10, idle_timeout: Duration::from_secs(1), deadline: Duration::from_secs(1), max_concurrent, max_per_agency }

@@ -145,6 +145,16 @@ enum CaCommand {
         #[arg(long, default_value_t = 825)]
         days: i64,
     },
+    /// Issue the coordinator's log-signing certificate (signing.pem, signing.key; extended key
+    /// usage document signing) from the CA in --dir; `init` already does.
+    IssueSigner {
+        /// Directory of the CA.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Validity in days.
+        #[arg(long, default_value_t = 825)]
+        days: i64,
+    },
     /// Issue an agent's client certificate (SAN URI sdgx:agency:<id>).
     IssueAgent {
         /// Directory of the CA.
@@ -192,8 +202,15 @@ enum AuditCommand {
     /// Replay the Delta log from version 0: every commit must carry its publications-log entry,
     /// each entry's actions and content hashes must match its commit and rows, the chain must
     /// link and the newest commit must not be older than the head the coordinator recorded;
-    /// name the first commit that does not match (exit status 1).
-    Verify,
+    /// name the first commit that does not match (exit status 1). Every signature is checked:
+    /// the agencies' of their publications and the coordinator's of every entry, each
+    /// certificate against the CA certificates (--ca, else security.audit_ca or
+    /// security.tls.client_ca). Offline: `--data-dir <copy of the store> audit verify --ca ca.pem`.
+    Verify {
+        /// A CA certificate file (PEM) the signers' certificates must chain to (repeatable).
+        #[arg(long = "ca")]
+        ca: Vec<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -280,7 +297,12 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
         }
         Command::Ca { command: CaCommand::Init { dir, names, days } } => {
             sdgx_coordinator::pki::init(&dir, &names, days)?;
-            println!("created {0}/ca.pem, {0}/ca.key, {0}/server.pem, {0}/server.key", dir.display());
+            println!("created {0}/ca.pem, {0}/ca.key, {0}/server.pem, {0}/server.key, {0}/signing.pem, {0}/signing.key", dir.display());
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Ca { command: CaCommand::IssueSigner { dir, days } } => {
+            let (cert, key) = sdgx_coordinator::pki::issue_signer(&dir, days)?;
+            println!("issued the coordinator's log-signing certificate {} and key {}", cert.display(), key.display());
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Ca { command: CaCommand::IssueAgent { dir, agency, days } } => {
@@ -321,8 +343,11 @@ async fn run(cli: Cli) -> sdgx_coordinator::Result<std::process::ExitCode> {
             }
             Ok(if status.failed == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE })
         }
-        Command::Audit { command: AuditCommand::Verify, create } => {
-            let config = load()?;
+        Command::Audit { command: AuditCommand::Verify { ca }, create } => {
+            let mut config = load()?;
+            if !ca.is_empty() {
+                config.security.audit_ca = ca;
+            }
             // A log deltalake cannot even load (a deleted middle commit) is a failed audit too.
             let catalog = match server::open_reading(&config, create).await {
                 Ok((catalog, _)) => catalog,

@@ -1,7 +1,9 @@
 //! A national certificate authority for agents, with `rcgen`.
 //!
 //! `sdgx-coordinator ca init --dir pki` writes `ca.pem`/`ca.key` (the national CA) and
-//! `server.pem`/`server.key` (the coordinator's certificate, for the names given);
+//! `server.pem`/`server.key` (the coordinator's certificate, for the names given) and
+//! `signing.pem`/`signing.key` (the coordinator's log-signing certificate, [`issue_signer`];
+//! `ca issue-signer` adds it to an older CA directory);
 //! `ca issue-agent --dir pki --agency <id>` writes `agents/<id>.pem`/`agents/<id>.key`.
 //! Private keys are written with mode 0600 and never printed or logged.
 //!
@@ -56,7 +58,8 @@ pub fn fingerprint_pem(path: &Path) -> Result<String> {
     Ok(fingerprint(&pem.contents))
 }
 
-/// Creates the CA and the coordinator's server certificate in `dir` (refuses to overwrite an
+/// Creates the CA, the coordinator's server certificate and its signing certificate
+/// ([`issue_signer`]) in `dir` (refuses to overwrite an
 /// existing CA). `names` are the server's DNS names or IP addresses.
 pub fn init(dir: &Path, names: &[String], days: i64) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
@@ -84,7 +87,44 @@ pub fn init(dir: &Path, names: &[String], days: i64) -> Result<()> {
     let key = KeyPair::generate().map_err(pki_err)?;
     let cert = server.signed_by(&key, &issuer).map_err(pki_err)?;
     write_private(&dir.join("server.key"), &key.serialize_pem())?;
-    write_public(&dir.join("server.pem"), &cert.pem())
+    write_public(&dir.join("server.pem"), &cert.pem())?;
+    issue_signer(dir, days).map(drop)
+}
+
+/// The CA of `dir` (`ca.pem`, `ca.key`), to issue with.
+fn issuer(dir: &Path) -> Result<Issuer<'static, KeyPair>> {
+    let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).map_err(Error::io(dir.join("ca.pem")))?;
+    let ca_key_pem = std::fs::read_to_string(dir.join("ca.key")).map_err(Error::io(dir.join("ca.key")))?;
+    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(ca_file_err(&dir.join("ca.key")))?;
+    Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(ca_file_err(&dir.join("ca.pem")))
+}
+
+/// The SAN URI of the coordinator's signing certificate.
+pub const COORDINATOR_URI: &str = "sdgx:coordinator";
+
+/// Issues the coordinator's log-signing certificate into `dir` (`signing.pem`, `signing.key`),
+/// valid for `days`: extended key usage document signing (1.3.6.1.5.5.7.3.36, the one
+/// [`sdgx_schemas::evidence::Purpose::Coordinator`] requires), key usages digital signature
+/// and non-repudiation, SAN URI [`COORDINATOR_URI`]. Refuses to overwrite a signing key.
+pub fn issue_signer(dir: &Path, days: i64) -> Result<(PathBuf, PathBuf)> {
+    let (cert_path, key_path) = (dir.join("signing.pem"), dir.join("signing.key"));
+    if key_path.exists() {
+        return Err(Error::BadRequest(format!("{} exists; remove it to issue a new signing certificate", key_path.display())));
+    }
+    let issuer = issuer(dir)?;
+    let now = OffsetDateTime::now_utc();
+    let mut p = CertificateParams::new(Vec::<String>::new()).map_err(pki_err)?;
+    p.distinguished_name.push(DnType::CommonName, "sdgx coordinator log signing");
+    p.subject_alt_names = vec![SanType::URI(COORDINATOR_URI.try_into().map_err(pki_err)?)];
+    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![1, 3, 6, 1, 5, 5, 7, 3, 36])];
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::ContentCommitment];
+    p.not_before = now - Duration::days(1);
+    p.not_after = now + Duration::days(days.max(1));
+    let key = KeyPair::generate().map_err(pki_err)?;
+    let cert = p.signed_by(&key, &issuer).map_err(pki_err)?;
+    write_private(&key_path, &key.serialize_pem())?;
+    write_public(&cert_path, &cert.pem())?;
+    Ok((cert_path, key_path))
 }
 
 /// Issues a client certificate for `agency`, valid from `not_before` to `not_after`, into
@@ -93,10 +133,7 @@ pub fn issue_agent_between(dir: &Path, agency: &str, not_before: OffsetDateTime,
     if !sdgx_schemas::manifest::valid_id(agency) {
         return Err(Error::BadRequest(format!("agency id {agency:?} is not valid (a-z, 0-9, '-', '_')")));
     }
-    let ca_pem = std::fs::read_to_string(dir.join("ca.pem")).map_err(Error::io(dir.join("ca.pem")))?;
-    let ca_key_pem = std::fs::read_to_string(dir.join("ca.key")).map_err(Error::io(dir.join("ca.key")))?;
-    let ca_key = KeyPair::from_pem(&ca_key_pem).map_err(ca_file_err(&dir.join("ca.key")))?;
-    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).map_err(ca_file_err(&dir.join("ca.pem")))?;
+    let issuer = issuer(dir)?;
     let mut p = CertificateParams::new(Vec::<String>::new()).map_err(pki_err)?;
     p.distinguished_name.push(DnType::CommonName, format!("sdgx agent {agency}"));
     let uri = format!("{AGENCY_URI_PREFIX}{agency}");
@@ -172,5 +209,35 @@ mod tests {
         assert!(err.contains("revoked"), "{err}");
         assert!(agency_of(&der(&dir.path().join("server.pem")), &[]).unwrap_err().contains("names no agency"));
         assert!(issue_agent(dir.path(), "Not Valid", 30).is_err());
+    }
+
+    #[test]
+    fn signatures_verify_against_the_issued_certificates_for_their_purpose_only() {
+        use sdgx_schemas::evidence::{entry_statement, verify, KeySigner, Purpose, Trust};
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), &["localhost".into()], 30).unwrap();
+        assert!(issue_signer(dir.path(), 30).is_err(), "never overwrites a signing key");
+        let (cert, key) = issue_agent(dir.path(), "sms", 30).unwrap();
+        let agency = KeySigner::from_pem_files(&cert, &key).unwrap();
+        let coordinator = KeySigner::from_pem_files(&dir.path().join("signing.pem"), &dir.path().join("signing.key")).unwrap();
+        let msg = entry_statement(3, "sha256:ab").unwrap();
+        let sig = coordinator.sign(&msg).unwrap();
+        assert_eq!(sig.algorithm, "ecdsa-p256-sha256", "rcgen issues P-256 keys");
+        verify(&sig, coordinator.certificate(), &msg).unwrap();
+        let err = verify(&sig, coordinator.certificate(), &entry_statement(4, "sha256:ab").unwrap()).unwrap_err();
+        assert!(err.contains("does not verify"), "{err}");
+        assert!(verify(&sig, agency.certificate(), &msg).is_err(), "another key's certificate");
+        let trust = Trust::from_pem_files(&[dir.path().join("ca.pem")]).unwrap();
+        let now = "2030-01-01T00:00:00Z";
+        let today = chrono::Utc::now().to_rfc3339();
+        trust.check(coordinator.certificate(), &today, Purpose::Coordinator).unwrap();
+        trust.check(agency.certificate(), &today, Purpose::Agency).unwrap();
+        assert!(trust.check(agency.certificate(), &today, Purpose::Coordinator).is_err(), "an agency's certificate signs no log entry");
+        assert!(trust.check(coordinator.certificate(), &today, Purpose::Agency).is_err());
+        assert!(trust.check(agency.certificate(), now, Purpose::Agency).unwrap_err().contains("does not chain"), "expired by then");
+        let other = tempfile::tempdir().unwrap();
+        init(other.path(), &["localhost".into()], 30).unwrap();
+        let foreign = Trust::from_pem_files(&[other.path().join("ca.pem")]).unwrap();
+        assert!(foreign.check(agency.certificate(), &today, Purpose::Agency).is_err(), "another CA");
     }
 }

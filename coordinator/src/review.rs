@@ -232,7 +232,9 @@ pub async fn trial_impact(
         previous_entry_hash: String::new(),
         actions_hash: None,
         facts: None,
+        agency_signature: None,
         entry_hash: String::new(),
+        coordinator_signature: None,
         manifest: manifest.clone(),
         summary: summary.clone(),
     };

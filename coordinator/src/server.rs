@@ -73,6 +73,16 @@ pub async fn open_with(config: &Config, serving: bool, clock: crate::clock::Cloc
     } else {
         Store::open(url, options, &config.data_dir, serving).await?
     };
+    let store = match (&config.security.signing, serving && !config.read_only) {
+        (Some(s), true) => store.with_signer(
+            sdgx_schemas::evidence::KeySigner::from_pem_files(&s.cert, &s.key).map_err(|e| Error::Config(format!("security.signing: {e}")))?,
+        ),
+        (None, true) => {
+            tracing::warn!("security.signing is not set: log entries are not signed by the coordinator (development only; `audit verify --ca` refuses such entries)");
+            store
+        }
+        (_, false) => store,
+    };
     let store = Arc::new(store);
     if let Some(f) = clock.file() {
         tracing::warn!(file = %f.display(), "the coordinator's clock is read from {} (a test setting): decisions and embargoes follow that file, not the system clock", crate::clock::CLOCK_FILE);

@@ -161,6 +161,11 @@ pub struct Decision {
     /// SHA-256 of this decision's canonical JSON with `entry_hash` and `store_version` blanked
     /// (see [`crate::audit::decision_hash`]).
     pub entry_hash: String,
+    /// The coordinator's signature of the decision at its store version
+    /// ([`sdgx_schemas::evidence::entry_statement`]; not hashed: it signs the hash). Absent when
+    /// the coordinator has no signing key (development).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordinator_signature: Option<sdgx_schemas::evidence::Signature>,
 }
 
 /// What an approver asks for (the decision before it is recorded).
@@ -418,7 +423,9 @@ mod tests {
             previous_entry_hash: String::new(),
             actions_hash: None,
             facts: None,
+            agency_signature: None,
             entry_hash: String::new(),
+            coordinator_signature: None,
             summary: sdgx_schemas::ImportSummary {
                 agency: agency.into(),
                 dataset: dataset.into(),
@@ -446,6 +453,7 @@ mod tests {
             store_version: version,
             previous_entry_hash: String::new(),
             entry_hash: String::new(),
+            coordinator_signature: None,
         }
     }
 

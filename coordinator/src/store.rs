@@ -39,6 +39,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStoreExt as _;
 use tokio::sync::{Mutex, RwLock};
 
+use sdgx_schemas::evidence::{ChainHead, KeySigner, PublicationSignature, Signature};
 use sdgx_schemas::{ImportSummary, Manifest, Problem, Rule, ValidationReport};
 
 use crate::audit::{Head, LogCommit};
@@ -106,6 +107,9 @@ pub struct Store {
     following: Option<std::sync::Mutex<Following>>,
     /// How long commits of publications take (see [`crate::metrics`]).
     commit_seconds: prometheus::Histogram,
+    /// The coordinator's signing key: every entry the writer commits is signed with it (see
+    /// [`sdgx_schemas::evidence`]); none in development.
+    signer: Option<Arc<KeySigner>>,
 }
 
 /// How a process uses the store.
@@ -520,9 +524,33 @@ impl Store {
             access,
             following,
             commit_seconds: crate::metrics::commit_histogram(),
+            signer: None,
         };
         store.backfill(writer).await?;
         Ok(store)
+    }
+
+    /// The store signing every entry it commits with `signer` (the coordinator's signing key).
+    pub fn with_signer(mut self, signer: KeySigner) -> Store {
+        self.signer = Some(Arc::new(signer));
+        self
+    }
+
+    /// The coordinator's signature of the entry `entry_hash` committed at `version`, when it
+    /// has a signing key.
+    fn sign_entry(&self, version: i64, entry_hash: &str) -> Result<Option<Signature>> {
+        let Some(signer) = &self.signer else { return Ok(None) };
+        let statement = sdgx_schemas::evidence::entry_statement(version, entry_hash)?;
+        signer.sign(&statement).map(Some).map_err(|e| Error::Internal(format!("signing the log entry at store version {version}: {e}")))
+    }
+
+    /// Whether the log holds the entry `head` names at its store version: false once the
+    /// store was rolled back past it (restored from an older copy, or its newest commits
+    /// replaced).
+    pub async fn holds(&self, head: &ChainHead) -> bool {
+        let is = |v: i64, h: &str| v == head.store_version && h == head.entry_hash;
+        self.log.read().await.iter().any(|e| is(e.store_version, &e.entry_hash))
+            || self.decisions.read().await.iter().any(|d| is(d.store_version, &d.entry_hash))
     }
 
     /// How this process uses the store.
@@ -821,10 +849,12 @@ impl Store {
     /// disconnects mid-commit has its request dropped (tonic cancels the handler), and a commit
     /// cancelled between writing its commit file and recording it would leave this writer
     /// behind its own store: its next commit would chain to a stale entry and miss a duplicate.
-    pub async fn commit(self: &Arc<Self>, staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
+    /// `signature` is the agency's, verified by the caller against the certificate it carries;
+    /// it is kept in the entry.
+    pub async fn commit(self: &Arc<Self>, staged: Staging, manifest: Manifest, summary: ImportSummary, signature: Option<PublicationSignature>) -> Result<Committed> {
         let store = Arc::clone(self);
         let started = std::time::Instant::now();
-        let committed = complete(tokio::spawn(async move { store.commit_now(staged, manifest, summary).await })).await;
+        let committed = complete(tokio::spawn(async move { store.commit_now(staged, manifest, summary, signature).await })).await;
         self.commit_seconds.observe(started.elapsed().as_secs_f64());
         committed
     }
@@ -835,7 +865,7 @@ impl Store {
     }
 
     /// [`Store::commit`], in the caller's task.
-    async fn commit_now(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary) -> Result<Committed> {
+    async fn commit_now(&self, mut staged: Staging, manifest: Manifest, summary: ImportSummary, signature: Option<PublicationSignature>) -> Result<Committed> {
         self.writable()?;
         let adds = staged.finish().await?;
         let _guard = self.commit_lock.lock().await;
@@ -874,11 +904,16 @@ impl Store {
             previous_entry_hash,
             actions_hash: Some(crate::audit::actions_hash(&json)),
             facts: Some(facts_ref),
+            agency_signature: signature,
             entry_hash: String::new(),
+            coordinator_signature: None,
             manifest,
             summary,
         };
         entry.entry_hash = crate::audit::entry_hash(&entry);
+        // Without retries the commit lands at the version after the snapshot's, or fails.
+        let next = snapshot.version() as i64 + 1;
+        entry.coordinator_signature = self.sign_entry(next, &entry.entry_hash)?;
         let metadata = serde_json::to_value(&entry).map_err(|e| Error::Store(e.into()))?;
         let operation = DeltaOperation::Write {
             mode: SaveMode::Overwrite,
@@ -900,6 +935,9 @@ impl Store {
             .map_err(|e| Error::or_no_space(e.into(), &format!("{}/_delta_log/", crate::storage::redact(&self.url).trim_end_matches('/'))))?
             .version as i64;
         entry.store_version = version;
+        if version != next && entry.coordinator_signature.is_some() {
+            tracing::error!(version, signed_for = next, "the commit landed at another version than the one its entry was signed for; the audit will name it");
+        }
         crate::crash_point::reach(crate::crash_point::Point::Committed);
         // The commit is durable now: nothing below may fail the publication.
         let written = self.settle(table, version, &Head::of(&entry)).await;
@@ -1000,11 +1038,14 @@ impl Store {
             store_version: 0,
             previous_entry_hash: self.last_entry_hash().await,
             entry_hash: String::new(),
+            coordinator_signature: None,
         };
         decision.entry_hash = crate::audit::decision_hash(&decision);
-        let metadata = serde_json::to_value(&decision).map_err(|e| Error::Store(e.into()))?;
         let table = self.table.read().await.clone();
         let snapshot = table.snapshot()?;
+        let next = snapshot.version() as i64 + 1;
+        decision.coordinator_signature = self.sign_entry(next, &decision.entry_hash)?;
+        let metadata = serde_json::to_value(&decision).map_err(|e| Error::Store(e.into()))?;
         // A commit without data actions: an append of nothing, carrying the decision.
         let operation = DeltaOperation::Write { mode: SaveMode::Append, partition_by: None, predicate: None };
         let version = CommitBuilder::default()
@@ -1240,7 +1281,7 @@ pub(crate) mod tests {
 
     async fn publish(store: &Arc<Store>, m: &Manifest, batches: Vec<RecordBatch>) -> Result<Committed> {
         let (staging, s) = staged(store, m, batches).await?;
-        store.commit(staging, m.clone(), s).await
+        store.commit(staging, m.clone(), s, None).await
     }
 
     /// `batches` staged as `m`'s publication, with their summary.
@@ -1268,7 +1309,7 @@ pub(crate) mod tests {
         let m = manifest("a", "d", "A");
         let (staging, s) = staged(&store, &m, vec![wire(3, "x")]).await.unwrap();
         let commit_file = dir.path().join("store").join(commit_path(1).as_ref());
-        let mut commit = Box::pin(store.commit(staging, m.clone(), s));
+        let mut commit = Box::pin(store.commit(staging, m.clone(), s, None));
         // Polled until its commit file is written, then dropped, as a request is.
         let mut cut = false;
         for _ in 0..100_000 {

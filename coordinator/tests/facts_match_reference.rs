@@ -109,6 +109,7 @@ async fn check(federation: Vec<Publication>, windows: Vec<Window>, older: usize,
         areas: COMPARED[compared].iter().map(|a| a.to_string()).collect(),
         language: "en".into(),
         sdmx_agency: None,
+        audit_ca: vec![],
     };
     let catalog = |source| Catalog::new(contract.clone(), store.clone(), registers.clone(), 256 << 20, figures::views(source));
     let (facts, reference) = (catalog(Source::Facts), catalog(Source::Reference));

@@ -110,7 +110,7 @@ async fn a_dry_run_answers_the_summary_duplicate_and_impact_and_changes_nothing(
         let (contract, catalog, dir) = (contract.clone(), &catalog, dir.path().to_owned());
         async move {
             let (manifest, batches) = common::prepare(&contract, &dir, "a", "d", csv).unwrap();
-            sdgx_coordinator::ingest::dry_run(catalog, Default::default(), manifest, futures::stream::iter(batches.into_iter().map(Ok))).await
+            sdgx_coordinator::ingest::dry_run(catalog, Default::default(), manifest, &Default::default(), futures::stream::iter(batches.into_iter().map(Ok))).await
         }
     };
     // A new version: 1.1.1 without its migrant row, 1.3.1 added: headline 1/1 now, 0/2 if approved.

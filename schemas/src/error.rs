@@ -59,6 +59,9 @@ pub enum Error {
         /// The version this build supports.
         supported: &'static str,
     },
+    /// A signature cannot be made, or a key, certificate or CA file cannot be read for it.
+    #[error("signed evidence: {0}")]
+    Evidence(String),
     /// A framework bundle (from the coordinator, or an agent's cache of one) is malformed or
     /// does not match its content hash; the message says how.
     #[error("framework bundle: {0}")]

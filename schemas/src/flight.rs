@@ -22,6 +22,7 @@ use arrow_flight::{FlightDescriptor, Ticket};
 use serde::{Deserialize, Serialize};
 
 use crate::bundle::FrameworkRef;
+use crate::evidence::{ChainHead, PublicationSignature};
 use crate::contract::CONTRACT_VERSION;
 use crate::error::{Error, Result};
 use crate::manifest::Manifest;
@@ -49,6 +50,16 @@ pub struct PublishCommand {
     /// stored.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// The agency's signature of the publication (see [`crate::evidence`]), made with the key
+    /// of the client certificate it connects with. A coordinator running mutual TLS refuses a
+    /// publication without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<PublicationSignature>,
+    /// The newest entry of the coordinator's log this agent was acknowledged: a coordinator
+    /// whose history no longer holds it refuses the publication as rolled back
+    /// ([`RolledBack`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_head: Option<ChainHead>,
 }
 
 /// The `do_action` type that asks the coordinator for the framework in force.
@@ -83,7 +94,7 @@ impl FrameworkMismatch {
 
     /// Decodes gRPC status details; `None` when they are not a framework mismatch.
     pub fn decode(details: &[u8]) -> Option<FrameworkMismatch> {
-        serde_json::from_slice::<FrameworkMismatch>(details).ok().filter(|m| m.sdgx == "framework_mismatch")
+        decode_details(details, "framework_mismatch", |m: &FrameworkMismatch| &m.sdgx)
     }
 }
 
@@ -114,6 +125,67 @@ pub struct Ack {
     pub rows: u64,
     /// `sha256:<hex>` content hash.
     pub content_hash: String,
+    /// The publication's log entry as committed, with the coordinator's signature of it (see
+    /// [`crate::evidence`]): the agency's proof of what was acknowledged, at which version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<serde_json::Value>,
+}
+
+impl Ack {
+    /// The head of the log the acknowledged entry is: its store version and `entry_hash`.
+    pub fn head(&self) -> Option<ChainHead> {
+        let e = self.entry.as_ref()?;
+        Some(ChainHead { store_version: e.get("store_version")?.as_i64()?, entry_hash: e.get("entry_hash")?.as_str()?.to_owned() })
+    }
+
+    /// The coordinator's signature of the acknowledged entry, if it signs its entries.
+    pub fn coordinator_signature(&self) -> Option<crate::evidence::Signature> {
+        serde_json::from_value(self.entry.as_ref()?.get("coordinator_signature")?.clone()).ok()
+    }
+}
+
+/// Why a coordinator refused a publication whose agent saw a log entry the coordinator's
+/// history no longer holds (the details of its `FailedPrecondition` status): the store was
+/// restored from an older copy, or its newest commits were replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolledBack {
+    /// Always `rolled_back`.
+    pub sdgx: String,
+    /// `agency/dataset` of the publication.
+    pub publication: String,
+    /// The entry the agent saw.
+    pub known: ChainHead,
+    /// The coordinator's newest store version.
+    pub newest_version: i64,
+}
+
+impl RolledBack {
+    /// Encodes as gRPC status details (JSON).
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("serialisable")
+    }
+
+    /// Decodes gRPC status details; `None` when they are not a rollback.
+    pub fn decode(details: &[u8]) -> Option<RolledBack> {
+        decode_details(details, "rolled_back", |r: &RolledBack| &r.sdgx)
+    }
+}
+
+/// gRPC status details as a `T` whose tag (`sdgx`, read by `tag_of`) is `tag`; `None` when
+/// they are another message.
+fn decode_details<T: serde::de::DeserializeOwned>(details: &[u8], tag: &str, tag_of: impl Fn(&T) -> &str) -> Option<T> {
+    serde_json::from_slice::<T>(details).ok().filter(|m| tag_of(m) == tag)
+}
+
+impl std::fmt::Display for RolledBack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: the coordinator was rolled back: its history no longer holds the log entry this agent was acknowledged (store version {}, entry {}); its newest store version is {}. Nothing was stored. Ask the coordinator's operator: the store was restored from an older copy or its newest commits were replaced",
+            self.publication, self.known.store_version, self.known.entry_hash, self.newest_version
+        )
+    }
 }
 
 /// What a `do_get` ticket asks for.
@@ -172,14 +244,26 @@ impl PublishCommand {
     /// The descriptor of `manifest` validated against `framework`, for a dry run when
     /// `dry_run`.
     pub fn descriptor_of(manifest: &Manifest, framework: Option<&FrameworkRef>, dry_run: bool) -> FlightDescriptor {
-        let cmd = PublishCommand {
+        Self::new(manifest, framework, dry_run).to_descriptor()
+    }
+
+    /// The command for `manifest` validated against `framework` (a dry run's when `dry_run`),
+    /// unsigned and naming no head.
+    pub fn new(manifest: &Manifest, framework: Option<&FrameworkRef>, dry_run: bool) -> PublishCommand {
+        PublishCommand {
             sdgx: "publish".into(),
             contract_version: CONTRACT_VERSION.into(),
             manifest: manifest.clone(),
             framework: framework.cloned(),
             dry_run,
-        };
-        FlightDescriptor::new_cmd(serde_json::to_vec(&cmd).expect("serialisable"))
+            signature: None,
+            known_head: None,
+        }
+    }
+
+    /// The descriptor carrying this command.
+    pub fn to_descriptor(&self) -> FlightDescriptor {
+        FlightDescriptor::new_cmd(serde_json::to_vec(self).expect("serialisable"))
     }
 
     /// Decodes a publication descriptor's manifest (see [`decode_command`](Self::decode_command)).
@@ -201,7 +285,7 @@ impl PublishCommand {
             )));
         }
         let v = parse(&d.cmd, "the descriptor command")?;
-        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest", "framework", "dry_run"].contains(&k.as_str()))) {
+        if let Some(k) = v.as_object().and_then(|o| o.keys().find(|k| !["sdgx", "contract_version", "manifest", "framework", "dry_run", "signature", "known_head"].contains(&k.as_str()))) {
             return Err(Error::Flight(format!("the descriptor command has an unknown field {k:?}")));
         }
         if v.get("sdgx").and_then(|s| s.as_str()) != Some("publish") {
@@ -221,7 +305,19 @@ impl PublishCommand {
             Some(serde_json::Value::Bool(b)) => *b,
             Some(other) => return Err(Error::Flight(format!("the descriptor's dry_run must be true or false, not {other}"))),
         };
-        Ok(PublishCommand { sdgx: "publish".into(), contract_version: CONTRACT_VERSION.into(), manifest, framework, dry_run })
+        let signature = match v.get("signature") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(s) => Some(serde_json::from_value::<PublicationSignature>(s.clone()).map_err(|e| {
+                Error::Flight(format!("the descriptor's signature must be {{\"signed_at\", \"signature\": {{\"algorithm\", \"value\"}}}}: {e}"))
+            })?),
+        };
+        let known_head = match v.get("known_head") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(h) => Some(serde_json::from_value::<ChainHead>(h.clone()).map_err(|e| {
+                Error::Flight(format!("the descriptor's known_head must be {{\"store_version\", \"entry_hash\"}}: {e}"))
+            })?),
+        };
+        Ok(PublishCommand { signature, known_head, ..PublishCommand::new(&manifest, framework.as_ref(), dry_run) })
     }
 }
 
@@ -520,7 +616,7 @@ mod tests {
 
     #[test]
     fn ack_and_ticket_roundtrip() {
-        let a = Ack { contract_version: "1".into(), publication_id: "p".into(), store_version: 3, duplicate: true, rows: 9, content_hash: "sha256:x".into() };
+        let a = Ack { contract_version: "1".into(), publication_id: "p".into(), store_version: 3, duplicate: true, rows: 9, content_hash: "sha256:x".into(), entry: None };
         assert_eq!(Ack::decode(&a.encode()).unwrap(), a);
         let t = TicketRequest::Dataset { agency: "a".into(), dataset: "d".into(), as_of: Some(2) };
         assert_eq!(TicketRequest::decode(&t.ticket()).unwrap(), t);

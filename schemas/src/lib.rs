@@ -22,6 +22,7 @@
 //! | [`quality`] | quality rules: plausibility warnings, with or without history |
 //! | [`report`] | rules, problems, validation reports and import summaries |
 //! | [`hash`] | canonical content and the content hash |
+//! | [`evidence`] | signed evidence: the exact bytes agencies and the coordinator sign, signing and checking |
 //! | [`flight`] | Flight descriptor, acknowledgement and ticket encoding |
 //! | [`error`] | the crate's error type |
 //! | `fuzzing` | (feature `fuzzing`) the harness of the fuzz targets and their regression tests |
@@ -31,6 +32,7 @@ pub mod bundle;
 pub mod codelist;
 pub mod contract;
 pub mod error;
+pub mod evidence;
 pub mod flight;
 pub mod framework;
 #[cfg(feature = "fuzzing")]

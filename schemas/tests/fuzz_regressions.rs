@@ -74,7 +74,7 @@ fn seeds_are_valid_publications() {
             std::fs::write(dir.join(format!("toml-{i}")), toml).expect("seed written");
             std::fs::write(dir.join(format!("cmd-{i}")), &PublishCommand::descriptor(m).cmd).expect("seed written");
         }
-        let ack = Ack { contract_version: "1".into(), publication_id: "p".into(), store_version: 3, duplicate: true, rows: 9, content_hash: format!("sha256:{}", "0".repeat(64)) };
+        let ack = Ack { contract_version: "1".into(), publication_id: "p".into(), store_version: 3, duplicate: true, rows: 9, content_hash: format!("sha256:{}", "0".repeat(64)), entry: None };
         std::fs::write(dir.join("ack"), ack.encode()).expect("seed written");
         let ticket = TicketRequest::Dataset { agency: "sms".into(), dataset: "asylum-decisions".into(), as_of: Some(2) };
         std::fs::write(dir.join("ticket"), &ticket.ticket().ticket).expect("seed written");

@@ -51,7 +51,8 @@ pub struct Running {
     pub analyst_flight: Option<std::net::SocketAddr>,
     /// The data directory (removed on drop).
     pub dir: tempfile::TempDir,
-    /// With mutual TLS: the PKI directory (`ca.pem`, `server.pem`, `agents/<agency>.pem`).
+    /// With mutual TLS: the PKI directory (`ca.pem`, `server.pem`, `signing.pem`,
+    /// `agents/<agency>.pem`).
     pub pki: Option<PathBuf>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<sdgx_coordinator::Result<()>>>,
@@ -73,11 +74,18 @@ impl Running {
 
     /// [`start_mtls`](Self::start_mtls) with the clock `clock` (a manual one the test moves).
     pub async fn start_mtls_with(clock: sdgx_coordinator::clock::Clock, tweak: impl FnOnce(&mut Config)) -> Running {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        Self::start_mtls_in(tempfile::tempdir().expect("temporary directory"), clock, tweak).await
+    }
+
+    /// [`start_mtls_with`](Self::start_mtls_with) on the data directory `dir`, whose PKI
+    /// (`<dir>/pki`) is made unless it is there (a restart).
+    pub async fn start_mtls_in(dir: tempfile::TempDir, clock: sdgx_coordinator::clock::Clock, tweak: impl FnOnce(&mut Config)) -> Running {
         let pki = dir.path().join("pki");
-        sdgx_coordinator::pki::init(&pki, &["localhost".into()], 30).expect("CA");
-        for a in AGENCIES {
-            sdgx_coordinator::pki::issue_agent(&pki, a, 30).expect("agent certificate");
+        if !pki.join("ca.pem").exists() {
+            sdgx_coordinator::pki::init(&pki, &["localhost".into()], 30).expect("CA");
+            for a in AGENCIES {
+                sdgx_coordinator::pki::issue_agent(&pki, a, 30).expect("agent certificate");
+            }
         }
         let p = pki.clone();
         let mut r = Self::start_in_with(dir, clock, move |c| {
@@ -87,6 +95,7 @@ impl Running {
                 client_ca: p.join("ca.pem"),
                 revoked: vec![],
             });
+            c.security.signing = Some(sdgx_coordinator::config::SigningConfig { cert: p.join("signing.pem"), key: p.join("signing.key") });
             c.security.insecure_plaintext_publish = false;
             tweak(c);
         })
@@ -112,6 +121,7 @@ impl Running {
         // In process and over plaintext: the same federation runs over mutual TLS with the
         // real binaries in tests/binaries.rs.
         config.security.tls = None;
+        config.security.signing = None;
         config.security.insecure_plaintext_publish = true;
         config.security.token_file = None;
         // The derived dataset's commits would move the store versions tests count; the tests
@@ -316,6 +326,20 @@ pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
     out
 }
 
+/// Copies the directory `from` to `to`, recursively.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for e in std::fs::read_dir(from).expect("read the directory") {
+        let e = e.expect("directory entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy a file");
+        }
+    }
+}
+
 /// A PKI for the example federation made by the real binary in `dir`: `ca init`, one client
 /// certificate per example agency, and a reader token (returned) in `tokens.toml`.
 pub fn pki(dir: &Path) -> String {
@@ -328,11 +352,13 @@ pub fn pki(dir: &Path) -> String {
     String::from_utf8(out.stdout).expect("UTF-8").trim().to_owned()
 }
 
-/// `cmd` given the coordinator's TLS and token files of the PKI in `pki` (see [`pki`]).
+/// `cmd` given the coordinator's TLS, signing and token files of the PKI in `pki` (see [`pki`]).
 pub fn coordinator_env<'a>(cmd: &'a mut std::process::Command, pki: &Path) -> &'a mut std::process::Command {
     cmd.env("SDGX_SECURITY__TLS__CERT", pki.join("server.pem"))
         .env("SDGX_SECURITY__TLS__KEY", pki.join("server.key"))
         .env("SDGX_SECURITY__TLS__CLIENT_CA", pki.join("ca.pem"))
+        .env("SDGX_SECURITY__SIGNING__CERT", pki.join("signing.pem"))
+        .env("SDGX_SECURITY__SIGNING__KEY", pki.join("signing.key"))
         .env("SDGX_SECURITY__TOKEN_FILE", pki.join("tokens.toml"))
 }
 

@@ -8,24 +8,12 @@ use std::path::Path;
 use sdgx_coordinator::catalog::{AsOf, Catalog, Read};
 use sdgx_coordinator::signoff::View;
 use sdgx_coordinator::figures::{self, FigureKind, Source, Window};
-use sdgx_e2e::root;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
-}
+use sdgx_e2e::{copy_dir, root};
 
 async fn open(data: &Path, writer: bool) -> std::sync::Arc<Catalog> {
     let mut config = sdgx_coordinator::Config::load(Some(&root().join("examples/federation/coordinator.toml"))).unwrap();
     config.data_dir = data.to_owned();
+    config.security.signing = None;
     sdgx_coordinator::server::open(&config, writer).await.unwrap().0
 }
 

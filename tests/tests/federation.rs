@@ -103,7 +103,7 @@ async fn rejection_replacement_and_duplicates() {
     let mut client = sdgx_agent::client::connect(&r.flight, &Default::default(), None).await.unwrap();
     let manifest_path = root().join("examples/federation/labour/labour-market.manifest.toml");
     let manifest = sdgx_schemas::Manifest::from_toml(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
-    let up = sdgx_agent::publish::Upload { manifest: &manifest, data: &bad, format: sdgx_agent::config::Format::Csv, rows: 0, framework: None };
+    let up = sdgx_agent::publish::Upload { manifest: &manifest, data: &bad, format: sdgx_agent::config::Format::Csv, rows: 0, framework: None, signature: None, known_head: None };
     let err = sdgx_agent::publish::send(&mut client, &r.flight, contract.clone(), up, 1000).await.unwrap_err();
     let sdgx_agent::Error::Rejected(report) = err else { panic!("expected a rejection with its report, got {err}") };
     assert_eq!((report.agency.as_str(), report.dataset.as_str()), ("labour", "labour-market"));

@@ -103,7 +103,7 @@ async fn the_agent_validates_against_the_coordinators_framework_cached_and_refet
     let p = sdgx_agent::publish::check(&old, d, "cba", 1000, 10, None).unwrap();
     assert_eq!(p.framework, v1);
     let mut client = sdgx_agent::client::connect(&config.coordinator, &config.transport, config.tls.as_ref()).await.unwrap();
-    let up = sdgx_agent::publish::Upload { manifest: &p.manifest, data: &d.source, format: d.format().unwrap(), rows: p.summary.rows, framework: Some(&p.framework) };
+    let up = sdgx_agent::publish::Upload { manifest: &p.manifest, data: &d.source, format: d.format().unwrap(), rows: p.summary.rows, framework: Some(&p.framework), signature: None, known_head: None };
     let refused = sdgx_agent::publish::send(&mut client, &config.coordinator, old.clone(), up, 1000).await.unwrap_err();
     let sdgx_agent::Error::FrameworkMismatch { mismatch, .. } = &refused else { panic!("not a framework mismatch: {refused}") };
     assert_eq!((&mismatch.validated, &mismatch.coordinator), (&v1, &v2));

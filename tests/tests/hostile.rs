@@ -119,6 +119,22 @@ impl Fixture {
         with_descriptor(encode(batches), PublishCommand::descriptor(manifest))
     }
 
+    /// A publication of `batch` under `manifest` (its content hash filled in) signed with the key
+    /// of `agency`'s certificate, as an agent sends it.
+    fn signed_publication(&self, agency: &str, manifest: &Manifest, batch: RecordBatch) -> Vec<FlightData> {
+        let mut hasher = sdgx_schemas::hash::ContentHasher::default();
+        hasher.push_batch(&batch, 1).expect("hashable");
+        let mut manifest = manifest.clone();
+        manifest.content_hash = Some(hasher.finish().expect("hashed").content_hash);
+        let key = |ext: &str| self.pki().join(format!("agents/{agency}.{ext}"));
+        let signer = sdgx_schemas::evidence::KeySigner::from_pem_files(&key("pem"), &key("key")).expect("agency key");
+        let command = PublishCommand {
+            signature: Some(signer.sign_publication(&manifest, &chrono::Utc::now().to_rfc3339()).expect("signed")),
+            ..PublishCommand::new(&manifest, None, false)
+        };
+        with_descriptor(encode(vec![batch]), command.to_descriptor())
+    }
+
     /// The valid batch with column `name` replaced (or added at the end, or dropped with `None`).
     fn with_column(&self, name: &str, array: Option<ArrayRef>) -> RecordBatch {
         replace(&self.batch, name, array)
@@ -529,7 +545,7 @@ async fn hostile_inputs_get_clear_errors_and_change_nothing() {
     let values: ArrayRef = Arc::new(Float64Array::from_iter_values((0..fx.batch.num_rows()).map(|i| 10.0 + i as f64)));
     let changed = fx.with_column("obs_value", Some(values));
     let mut c = fx.client("armstat").await;
-    let mut acks = c.do_put(stream::iter(fx.publication(&fx.manifest, vec![changed]))).await.expect("accepted").into_inner();
+    let mut acks = c.do_put(stream::iter(fx.signed_publication("armstat", &fx.manifest, changed))).await.expect("accepted").into_inner();
     let ack = sdgx_schemas::flight::Ack::decode(&acks.message().await.expect("reply").expect("ack").app_metadata).expect("ack");
     assert!(!ack.duplicate);
     assert_eq!(ack.store_version, version + 1);

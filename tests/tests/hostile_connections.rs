@@ -250,6 +250,7 @@ async fn with_reader() -> (WithLimiter, String) {
     config.http_addr = "127.0.0.1:0".parse().unwrap();
     config.analyst_flight_addr = Some("127.0.0.1:0".parse().unwrap());
     config.security.tls = None;
+    config.security.signing = None;
     config.security.insecure_plaintext_publish = true;
     config.security.token_file = None;
     let (reader, entry) = sdgx_coordinator::auth::Tokens::create("ana", sdgx_coordinator::auth::Role::Reader);

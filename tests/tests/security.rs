@@ -47,6 +47,7 @@ impl Fixture {
         let tls = config.security.tls.as_mut().unwrap();
         (tls.cert, tls.key, tls.client_ca) = (pki.join("server.pem"), pki.join("server.key"), pki.join("ca.pem"));
         tls.revoked = revoked.iter().map(|a| fingerprint(&pki.join(format!("agents/{a}.pem")))).collect();
+        config.security.signing = Some(sdgx_coordinator::config::SigningConfig { cert: pki.join("signing.pem"), key: pki.join("signing.key") });
         let (reader, r) = sdgx_coordinator::auth::Tokens::create("ana", sdgx_coordinator::auth::Role::Reader);
         let (admin, a) = sdgx_coordinator::auth::Tokens::create("root", sdgx_coordinator::auth::Role::Admin);
         let (approver, ap) = sdgx_coordinator::auth::Tokens::create("nso", sdgx_coordinator::auth::Role::Approver);
@@ -98,7 +99,7 @@ impl Fixture {
         let contract = Arc::new(sdgx_agent::contract(c).unwrap());
         let d = &c.datasets[0];
         let p = sdgx_agent::publish::check(&contract, d, &c.agency, 1000, 10, None).unwrap();
-        let up = sdgx_agent::publish::Upload { manifest: &p.manifest, data: &d.source, format: d.format().unwrap(), rows: p.summary.rows, framework: None };
+        let up = sdgx_agent::publish::Upload { manifest: &p.manifest, data: &d.source, format: d.format().unwrap(), rows: p.summary.rows, framework: None, signature: None, known_head: None };
         sdgx_agent::publish::send(&mut client, &c.coordinator, contract, up, 1000).await.map(|_| ()).map_err(|e| e.to_string())
     }
 

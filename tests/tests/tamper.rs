@@ -5,6 +5,11 @@
 //! edit of the Delta log a writer of the store could make — editing the `_delta_log/*.json`
 //! commit files directly — is detected and named (the commit, and the entry where there is
 //! one) by `audit verify`, and the coordinator refuses to start on it, naming the commit.
+//!
+//! Over mutual TLS, with signed evidence: an entry edited and consistently re-chained (every
+//! hash and the head recomputed, even re-signed with the coordinator's key), or carrying a
+//! forged agency signature, fails the audit naming the entry; and an agent reports a
+//! coordinator restored from an older copy of its store as rolled back.
 
 use sdgx_coordinator::catalog::Read;
 use sdgx_coordinator::signoff::View;
@@ -14,7 +19,9 @@ use arrow::array::{Array, AsArray, Float64Array, RecordBatch};
 use futures::{stream, TryStreamExt};
 use sdgx_coordinator::audit::Mismatch;
 use sdgx_coordinator::{Config, Coordinator};
-use sdgx_e2e::{root, Running};
+use sdgx_e2e::{copy_dir, root, Running};
+use sdgx_coordinator::store::{PublicationEntry, LOG_KEY};
+use sdgx_schemas::evidence::{entry_statement, KeySigner};
 use sdgx_schemas::flight::PublishCommand;
 use sdgx_schemas::normalize::{read_csv, Normalizer};
 use sdgx_schemas::Manifest;
@@ -83,6 +90,7 @@ fn config(dir: &Path) -> Config {
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.analyst_flight_addr = None;
     config.security.tls = None;
+    config.security.signing = None;
     config.security.insecure_plaintext_publish = true;
     config.security.token_file = None;
     config
@@ -295,5 +303,160 @@ async fn a_replaced_facts_file_is_detected_and_never_served() {
     let kind = sdgx_coordinator::figures::FigureKind::MigrationDisaggregationShare;
     let e = sdgx_coordinator::figures::compute(&r.catalog, kind, Default::default(), &Read::current(View::Provisional)).await.expect_err("tampered facts");
     assert!(matches!(e, sdgx_coordinator::Error::Integrity(_)) && e.to_string().contains(&sms.breakdowns.path), "{e}");
+    r.stop().await;
+}
+
+/// Signed evidence: the example coordinator over mutual TLS, with sms's (version 1) and
+/// labour's (version 2) publications signed by their agents and every entry by the coordinator.
+async fn two_signed_publications() -> Running {
+    let r = Running::start_mtls(|_| {}).await;
+    for a in ["sms", "labour"] {
+        for o in sdgx_agent::run(&r.agent(a), false).await.expect("agent runs") {
+            let ack = o.sent.expect("sent").unwrap_or_else(|e| panic!("{a}: {e}"));
+            let signature = ack.coordinator_signature().expect("the acknowledgement carries the entry, signed by the coordinator");
+            assert_eq!(signature.algorithm, "ecdsa-p256-sha256");
+            // The agent keeps the signed entry in its outbox.
+            let kept = o.entry.expect("staged");
+            let kept = sdgx_agent::outbox::Outbox::open(&r.agent(a).outbox).unwrap().entries().unwrap().into_iter().find(|e| e.id == kept.id).unwrap();
+            assert_eq!(kept.ack.as_ref().and_then(|k| k.entry.clone()), ack.entry, "{a}: the outbox keeps the signed entry");
+        }
+    }
+    assert_eq!(r.catalog.store().version().await, 2);
+    let report = sdgx_coordinator::audit::verify(&r.catalog).await.expect("audit");
+    assert!(report.first_mismatch.is_none(), "untouched: {report}");
+    assert_eq!((report.agency_signed, report.coordinator_signed), (2, 2), "{report}");
+    assert!(report.to_string().contains("chains to") && report.ca[0].ends_with("pki/ca.pem"), "{report}");
+    r
+}
+
+/// The coordinator's signing key, as an insider on the coordinator's host could take it.
+fn coordinator_key(r: &Running) -> KeySigner {
+    let pki = r.pki.as_ref().expect("mutual TLS");
+    KeySigner::from_pem_files(&pki.join("signing.pem"), &pki.join("signing.key")).unwrap()
+}
+
+/// Rewrites the entry of commit `version` with `edit` as someone who can write the store and
+/// the data directory would, consistently: every later entry re-chained to it, every hash
+/// recomputed, the recorded head moved, and each entry from `version` on re-signed with
+/// `coordinator` when given (otherwise its old coordinator signature is left).
+fn rewrite(r: &Running, version: i64, coordinator: Option<&KeySigner>, edit: impl FnOnce(&mut PublicationEntry)) {
+    let mut edit = Some(edit);
+    let mut previous = None;
+    for v in version..=2 {
+        let mut actions = read_commit(r, v);
+        let info = actions.iter_mut().find_map(|a| a.get_mut("commitInfo")).expect("commitInfo");
+        let mut e: PublicationEntry = serde_json::from_value(info[LOG_KEY].clone()).expect("an entry");
+        if let Some(f) = edit.take() {
+            f(&mut e);
+        }
+        if let Some(p) = previous.take() {
+            e.previous_entry_hash = p;
+        }
+        e.entry_hash = sdgx_coordinator::audit::entry_hash(&e);
+        if let Some(k) = coordinator {
+            e.coordinator_signature = Some(k.sign(&entry_statement(v, &e.entry_hash).unwrap()).unwrap());
+        }
+        info[LOG_KEY] = serde_json::to_value(&e).unwrap();
+        write_commit(r, v, &actions);
+        sdgx_coordinator::audit::write_head(
+            &r.dir.path().join("state/head.json"),
+            &sdgx_coordinator::audit::Head { version: v, publication_id: e.publication_id.clone(), entry_hash: e.entry_hash.clone() },
+        )
+        .unwrap();
+        previous = Some(e.entry_hash);
+    }
+}
+
+/// The audit's finding on a rewritten store: the entry at store version 1 (sms's) is named.
+async fn audit_names_sms(r: &Running) -> Mismatch {
+    let m = audit_finds(r).await;
+    assert_eq!((m.store_version, m.entry, m.agency.as_str(), m.dataset.as_str()), (1, 1, "sms", "asylum-decisions"), "{m}");
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_entry_consistently_rechained_fails_the_audit() {
+    let r = two_signed_publications().await;
+    // Without any key: the entry's time moved, the chain and the head recomputed; the
+    // coordinator's signature no longer covers the entry.
+    rewrite(&r, 1, None, |e| e.received_at = "2020-01-01T00:00:00.000Z".into());
+    let m = audit_names_sms(&r).await;
+    assert!(m.reason.contains("the coordinator's signature of the entry at store version 1") && m.reason.contains("does not verify"), "{m}");
+    // With the coordinator's own key (an insider on its host) but not sms's: the manifest
+    // edited and every entry re-signed; sms's signature no longer covers the publication.
+    let insider = coordinator_key(&r);
+    rewrite(&r, 1, Some(&insider), |e| e.manifest.title = "Asylum decisions (revised)".into());
+    let m = audit_names_sms(&r).await;
+    assert!(m.reason.contains("the agency's signature of the publication") && m.reason.contains("not what agency sms signed"), "{m}");
+    // The coordinator checks the signatures at start too.
+    let e = refused_start(r, 1).await;
+    assert!(e.contains("agency's signature"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_agency_signature_fails_the_audit() {
+    let r = two_signed_publications().await;
+    let insider = coordinator_key(&r);
+    // A signature of the edited publication by a key of a CA the forger made, whose
+    // certificate names sms as the identity rule wants.
+    let rogue = tempfile::tempdir().unwrap();
+    sdgx_coordinator::pki::init(rogue.path(), &["localhost".into()], 30).unwrap();
+    let (cert, key) = sdgx_coordinator::pki::issue_agent(rogue.path(), "sms", 30).unwrap();
+    let forge = |signer: KeySigner| {
+        move |e: &mut PublicationEntry| {
+            e.manifest.title = "Asylum decisions (forged)".into();
+            let mut s = signer.sign_publication(&e.manifest, "2026-01-01T00:00:00.000Z").unwrap();
+            s.signature.certificate = Some(sdgx_schemas::evidence::base64(signer.certificate()));
+            e.agency_signature = Some(s);
+        }
+    };
+    rewrite(&r, 1, Some(&insider), forge(KeySigner::from_pem_files(&cert, &key).unwrap()));
+    let m = audit_names_sms(&r).await;
+    assert!(m.reason.contains("the agency's signature") && m.reason.contains("does not chain to the CA"), "{m}");
+    // Signed with another agency's real key: refused by the identity rule.
+    let pki = r.pki.clone().unwrap();
+    rewrite(&r, 1, Some(&insider), forge(KeySigner::from_pem_files(&pki.join("agents/labour.pem"), &pki.join("agents/labour.key")).unwrap()));
+    let m = audit_names_sms(&r).await;
+    assert!(m.reason.contains("made with agency labour's certificate, not agency sms's"), "{m}");
+    // No agency signature at all, and the coordinator's signature stripped: refused too.
+    rewrite(&r, 1, None, |e| {
+        e.agency_signature = None;
+        e.coordinator_signature = None;
+    });
+    let m = audit_names_sms(&r).await;
+    assert!(m.reason.contains("carries no coordinator signature"), "{m}");
+    r.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coordinator_restored_from_an_older_copy_is_reported_as_rolled_back() {
+    let r = two_signed_publications().await;
+    // A copy of the store and its recorded head at version 2; then sms publishes a new version.
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(&r.dir.path().join("store"), &backup.path().join("store"));
+    copy_dir(&r.dir.path().join("state"), &backup.path().join("state"));
+    let sms = r.agent("sms");
+    let out = sdgx_agent::withdraw(&sms, "asylum-decisions").await.expect("withdrawn");
+    let ack = out[0].sent.as_ref().unwrap().as_ref().expect("acknowledged");
+    assert_eq!(ack.store_version, 3);
+    let seen = sdgx_agent::outbox::Outbox::open(&sms.outbox).unwrap().head().unwrap().expect("the agent remembers the head");
+    assert_eq!(seen.store_version, 3);
+    // The operator restores the older copy and starts the coordinator on it.
+    let dir = r.stop().await;
+    for d in ["store", "state"] {
+        std::fs::remove_dir_all(dir.path().join(d)).unwrap();
+        copy_dir(&backup.path().join(d), &dir.path().join(d));
+    }
+    let r = Running::start_mtls_in(dir, sdgx_coordinator::clock::Clock::default(), |_| {}).await;
+    assert_eq!(r.catalog.store().version().await, 2, "the coordinator started on the older copy");
+    let err = sdgx_agent::run(&r.agent("sms"), false).await.expect_err("refused").to_string();
+    assert!(err.contains("agency sms dataset asylum-decisions") && err.contains("rolled back"), "{err}");
+    assert!(err.contains(&format!("store version 3, entry {}", seen.entry_hash)) && err.contains("newest store version is 2"), "{err}");
+    assert_eq!(r.catalog.store().version().await, 2, "nothing was stored");
+    let pending = sdgx_agent::outbox::Outbox::open(&sms.outbox).unwrap().pending().unwrap();
+    assert!(pending.iter().any(|e| e.last_reply.as_deref().is_some_and(|m| m.contains("rolled back"))), "the outbox says why: {pending:?}");
+    // Another agency, which saw nothing newer than the copy holds, still publishes.
+    let moh = sdgx_agent::run(&r.agent("moh"), false).await.expect("moh publishes");
+    assert!(moh[0].sent.as_ref().unwrap().is_ok());
     r.stop().await;
 }

@@ -389,7 +389,7 @@ pub async fn check(catalog: &Catalog, ingest: &Ingest, agency: &str, kept: Kept,
     let contract = catalog.contract();
     let manifest = prepare(contract, ingest, agency, &kept, input)?;
     let _admitted = ingest.admission.admit(&manifest.agency, &manifest.dataset)?;
-    let report = ingest::dry_run(catalog, ingest.options_for(&manifest.agency), manifest.clone(), wire_batches(contract, kept.kind(), &kept.path)?).await?;
+    let report = ingest::dry_run(catalog, ingest.options_for(&manifest.agency), manifest.clone(), &ingest::Signed::unsigned(), wire_batches(contract, kept.kind(), &kept.path)?).await?;
     let id = kept.keep(manifest.clone())?;
     Ok(Checked { id, manifest, report })
 }
@@ -408,7 +408,7 @@ pub async fn submit(ingest: &Ingest, uploads: &Uploads, agency: &str, id: &str) 
             return Err(e);
         }
         let batches = wire_batches(&ingest.contract, kept.kind(), &kept.path)?;
-        ingest::ingest(&ingest.contract, &ingest.store, ingest.options_for(&manifest.agency), manifest.clone(), batches).await
+        ingest::ingest(&ingest.contract, &ingest.store, ingest.options_for(&manifest.agency), manifest.clone(), ingest::Signed::unsigned(), batches).await
     }
     .await;
     ingest.publications.record(published.as_ref().map(|a| a.duplicate));

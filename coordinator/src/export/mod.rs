@@ -410,6 +410,7 @@ mod tests {
             areas: vec![],
             language: "en".into(),
             sdmx_agency: None,
+            audit_ca: vec![],
         };
         let names = agency_names(&registers);
         assert_eq!(names.get("labour").map(String::as_str), Some("Ministry of Labour and Social Affairs"));

@@ -15,7 +15,7 @@ use sdgx_schemas::{Contract, Manifest, ReferencePeriod, ValidationOptions};
 /// periodicity A. `dir` holds the scratch file. A problem or a rejection is the error's text.
 pub async fn publish(contract: &Contract, store: &Arc<Store>, dir: &Path, agency: &str, dataset: &str, csv: &str) -> Result<Ack, String> {
     let (manifest, batches) = prepare(contract, dir, agency, dataset, csv)?;
-    ingest(contract, store, ValidationOptions::default(), manifest, stream::iter(batches.into_iter().map(Ok))).await.map_err(|e| e.to_string())
+    ingest(contract, store, ValidationOptions::default(), manifest, Default::default(), stream::iter(batches.into_iter().map(Ok))).await.map_err(|e| e.to_string())
 }
 
 /// The manifest and wire batches [`publish`] sends for `csv`.
