@@ -2,7 +2,7 @@
 
 report-page-title = Rapport sur la ventilation des ODD par statut migratoire
 report-title = Données ODD ventilées par statut migratoire : rapport statistique
-report-provenance = Export sdgx de la vue { $view } de la version { $version } du magasin (validée le { $committed }), cadre { $framework }, produit le { $generated }
+report-provenance = Export sdgx de la vue { $view } de la version { $version } du dépôt (validée le { $committed }), cadre { $framework }, produit le { $generated }
 report-ratio = { $numerator } sur { $denominator }
 report-none = aucune
 report-technical-definition = Définition technique (pour spécialistes)
@@ -64,7 +64,7 @@ report-col-agency = Organisme
 report-col-dataset = Jeu de données
 report-col-rows = Lignes
 report-col-received = Reçu le
-report-col-store-version = Version du magasin
+report-col-store-version = Version du dépôt
 report-col-content-hash = Empreintes du contenu
 
 ## Metadata fields.
