@@ -85,7 +85,7 @@ impl Indicator {
     /// in the template's order. Empty without metadata.
     pub fn metadata_fields_in<'a>(&'a self, prefs: &[&str]) -> Vec<(&'static str, &'a str, &'a str)> {
         let Some(base) = self.metadata.as_ref() else { return vec![] };
-        let translated: Vec<(&'a str, Vec<(&'static str, &'static str, &'a str)>)> =
+        let translated: Vec<(&'a str, MetadataFields<'a>)> =
             self.metadata_translations.iter().map(|(tag, m)| (tag.as_str(), m.fields())).collect();
         base.fields()
             .into_iter()
@@ -111,8 +111,14 @@ pub struct GoalTitle {
     pub title: String,
 }
 
-fn goal_titles() -> &'static BTreeMap<u8, (GoalTitle, BTreeMap<String, GoalTitle>)> {
-    static GOAL_TITLES: OnceLock<BTreeMap<u8, (GoalTitle, BTreeMap<String, GoalTitle>)>> = OnceLock::new();
+/// Each goal's English titles and its titles in other languages, by tag.
+type GoalTitles = BTreeMap<u8, (GoalTitle, BTreeMap<String, GoalTitle>)>;
+
+/// The set fields of a metadata template: (key, English label, text).
+type MetadataFields<'a> = Vec<(&'static str, &'static str, &'a str)>;
+
+fn goal_titles() -> &'static GoalTitles {
+    static GOAL_TITLES: OnceLock<GoalTitles> = OnceLock::new();
     GOAL_TITLES.get_or_init(|| {
         let mut by_lang: BTreeMap<u8, BTreeMap<String, GoalTitle>> = BTreeMap::new();
         for rec in csv::Reader::from_reader(GOALS.as_bytes()).records() {

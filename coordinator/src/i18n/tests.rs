@@ -22,13 +22,13 @@ fn ids(lang: usize, file: usize) -> BTreeSet<String> {
 #[test]
 fn every_language_has_every_message_of_every_file_and_no_other() {
     assert!(!bundles().is_empty());
-    for file in 0..FILES.len() {
+    for (file, name) in FILES.iter().enumerate() {
         let en = ids(0, file);
-        for lang in 1..LANGUAGES.len() {
+        for (lang, (tag, _)) in LANGUAGES.iter().enumerate().skip(1) {
             let other = ids(lang, file);
             let missing: Vec<_> = en.difference(&other).collect();
             let extra: Vec<_> = other.difference(&en).collect();
-            assert!(missing.is_empty() && extra.is_empty(), "locales/{}/{}: missing {missing:?}, not in English {extra:?}", LANGUAGES[lang].0, FILES[file]);
+            assert!(missing.is_empty() && extra.is_empty(), "locales/{tag}/{name}: missing {missing:?}, not in English {extra:?}");
         }
     }
 }
