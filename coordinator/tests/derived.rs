@@ -171,12 +171,13 @@ async fn the_derived_dataset_is_exported_like_any_indicator_and_sdmx_puts_it_in_
     // XLSX annex, sheet Goal 17: the latest value (2022: 0), its unit and agency.
     let path = f.dir.path().join("annex.xlsx");
     std::fs::write(&path, export::render(export::Format::Xlsx, &snap).unwrap()).unwrap();
-    let sheet = sdgx_schemas::workbook::read_sheet(&path, Some("Goal 17"), None, sdgx_schemas::workbook::Cells::Text).unwrap();
-    let col = |n: &str| sheet.column_by_name(n).unwrap().as_string::<i32>().clone();
-    let i = (0..sheet.num_rows()).find(|&r| col("Indicator").value(r) == "17.18.p1").expect("a row of 17.18.p1");
+    // The sheet's first row is its title; the header row follows.
+    let sheet = sdgx_schemas::workbook::read_sheet(&path, Some("Goal 17"), Some("A2:O1000"), sdgx_schemas::workbook::Cells::Text).unwrap();
+    let col = |n: &str| sheet.column_by_name(n).unwrap_or_else(|| panic!("no column {n:?}: {:?}", sheet.schema())).as_string::<i32>().clone();
+    let i = (0..sheet.num_rows()).find(|&r| col("Indicator code").value(r) == "17.18.p1").expect("a row of 17.18.p1");
     assert_eq!(
-        [col("Latest value").value(i), col("Period").value(i), col("Unit").value(i), col("Source agency").value(i)],
-        ["0", "2022", "PT", AGENCY]
+        [col("Latest value (national)").value(i), col("Year").value(i), col("Unit").value(i), col("Unit code").value(i), col("Agency code").value(i)],
+        ["0", "2022", "Percent", "PT", AGENCY]
     );
 
     // HTML report: the publication is listed and 17.18.p1 counts as reported (3 of 6 in scope:

@@ -28,6 +28,10 @@ async fn fixture() -> Fixture {
     let mut config = Config::load(Some(&example("coordinator.toml"))).unwrap();
     config.data_dir = dir.path().to_owned();
     config.store_url = None;
+    // In process, with no Flight port: neither the example's TLS files nor its signing key
+    // (made by scripts/demo.sh) are needed, and entries stay unsigned.
+    config.security.tls = None;
+    config.security.signing = None;
     let (catalog, ingest) = sdgx_coordinator::server::open(&config, true).await.unwrap();
     Fixture { catalog, ingest, uploads: Uploads::new(dir.path()), _dir: dir }
 }

@@ -229,6 +229,8 @@ check "ca issue-agent --agency labour" logged "$logs/ca-agent.log" sdgx-coordina
 # readable by the group sdgx only.
 check "the coordinator's certificate in /etc/sdgx/pki" install -m 0644 "$ca/ca.pem" "$ca/server.pem" /etc/sdgx/pki/
 check "the coordinator's key in /etc/sdgx/pki" install -m 0640 -g sdgx "$ca/server.key" /etc/sdgx/pki/
+check "the coordinator's signing certificate in /etc/sdgx/pki" install -m 0644 "$ca/signing.pem" /etc/sdgx/pki/
+check "the coordinator's signing key in /etc/sdgx/pki" install -m 0640 -g sdgx "$ca/signing.key" /etc/sdgx/pki/
 check "the agency's certificate in /etc/sdgx/pki" install -m 0644 "$ca/agents/labour.pem" /etc/sdgx/pki/agent.pem
 check "the agency's key in /etc/sdgx/pki" install -m 0640 -g sdgx "$ca/agents/labour.key" /etc/sdgx/pki/agent.key
 token_create() { sdgx-coordinator --config /etc/sdgx/coordinator.toml token create --role reader --name analyst >/root/analyst.token 2>"$logs/token.log" || { cat "$logs/token.log" >&2; return 1; }; }
