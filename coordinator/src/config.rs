@@ -282,7 +282,9 @@ pub struct ConnectionLimits {
     /// an upload's too) is answered 408 and its work dropped.
     pub request_timeout_secs: u64,
     /// HTTP port: the largest request body, in bytes, outside the dashboard's upload page (which
-    /// takes forms of up to 50 MB); a larger one is answered 413 before it is read.
+    /// takes forms of up to 50 MB); a larger one is answered 413 before it is read. At least
+    /// twice `query_max_sql_bytes`, so that a query's JSON body (escapes included) reaches the
+    /// SQL limit, whose refusal names the setting to raise.
     pub max_request_body_bytes: usize,
 }
 
@@ -296,7 +298,7 @@ impl Default for ConnectionLimits {
             max_streams_per_connection: 100,
             keepalive_interval_secs: 60,
             request_timeout_secs: 300,
-            max_request_body_bytes: 1 << 20,
+            max_request_body_bytes: 4 << 20,
         }
     }
 }
@@ -472,6 +474,12 @@ impl Config {
         self.http.validate()?;
         if self.query_max_response_bytes < 1 << 10 || self.query_max_sql_bytes < 1 << 10 || self.query_max_parameter_bytes < 1 << 10 {
             return Err(Error::Config("query_max_response_bytes, query_max_sql_bytes and query_max_parameter_bytes must be at least 1 KiB".into()));
+        }
+        if self.connections.max_request_body_bytes < 2 * self.query_max_sql_bytes {
+            return Err(Error::Config(format!(
+                "connections.max_request_body_bytes ({}) must be at least twice query_max_sql_bytes ({}): a query's JSON body would be cut off before the SQL limit could name itself",
+                self.connections.max_request_body_bytes, self.query_max_sql_bytes
+            )));
         }
         if self.query_stack_bytes < 2 << 20 {
             return Err(Error::Config("query_stack_bytes must be at least 2 MiB".into()));

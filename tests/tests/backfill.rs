@@ -13,6 +13,9 @@ use sdgx_e2e::{copy_dir, root};
 async fn open(data: &Path, writer: bool) -> std::sync::Arc<Catalog> {
     let mut config = sdgx_coordinator::Config::load(Some(&root().join("examples/federation/coordinator.toml"))).unwrap();
     config.data_dir = data.to_owned();
+    // In process, with no Flight port: neither the example's TLS files nor its signing key and
+    // CA (which scripts/demo.sh makes) are needed; entries stay unsigned.
+    config.security.tls = None;
     config.security.signing = None;
     sdgx_coordinator::server::open(&config, writer).await.unwrap().0
 }

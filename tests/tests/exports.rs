@@ -478,6 +478,7 @@ async fn openapi_describes_exactly_the_routes_served() {
         ("post", "/api/v1/publications/{id}/{action}"),
         ("get", "/api/v1/admin/audit"),
         ("get", "/api/v1/admin/upstream"),
+        ("get", "/metrics"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
