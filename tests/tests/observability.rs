@@ -327,6 +327,6 @@ fn reading_commands_refuse_a_data_directory_without_a_store_unless_told_to_creat
     assert!(fresh.join("store/_delta_log/00000000000000000000.json").is_file(), "the store was created");
     assert!(out_file.is_file(), "the export of the empty store was written");
     // Once it exists, no --create is needed.
-    let out = run(Command::new(&coord).args(["audit", "verify", "--config"]).arg(&config).arg("--data-dir").arg(&fresh));
+    let out = run(Command::new(&coord).args(["audit", "verify", "--ca"]).arg(&ca).arg("--config").arg(&config).arg("--data-dir").arg(&fresh));
     assert!(String::from_utf8_lossy(&out.stdout).contains("audit passed"), "{}", String::from_utf8_lossy(&out.stdout));
 }
