@@ -507,6 +507,13 @@ impl Framework {
 mod tests {
     use super::*;
 
+    /// The global framework with the national file `text` applied, and the codelists it extended.
+    fn national(text: &str) -> (Framework, Codelists) {
+        let (mut f, mut c) = (Framework::global(), Codelists::global());
+        f.apply_str("nat.toml", text, &mut c).unwrap();
+        (f, c)
+    }
+
     #[test]
     fn global_framework_is_complete() {
         let f = Framework::global();
@@ -535,10 +542,7 @@ mod tests {
 
     #[test]
     fn national_file_adds_overrides_and_scopes() {
-        let mut f = Framework::global();
-        let mut c = Codelists::global();
-        f.apply_str(
-            "nat.toml",
+        let (f, c) = national(
             r#"
 name = "Test"
 version = "1"
@@ -555,9 +559,7 @@ expected_disaggregations = ["sex", "migratory_status"]
 code = "8.8.2"
 migration_relevant = true
 "#,
-            &mut c,
-        )
-        .unwrap();
+        );
         let p = f.indicator("10.7.p1").unwrap();
         assert!(p.national && p.migration_relevant && p.goal == 10);
         assert!(c.contains("CL_SERIES", "AM_RET_PAIDWORK"));
@@ -592,10 +594,7 @@ migration_relevant = true
 
     #[test]
     fn national_titles_and_metadata_come_per_language() {
-        let mut f = Framework::global();
-        let mut c = Codelists::global();
-        f.apply_str(
-            "nat.toml",
+        let (f, _) = national(
             r#"
 name = "Test"
 version = "1"
@@ -616,9 +615,7 @@ title = "Вернувшиеся мигранты"
 code = "10.7.2"
 title = "National wording of 10.7.2"
 "#,
-            &mut c,
-        )
-        .unwrap();
+        );
         let p = f.indicator("10.7.p1").unwrap();
         assert_eq!(p.title_in(&["hy", "en"]), ("Վերադարձած միգրանտներ", "hy"));
         assert_eq!(p.title_in(&["ru"]), ("Вернувшиеся мигранты", "ru"));

@@ -326,13 +326,7 @@ impl Snapshot {
 
     /// The English name of `code` in the codelist of contract column `column`, or the code.
     pub fn label(&self, column: &str, code: &str) -> String {
-        COLUMNS
-            .iter()
-            .find(|c| c.name == column)
-            .and_then(|c| c.codelist)
-            .and_then(|cl| self.contract.codelists.get(cl))
-            .and_then(|cl| cl.name(code))
-            .map_or_else(|| code.to_owned(), str::to_owned)
+        crate::i18n::labels::codelist_name(&self.contract, column, code).unwrap_or(code).to_owned()
     }
 }
 

@@ -36,6 +36,18 @@ fn id_part(code: &str) -> String {
     code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '-' }).collect()
 }
 
+/// The name of `code` in the codelist of contract column `column` (the DSD's English name, or a
+/// national codelist's own), when the column is coded and the list names the code.
+pub fn codelist_name<'c>(contract: &'c Contract, column: &str, code: &str) -> Option<&'c str> {
+    COLUMNS
+        .iter()
+        .find(|c| c.name == column)
+        .and_then(|c| c.codelist)
+        .and_then(|cl| contract.codelists.get(cl))
+        .and_then(|cl| cl.name(code))
+        .filter(|n| !n.is_empty())
+}
+
 impl<'a> Labels<'a> {
     /// Labels for `tr` over `contract`, with the registry's agency names.
     pub fn new(tr: &'a Tr, contract: &'a Contract, agencies: &'a BTreeMap<String, String>) -> Self {
@@ -59,13 +71,7 @@ impl<'a> Labels<'a> {
         if let Some(t) = tr.lookup(&format!("code-{}-{part}", id_part(column)), &[]).or_else(|| tr.lookup(&format!("code-any-{part}"), &[])) {
             return Text { text: t, lang: tr.lang().to_owned() };
         }
-        let name = COLUMNS
-            .iter()
-            .find(|c| c.name == column)
-            .and_then(|c| c.codelist)
-            .and_then(|cl| self.contract.codelists.get(cl))
-            .and_then(|cl| cl.name(code))
-            .filter(|n| !n.is_empty());
+        let name = codelist_name(self.contract, column, code);
         Text { text: name.unwrap_or(code).to_owned(), lang: sdgx_schemas::language::BASE.to_owned() }
     }
 
