@@ -1,7 +1,7 @@
 //! A corrupt outbox entry (`<outbox>/<id>/entry.json` that cannot be parsed) is skipped and
 //! reported by `scan`, `health` and `status`, and the other datasets are still published.
 //! The coordinator is unreachable here (nothing listens on port 1): publishing stages the
-//! dataset in the outbox and reports it undelivered; tests/tests/hostile_ingest.rs delivers
+//! dataset in the outbox and reports it undelivered; tests/tests/e2e/hostile_ingest.rs delivers
 //! past a corrupt entry to a real coordinator.
 
 use std::path::Path;

@@ -3,7 +3,7 @@
 
     delta_read.py STORE_PATH
 
-Prints one JSON object of what each saw; the Rust test (tests/tests/other_engines.rs) asserts
+Prints one JSON object of what each saw; the Rust test (tests/tests/e2e/other_engines.rs) asserts
 the values against what was published:
 
 - "deltalake": the table's version, rows and sum of obs_value per agency/dataset, the

@@ -7,7 +7,7 @@ URI is grpc://host:port, or grpc+tls://host:port with CA_PEM the CA bundle to tr
 `adbc` uses the ADBC Flight SQL driver (adbc-driver-flightsql, DB-API); `pyarrow` uses
 pyarrow.flight with the Flight SQL messages encoded here by hand (pyarrow ships no Flight SQL
 client). Both do the same things and print one JSON object of what they saw; the Rust test
-(tests/tests/flightsql.rs) asserts the values.
+(tests/tests/e2e/flightsql.rs) asserts the values.
 """
 import json
 import sys

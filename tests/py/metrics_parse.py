@@ -3,7 +3,7 @@ Python client, and prints its metric families as JSON:
 
     {"<family>": {"type": "counter", "samples": [["<sample>", {"<label>": "<value>"}, <number>], ...]}}
 
-Used by tests/tests/observability.rs on what `GET /metrics` answered; a document the parser
+Used by tests/tests/e2e/observability.rs on what `GET /metrics` answered; a document the parser
 refuses makes it exit non-zero with the parser's error.
 """
 

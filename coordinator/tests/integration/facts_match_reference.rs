@@ -9,7 +9,7 @@
 //! the figures computed under `tests/slt/framework.toml` (where 9.9.9 is unknown and 3.9.9 out
 //! of scope).
 
-mod common;
+use crate::common;
 
 use sdgx_coordinator::catalog::Read;
 use sdgx_coordinator::signoff::View;

@@ -3,7 +3,7 @@
 //! over the small framework of the figure tests (`tests/slt/framework.toml`: 5 indicators in
 //! scope).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! still refuses what the sign-off rules forbid, and no agent may publish as the reserved
 //! agency. The values themselves are checked by hand in tests/slt/derived.slt.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -28,7 +28,7 @@
 //!   approval's store version, basis store version`, outcome `published`, `duplicate` or
 //!   `nothing` (then the rest NULL), the approval NULL when none was recorded.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

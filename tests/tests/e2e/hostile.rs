@@ -5,7 +5,7 @@
 //! For every case the coordinator answers with the expected gRPC code and a clear, bounded
 //! message; it keeps serving another client throughout; the store version does not move; no
 //! staging file is left behind. At the end a valid publication still commits. The table of
-//! cases and outcomes is printed (`cargo test --test hostile -- --nocapture`).
+//! cases and outcomes is printed (`cargo test -p sdgx-e2e --test e2e hostile:: -- --nocapture`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,7 +3,7 @@
 //! fields and the publications read. The values themselves are hand-checked in
 //! `tests/slt/areas.slt`; here the same federation, smaller.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;
