@@ -475,7 +475,7 @@ impl Config {
         if self.query_max_response_bytes < 1 << 10 || self.query_max_sql_bytes < 1 << 10 || self.query_max_parameter_bytes < 1 << 10 {
             return Err(Error::Config("query_max_response_bytes, query_max_sql_bytes and query_max_parameter_bytes must be at least 1 KiB".into()));
         }
-        if self.connections.max_request_body_bytes < 2 * self.query_max_sql_bytes {
+        if self.connections.max_request_body_bytes < self.query_max_sql_bytes.saturating_mul(2) {
             return Err(Error::Config(format!(
                 "connections.max_request_body_bytes ({}) must be at least twice query_max_sql_bytes ({}): a query's JSON body would be cut off before the SQL limit could name itself",
                 self.connections.max_request_body_bytes, self.query_max_sql_bytes
@@ -558,5 +558,18 @@ mod tests {
         assert!(with("ARMSTAT").is_ok() && with("UN.ESCAP").is_ok());
         let e = with("NSO:AM").unwrap_err().to_string();
         assert!(e.contains("sdmx_agency \"NSO:AM\" must be an SDMX agency id"), "{e}");
+    }
+
+    #[test]
+    fn the_request_body_limit_leaves_room_for_the_longest_query() {
+        let with = |body: usize, sql: usize| {
+            let mut c = Config { query_max_sql_bytes: sql, ..Config::default() };
+            c.connections.max_request_body_bytes = body;
+            c.validate()
+        };
+        assert!(with(2 << 20, 1 << 20).is_ok(), "twice the SQL limit is enough");
+        let e = with((2 << 20) - 1, 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("connections.max_request_body_bytes (2097151) must be at least twice query_max_sql_bytes (1048576)"), "{e}");
+        assert!(with(usize::MAX - 1, usize::MAX / 2 + 1).is_err(), "no overflow on huge settings");
     }
 }
