@@ -86,6 +86,7 @@ annex-band-50-75 = 50% to under 75%
 annex-band-75-100 = 75% to under 100%
 annex-band-100 = 100%
 annex-col-areas-producing = Areas producing it
+annex-across-left-out = { $count } of { $total } indicators are produced in no area compared and are left out of this table.
 annex-col-areas-with-migration = Areas with migration disaggregation
 annex-col-areas-compared = Areas compared
 annex-col-areas-with-migration-names = Which areas disaggregate by migratory status

@@ -37,6 +37,7 @@ report-methodology = Methodology
 report-publications = Publications used
 report-appendix = Appendix: technical definitions
 report-appendix-note = The exact rules behind each figure, for specialists and for checking; docs/figures.md gives them in full.
+report-appendix-print = The printed report leaves these definitions out: they are in this report on screen, in the definitions sheet of the XLSX annex and in every figure's JSON.
 report-no-observations = No observations.
 
 ## Table columns.

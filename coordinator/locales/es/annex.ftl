@@ -85,6 +85,7 @@ annex-band-50-75 = Del 50 % a menos del 75 %
 annex-band-75-100 = Del 75 % a menos del 100 %
 annex-band-100 = 100 %
 annex-col-areas-producing = Territorios que lo producen
+annex-across-left-out = { $count } de { $total } indicadores no se producen en ninguna de las zonas comparadas y no figuran en esta tabla.
 annex-col-areas-with-migration = Territorios con desglose por situación migratoria
 annex-col-areas-compared = Territorios comparados
 annex-col-areas-with-migration-names = Territorios que lo desglosan por situación migratoria

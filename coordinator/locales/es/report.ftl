@@ -37,6 +37,7 @@ report-methodology = Metodología
 report-publications = Publicaciones utilizadas
 report-appendix = Anexo: definiciones técnicas
 report-appendix-note = Las reglas exactas de cada cifra, para especialistas y para verificación; docs/figures.md las recoge completas.
+report-appendix-print = La versión impresa omite estas definiciones: figuran en este informe en pantalla, en la hoja de definiciones del anexo XLSX y en el JSON de cada cifra.
 report-no-observations = No hay observaciones.
 
 ## Table columns.

@@ -85,6 +85,7 @@ annex-band-50-75 = De 50 % à moins de 75 %
 annex-band-75-100 = De 75 % à moins de 100 %
 annex-band-100 = 100 %
 annex-col-areas-producing = Territoires qui le produisent
+annex-across-left-out = { $count } des { $total } indicateurs ne sont produits dans aucune des zones comparées et ne figurent pas dans ce tableau.
 annex-col-areas-with-migration = Territoires avec ventilation par statut migratoire
 annex-col-areas-compared = Territoires comparés
 annex-col-areas-with-migration-names = Territoires qui le ventilent par statut migratoire

@@ -37,6 +37,7 @@ report-methodology = Méthodologie
 report-publications = Publications utilisées
 report-appendix = Annexe : définitions techniques
 report-appendix-note = Les règles exactes de chaque indicateur de suivi, pour les spécialistes et pour vérification ; docs/figures.md les donne en entier.
+report-appendix-print = La version imprimée omet ces définitions : elles figurent dans ce rapport à l'écran, dans la feuille des définitions de l'annexe XLSX et dans le JSON de chaque indicateur de suivi.
 report-no-observations = Aucune observation.
 
 ## Table columns.

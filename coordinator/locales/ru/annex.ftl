@@ -86,6 +86,7 @@ annex-band-50-75 = От 50 % до менее 75 %
 annex-band-75-100 = От 75 % до менее 100 %
 annex-band-100 = 100 %
 annex-col-areas-producing = Территории, где он производится
+annex-across-left-out = { $count } из { $total } показателей не производятся ни в одной из сравниваемых территорий и в эту таблицу не включены.
 annex-col-areas-with-migration = Территории с разбивкой по миграционному статусу
 annex-col-areas-compared = Сравниваемые территории
 annex-col-areas-with-migration-names = Какие территории дают разбивку по миграционному статусу

@@ -37,6 +37,7 @@ report-methodology = Методология
 report-publications = Использованные публикации
 report-appendix = Приложение: технические определения
 report-appendix-note = Точные правила расчёта каждого показателя для специалистов и для проверки; полностью они приведены в docs/figures.md.
+report-appendix-print = В печатной версии эти определения опущены: они приведены в этом отчёте на экране, на листе определений приложения XLSX и в JSON каждого показателя.
 report-no-observations = Наблюдений нет.
 
 ## Table columns.

@@ -39,7 +39,9 @@ pub fn percent(share: Option<f64>) -> String {
 }
 
 /// The page styles: screen (down to a 390 px phone: tables scroll inside their wrapper, the
-/// navigation wraps) and print (A4, repeated table headers, no section split under its title).
+/// navigation wraps) and print (A4, repeated table headers, no section split under its title;
+/// metadata as a two-column list; charts at most 9 cm high; the appendix's technical definitions, which are for screens and
+/// machines, left out of the printed page).
 pub const STYLE: &str = "*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}\
 body{font-family:system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1b1b;line-height:1.4;overflow-wrap:break-word}\
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ccc}\
@@ -56,7 +58,7 @@ input,button{max-width:100%}code.hash{word-break:break-all}\
 @page{size:A4;margin:16mm 14mm}\
 @media print{nav,.noprint,.languages{display:none}body{max-width:none;padding:0;font-size:10pt}h1{font-size:16pt}h2{font-size:13pt;margin-top:1rem}\
 h2,h3{break-after:avoid;page-break-after:avoid}svg,.variants,tr{break-inside:avoid;page-break-inside:avoid}\
-thead{display:table-header-group}.scroll{overflow:visible}table{font-size:8.5pt}dl{font-size:9pt}}";
+thead{display:table-header-group}.scroll{overflow:visible}table{font-size:8.5pt}dl{display:grid;grid-template-columns:minmax(7rem,24%) 1fr;gap:.1rem .6rem;font-size:8.5pt;margin:.3rem 0}dt{font-weight:600}dd{margin:0}h3{font-size:10.5pt;margin:.8rem 0 .2rem}.appendix .technical-list{display:none}.appendix .print-only{display:block}ul.hashes{font-size:7.5pt;padding-left:1rem}svg{max-height:90mm;width:auto}}.print-only{display:none}";
 
 /// A whole page in `tr`'s language (`<html lang dir>`).
 pub fn page(tr: &Tr, title: &str, nav: &str, body: &str) -> String {
@@ -489,7 +491,13 @@ pub fn report(s: &Snapshot) -> String {
     }
     b.push_str("</tbody></table></div></section>");
     // The appendix for specialists: each figure's exact rule and the publications' hashes.
-    let _ = write!(b, "<section class=\"appendix\" id=\"technical\"><h2>{}</h2><p class=\"muted\">{}</p><dl>", esc(&tr.t("report-appendix")), esc(&tr.t("report-appendix-note")));
+    let _ = write!(
+        b,
+        "<section class=\"appendix\" id=\"technical\"><h2>{}</h2><p class=\"muted\">{}</p><p class=\"muted print-only\">{}</p><dl class=\"technical-list\">",
+        esc(&tr.t("report-appendix")),
+        esc(&tr.t("report-appendix-note")),
+        esc(&tr.t("report-appendix-print"))
+    );
     let technical = [
         ("migration-disaggregation-share", &s.share.about),
         ("reporting-status", &s.reporting.about),
@@ -504,7 +512,7 @@ pub fn report(s: &Snapshot) -> String {
         let title = tr.t(&format!("figure-{name}-title"));
         let _ = write!(b, "<dt>{}</dt><dd class=\"muted\">{}</dd>", esc(&title), esc(&about.definition));
     }
-    let _ = write!(b, "</dl><h3>{}</h3><ul class=\"muted\">", esc(&tr.t("report-col-content-hash")));
+    let _ = write!(b, "</dl><h3>{}</h3><ul class=\"muted hashes\">", esc(&tr.t("report-col-content-hash")));
     for p in &s.publications {
         let _ = write!(b, "<li>{} / {}: <code class=\"hash\">{}</code></li>", esc(&l.agency(&p.agency)), esc(&p.dataset), esc(&p.content_hash));
     }

@@ -5,7 +5,7 @@
 //! | --- | --- | --- |
 //! | summary | A4 portrait | what was read (store version, view, dates), the headline with its two variants, reporting and disaggregation status by goal |
 //! | definitions | A4 landscape | each figure's title, its plain-language definition and its technical definition |
-//! | one per goal | A4 landscape | the goal's indicators: status, latest national value, unit, source, breakdowns, the migrant gap |
+//! | one per goal | A4 landscape | the goal's indicators (body text in 9 points, so that most goals print on one page): status, latest national value, unit, source, breakdowns, the migrant gap |
 //! | areas | A4 landscape | the figures by area and across areas |
 //! | publications | A4 landscape | the publications read |
 //!
@@ -454,26 +454,26 @@ fn goal_sheet(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles, goa
     for ind in s.contract.framework.indicators().iter().filter(|i| i.in_scope && i.goal == goal) {
         r += 1;
         ws.write_string_with_format(r, 0, &ind.code, &st.text)?;
-        h.write(ws, r, 1, l.indicator(ind).text, &st.wrap, 11.0)?;
+        h.write(ws, r, 1, l.indicator(ind).text, &st.small, 9.0)?;
         if let Some(d) = s.disaggregation.indicators.iter().find(|d| d.indicator == ind.code) {
-            h.write(ws, r, 2, l.status(&d.status), &st.wrap, 11.0)?;
+            h.write(ws, r, 2, l.status(&d.status), &st.small, 9.0)?;
         }
         if let Some(o) = latest.get(ind.code.as_str()) {
-            h.write(ws, r, 3, l.series(o.series).text, &st.wrap, 11.0)?;
+            h.write(ws, r, 3, l.series(o.series).text, &st.small, 9.0)?;
             match o.value {
                 Some(v) => ws.write_number_with_format(r, 4, v, st.value(v))?,
                 None => ws.write_string_with_format(r, 4, tr.t("annex-suppressed"), &st.wrap)?,
             };
-            h.write(ws, r, 5, l.unit(o.unit).text, &st.wrap, 11.0)?;
+            h.write(ws, r, 5, l.unit(o.unit).text, &st.small, 9.0)?;
             period(ws, st, r, 6, o.period)?;
-            h.write(ws, r, 7, l.agency(o.agency), &st.wrap, 11.0)?;
+            h.write(ws, r, 7, l.agency(o.agency), &st.small, 9.0)?;
             ws.write_string_with_format(r, 12, o.series, &st.text)?;
             ws.write_string_with_format(r, 13, o.unit, &st.text)?;
             ws.write_string_with_format(r, 14, o.agency, &st.text)?;
         }
         if let Some(row) = s.coverage.rows.iter().find(|c| c.indicator == ind.code) {
             let dims: Vec<String> = row.cells.iter().filter(|(_, c)| c.covered).map(|(d, _)| l.dimension(d)).collect();
-            h.write(ws, r, 8, dims.join(", "), &st.wrap, 11.0)?;
+            h.write(ws, r, 8, dims.join(", "), &st.small, 9.0)?;
         }
         if let Some(g) = s.gap.rows.iter().filter(|g| g.indicator == ind.code && g.ref_area == s.national_area).max_by(|a, b| a.time_period.cmp(&b.time_period)) {
             ws.write_number_with_format(r, 9, g.migrant, st.value(g.migrant))?;
@@ -551,15 +551,16 @@ fn areas(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XResu
         ws.write_number_with_format(r, 3, b.areas.len() as f64, &st.count)?;
         ws.write_string_with_format(r, 5, names(&b.areas), &st.text)?;
     }
+    // Only the indicators some area produces (as in the report): the others have nothing to
+    // compare, and the figure's JSON lists them all.
+    let produced: Vec<_> = c.by_indicator.iter().filter(|i| i.producing > 0).collect();
     r += 2;
-    headers(
-        ws,
-        &mut h,
-        st,
-        r,
-        &ACROSS_AREAS_COLUMNS.map(|id| tr.t(id)),
-    )?;
-    for i in &c.by_indicator {
+    let left_out = c.by_indicator.len() - produced.len();
+    let note = tr.ta("annex-across-left-out", &[("count", Arg::Number(left_out as f64)), ("total", Arg::Number(c.by_indicator.len() as f64))]);
+    h.write(ws, r, 0, note, &st.text, 11.0)?;
+    r += 1;
+    headers(ws, &mut h, st, r, &ACROSS_AREAS_COLUMNS.map(|id| tr.t(id)))?;
+    for i in produced {
         r += 1;
         h.write(ws, r, 0, l.indicator_code(&i.indicator).text, &st.wrap, 11.0)?;
         ws.write_string_with_format(r, 1, &i.indicator, &st.text)?;
