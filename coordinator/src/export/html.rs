@@ -32,12 +32,6 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-/// A share as a percentage with one decimal (`46.7%`), or `n/a`, in English (for the
-/// dashboard's English-only forms; the figures use [`Tr::percent`]).
-pub fn percent(share: Option<f64>) -> String {
-    Tr::default().percent(share)
-}
-
 /// The page styles: screen (down to a 390 px phone: tables scroll inside their wrapper, the
 /// navigation wraps) and print (A4, repeated table headers, no section split under its title).
 pub const STYLE: &str = "*{box-sizing:border-box}html{-webkit-text-size-adjust:100%}\
