@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::header::{LOCATION, RETRY_AFTER, SET_COOKIE};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -87,8 +87,9 @@ impl Door {
     }
 }
 
-fn to_login() -> Response {
-    (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login")]).into_response()
+/// The way to the login page, keeping the language `r` asked for.
+fn to_login(r: &Reader) -> Response {
+    (StatusCode::SEE_OTHER, [(LOCATION, r.keep("/dashboard/login"))]).into_response()
 }
 
 /// Admits a request whose open session's role may pass `door`; a session of another role is
@@ -99,24 +100,38 @@ async fn admit(State((state, door)): State<(Arc<HttpState>, Door)>, mut req: Req
         Err(e) => return e.into_response(),
     };
     let caller = holder.map(|h| crate::http::Caller { name: h.name, role: h.role });
+    let reader = Reader::of(&state, &req);
     match caller {
         Some(c) if door.admits(c.role) => {
-            let reader = Reader::of(&state, &req);
             req.extensions_mut().insert(c);
             req.extensions_mut().insert(reader);
             next.run(req).await
         }
         Some(c) => {
-            let (what, link) = match c.role {
-                Role::Agency => ("An agency token may only upload its agency's datasets", "<a href=\"/dashboard/upload\">Go to the upload page</a>"),
-                _ => ("The upload page is for agency tokens", "<a href=\"/dashboard\">Go to the dashboard</a>"),
-            };
             tracing::warn!(name = %c.name, role = ?c.role, path = %req.uri().path(), "dashboard page refused to the token's role");
-            let body = format!("<h1>Not allowed</h1><p role=\"alert\" class=\"error\">{what}; {} has role {:?}.</p><p>{link}.</p>", esc(&c.name), c.role);
-            (StatusCode::FORBIDDEN, Html(html::page(&Reader::of(&state, &req).tr, "Not allowed · sdgx", "", &body))).into_response()
+            (StatusCode::FORBIDDEN, forbidden(&reader, &c)).into_response()
         }
-        None => to_login(),
+        None => to_login(&reader),
     }
+}
+
+/// The page refusing `c` a page its role may not see, with a link to those it may.
+fn forbidden(r: &Reader, c: &crate::http::Caller) -> Html<String> {
+    let tr = &r.tr;
+    let args = [("name", c.name.as_str().into()), ("role", format!("{:?}", c.role).into())];
+    let (what, to, label) = match c.role {
+        Role::Agency => (tr.ta("dashboard-forbidden-agency", &args), "/dashboard/upload", tr.t("dashboard-forbidden-to-upload")),
+        _ => (tr.ta("dashboard-forbidden-upload", &args), "/dashboard", tr.t("dashboard-forbidden-to-dashboard")),
+    };
+    let title = tr.t("dashboard-forbidden-title");
+    let body = format!(
+        "<h1>{}</h1><p role=\"alert\" class=\"error\">{}</p><p><a href=\"{}\">{}</a>.</p>",
+        esc(&title),
+        esc(&what),
+        esc(&r.link(to)),
+        esc(&label)
+    );
+    Html(html::page(tr, &format!("{title} · sdgx"), &r.languages(), &body))
 }
 
 /// Who reads a page: their languages (`?lang=`, else `Accept-Language`, else the
@@ -129,18 +144,38 @@ pub struct Reader {
     path: String,
     /// The page's query without `lang`.
     query: Vec<(String, String)>,
+    /// The `?lang=` asked for, if any.
+    asked: Option<String>,
 }
 
 impl Reader {
     /// The reader of `req`.
     pub fn of(state: &HttpState, req: &Request) -> Reader {
-        let query: Vec<(String, String)> =
-            req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-        let lang = query.iter().find(|(k, _)| k == "lang").map(|(_, v)| v.clone());
+        Reader::at(state, req.uri(), req.headers())
+    }
+
+    /// The reader of a request for `uri` with `headers` (for handlers that also read the body).
+    pub fn at(state: &HttpState, uri: &Uri, headers: &HeaderMap) -> Reader {
+        let query: Vec<(String, String)> = uri.query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+        let asked = query.iter().find(|(k, v)| k == "lang" && !v.trim().is_empty()).map(|(_, v)| v.clone());
         Reader {
-            tr: crate::http::reader_language(&state.catalog, lang.as_deref(), req.headers()),
-            path: req.uri().path().to_owned(),
+            tr: crate::http::reader_language(&state.catalog, asked.as_deref(), headers),
+            path: uri.path().to_owned(),
             query: query.into_iter().filter(|(k, _)| k != "lang").collect(),
+            asked,
+        }
+    }
+
+    /// `path` (which may have a query) with the `?lang=` the reader asked for, if any: for
+    /// form actions and redirects, so that the next page reads in the same language. A
+    /// language from `Accept-Language` needs nothing (the browser sends it again).
+    pub fn keep(&self, path: &str) -> String {
+        match &self.asked {
+            None => path.to_owned(),
+            Some(lang) => {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                format!("{path}{sep}{}", url::form_urlencoded::Serializer::new(String::new()).append_pair("lang", lang).finish())
+            }
         }
     }
 
@@ -170,12 +205,6 @@ impl Reader {
         s
     }
 
-    /// The same reader in English, for the pages whose texts are not translated yet (the
-    /// review queue), so that the page's `lang` tells the truth.
-    pub fn in_english(&self) -> Reader {
-        Reader { tr: Tr::default(), ..self.clone() }
-    }
-
     /// Labels in the reader's languages.
     pub fn labels<'a>(&'a self, state: &'a HttpState, agencies: &'a std::collections::BTreeMap<String, String>) -> Labels<'a> {
         Labels::new(&self.tr, state.catalog.contract(), agencies)
@@ -198,9 +227,49 @@ fn nav(r: &Reader) -> String {
     ] {
         let _ = write!(s, "<a href=\"{}\">{}</a>", esc(&r.link(path)), esc(&tr.t(id)));
     }
-    let _ = write!(s, "<form method=\"post\" action=\"/dashboard/logout\"><button>{}</button></form></nav>", esc(&tr.t("dashboard-logout")));
+    s.push_str(&logout_button(r));
+    s.push_str("</nav>");
     s.push_str(&r.languages());
     s
+}
+
+/// The logout button (its answer, the login page, keeps the language asked for).
+fn logout_button(r: &Reader) -> String {
+    format!("<form method=\"post\" action=\"{}\"><button>{}</button></form>", esc(&r.keep("/dashboard/logout")), esc(&r.tr.t("dashboard-logout")))
+}
+
+/// A table's header row: the messages `ids` in the reader's language.
+fn head(tr: &Tr, ids: &[&str]) -> String {
+    let mut s = String::from("<thead><tr>");
+    for id in ids {
+        let _ = write!(s, "<th>{}</th>", esc(&tr.t(id)));
+    }
+    s.push_str("</tr></thead>");
+    s
+}
+
+/// "3 of 7 (42.9%)" in the reader's language.
+fn share(tr: &Tr, numerator: i64, denominator: i64, ratio: Option<f64>) -> String {
+    format!("{} ({})", tr.ta("report-ratio", &[("numerator", numerator.into()), ("denominator", denominator.into())]), tr.percent(ratio))
+}
+
+/// The effect of a publication on the official figures: a table of `rows` (a message id, the
+/// figure now, if approved), then the indicators whose standing would change (`changes`:
+/// newly produced, no longer produced, newly and no longer disaggregated by migratory status).
+fn impact(tr: &Tr, rows: &[(&str, String, String)], changes: [&[String]; 4]) -> String {
+    let mut b = format!("<table id=\"impact\">{}<tbody>", head(tr, &["dashboard-impact-figure", "dashboard-impact-now", "dashboard-impact-if-approved"]));
+    for (id, now, then) in rows {
+        let _ = write!(b, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&tr.t(id)), esc(now), esc(then));
+    }
+    b.push_str("</tbody></table>");
+    let mut b = html::scroll(&b);
+    let labels = ["dashboard-impact-newly-produced", "dashboard-impact-no-longer-produced", "dashboard-impact-newly-disaggregated", "dashboard-impact-no-longer-disaggregated"];
+    for (id, list) in labels.into_iter().zip(changes) {
+        if !list.is_empty() {
+            let _ = write!(b, "<p>{}</p>", esc(&tr.ta(id, &[("indicators", list.join(", ").into())])));
+        }
+    }
+    b
 }
 
 /// A dashboard page for `r`.
@@ -208,30 +277,47 @@ pub fn page(r: &Reader, title: &str, body: &str) -> Html<String> {
     Html(html::page(&r.tr, &format!("{title} · sdgx"), &nav(r), body))
 }
 
-/// On a read-only replica, the note shown where a form would write (`what`: "decide",
-/// "upload"...), naming the store; `None` on the writer, which shows the forms.
-fn read_only_note(state: &HttpState, what: &str) -> Option<String> {
+/// What a read-only replica sends to the writer's dashboard.
+#[derive(Debug, Clone, Copy)]
+enum Elsewhere {
+    /// Decisions on publications.
+    Decide,
+    /// Uploads.
+    Upload,
+}
+
+/// On a read-only replica, the note shown where a form would write, naming the store; `None`
+/// on the writer, which shows the forms.
+fn read_only_note(state: &HttpState, tr: &Tr, what: Elsewhere) -> Option<String> {
     let store = state.catalog.store();
     store.writable().err()?;
-    Some(format!(
-        "<p id=\"read-only\" role=\"note\" class=\"error\">This coordinator is a read-only replica of <code>{}</code>: {what} on the writer's dashboard.</p>",
-        esc(&crate::storage::redact(store.url()))
-    ))
+    let id = match what {
+        Elsewhere::Decide => "dashboard-read-only-decide",
+        Elsewhere::Upload => "dashboard-read-only-upload",
+    };
+    let code = format!("<code>{}</code>", esc(&crate::storage::redact(store.url())));
+    Some(format!("<p id=\"read-only\" role=\"note\" class=\"error\">{}</p>", tr.markup(id, &[], &[("store", &code)])))
 }
 
-async fn login_form() -> Html<String> {
-    Html(login_page(None))
+async fn login_form(State(state): State<Arc<HttpState>>, req: Request) -> Html<String> {
+    Html(login_page(&Reader::of(&state, &req), None))
 }
 
-fn login_page(error: Option<&str>) -> String {
+/// The login page in `r`'s language, with `error` (already in it) when the last try failed.
+fn login_page(r: &Reader, error: Option<&str>) -> String {
+    let tr = &r.tr;
     let msg = error.map(|e| format!("<p role=\"alert\" class=\"error\">{}</p>", esc(e))).unwrap_or_default();
     html::page(
-        &Tr::default(),
-        "Log in · sdgx",
-        "",
+        tr,
+        &format!("{} · sdgx", tr.t("dashboard-login-title")),
+        &r.languages(),
         &format!(
-            "<h1>sdgx dashboard</h1>{msg}<form method=\"post\" action=\"/dashboard/login\"><label for=\"token\">Access token (agency, reader, approver or admin)</label><br>\
-<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" size=\"50\" required> <button id=\"login\" type=\"submit\">Log in</button></form>"
+            "<h1>{}</h1>{msg}<form method=\"post\" action=\"{}\"><label for=\"token\">{}</label><br>\
+<input id=\"token\" name=\"token\" type=\"password\" autocomplete=\"current-password\" size=\"50\" required> <button id=\"login\" type=\"submit\">{}</button></form>",
+            esc(&tr.t("dashboard-login-heading")),
+            esc(&r.keep("/dashboard/login")),
+            esc(&tr.t("dashboard-login-token")),
+            esc(&tr.t("dashboard-login-button"))
         ),
     )
 }
@@ -246,17 +332,21 @@ pub struct Login {
 /// dashboard, an agency's the upload page (the browser's previous session ends). An empty token
 /// is refused without
 /// counting; an invalid one counts towards the address's failed authentications (429 with
-/// `Retry-After` once it has spent its allowance); a valid one is always admitted.
+/// `Retry-After` once it has spent its allowance); a valid one is always admitted. The answer,
+/// and the page it leads to, keep the `?lang=` of the form's action.
 async fn login(
     State(state): State<Arc<HttpState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: axum::http::HeaderMap,
+    uri: Uri,
+    headers: HeaderMap,
     Form(l): Form<Login>,
 ) -> Response {
     let ip = peer.ip();
+    let r = Reader::at(&state, &uri, &headers);
+    let tr = &r.tr;
     let token = l.token.trim();
     if token.is_empty() {
-        return (StatusCode::UNAUTHORIZED, Html(login_page(Some("Enter an access token.")))).into_response();
+        return (StatusCode::UNAUTHORIZED, Html(login_page(&r, Some(&tr.t("dashboard-login-empty"))))).into_response();
     }
     match state.tokens.authenticate(token) {
         Some((name, role)) if Door::Pages.admits(role) || Door::Upload.admits(role) => {
@@ -271,17 +361,20 @@ async fn login(
             };
             tracing::info!(%name, ?role, %ip, "opened a dashboard session");
             let home = if Door::Pages.admits(role) { "/dashboard" } else { "/dashboard/upload" };
-            (StatusCode::SEE_OTHER, [(LOCATION, home.to_owned()), (SET_COOKIE, state.sessions.cookie(&id))]).into_response()
+            (StatusCode::SEE_OTHER, [(LOCATION, r.keep(home)), (SET_COOKIE, state.sessions.cookie(&id))]).into_response()
         }
-        Some((name, role)) => (StatusCode::FORBIDDEN, Html(login_page(Some(&format!("{name} has role {role:?}; the dashboard needs agency, reader, approver or admin."))))).into_response(),
+        Some((name, role)) => {
+            let message = tr.ta("dashboard-login-wrong-role", &[("name", name.into()), ("role", format!("{role:?}").into())]);
+            (StatusCode::FORBIDDEN, Html(login_page(&r, Some(&message)))).into_response()
+        }
         None => match state.limiter.failed(ip) {
             Ok(()) => {
                 tracing::warn!(%ip, "rejected an invalid dashboard token");
-                (StatusCode::UNAUTHORIZED, Html(login_page(Some("That token is not valid.")))).into_response()
+                (StatusCode::UNAUTHORIZED, Html(login_page(&r, Some(&tr.t("dashboard-login-invalid"))))).into_response()
             }
             Err(locked) => {
-                let message = format!("Too many failed attempts from this address; try again in {} s.", locked.secs());
-                (StatusCode::TOO_MANY_REQUESTS, [(RETRY_AFTER, locked.secs().to_string())], Html(login_page(Some(&message)))).into_response()
+                let message = tr.ta("dashboard-login-too-many", &[("seconds", locked.secs().into())]);
+                (StatusCode::TOO_MANY_REQUESTS, [(RETRY_AFTER, locked.secs().to_string())], Html(login_page(&r, Some(&message)))).into_response()
             }
         },
     }
@@ -293,7 +386,8 @@ async fn logout(State(state): State<Arc<HttpState>>, req: Request) -> Response {
     if session::id_of(req.headers()).is_some_and(|id| state.sessions.close(id)) {
         tracing::info!("closed a dashboard session at logout");
     }
-    (StatusCode::SEE_OTHER, [(LOCATION, "/dashboard/login".to_owned()), (SET_COOKIE, state.sessions.removal())]).into_response()
+    let r = Reader::of(&state, &req);
+    (StatusCode::SEE_OTHER, [(LOCATION, r.keep("/dashboard/login")), (SET_COOKIE, state.sessions.removal())]).into_response()
 }
 
 /// The view a page shows (`?view=provisional`, or the official view) and the reader's
@@ -407,11 +501,10 @@ async fn agencies(State(state): State<Arc<HttpState>>, Extension(r): Extension<R
         html::definition(tr, "agency-completeness", &c.about.definition),
         html::completeness_chart(&l, &c)
     );
-    let mut t = String::from("<table><thead><tr>");
-    for id in ["report-col-agency", "report-col-dataset", "report-col-period", "dashboard-col-due", "dashboard-col-first-received", "dashboard-col-status"] {
-        let _ = write!(t, "<th>{}</th>", esc(&tr.t(id)));
-    }
-    t.push_str("</tr></thead><tbody>");
+    let mut t = format!(
+        "<table>{}<tbody>",
+        head(tr, &["report-col-agency", "report-col-dataset", "report-col-period", "dashboard-col-due", "dashboard-col-first-received", "dashboard-col-status"])
+    );
     for rep in &c.reports {
         let status = match (rep.received, rep.on_time) {
             (true, true) => l.status("received_on_time"),
@@ -449,8 +542,7 @@ async fn publications(State(state): State<Arc<HttpState>>, Extension(r): Extensi
         esc(&tr.t("dashboard-publications-title")),
         esc(&tr.ta("dashboard-store-version", &[("version", store.version().await.to_string().into())]))
     );
-    let mut t = String::from("<table><thead><tr>");
-    for id in [
+    let columns = [
         "report-col-store-version",
         "report-col-received",
         "report-col-agency",
@@ -460,10 +552,8 @@ async fn publications(State(state): State<Arc<HttpState>>, Extension(r): Extensi
         "dashboard-col-periods",
         "dashboard-col-warnings",
         "report-col-content-hash",
-    ] {
-        let _ = write!(t, "<th>{}</th>", esc(&tr.t(id)));
-    }
-    t.push_str("</tr></thead><tbody>");
+    ];
+    let mut t = format!("<table>{}<tbody>", head(tr, &columns));
     for p in store.publications().await.iter().rev() {
         let sm = &p.summary;
         let _ = write!(
@@ -500,11 +590,10 @@ async fn indicators(State(state): State<Arc<HttpState>>, Extension(r): Extension
         html::definition(tr, "disaggregation-status", &d.about.definition),
         esc(&tr.t("dashboard-filter"))
     );
-    let mut t = String::from("<table id=\"indicators\"><thead><tr>");
-    for id in ["report-col-indicator", "report-col-goal", "figure-disaggregation-status-title", "dashboard-col-present", "dashboard-col-missing"] {
-        let _ = write!(t, "<th>{}</th>", esc(&tr.t(id)));
-    }
-    t.push_str("</tr></thead><tbody>");
+    let mut t = format!(
+        "<table id=\"indicators\">{}<tbody>",
+        head(tr, &["report-col-indicator", "report-col-goal", "figure-disaggregation-status-title", "dashboard-col-present", "dashboard-col-missing"])
+    );
     let dims = |ds: &[String]| ds.iter().map(|d| l.dimension(d)).collect::<Vec<_>>().join(", ");
     for i in &d.indicators {
         let _ = write!(

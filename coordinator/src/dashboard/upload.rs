@@ -31,10 +31,12 @@ use sdgx_schemas::normalize::{read_csv, validate_stream};
 use sdgx_schemas::workbook::{read_sheet, Cells};
 use sdgx_schemas::{Contract, Manifest, Normalizer, Problem, ReferencePeriod, ValidationReport, Validator};
 
+use super::{impact, share, Reader};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::export::html::{self, esc, percent};
+use crate::export::html::{self, esc};
 use crate::http::{Caller, HttpState};
+use crate::i18n::{Labels, Tr};
 use crate::ingest::{self, Ingest, Publisher};
 
 /// The largest upload form accepted (data file and manifest together): 50 MB.
@@ -417,8 +419,16 @@ pub async fn submit(ingest: &Ingest, uploads: &Uploads, agency: &str, id: &str) 
 
 // ---- the pages ----
 
-const NAV: &str = "<nav><a href=\"/dashboard/upload\">Upload a dataset</a>\
-<form method=\"post\" action=\"/dashboard/logout\" style=\"display:inline\"><button>Log out</button></form></nav>";
+/// The upload pages' navigation: the form, the logout button and the language links.
+fn nav(r: &Reader) -> String {
+    format!(
+        "<nav><a href=\"{}\">{}</a>{}</nav>{}",
+        esc(&r.link("/dashboard/upload")),
+        esc(&r.tr.t("dashboard-upload-heading")),
+        super::logout_button(r),
+        r.languages()
+    )
+}
 
 /// Styles of the upload pages: fields stacked, full width on a phone.
 const STYLE: &str = "<style>form.upload label{display:block;margin:.6rem 0 .2rem;font-weight:600}\
@@ -432,8 +442,9 @@ table.problems thead{display:none}table.problems tr{display:block;border:1px sol
 table.problems td{display:grid;grid-template-columns:6.5rem 1fr;border:none;padding:.1rem .2rem;text-align:left;overflow-wrap:anywhere}\
 table.problems td::before{content:attr(data-label);font-weight:600}}</style>";
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(html::page(&crate::i18n::Tr::default(), &format!("{title} · sdgx"), NAV, &format!("{STYLE}{body}")))
+/// An upload page for `r`, titled by the message `title`.
+fn page(r: &Reader, title: &str, body: &str) -> Html<String> {
+    Html(html::page(&r.tr, &format!("{} · sdgx", r.tr.t(title)), &nav(r), &format!("{STYLE}{body}")))
 }
 
 /// The agency's display name from the registry.
@@ -442,67 +453,88 @@ fn agency_name(ingest: &Ingest, agency: &str) -> String {
 }
 
 /// The form, with `filled`'s values (after a refusal, so that only the file is chosen again).
-fn form_body(state: &HttpState, caller: &Caller, alert: &str, filled: &ManifestForm) -> String {
+fn form_body(state: &HttpState, r: &Reader, caller: &Caller, alert: &str, filled: &ManifestForm) -> String {
+    let tr = &r.tr;
     let contract = state.catalog.contract();
     let datasets: Vec<String> = state.ingest.registry.agencies().iter().filter(|a| a.id == caller.name).flat_map(|a| a.datasets.clone()).collect();
-    let mut options = String::from("<option value=\"\">(from the manifest file)</option>");
+    let mut options = format!("<option value=\"\">{}</option>", esc(&tr.t("dashboard-upload-from-manifest")));
     for d in &datasets {
         let selected = if *d == filled.dataset { " selected" } else { "" };
         let _ = write!(options, "<option value=\"{0}\"{selected}>{0}</option>", esc(d));
     }
-    let freq = contract.codelists.get("CL_FREQ");
+    let names = std::collections::BTreeMap::new();
+    let l = Labels::new(tr, contract, &names);
     let mut periodicity = String::new();
     for code in ["A", "S", "Q", "M"] {
-        let label = freq.and_then(|f| f.name(code)).unwrap_or(code);
         let selected = if code == filled.periodicity { " selected" } else { "" };
-        let _ = write!(periodicity, "<option value=\"{code}\"{selected}>{}</option>", esc(label));
+        let _ = write!(periodicity, "<option value=\"{code}\"{selected}>{}</option>", l.code("freq", code).html(tr));
     }
+    let t = |id: &str| esc(&tr.t(id));
+    let agency = format!("<strong>{}</strong>", esc(&agency_name(&state.ingest, &caller.name)));
     format!(
-        "<h1>Upload a dataset</h1><p>Signed in as <strong>{}</strong>. You may publish only your agency's datasets.</p>{alert}\
-<form class=\"upload\" method=\"post\" action=\"/dashboard/upload/check\" enctype=\"multipart/form-data\">\
-<fieldset><legend>1. The data</legend><label for=\"data\">Data file (CSV or Excel)</label>\
+        "<h1>{}</h1><p>{}</p>{alert}\
+<form class=\"upload\" method=\"post\" action=\"{}\" enctype=\"multipart/form-data\">\
+<fieldset><legend>{}</legend><label for=\"data\">{}</label>\
 <input id=\"data\" name=\"data\" type=\"file\" accept=\".csv,.xlsx,.xls,.ods\" required>\
-<p class=\"hint\">The first row names the contract columns (indicator, series, ref_area, time_period, obs_value...); at most {} MB.</p></fieldset>\
-<fieldset><legend>2. The description (manifest)</legend><label for=\"manifest\">Manifest file (TOML), if you have one</label>\
-<input id=\"manifest\" name=\"manifest\" type=\"file\" accept=\".toml,text/plain\"><p class=\"hint\">Or fill in:</p>\
-<label for=\"dataset\">Dataset</label><select id=\"dataset\" name=\"dataset\">{options}</select>\
-<label for=\"title\">Title</label><input id=\"title\" name=\"title\" type=\"text\" value=\"{}\">\
-<label for=\"periodicity\">How often it is measured</label><select id=\"periodicity\" name=\"periodicity\">{periodicity}</select>\
-<label for=\"start\">First reference period (e.g. 2019)</label><input id=\"start\" name=\"start\" type=\"text\" value=\"{}\">\
-<label for=\"end\">Last reference period (e.g. 2023)</label><input id=\"end\" name=\"end\" type=\"text\" value=\"{}\">\
-<p class=\"hint\">The indicators are those in the file.</p></fieldset>\
-<button id=\"check\" class=\"primary\" type=\"submit\">Check the file</button> <span class=\"hint\">Nothing is published until you submit.</span></form>",
-        esc(&agency_name(&state.ingest, &caller.name)),
-        MAX_UPLOAD_BYTES >> 20,
+<p class=\"hint\">{}</p></fieldset>\
+<fieldset><legend>{}</legend><label for=\"manifest\">{}</label>\
+<input id=\"manifest\" name=\"manifest\" type=\"file\" accept=\".toml,text/plain\"><p class=\"hint\">{}</p>\
+<label for=\"dataset\">{}</label><select id=\"dataset\" name=\"dataset\">{options}</select>\
+<label for=\"title\">{}</label><input id=\"title\" name=\"title\" type=\"text\" value=\"{}\">\
+<label for=\"periodicity\">{}</label><select id=\"periodicity\" name=\"periodicity\">{periodicity}</select>\
+<label for=\"start\">{}</label><input id=\"start\" name=\"start\" type=\"text\" value=\"{}\">\
+<label for=\"end\">{}</label><input id=\"end\" name=\"end\" type=\"text\" value=\"{}\">\
+<p class=\"hint\">{}</p></fieldset>\
+<button id=\"check\" class=\"primary\" type=\"submit\">{}</button> <span class=\"hint\">{}</span></form>",
+        t("dashboard-upload-heading"),
+        tr.markup("dashboard-upload-signed-in", &[], &[("agency", &agency)]),
+        esc(&r.keep("/dashboard/upload/check")),
+        t("dashboard-upload-data"),
+        t("dashboard-upload-data-file"),
+        esc(&tr.ta("dashboard-upload-data-hint", &[("megabytes", (MAX_UPLOAD_BYTES >> 20).into())])),
+        t("dashboard-upload-manifest"),
+        t("dashboard-upload-manifest-file"),
+        t("dashboard-upload-or-fill"),
+        t("dashboard-upload-dataset"),
+        t("dashboard-upload-title-field"),
         esc(&filled.title),
+        t("dashboard-upload-periodicity"),
+        t("dashboard-upload-start"),
         esc(&filled.start),
+        t("dashboard-upload-end"),
         esc(&filled.end),
+        t("dashboard-upload-indicators-hint"),
+        t("dashboard-upload-check"),
+        t("dashboard-upload-nothing-yet"),
     )
 }
 
 /// `GET /dashboard/upload`: the form (on a read-only replica, a note saying where to upload).
-async fn form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>) -> Html<String> {
-    if let Some(note) = super::read_only_note(&state, "upload") {
-        return page("Upload", &format!("<h1>Upload a dataset</h1>{note}"));
+async fn form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, Extension(r): Extension<Reader>) -> Html<String> {
+    if let Some(note) = super::read_only_note(&state, &r.tr, super::Elsewhere::Upload) {
+        return page(&r, "dashboard-upload-title", &format!("<h1>{}</h1>{note}", esc(&r.tr.t("dashboard-upload-heading"))));
     }
-    page("Upload", &form_body(&state, &caller, "", &ManifestForm::default()))
+    page(&r, "dashboard-upload-title", &form_body(&state, &r, &caller, "", &ManifestForm::default()))
 }
 
 /// A read-only replica's refusal of a check or submit, before anything is read or kept.
-fn refused_here(state: &HttpState) -> Option<Response> {
+fn refused_here(state: &HttpState, r: &Reader) -> Option<Response> {
     let e = state.catalog.store().writable().err()?;
-    let note = super::read_only_note(state, "upload").unwrap_or_default();
-    Some((e.kind().http, page("Upload", &format!("<h1>Upload a dataset</h1>{}{note}", alert(&e)))).into_response())
+    let note = super::read_only_note(state, &r.tr, super::Elsewhere::Upload).unwrap_or_default();
+    let body = format!("<h1>{}</h1>{}{note}", esc(&r.tr.t("dashboard-upload-heading")), alert(&r.tr, &e));
+    Some((e.kind().http, page(r, "dashboard-upload-title", &body)).into_response())
 }
 
 /// Problems as a table: row, column, value and what is wrong (the rule's description as its
-/// tooltip). On a phone each problem is a card.
-fn problems_table(id: &str, problems: &[Problem]) -> String {
-    let mut b = format!("<table id=\"{id}\" class=\"problems\"><thead><tr><th>Row</th><th>Column</th><th>Value</th><th>What is wrong</th></tr></thead><tbody>");
+/// tooltip). On a phone each problem is a card, each cell labelled by its column.
+fn problems_table(tr: &Tr, id: &str, problems: &[Problem]) -> String {
+    let columns = ["dashboard-problem-row", "dashboard-problem-column", "dashboard-problem-value", "dashboard-problem-what"];
+    let [row, column, value, what] = columns.map(|c| esc(&tr.t(c)));
+    let mut b = format!("<table id=\"{id}\" class=\"problems\">{}<tbody>", super::head(tr, &columns));
     for p in problems {
         let _ = write!(
             b,
-            "<tr><td class=\"num\" data-label=\"Row\">{}</td><td data-label=\"Column\">{}</td><td data-label=\"Value\">{}</td><td data-label=\"What is wrong\" title=\"{}\">{}</td></tr>",
+            "<tr><td class=\"num\" data-label=\"{row}\">{}</td><td data-label=\"{column}\">{}</td><td data-label=\"{value}\">{}</td><td data-label=\"{what}\" title=\"{}\">{}</td></tr>",
             p.row.map(|r| r.to_string()).unwrap_or_default(),
             esc(p.column.as_deref().unwrap_or("")),
             esc(p.value.as_deref().unwrap_or("")),
@@ -515,22 +547,25 @@ fn problems_table(id: &str, problems: &[Problem]) -> String {
 }
 
 /// The alert of a refused check or submit: a rejection's every error, or the message.
-fn alert(e: &Error) -> String {
+fn alert(tr: &Tr, e: &Error) -> String {
     match e {
         Error::Rejected(r) => {
-            let mut b = format!(
-                "<section id=\"errors\" role=\"alert\"><h2 class=\"error\">The file was not accepted</h2><p>Agency <strong>{}</strong>, dataset <strong>{}</strong>: {} error(s) in {} row(s){}. Nothing was stored; correct the file and check it again.</p>",
-                esc(&r.agency),
-                esc(&r.dataset),
-                r.error_count,
-                r.rows,
-                if r.truncated { format!(" (the first {} are listed)", r.errors.len()) } else { String::new() }
-            );
-            b.push_str(&problems_table("error-list", &r.errors));
+            let strong = |s: &str| format!("<strong>{}</strong>", esc(s));
+            let (agency, dataset) = (strong(&r.agency), strong(&r.dataset));
+            let counts = [("errors", tr.number(r.error_count as f64, 0).into()), ("rows", tr.number(r.rows as f64, 0).into())];
+            let summary = if r.truncated {
+                let mut args = counts.to_vec();
+                args.push(("listed", tr.number(r.errors.len() as f64, 0).into()));
+                tr.markup("dashboard-upload-rejected-truncated", &args, &[("agency", &agency), ("dataset", &dataset)])
+            } else {
+                tr.markup("dashboard-upload-rejected-summary", &counts, &[("agency", &agency), ("dataset", &dataset)])
+            };
+            let mut b = format!("<section id=\"errors\" role=\"alert\"><h2 class=\"error\">{}</h2><p>{summary}</p>", esc(&tr.t("dashboard-upload-rejected")));
+            b.push_str(&problems_table(tr, "error-list", &r.errors));
             b.push_str("</section>");
             b
         }
-        Error::PermissionDenied(m) => format!("<p id=\"errors\" role=\"alert\" class=\"error\">Refused: {}.</p>", esc(m)),
+        Error::PermissionDenied(m) => format!("<p id=\"errors\" role=\"alert\" class=\"error\">{}</p>", esc(&tr.ta("dashboard-upload-refused", &[("reason", m.as_str().into())]))),
         other => format!("<p id=\"errors\" role=\"alert\" class=\"error\">{}</p>", esc(&other.to_string())),
     }
 }
@@ -540,11 +575,12 @@ fn shown(e: &Error) -> bool {
     matches!(e, Error::Rejected(_) | Error::BadRequest(_) | Error::PermissionDenied(_) | Error::LimitReached(_) | Error::NotFound(_) | Error::Contract(_))
 }
 
-fn refused(state: &HttpState, caller: &Caller, e: Error, filled: &ManifestForm) -> Result<Response> {
+/// The form again with `e` above it, when `e` is the user's to fix; otherwise `e` itself.
+fn refused(state: &HttpState, r: &Reader, caller: &Caller, e: Error, filled: &ManifestForm) -> Result<Response> {
     if !shown(&e) {
         return Err(e);
     }
-    Ok((e.kind().http, page("Upload", &form_body(state, caller, &alert(&e), filled))).into_response())
+    Ok((e.kind().http, page(r, "dashboard-upload-title", &form_body(state, r, caller, &alert(&r.tr, &e), filled))).into_response())
 }
 
 /// The upload form as read from the multipart body: the data file is written to `kept` as it
@@ -604,85 +640,114 @@ async fn receive(uploads: &Uploads, agency: &str, mut multipart: Multipart) -> R
 
 /// `POST /dashboard/upload/check`: receives the form and dry-runs the upload; shows the
 /// summary and the submit button, or the errors.
-async fn check_form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, multipart: Multipart) -> Result<Response> {
-    if let Some(refusal) = refused_here(&state) {
+async fn check_form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, Extension(r): Extension<Reader>, multipart: Multipart) -> Result<Response> {
+    if let Some(refusal) = refused_here(&state, &r) {
         return Ok(refusal);
     }
     let received = match receive(&state.uploads, &caller.name, multipart).await {
-        Ok(r) => r,
+        Ok(received) => received,
         Err(Error::BadRequest(m)) if m == too_big_message() => {
-            let alert = alert(&Error::BadRequest(m));
-            return Ok((StatusCode::PAYLOAD_TOO_LARGE, page("Upload", &form_body(&state, &caller, &alert, &ManifestForm::default()))).into_response());
+            let alert = alert(&r.tr, &Error::BadRequest(m));
+            return Ok((StatusCode::PAYLOAD_TOO_LARGE, page(&r, "dashboard-upload-title", &form_body(&state, &r, &caller, &alert, &ManifestForm::default()))).into_response());
         }
-        Err(e) => return refused(&state, &caller, e, &ManifestForm::default()),
+        Err(e) => return refused(&state, &r, &caller, e, &ManifestForm::default()),
     };
     let filled = received.form.clone();
     let Some(kept) = received.kept else {
-        return refused(&state, &caller, Error::BadRequest("choose the data file to upload".into()), &filled);
+        return refused(&state, &r, &caller, Error::BadRequest("choose the data file to upload".into()), &filled);
     };
     let input = match received.manifest {
         Some(t) => ManifestInput::Toml(t),
         None => ManifestInput::Form(received.form),
     };
     match check(&state.catalog, &state.ingest, &caller.name, kept, &input).await {
-        Ok(c) => Ok(page("Check", &summary_body(&state, &c)).into_response()),
-        Err(e) => refused(&state, &caller, e, &filled),
+        Ok(c) => Ok(page(&r, "dashboard-upload-check-title", &summary_body(&state, &r, &c)).into_response()),
+        Err(e) => refused(&state, &r, &caller, e, &filled),
     }
 }
 
-fn summary_body(state: &HttpState, c: &Checked) -> String {
+/// A summary list (`<dl>`, `id` when given) of items: the message id of the term, the `id`
+/// of the description if it has one, and the description (HTML).
+fn summary_list(tr: &Tr, id: Option<&str>, items: &[(&str, Option<&str>, String)]) -> String {
+    let mut b = String::from("<dl class=\"summary\"");
+    if let Some(id) = id {
+        let _ = write!(b, " id=\"{id}\"");
+    }
+    b.push('>');
+    for (term, dd, value) in items {
+        let dd = dd.map(|d| format!(" id=\"{d}\"")).unwrap_or_default();
+        let _ = write!(b, "<dt>{}</dt><dd{dd}>{value}</dd>", esc(&tr.t(term)));
+    }
+    b.push_str("</dl>");
+    b
+}
+
+/// The check's answer: the import summary, the quality warnings, the effect on the official
+/// figures and the submit button.
+fn summary_body(state: &HttpState, r: &Reader, c: &Checked) -> String {
+    let tr = &r.tr;
     let (m, s) = (&c.manifest, &c.report.summary);
-    let fw = &state.catalog.contract().framework;
+    let (contract, names) = (state.catalog.contract(), std::collections::BTreeMap::new());
+    let l = Labels::new(tr, contract, &names);
     let indicators: Vec<String> = s
         .indicators
         .iter()
-        .map(|(code, i)| format!("{} {} ({} rows)", esc(code), esc(fw.indicator(code).map_or("", |x| x.title.as_str())), i.rows))
+        .map(|(code, i)| {
+            let title = contract.framework.indicator(code).map(|x| l.indicator(x).html(tr)).unwrap_or_default();
+            let rows = esc(&tr.ta("dashboard-upload-indicator-rows", &[("rows", tr.number(i.rows as f64, 0).into())]));
+            format!("{} {title} ({rows})", esc(code))
+        })
         .collect();
     let periods: Vec<&str> = s.periods.iter().map(String::as_str).collect();
+    let duplicate = if c.report.duplicate { "dashboard-upload-duplicate-yes" } else { "dashboard-upload-duplicate-no" };
     let mut b = format!(
-        "<h1>Check passed</h1><p role=\"status\" class=\"done\" id=\"check-result\">The file meets the data contract. Nothing is published yet: review the summary, then submit.</p>\
-<h2>Import summary</h2><dl class=\"summary\" id=\"summary\"><dt>Agency</dt><dd>{}</dd><dt>Dataset</dt><dd id=\"summary-dataset\">{}</dd><dt>Title</dt><dd>{}</dd>\
-<dt>Rows</dt><dd id=\"summary-rows\">{}</dd><dt>Reference periods</dt><dd>{}</dd><dt>Indicators</dt><dd>{}</dd><dt>Content hash</dt><dd><code>{}</code></dd>\
-<dt>Already published</dt><dd id=\"summary-duplicate\">{}</dd></dl>",
-        esc(&agency_name(&state.ingest, &m.agency)),
-        esc(&m.dataset),
-        esc(&m.title),
-        s.rows,
-        esc(&periods.join(", ")),
-        indicators.join("<br>"),
-        esc(&s.content_hash),
-        if c.report.duplicate { "Yes: identical to the dataset's latest publication; submitting it creates no new version" } else { "No: this is new content" },
+        "<h1>{}</h1><p role=\"status\" class=\"done\" id=\"check-result\">{}</p><h2>{}</h2>",
+        esc(&tr.t("dashboard-upload-passed")),
+        esc(&tr.t("dashboard-upload-passed-note")),
+        esc(&tr.t("dashboard-upload-summary")),
     );
-    let _ = write!(b, "<h2>Quality warnings ({})</h2>", s.warnings.len());
+    b.push_str(&summary_list(
+        tr,
+        Some("summary"),
+        &[
+            ("report-col-agency", None, esc(&agency_name(&state.ingest, &m.agency))),
+            ("report-col-dataset", Some("summary-dataset"), esc(&m.dataset)),
+            ("dashboard-upload-title-field", None, esc(&m.title)),
+            ("report-col-rows", Some("summary-rows"), s.rows.to_string()),
+            ("dashboard-upload-periods", None, esc(&periods.join(", "))),
+            ("report-col-indicators", None, indicators.join("<br>")),
+            ("dashboard-upload-content-hash", None, format!("<code>{}</code>", esc(&s.content_hash))),
+            ("dashboard-upload-already-published", Some("summary-duplicate"), esc(&tr.t(duplicate))),
+        ],
+    ));
+    let _ = write!(b, "<h2>{}</h2>", esc(&tr.ta("dashboard-quality-warnings", &[("count", s.warnings.len().into())])));
     if s.warnings.is_empty() {
-        b.push_str("<p>None.</p>");
+        let _ = write!(b, "<p>{}</p>", esc(&tr.t("dashboard-upload-no-warnings")));
     } else {
-        b.push_str("<p class=\"hint\">Warnings do not stop a publication; the statistical office sees them when it reviews.</p>");
-        b.push_str(&problems_table("warnings", &s.warnings));
+        let _ = write!(b, "<p class=\"hint\">{}</p>", esc(&tr.t("dashboard-upload-warnings-hint")));
+        b.push_str(&problems_table(tr, "warnings", &s.warnings));
     }
     if let Some(i) = &c.report.impact {
-        let ratio = |p: &sdgx_schemas::api::Part| format!("{} of {} ({})", p.numerator, p.denominator, percent(p.share));
-        let _ = write!(
-            b,
-            "<h2>Effect on the official figures if approved</h2><div class=\"scroll\"><table id=\"impact\"><thead><tr><th>Official figure</th><th>Now</th><th>If approved</th></tr></thead><tbody>\
-<tr><td>Indicators produced with migration disaggregation (headline)</td><td>{}</td><td>{}</td></tr>\
-<tr><td>Indicators reported</td><td>{}</td><td>{}</td></tr></tbody></table></div>",
-            ratio(&i.headline_now),
-            ratio(&i.headline_if_approved),
-            ratio(&i.reporting_now),
-            ratio(&i.reporting_if_approved),
-        );
-        for (what, list) in i.changes() {
-            if !list.is_empty() {
-                let _ = write!(b, "<p>{what}: {}.</p>", esc(&list.join(", ")));
-            }
-        }
+        let ratio = |p: &sdgx_schemas::api::Part| share(tr, p.numerator, p.denominator, p.share);
+        let _ = write!(b, "<h2>{}</h2>", esc(&tr.t("dashboard-upload-impact")));
+        b.push_str(&impact(
+            tr,
+            &[
+                ("dashboard-impact-headline", ratio(&i.headline_now), ratio(&i.headline_if_approved)),
+                ("dashboard-impact-reporting", ratio(&i.reporting_now), ratio(&i.reporting_if_approved)),
+            ],
+            i.changes().map(|(_, list)| list),
+        ));
     }
     let _ = write!(
         b,
-        "<form class=\"upload\" method=\"post\" action=\"/dashboard/upload/submit\"><input type=\"hidden\" name=\"upload\" value=\"{}\">\
-<button id=\"submit\" class=\"primary\" type=\"submit\">Submit to the statistical office</button></form><p><a href=\"/dashboard/upload\">Start again with another file</a></p>",
-        esc(&c.id)
+        "<form class=\"upload\" method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"upload\" value=\"{}\">\
+<button id=\"submit\" class=\"primary\" type=\"submit\">{}</button></form><p><a href=\"{}\">{}</a></p>",
+        esc(&r.keep("/dashboard/upload/submit")),
+        esc(&c.id),
+        esc(&tr.t("dashboard-upload-submit")),
+        esc(&r.link("/dashboard/upload")),
+        esc(&tr.t("dashboard-upload-start-again"))
     );
     b
 }
@@ -695,29 +760,35 @@ pub struct SubmitForm {
 
 /// `POST /dashboard/upload/submit`: publishes the checked upload and shows the
 /// acknowledgement.
-async fn submit_form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, Form(f): Form<SubmitForm>) -> Result<Response> {
-    if let Some(refusal) = refused_here(&state) {
+async fn submit_form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<Caller>, Extension(r): Extension<Reader>, Form(f): Form<SubmitForm>) -> Result<Response> {
+    if let Some(refusal) = refused_here(&state, &r) {
         return Ok(refusal);
     }
+    let tr = &r.tr;
     match submit(&state.ingest, &state.uploads, &caller.name, &f.upload).await {
         Ok((m, ack)) => {
-            let what = if ack.duplicate {
-                "The content is identical to the dataset's latest publication: no new version was created."
-            } else {
-                "Submitted: awaiting the statistical office's approval."
-            };
-            let b = format!(
-                "<h1>Submitted</h1><p role=\"status\" class=\"done\" id=\"ack\">{what}</p><dl class=\"summary\"><dt>Dataset</dt><dd>{}</dd><dt>Rows</dt><dd>{}</dd>\
-<dt>Publication id</dt><dd id=\"publication-id\"><code>{}</code></dd><dt>Store version</dt><dd id=\"store-version\">{}</dd></dl>\
-<p>The statistical office reviews it before it counts in the official figures; keep the publication id to ask about it.</p><p><a href=\"/dashboard/upload\">Upload another dataset</a></p>",
-                esc(&m.dataset),
-                ack.rows,
-                esc(&ack.publication_id),
-                ack.store_version
+            let what = if ack.duplicate { "dashboard-upload-ack-duplicate" } else { "dashboard-upload-ack" };
+            let mut b = format!("<h1>{}</h1><p role=\"status\" class=\"done\" id=\"ack\">{}</p>", esc(&tr.t("dashboard-upload-submitted")), esc(&tr.t(what)));
+            b.push_str(&summary_list(
+                tr,
+                None,
+                &[
+                    ("report-col-dataset", None, esc(&m.dataset)),
+                    ("report-col-rows", None, ack.rows.to_string()),
+                    ("dashboard-upload-publication-id", Some("publication-id"), format!("<code>{}</code>", esc(&ack.publication_id))),
+                    ("report-col-store-version", Some("store-version"), ack.store_version.to_string()),
+                ],
+            ));
+            let _ = write!(
+                b,
+                "<p>{}</p><p><a href=\"{}\">{}</a></p>",
+                esc(&tr.t("dashboard-upload-review-note")),
+                esc(&r.link("/dashboard/upload")),
+                esc(&tr.t("dashboard-upload-another"))
             );
-            Ok(page("Submitted", &b).into_response())
+            Ok(page(&r, "dashboard-upload-submitted", &b).into_response())
         }
-        Err(e) => refused(&state, &caller, e, &ManifestForm::default()),
+        Err(e) => refused(&state, &r, &caller, e, &ManifestForm::default()),
     }
 }
 

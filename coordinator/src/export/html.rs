@@ -32,12 +32,6 @@ pub fn esc(s: &str) -> String {
     o
 }
 
-/// A share as a percentage with one decimal (`46.7%`), or `n/a`, in English (for the
-/// dashboard's English-only forms; the figures use [`Tr::percent`]).
-pub fn percent(share: Option<f64>) -> String {
-    Tr::default().percent(share)
-}
-
 /// The page styles: screen (down to a 390 px phone: tables scroll inside their wrapper, the
 /// navigation wraps) and print (A4, repeated table headers, no section split under its title;
 /// metadata as a two-column list; charts at most 9 cm high; the appendix's technical definitions, which are for screens and

@@ -253,6 +253,20 @@ impl Tr {
         })
     }
 
+    /// The message `id` as HTML: its text and the `text` arguments escaped, the `markup`
+    /// arguments (HTML already, such as `<strong>…</strong>`) inserted as they are.
+    pub fn markup(&self, id: &str, text: &[(&str, Arg<'_>)], markup: &[(&str, &str)]) -> String {
+        // Each markup argument goes in as a private-use placeholder, which escaping keeps.
+        let slot = |i: usize| format!("\u{e000}{i}\u{e001}");
+        let mut args = text.to_vec();
+        args.extend(markup.iter().enumerate().map(|(i, (k, _))| (*k, Arg::Text(slot(i).into()))));
+        let mut s = crate::export::html::esc(&self.ta(id, &args));
+        for (i, (_, html)) in markup.iter().enumerate() {
+            s = s.replace(&slot(i), html);
+        }
+        s
+    }
+
     /// The message as a [`Text`] in the interface language.
     pub fn text(&self, id: &str) -> Text {
         Text { text: self.t(id), lang: self.lang().to_owned() }

@@ -34,7 +34,7 @@ fn every_language_has_every_message_of_every_file_and_no_other() {
 }
 
 /// Every message id written as a literal in the coordinator's code (`t("…")`, `ta("…"`,
-/// `text("…")`, `lookup("…"`) is in the English files, so no reader ever sees an id.
+/// `markup("…"`, `text("…")`, `lookup("…"`) is in the English files, so no reader ever sees an id.
 #[test]
 fn every_message_the_code_names_exists_in_english() {
     let all: BTreeSet<String> = (0..FILES.len()).flat_map(|f| ids(0, f)).collect();
@@ -51,7 +51,7 @@ fn every_message_the_code_names_exists_in_english() {
                 continue;
             }
             let src = std::fs::read_to_string(&path).unwrap();
-            for call in [".t(\"", ".ta(\"", ".text(\"", ".lookup(\""] {
+            for call in [".t(\"", ".ta(\"", ".markup(\"", ".text(\"", ".lookup(\""] {
                 for (i, _) in src.match_indices(call) {
                     let rest = &src[i + call.len()..];
                     let id = &rest[..rest.find('"').unwrap()];
@@ -154,4 +154,15 @@ fn labels_name_codes_units_series_agencies_goals_and_titles() {
     assert_eq!(h.indicator_code("10.7.2").lang, "hy");
     assert_eq!(h.goal(1).lang, "hy");
     assert_eq!(h.status("complete"), "Complete");
+}
+
+#[test]
+fn a_message_as_html_escapes_its_text_and_keeps_its_markup() {
+    let (en, fr) = (Tr::new("en"), Tr::new("fr"));
+    let reason = [("reason", "<b>x</b> & y".into())];
+    assert_eq!(
+        en.markup("dashboard-review-status-reason", &reason, &[("status", "<strong>returned</strong>")]),
+        "Status: <strong>returned</strong> (&lt;b&gt;x&lt;/b&gt; &amp; y)."
+    );
+    assert_eq!(fr.markup("dashboard-review-status", &[], &[("status", "<em>soumise</em>")]), "État : <em>soumise</em>.");
 }

@@ -1,11 +1,12 @@
 //! The whole-system tests, one module per concern, linked into one test binary: each binary
-//! links the coordinator, the agent and DataFusion, and one link instead of twenty-three keeps
+//! links the coordinator, the agent and DataFusion, and one link instead of twenty-four keeps
 //! CI's build time and disk use down. Run one concern with `cargo test -p sdgx-e2e --test e2e
 //! <module>::`, e.g. `hostile::`.
 
 mod backfill;
 mod binaries;
 mod crash;
+mod dashboard_languages;
 mod delivery;
 mod exports;
 mod federation;
