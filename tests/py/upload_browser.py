@@ -93,11 +93,11 @@ try:
     fill_form(bad, dataset="asylum-decisions")
     wait_for("#errors")
     errors = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")[:3]] for tr in driver.find_elements(By.CSS_SELECTOR, "#error-list tbody tr")]
-    heading = driver.find_element(By.ID, "errors").text.split("\n")[0]
+    heading, summary = driver.find_element(By.ID, "errors").text.split("\n")[:2]
     driver.save_screenshot(f"{shots}/upload-errors.png")
     phone("upload-errors")
     kept = {"title": driver.find_element(By.ID, "title").get_attribute("value"), "dataset": Select(driver.find_element(By.ID, "dataset")).first_selected_option.get_attribute("value")}
-    step("rejected", heading=heading, errors=errors, kept=kept)
+    step("rejected", heading=heading, summary=summary, errors=errors, kept=kept)
 
     # Another agency's dataset: by its manifest file, then by a dataset the form does not offer
     # (added to the list by script, as a forged form would).

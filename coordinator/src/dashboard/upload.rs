@@ -521,7 +521,7 @@ async fn form(State(state): State<Arc<HttpState>>, Extension(caller): Extension<
 fn refused_here(state: &HttpState, r: &Reader) -> Option<Response> {
     let e = state.catalog.store().writable().err()?;
     let note = super::read_only_note(state, &r.tr, super::Elsewhere::Upload).unwrap_or_default();
-    let body = format!("<h1>{}</h1>{}{note}", esc(&r.tr.t("dashboard-upload-heading")), alert(&r.tr, &e));
+    let body = format!("<h1>{}</h1>{}{note}", esc(&r.tr.t("dashboard-upload-heading")), alert(state, &r.tr, &e));
     Some((e.kind().http, page(r, "dashboard-upload-title", &body)).into_response())
 }
 
@@ -546,12 +546,15 @@ fn problems_table(tr: &Tr, id: &str, problems: &[Problem]) -> String {
     b
 }
 
-/// The alert of a refused check or submit: a rejection's every error, or the message.
-fn alert(tr: &Tr, e: &Error) -> String {
+/// The alert of a refused check or submit: a rejection's every error (the agency by name and
+/// id), or the message.
+fn alert(state: &HttpState, tr: &Tr, e: &Error) -> String {
     match e {
         Error::Rejected(r) => {
             let strong = |s: &str| format!("<strong>{}</strong>", esc(s));
-            let (agency, dataset) = (strong(&r.agency), strong(&r.dataset));
+            // The agency by its registry name, with the id its files and manifests use.
+            let agency = super::agency_names(state).get(&r.agency).map_or_else(|| r.agency.clone(), |name| format!("{name} ({})", r.agency));
+            let (agency, dataset) = (strong(&agency), strong(&r.dataset));
             let counts = [("errors", tr.number(r.error_count as f64, 0).into()), ("rows", tr.number(r.rows as f64, 0).into())];
             let summary = if r.truncated {
                 let mut args = counts.to_vec();
@@ -580,7 +583,7 @@ fn refused(state: &HttpState, r: &Reader, caller: &Caller, e: Error, filled: &Ma
     if !shown(&e) {
         return Err(e);
     }
-    Ok((e.kind().http, page(r, "dashboard-upload-title", &form_body(state, r, caller, &alert(&r.tr, &e), filled))).into_response())
+    Ok((e.kind().http, page(r, "dashboard-upload-title", &form_body(state, r, caller, &alert(state, &r.tr, &e), filled))).into_response())
 }
 
 /// The upload form as read from the multipart body: the data file is written to `kept` as it
@@ -647,7 +650,7 @@ async fn check_form(State(state): State<Arc<HttpState>>, Extension(caller): Exte
     let received = match receive(&state.uploads, &caller.name, multipart).await {
         Ok(received) => received,
         Err(Error::BadRequest(m)) if m == too_big_message() => {
-            let alert = alert(&r.tr, &Error::BadRequest(m));
+            let alert = alert(&state, &r.tr, &Error::BadRequest(m));
             return Ok((StatusCode::PAYLOAD_TOO_LARGE, page(&r, "dashboard-upload-title", &form_body(&state, &r, &caller, &alert, &ManifestForm::default()))).into_response());
         }
         Err(e) => return refused(&state, &r, &caller, e, &ManifestForm::default()),

@@ -139,6 +139,7 @@ async fn an_agency_uploads_in_headless_chromium_good_bad_and_another_agencys_dat
                 assert!(errors.contains(&vec!["2".into(), "obs_value".into(), "forty".into()]), "{seen}");
                 assert!(errors.contains(&vec!["4".into(), "ref_area".into(), "ZZ".into()]), "{seen}");
                 assert_eq!(seen["heading"], "The file was not accepted");
+                assert!(seen["summary"].as_str().unwrap().starts_with("Agency State Migration Service (sms), dataset asylum-decisions: 3 error(s)"), "the agency by name and id: {seen}");
                 assert_eq!(seen["kept"], serde_json::json!({"title": "Asylum decisions and refugees", "dataset": "asylum-decisions"}), "the form keeps what was typed");
                 assert_eq!((version, publications.len()), (v0 + 1, p0 + 1), "nothing stored");
             }
