@@ -378,8 +378,7 @@ pub fn cross_area_summary(l: &Labels, c: &CrossArea) -> String {
         esc(&tr.t("report-col-areas-migration")),
         esc(&tr.t("report-col-share-of-areas"))
     );
-    // Only the indicators some area produces: the others have nothing to compare.
-    for r in c.by_indicator.iter().filter(|r| r.producing > 0) {
+    for r in c.produced() {
         let _ = write!(
             t,
             "<tr><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>",

@@ -551,9 +551,8 @@ fn areas(ws: &mut Worksheet, s: &Snapshot, l: &Labels<'_>, st: &Styles) -> XResu
         ws.write_number_with_format(r, 3, b.areas.len() as f64, &st.count)?;
         ws.write_string_with_format(r, 5, names(&b.areas), &st.text)?;
     }
-    // Only the indicators some area produces (as in the report): the others have nothing to
-    // compare, and the figure's JSON lists them all.
-    let produced: Vec<_> = c.by_indicator.iter().filter(|i| i.producing > 0).collect();
+    // The figure's JSON lists them all.
+    let produced: Vec<_> = c.produced().collect();
     r += 2;
     let left_out = c.by_indicator.len() - produced.len();
     let note = tr.ta("annex-across-left-out", &[("count", Arg::Number(left_out as f64)), ("total", Arg::Number(c.by_indicator.len() as f64))]);

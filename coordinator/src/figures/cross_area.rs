@@ -187,6 +187,14 @@ pub struct CrossArea {
     pub publications: Vec<PublicationRef>,
 }
 
+impl CrossArea {
+    /// The indicators some area produces, in framework order: the only ones the report and the
+    /// annex list (the others have nothing to compare).
+    pub fn produced(&self) -> impl Iterator<Item = &IndicatorAcrossAreas> {
+        self.by_indicator.iter().filter(|i| i.producing > 0)
+    }
+}
+
 impl Compute for CrossArea {
     const KIND: FigureKind = FigureKind::CrossArea;
 
